@@ -39,6 +39,8 @@ ensure_pnpm() {
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-save --no-package-lock --loglevel=error "pnpm@$PNPM_VERSION" >/dev/null
   fi
+  # Every pnpm call shares one content store in the cache, so no install ever sees a different one.
+  export npm_config_store_dir="$MEDREC_CACHE/pnpm-store"
   mkdir -p "$MEDREC_CACHE/bin"
   printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$MEDREC_NODE" "$cli" >"$MEDREC_CACHE/bin/pnpm"
   chmod +x "$MEDREC_CACHE/bin/pnpm"
@@ -57,7 +59,7 @@ ensure_workspace() {
   log "installing workspace dependencies with pnpm $PNPM_VERSION under Node $(node -v)"
   local frozen="--frozen-lockfile"
   [ -f "$root/pnpm-lock.yaml" ] || frozen=""
-  (cd "$root" && pnpm install $frozen --reporter=append-only --store-dir "$MEDREC_CACHE/pnpm-store" >&2)
+  (cd "$root" && pnpm install $frozen --reporter=append-only >&2)
   echo "$want" >"$stamp"
 }
 

@@ -14,9 +14,16 @@ interface Step {
 const steps: Step[] = [
   { name: "lint", command: ["pnpm", "run", "lint"] },
   { name: "contracts: compile", command: ["pnpm", "--filter", "@medrec/contracts", "run", "build"] },
-  { name: "protocol: ABIs match the compiled contracts", command: ["pnpm", "--filter", "@medrec/protocol", "run", "generate:check"] },
+  {
+    name: "protocol: ABIs match the compiled contracts",
+    command: ["pnpm", "--filter", "@medrec/protocol", "run", "generate:check"],
+  },
   { name: "typecheck", command: ["pnpm", "run", "typecheck"] },
-  { name: "contracts: tests", command: ["pnpm", "--filter", "@medrec/contracts", "run", "test"], counts: true },
+  {
+    name: "contracts: tests",
+    command: ["pnpm", "--filter", "@medrec/contracts", "run", "test"],
+    counts: true,
+  },
   { name: "protocol: tests", command: ["pnpm", "--filter", "@medrec/protocol", "run", "test"], counts: true },
 ];
 

@@ -1,0 +1,148 @@
+import { z } from "zod";
+import {
+  addressSchema,
+  bytes32Schema,
+  dateTimeSchema,
+  scopeCodeSchema,
+  signatureSchema,
+} from "./primitives.ts";
+import { isValidNonce } from "./siwe.ts";
+
+/** Media type of every gatekeeper error (RFC 9457). */
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** Paths of the gatekeeper HTTP API (PROTOCOL.md "Gatekeeper HTTP API"), relative to its base URL. */
+export const apiPaths = {
+  nonce: "/v1/auth/nonce",
+  session: "/v1/auth/session",
+  relationships: "/v1/relationships",
+  records: (relationship: string) => `/v1/relationships/${encodeURIComponent(relationship)}/records`,
+  audit: (relationship: string) => `/v1/relationships/${encodeURIComponent(relationship)}/audit`,
+  patients: "/v1/patients",
+  patientRecords: (mrn: string) => `/v1/patients/${encodeURIComponent(mrn)}/records`,
+  healthz: "/healthz",
+  metrics: "/metrics",
+  openapi: "/openapi.json",
+} as const;
+
+// ── Sign-in ────────────────────────────────────────────────────────────────────────────────
+
+/** `GET /v1/auth/nonce` → 200. */
+export const nonceResponseSchema = z.object({
+  nonce: z.string().refine(isValidNonce, { message: "Invalid nonce: expected at least 16 alphanumerics" }),
+});
+export type NonceResponse = z.output<typeof nonceResponseSchema>;
+
+/** `POST /v1/auth/session` body. */
+export const sessionRequestSchema = z.object({
+  message: z.string().min(1).max(4096),
+  signature: signatureSchema,
+});
+export type SessionRequest = z.output<typeof sessionRequestSchema>;
+
+/** `POST /v1/auth/session` → 200. */
+export const sessionResponseSchema = z.object({
+  token: z.string().min(1),
+  address: addressSchema,
+  expiresAt: dateTimeSchema,
+});
+export type SessionResponse = z.output<typeof sessionResponseSchema>;
+
+// ── Records ────────────────────────────────────────────────────────────────────────────────
+
+/** The caller's part in a relationship. */
+export const relationshipRoleSchema = z.enum(["patient", "viewer"]);
+export type RelationshipRole = z.output<typeof relationshipRoleSchema>;
+
+/** One item of `GET /v1/relationships`. */
+export const relationshipSummarySchema = z.object({
+  relationship: bytes32Schema,
+  role: relationshipRoleSchema,
+  recordRoot: bytes32Schema,
+  updatedAt: dateTimeSchema,
+});
+export type RelationshipSummary = z.output<typeof relationshipSummarySchema>;
+
+/** `GET /v1/relationships` → 200. */
+export const relationshipsResponseSchema = z.array(relationshipSummarySchema);
+export type RelationshipsResponse = z.output<typeof relationshipsResponseSchema>;
+
+/** Path parameters of `/v1/relationships/{relationship}/…`. */
+export const relationshipParamsSchema = z.object({ relationship: bytes32Schema });
+export type RelationshipParams = z.output<typeof relationshipParamsSchema>;
+
+/** Query of `GET /v1/relationships/{relationship}/records`: a scope code and an ISO date or date-time. */
+export const recordsQuerySchema = z.object({
+  category: scopeCodeSchema.optional(),
+  _since: z.union([z.iso.date(), dateTimeSchema]).optional(),
+});
+export type RecordsQuery = z.output<typeof recordsQuerySchema>;
+
+// ── Audit ──────────────────────────────────────────────────────────────────────────────────
+
+/** Outcome of an access decision. */
+export const auditDecisionSchema = z.enum(["allowed", "denied"]);
+export type AuditDecision = z.output<typeof auditDecisionSchema>;
+
+/**
+ * One access decision (`GET /v1/relationships/{relationship}/audit`). `hash` chains the entries:
+ * see `auditEntryHash`; the first entry's `prevHash` is 32 zero bytes.
+ */
+export const auditEntrySchema = z.object({
+  at: dateTimeSchema,
+  actor: addressSchema,
+  action: z.string().min(1),
+  categories: z.array(scopeCodeSchema),
+  decision: auditDecisionSchema,
+  hash: bytes32Schema,
+  prevHash: bytes32Schema,
+});
+export type AuditEntry = z.output<typeof auditEntrySchema>;
+
+/** `GET /v1/relationships/{relationship}/audit` → 200. */
+export const auditResponseSchema = z.array(auditEntrySchema);
+export type AuditResponse = z.output<typeof auditResponseSchema>;
+
+// ── Provider staff ─────────────────────────────────────────────────────────────────────────
+
+/** A medical record number: 1–64 of `A–Z a–z 0–9 . _ -`, starting with a letter or digit (safe in a path). */
+export const mrnSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "Invalid MRN: 1-64 letters, digits, '.', '_' or '-'");
+
+/** `POST /v1/patients` body. */
+export const createPatientRequestSchema = z.object({
+  mrn: mrnSchema,
+  patientAddress: addressSchema,
+});
+export type CreatePatientRequest = z.output<typeof createPatientRequestSchema>;
+
+/** `POST /v1/patients` → 201 (MedRec refinement: the relationship created on chain). */
+export const createPatientResponseSchema = z.looseObject({
+  mrn: mrnSchema,
+  patientAddress: addressSchema,
+  relationship: bytes32Schema,
+});
+export type CreatePatientResponse = z.output<typeof createPatientResponseSchema>;
+
+/** Path parameters of `/v1/patients/{mrn}/records`. */
+export const patientParamsSchema = z.object({ mrn: mrnSchema });
+export type PatientParams = z.output<typeof patientParamsSchema>;
+
+/** `POST /v1/patients/{mrn}/records` → 200 (MedRec refinement: the republished root). */
+export const uploadRecordsResponseSchema = z.looseObject({
+  stored: z.number().int().nonnegative(),
+  recordRoot: bytes32Schema,
+});
+export type UploadRecordsResponse = z.output<typeof uploadRecordsResponseSchema>;
+
+// ── Errors ─────────────────────────────────────────────────────────────────────────────────
+
+/** An RFC 9457 problem detail, the body of every error. Extension members are allowed. */
+export const problemSchema = z.looseObject({
+  type: z.string().min(1),
+  title: z.string().min(1),
+  status: z.number().int().min(400).max(599),
+  detail: z.string(),
+});
+export type Problem = z.output<typeof problemSchema>;
