@@ -126,13 +126,13 @@ const manifest: NetworkManifestInput = {
   },
 };
 const out = manifestPath({ root: repoRoot, env: process.env });
-await writeManifest(out, manifest);
+const written = await writeManifest(out, manifest);
 
 console.log(`MedRec local chain ready (chain id ${chainId})
   RPC            ${rpcUrl}
-  AgentRegistry  ${registry}
-  Agent          ${agent}
-  Relationship   ${relationship}
+  AgentRegistry  ${written.contracts.AgentRegistry}
+  Agent          ${written.contracts.Agent}
+  Relationship   ${written.contracts.Relationship}
   provider       ${PROVIDER.name} ${providerAccount}
   demo patient   ${patient.address} (one relationship; mnemonic in the manifest)
   manifest       ${out}
