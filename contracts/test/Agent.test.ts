@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
 import { type Address, getAddress, keccak256, toHex, zeroAddress } from "viem";
+import { addressOf, deployAgentPair, walletAt } from "./helpers.ts";
 
 const { viem, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -12,11 +13,7 @@ const DELAY = 2n * 24n * 60n * 60n;
 
 async function deployFixture() {
   const wallets = await viem.getWalletClients();
-  const at = (i: number) => {
-    const w = wallets[i];
-    assert.ok(w, `wallet ${i}`);
-    return w;
-  };
+  const at = (i: number) => walletAt(wallets, i);
   const deployer = at(0);
   const patient = at(1);
   const c1 = at(2);
@@ -27,9 +24,8 @@ async function deployFixture() {
   const provider = at(7);
   const provider2 = at(8);
   const other = at(9);
-  const agent = await viem.deployContract("Agent");
-  const rel = await viem.getContractAt("Relationship", await agent.read.relationships());
-  const a = (w: { account: { address: Address } }) => getAddress(w.account.address);
+  const { agent, rel } = await deployAgentPair(viem);
+  const a = addressOf;
   return {
     agent,
     rel,

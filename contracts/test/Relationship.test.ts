@@ -1,16 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
-import {
-  type Address,
-  encodeAbiParameters,
-  getAddress,
-  type Hex,
-  keccak256,
-  toHex,
-  zeroAddress,
-  zeroHash,
-} from "viem";
+import { encodeAbiParameters, getAddress, type Hex, keccak256, toHex, zeroAddress, zeroHash } from "viem";
+import { addressOf, deployAgentPair, walletAt } from "./helpers.ts";
 
 const { viem, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -28,11 +20,7 @@ const HOUR = 3600n;
 
 async function deployFixture() {
   const wallets = await viem.getWalletClients();
-  const at = (i: number) => {
-    const w = wallets[i];
-    assert.ok(w, `wallet ${i}`);
-    return w;
-  };
+  const at = (i: number) => walletAt(wallets, i);
   const deployer = at(0);
   const patient = at(1);
   const custodian = at(2);
@@ -42,9 +30,8 @@ async function deployFixture() {
   const viewer2 = at(6);
   const stranger = at(7);
   const heir = at(8);
-  const agent = await viem.deployContract("Agent");
-  const rel = await viem.getContractAt("Relationship", await agent.read.relationships());
-  const a = (w: { account: { address: Address } }) => getAddress(w.account.address);
+  const { agent, rel } = await deployAgentPair(viem);
+  const a = addressOf;
   await agent.write.register([KEY, [a(custodian)], 1], { account: patient.account });
   const patientId = a(patient);
   return {

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import type { HardhatViemHelpers } from "@nomicfoundation/hardhat-viem/types";
+import { type Address, getAddress } from "viem";
+
+type WalletClients = Awaited<ReturnType<HardhatViemHelpers["getWalletClients"]>>;
+
+/** The simulated chain's i-th funded wallet, failing the test clearly if it is missing. */
+export function walletAt(wallets: WalletClients, i: number): WalletClients[number] {
+  const w = wallets[i];
+  assert.ok(w, `wallet ${i}`);
+  return w;
+}
+
+/** A wallet's address, EIP-55 checksummed (as contracts' events and views return it). */
+export const addressOf = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
+
+/** Deploys `Agent`, which deploys its bound `Relationship`. */
+export async function deployAgentPair(viem: HardhatViemHelpers) {
+  const agent = await viem.deployContract("Agent");
+  const rel = await viem.getContractAt("Relationship", await agent.read.relationships());
+  return { agent, rel };
+}
