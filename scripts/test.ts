@@ -25,6 +25,13 @@ const steps: Step[] = [
     counts: true,
   },
   { name: "protocol: tests", command: ["pnpm", "--filter", "@medrec/protocol", "run", "test"], counts: true },
+  // Real geth v1.13.15 processes; builds geth into the cache first when it is missing.
+  { name: "chain-node: geth", command: ["pnpm", "--filter", "@medrec/chain-node", "run", "setup-geth"] },
+  {
+    name: "chain-node: tests",
+    command: ["pnpm", "--filter", "@medrec/chain-node", "run", "test"],
+    counts: true,
+  },
 ];
 
 function run(step: Step): Promise<{ code: number; output: string }> {

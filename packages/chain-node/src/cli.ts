@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+/**
+ * `medrec-chain`: run a local MedRec Clique network from a directory.
+ * Every wait has a timeout; bad input exits 2 with a message, failures exit 1.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { BaseError } from "./errors.ts";
+import { GenesisParametersError } from "./genesis.ts";
+import { isAlive, stopPid } from "./geth-node.ts";
+import { createSealerKey } from "./keys.ts";
+import {
+  initNetwork,
+  type Network,
+  nodeFor,
+  nodeStatus,
+  readState,
+  stampGenesisForFirstStart,
+  waitForNetwork,
+  writeState,
+} from "./network.ts";
+
+const HELP = `usage: medrec-chain <command> --dir <network-dir> [options]
+
+commands:
+  init    create a network: sealer keys, genesis, ports, state file (chain-node.json)
+            --sealers <n>       number of sealers (default 3)
+            --period <s>        seconds between blocks, 1-3600 (default 5)
+            --chain-id <id>     chain id (default 633732)
+            --gas-limit <gas>   block gas limit (default 30000000)
+            --prefund <a>=<wei> prefund an account (repeatable)
+  keys    create one sealer account (keystore + password file, 0600) in --dir; prints its address
+  start   start every sealer in the background and wait until they are peered and sealing
+            --timeout <s>       give up after this many seconds (default 120)
+  status  block height, peers, signers and turn of every node (--json for JSON)
+  stop    stop every node (SIGTERM, then SIGKILL after 15 s)
+
+options:
+  --dir <path>  the network directory (required)
+  -h, --help    this text
+`;
+
+class UsageError extends BaseError {
+  override name = "UsageError" as const;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === undefined || command === "help") {
+    process.stdout.write(HELP);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
+  if (!values.dir) throw new UsageError("--dir <network-dir> is required.");
+  const dir = resolve(values.dir);
+
+  switch (command) {
+    case "init": {
+      const prefund: Record<string, string> = {};
+      for (const entry of values.prefund ?? []) {
+        const [address, wei] = entry.split("=");
+        if (!address || !wei) throw new UsageError(`--prefund expects <address>=<wei>, got ${entry}`);
+        prefund[address] = wei;
+      }
+      const { state } = await initNetwork({
+        dataDir: dir,
+        sealers: int("--sealers", values.sealers ?? "3"),
+        periodSeconds: int("--period", values.period ?? "5"),
+        chainId: int("--chain-id", values["chain-id"] ?? "633732"),
+        gasLimit: bigint("--gas-limit", values["gas-limit"] ?? "30000000"),
+        prefund,
+      });
+      console.log(`network created in ${dir} (chain id ${state.chainId}, ${state.nodes.length} sealers)`);
+      for (const n of state.nodes) console.log(`  ${n.name}  ${n.address}  ${n.enode}`);
+      return 0;
+    }
+    case "keys": {
+      const key = await createSealerKey({ dir });
+      console.log(key.address);
+      console.error(`keystore: ${key.keystorePath}\npassword file: ${key.passwordPath}`);
+      return 0;
+    }
+    case "start": {
+      const state = await readState(dir);
+      const timeoutMs = int("--timeout", values.timeout ?? "120") * 1000;
+      const running = state.nodes.filter((n) => n.pid !== undefined && isAlive(n.pid));
+      if (running.length > 0)
+        throw new UsageError(
+          `Already running: ${running.map((n) => n.name).join(", ")}. Run \`stop\` first.`,
+        );
+      const nodes = state.nodes.map((n) => nodeFor(state, n, { background: true }));
+      const network: Network = { dir, state, nodes };
+      try {
+        await stampGenesisForFirstStart(state);
+        await Promise.all(nodes.map((n) => n.start()));
+        state.nodes.forEach((n, i) => {
+          const pid = nodes[i]?.pid;
+          if (pid !== undefined) n.pid = pid;
+        });
+        await writeState(dir, state);
+        await waitForNetwork(network, { timeoutMs });
+      } catch (error) {
+        await Promise.allSettled(nodes.map((n) => n.stop()));
+        for (const n of state.nodes) delete n.pid;
+        await writeState(dir, state);
+        throw error;
+      }
+      for (const [i, n] of state.nodes.entries())
+        console.log(`${n.name}  pid ${n.pid}  ${nodes[i]?.rpcUrl}  ${nodes[i]?.wsUrl}`);
+      return 0;
+    }
+    case "stop": {
+      const state = await readState(dir);
+      await Promise.all(
+        state.nodes.map(async (n) => {
+          const outcome = n.pid === undefined ? "not-running" : await stopPid(n.pid);
+          console.log(`${n.name}: ${outcome}`);
+          delete n.pid;
+        }),
+      );
+      await writeState(dir, state);
+      return 0;
+    }
+    case "status": {
+      const state = await readState(dir);
+      const rows = await Promise.all(
+        state.nodes.map(async (n) => {
+          const base = {
+            name: n.name,
+            address: n.address,
+            pid: n.pid,
+            rpcUrl: `http://127.0.0.1:${n.ports.http}`,
+          };
+          if (n.pid === undefined || !isAlive(n.pid)) return { ...base, running: false as const };
+          try {
+            const s = await nodeStatus(
+              { rpcUrl: base.rpcUrl, ipcPath: n.ipcPath },
+              { sealer: n.address, timeoutMs: 3000 },
+            );
+            return { ...base, running: true as const, ...s, blockNumber: Number(s.blockNumber) };
+          } catch (error) {
+            return {
+              ...base,
+              running: true as const,
+              error: error instanceof BaseError ? error.shortMessage : String(error),
+            };
+          }
+        }),
+      );
+      if (values.json) console.log(JSON.stringify({ chainId: state.chainId, nodes: rows }, null, 2));
+      else
+        for (const r of rows) {
+          const detail = !r.running
+            ? "stopped"
+            : "error" in r
+              ? `error: ${r.error}`
+              : `block ${r.blockNumber}, ${r.peerCount} peers, ${r.signers.length} signers${r.inTurn ? ", in turn" : ""}`;
+          console.log(`${r.name}  ${r.address}  ${detail}`);
+        }
+      return rows.every((r) => r.running && !("error" in r)) ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`Unknown command: ${command}. Commands: init, keys, start, status, stop.`);
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      dir: { type: "string" },
+      sealers: { type: "string" },
+      period: { type: "string" },
+      "chain-id": { type: "string" },
+      "gas-limit": { type: "string" },
+      prefund: { type: "string", multiple: true },
+      timeout: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+function int(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got ${value}`);
+  return Number(value);
+}
+
+function bigint(flag: string, value: string): bigint {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got ${value}`);
+  return BigInt(value);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof GenesisParametersError) {
+      console.error(`medrec-chain: ${error.shortMessage}\nRun \`medrec-chain --help\` for usage.`);
+      process.exitCode = 2;
+    } else {
+      console.error(`medrec-chain: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,114 @@
+/** gethNode against the real geth v1.13.15: start-up failures are fast, clear and carry geth's log. */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  buildGenesis,
+  createSealerKey,
+  type GethNode,
+  GethStartError,
+  gethNode,
+  nodeStatus,
+  type SealerKey,
+  startNetwork,
+  stopNetwork,
+} from "../src/index.ts";
+
+let dir: string;
+let genesisPath: string;
+let key: SealerKey;
+const started: GethNode[] = [];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "medrec-gethnode-"));
+  key = await createSealerKey({ dir: join(dir, "key"), password: "right", scrypt: "light" });
+  genesisPath = join(dir, "genesis.json");
+  await writeFile(
+    genesisPath,
+    JSON.stringify(buildGenesis({ chainId: 633733, periodSeconds: 1, sealers: [key.address] })),
+  );
+});
+after(async () => {
+  await Promise.allSettled(started.map((n) => n.stop()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+function node(name: string, overrides: Partial<Parameters<typeof gethNode>[0]> = {}): GethNode {
+  const n = gethNode({
+    dataDir: join(dir, name),
+    genesisPath,
+    chainId: 633733,
+    nodeKeyPath: join(dir, `${name}.nodekey`),
+    sealer: key,
+    startTimeoutMs: 30_000,
+    ...overrides,
+  });
+  started.push(n);
+  return n;
+}
+
+describe("gethNode", () => {
+  test("default: a lone sealer starts, answers on loopback, seals, and stops", async () => {
+    const n = node("ok");
+    await n.start();
+    assert.equal(n.status, "started");
+    assert.match(n.rpcUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(n.logs().some((l) => l.includes("HTTP server started")));
+    assert.ok(n.enode?.startsWith("enode://"));
+    await new Promise((r) => setTimeout(r, 2500));
+    const s = await nodeStatus(n, { sealer: key.address });
+    assert.ok(s.blockNumber >= 1n, `block ${s.blockNumber}`);
+    assert.deepEqual(s.signers, [key.address.toLowerCase()]);
+    assert.equal(s.inTurn, true);
+    // personal/admin/clique are not on HTTP.
+    const res = await fetch(n.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "personal_listAccounts", params: [] }),
+    });
+    assert.match(JSON.stringify(await res.json()), /does not exist|not available/);
+    const pid = n.pid as number;
+    await n.stop();
+    assert.equal(n.status, "stopped");
+    assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  });
+
+  test("error: a wrong keystore password fails fast with geth's own log lines", async () => {
+    const pw = join(dir, "wrong-password");
+    await writeFile(pw, "wrong", { mode: 0o600 });
+    const n = node("badpw", { sealer: { ...key, passwordPath: pw } });
+    const t = Date.now();
+    await assert.rejects(n.start(), (e: unknown) => {
+      assert.ok(e instanceof GethStartError);
+      assert.equal(e.name, "GethStartError");
+      assert.match(e.shortMessage, /exited during start-up/);
+      assert.match(e.message, /geth's last log lines/);
+      assert.match(e.message, /could not decrypt key with given password/);
+      return true;
+    });
+    assert.ok(Date.now() - t < 20_000);
+    assert.equal(n.status, "stopped");
+  });
+
+  test("error: an invalid genesis fails in geth init with a clear error", async () => {
+    const bad = join(dir, "bad-genesis.json");
+    await writeFile(bad, "{ not json");
+    await assert.rejects(node("badgenesis", { genesisPath: bad }).start(), /`geth init` failed/);
+  });
+});
+
+describe("keys", () => {
+  test("behavior: geth unlocks a standard-strength (scrypt N=2^18) key and seals with it", {
+    timeout: 90_000,
+  }, async () => {
+    const network = await startNetwork({ sealers: 1, periodSeconds: 1 });
+    try {
+      const s = await nodeStatus(network.nodes[0] as GethNode);
+      assert.ok(s.blockNumber >= 2n);
+    } finally {
+      await stopNetwork(network, { removeDir: true });
+    }
+  });
+});
