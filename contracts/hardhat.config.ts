@@ -25,8 +25,6 @@ export default defineConfig({
   },
   networks: {
     default: { type: "edr-simulated", chainType: "l1", hardfork: HARDFORK },
-    // The chain `./medrec start` serves on loopback until the geth network replaces it.
-    medrec: { type: "edr-simulated", chainType: "l1", hardfork: HARDFORK, chainId: 633732 },
   },
   paths: { tests: { nodejs: "test", solidity: "test" } },
 });

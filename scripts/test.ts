@@ -32,6 +32,11 @@ const steps: Step[] = [
     command: ["pnpm", "--filter", "@medrec/chain-node", "run", "test"],
     counts: true,
   },
+  {
+    name: "system: ./medrec start",
+    command: ["node", "--test", "--test-timeout=300000", "scripts/start.int.test.ts"],
+    counts: true,
+  },
 ];
 
 function run(step: Step): Promise<{ code: number; output: string }> {
