@@ -3,11 +3,13 @@
  * `medrec-chain`: run a local MedRec Clique network from a directory.
  * Every wait has a timeout; bad input exits 2 with a message, failures exit 1.
  */
-import { resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "./errors.ts";
 import { GenesisParametersError } from "./genesis.ts";
 import { isAlive, stopPid } from "./geth-node.ts";
+import { GovernanceParametersError, startGovernanceDaemon } from "./governance.ts";
 import { createSealerKey } from "./keys.ts";
 import {
   initNetwork,
@@ -34,9 +36,20 @@ commands:
             --timeout <s>       give up after this many seconds (default 120)
   status  block height, peers, signers and turn of every node (--json for JSON)
   stop    stop every node (SIGTERM, then SIGKILL after 15 s)
+  daemon  governance daemon for ONE node: AgentRegistry signer events -> clique_propose over IPC
+            --registry <addr>   the AgentRegistry address (required)
+            --node <name|addr>  with --dir: the node of that network (fills --ipc, --rpc, --cursor)
+            --ipc <path>        the node's IPC socket (without --dir)
+            --rpc <url>         the node's HTTP JSON-RPC URL (without --dir)
+            --cursor <file>     cursor file (default with --dir: <dir>/governance/<node>.cursor.json)
+            --confirmations <n> process blocks this deep below the head (default 2)
+            --poll-ms <ms>      pause between polls (default 1000)
+            --from-block <n>    first block to read when there is no cursor (default: confirmed head)
+            --dry-run           report drift and planned votes, cast nothing
+          runs until SIGINT/SIGTERM; logs one JSON line per event on stdout
 
 options:
-  --dir <path>  the network directory (required)
+  --dir <path>  the network directory (required, except for daemon with --ipc/--rpc/--cursor)
   -h, --help    this text
 `;
 
@@ -58,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
+  if (command === "daemon") return daemon(values);
   if (!values.dir) throw new UsageError("--dir <network-dir> is required.");
   const dir = resolve(values.dir);
 
@@ -167,8 +181,48 @@ async function main(argv: string[]): Promise<number> {
       return rows.every((r) => r.running && !("error" in r)) ? 0 : 1;
     }
     default:
-      throw new UsageError(`Unknown command: ${command}. Commands: init, keys, start, status, stop.`);
+      throw new UsageError(`Unknown command: ${command}. Commands: init, keys, start, status, stop, daemon.`);
   }
+}
+
+async function daemon(values: ReturnType<typeof parse>["values"]): Promise<number> {
+  if (!values.registry) throw new UsageError("--registry <address> is required.");
+  let { ipc, rpc, cursor } = values;
+  if (values.dir) {
+    const dir = resolve(values.dir);
+    if (!values.node) throw new UsageError("--node <name|address> is required with --dir.");
+    const state = await readState(dir);
+    const wanted = values.node.toLowerCase();
+    const node = state.nodes.find((n) => n.name === values.node || n.address.toLowerCase() === wanted);
+    if (!node) throw new UsageError(`No node ${values.node} in ${dir}.`);
+    ipc ??= node.ipcPath;
+    rpc ??= `http://127.0.0.1:${node.ports.http}`;
+    cursor ??= join(dir, "governance", `${node.name}.cursor.json`);
+    await mkdir(join(dir, "governance"), { recursive: true, mode: 0o700 });
+  }
+  if (!ipc || !rpc || !cursor)
+    throw new UsageError("daemon needs --ipc, --rpc and --cursor (or --dir with --node).");
+  const d = await startGovernanceDaemon({
+    ipcPath: ipc,
+    rpcUrl: rpc,
+    registry: values.registry,
+    cursorPath: resolve(cursor),
+    confirmations: int("--confirmations", values.confirmations ?? "2"),
+    pollIntervalMs: int("--poll-ms", values["poll-ms"] ?? "1000"),
+    ...(values["from-block"] ? { fromBlock: bigint("--from-block", values["from-block"]) } : {}),
+    ...(values["dry-run"] ? { dryRun: true } : {}),
+  });
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      done();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await d.stop();
+  return 0;
 }
 
 function parse(argv: string[]) {
@@ -185,6 +239,15 @@ function parse(argv: string[]) {
       prefund: { type: "string", multiple: true },
       timeout: { type: "string" },
       json: { type: "boolean" },
+      registry: { type: "string" },
+      node: { type: "string" },
+      ipc: { type: "string" },
+      rpc: { type: "string" },
+      cursor: { type: "string" },
+      confirmations: { type: "string" },
+      "poll-ms": { type: "string" },
+      "from-block": { type: "string" },
+      "dry-run": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -205,7 +268,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof GenesisParametersError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof GenesisParametersError ||
+      error instanceof GovernanceParametersError
+    ) {
       console.error(`medrec-chain: ${error.shortMessage}\nRun \`medrec-chain --help\` for usage.`);
       process.exitCode = 2;
     } else {

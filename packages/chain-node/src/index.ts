@@ -1,7 +1,9 @@
+export * from "./deploy.ts";
 export { BaseError, type BaseErrorParameters } from "./errors.ts";
 export * from "./genesis.ts";
 export * from "./geth-binary.ts";
 export * from "./geth-node.ts";
+export * from "./governance.ts";
 export * from "./ipc.ts";
 export * from "./keys.ts";
 export * from "./network.ts";
