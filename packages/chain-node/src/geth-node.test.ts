@@ -85,6 +85,31 @@ describe("toArgs", () => {
   });
 });
 
+describe("extraArgs", () => {
+  test("behavior: appended to the run", () => {
+    const args = toArgs({ ...params, extraArgs: ["--txpool.globalslots", "50000"] });
+    assert.equal(flag(args, "--txpool.globalslots"), "50000");
+  });
+
+  for (const bad of [
+    "--http.api",
+    "--http.addr=0.0.0.0",
+    "--ws.origins",
+    "--ipcdisable",
+    "--authrpc.addr",
+    "--allow-insecure-unlock",
+    "--unlock",
+    "--datadir",
+  ]) {
+    test(`error: ${bad} is the launcher's to set`, () => {
+      assert.throws(
+        () => toArgs({ ...params, extraArgs: [bad, "x"] }),
+        (e: unknown) => e instanceof GethStartError && e.shortMessage.includes(bad.split("=")[0] ?? bad),
+      );
+    });
+  }
+});
+
 describe("toConfigToml", () => {
   test("default: p2p on loopback, static peers listed", () => {
     const enode = enodeUrl("ab".repeat(64), "127.0.0.1", 30005);

@@ -48,6 +48,12 @@ export type GethNodeParameters = {
   corsOrigins?: readonly string[];
   /** geth `--verbosity` (0–5). Default 3 (info). */
   verbosity?: number;
+  /**
+   * Extra flags appended to the run (not to `geth init`), e.g. tx-pool sizes. Flags that would
+   * widen what the node exposes (`--http.*`, `--ws.*`, `--ipc*`, `--authrpc.*`, `--allow-insecure-unlock`,
+   * `--unlock`, …) are refused: those are this launcher's to set.
+   */
+  extraArgs?: readonly string[];
   /** geth binary. Default {@link findGeth}. */
   binary?: string;
   /** How long `start()` may take. Default 60 s. */
@@ -108,6 +114,17 @@ export function defaultIpcPath(dataDir: string): string {
  * unlocked with `--allow-insecure-unlock`, which geth demands whenever HTTP is on: safe here
  * because no account-management API is exposed over HTTP/WS.
  */
+const RESERVED_FLAGS =
+  /^--(?:(?:http|ws|ipc|authrpc|graphql|rpc)[\w.-]*|allow-insecure-unlock|unlock|password|keystore|datadir|config|nodekey|networkid|mine|miner\.etherbase)(?:=|$)/;
+
+/** Returns `extraArgs` unchanged, or throws when one would override a flag the launcher owns. */
+export function checkExtraArgs(extraArgs: readonly string[]): readonly string[] {
+  const reserved = extraArgs.find((a) => RESERVED_FLAGS.test(a));
+  if (reserved)
+    throw new GethStartError(`extraArgs may not set ${reserved.split("=")[0]}: the launcher owns it.`);
+  return extraArgs;
+}
+
 export function toArgs(p: ResolvedGethNodeParameters): string[] {
   const cors = [...(p.corsOrigins ?? [])];
   const args = [
@@ -151,6 +168,7 @@ export function toArgs(p: ResolvedGethNodeParameters): string[] {
     String(p.verbosity ?? 3),
   ];
   if (cors.length > 0) args.push("--http.corsdomain", cors.join(","), "--ws.origins", cors.join(","));
+  args.push(...checkExtraArgs(p.extraArgs ?? []));
   if (p.gasLimit !== undefined) args.push("--miner.gaslimit", p.gasLimit.toString());
   if (p.sealer) {
     args.push(

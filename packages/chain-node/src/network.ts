@@ -176,7 +176,7 @@ export async function stampGenesisForFirstStart(state: NetworkState, leadSeconds
 export function nodeFor(
   state: NetworkState,
   node: NetworkNodeState,
-  options: { binary?: string; background?: boolean } = {},
+  options: { binary?: string; background?: boolean; extraArgs?: readonly string[] } = {},
 ): GethNode {
   return gethNode({
     dataDir: node.dataDir,
@@ -190,6 +190,7 @@ export function nodeFor(
     gasLimit: BigInt(state.gasLimit),
     ...(options.binary ? { binary: options.binary } : {}),
     ...(options.background ? { background: true } : {}),
+    ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}),
   });
 }
 
@@ -205,6 +206,8 @@ export type Network = {
 export type StartNetworkParameters = InitNetworkParameters & {
   /** geth binary (default `findGeth()`). */
   binary?: string;
+  /** Extra geth flags for every sealer (see `GethNodeParameters.extraArgs`). */
+  extraArgs?: readonly string[];
   /** How long to wait for all peers and advancing blocks. Default 90 s. */
   readyTimeoutMs?: number;
 };
@@ -216,7 +219,10 @@ export type StartNetworkParameters = InitNetworkParameters & {
 export async function startNetwork(parameters: StartNetworkParameters): Promise<Network> {
   const { dir, state } = await initNetwork(parameters);
   const nodes = state.nodes.map((n) =>
-    nodeFor(state, n, parameters.binary ? { binary: parameters.binary } : {}),
+    nodeFor(state, n, {
+      ...(parameters.binary ? { binary: parameters.binary } : {}),
+      ...(parameters.extraArgs ? { extraArgs: parameters.extraArgs } : {}),
+    }),
   );
   const network = { dir, state, nodes };
   try {
