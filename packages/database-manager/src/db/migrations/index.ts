@@ -1,7 +1,13 @@
 import type { Knex } from "knex";
 import * as m0001 from "./0001_patients.ts";
+import * as m0002 from "./0002_records.ts";
+import * as m0003 from "./0003_auth_audit.ts";
+import * as m0004 from "./0004_chain.ts";
 
 /** Every migration, in order. Forward-only: never edit one that has shipped; add the next. */
 export const migrations: Record<string, Knex.Migration> = {
   "0001_patients": m0001,
+  "0002_records": m0002,
+  "0003_auth_audit": m0003,
+  "0004_chain": m0004,
 };

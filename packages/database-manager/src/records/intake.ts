@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import type { FhirResource } from "../seams.ts";
+import { FHIR_ID } from "./fhir-validator.ts";
+
+type Entry = { fullUrl?: unknown; resource: FhirResource; request?: { method?: unknown; url?: unknown } };
+
+const UUID_URN = /^urn:uuid:([0-9a-fA-F-]{36})$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Rewrites every `reference` equal to a key of `map` (an entry's fullUrl) to the stored `Type/id`. */
+function rewriteReferences(value: unknown, map: ReadonlyMap<string, string>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) rewriteReferences(v, map);
+  } else if (isObject(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "reference" && typeof v === "string") {
+        const target = map.get(v);
+        if (target !== undefined) value[k] = target;
+      } else {
+        rewriteReferences(v, map);
+      }
+    }
+  }
+}
+
+/** A server-assigned `meta`: `lastUpdated` set, `versionId` dropped (this store keeps no history). */
+export function stampMeta(resource: FhirResource, lastUpdated: string): FhirResource {
+  const meta = isObject(resource.meta) ? { ...resource.meta } : {};
+  delete meta.versionId;
+  meta.lastUpdated = lastUpdated;
+  return { ...resource, meta };
+}
+
+/**
+ * The resources of a validated Bundle as they will be stored: deep copies with ids assigned
+ * (resource id, else the PUT url's id, else the `urn:uuid:` of the fullUrl, else a new UUID),
+ * references to in-bundle `fullUrl`s rewritten to `Type/id`, and `meta.lastUpdated` set.
+ * Returns the 0-based entry index of a second entry with the same type and id as `duplicateOf`.
+ */
+export function prepareBundleResources(
+  bundle: { entry?: unknown[] },
+  { lastUpdated, newId = randomUUID }: { lastUpdated: string; newId?: () => string },
+): { resources: FhirResource[] } | { duplicate: number; duplicateOf: number } {
+  const entries = (bundle.entry ?? []) as Entry[];
+  const resources: FhirResource[] = [];
+  const fullUrls = new Map<string, string>();
+  const seen = new Map<string, number>();
+  for (const entry of entries) {
+    const resource = structuredClone(entry.resource);
+    let id = resource.id;
+    if (id === undefined && entry.request?.method === "PUT" && typeof entry.request.url === "string") {
+      id = entry.request.url.split("/")[1];
+    }
+    const uuid = typeof entry.fullUrl === "string" ? UUID_URN.exec(entry.fullUrl)?.[1] : undefined;
+    if (id === undefined && uuid !== undefined) id = uuid.toLowerCase();
+    if (id === undefined || !FHIR_ID.test(id)) id = newId();
+    resource.id = id;
+    if (typeof entry.fullUrl === "string") fullUrls.set(entry.fullUrl, `${resource.resourceType}/${id}`);
+    resources.push(resource);
+  }
+  for (let i = 0; i < resources.length; i++) {
+    const r = resources[i] as FhirResource;
+    const key = `${r.resourceType}/${r.id}`;
+    const first = seen.get(key);
+    if (first !== undefined) return { duplicate: i, duplicateOf: first };
+    seen.set(key, i);
+  }
+  if (fullUrls.size) for (const r of resources) rewriteReferences(r, fullUrls);
+  return { resources: resources.map((r) => stampMeta(r, lastUpdated)) };
+}

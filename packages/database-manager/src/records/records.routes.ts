@@ -1,0 +1,100 @@
+import { patientParamsSchema, uploadRecordsResponseSchema } from "@medrec/protocol";
+import { Router } from "express";
+import type { AppModule } from "../app.ts";
+import { ProblemError } from "../errors.ts";
+import { commonProblems, jsonSchema, type OpenApiPaths, problemResponse } from "../ops/openapi.ts";
+import type { Guards, RecordsService } from "../seams.ts";
+
+export type RecordsModuleParameters = {
+  records: RecordsService;
+  /** Only `requireStaff` is used: provider staff (SIWE as the provider account, or the operator key). */
+  guards: Pick<Guards, "requireStaff">;
+};
+
+const bundleSchema = {
+  type: "object",
+  description:
+    "A FHIR R4 Bundle of type `collection` or `transaction` (POST or PUT entries). Every entry is validated against the R4 StructureDefinitions and required bindings; a resource with the same type and id as a stored one replaces it.",
+  required: ["resourceType", "type"],
+  properties: {
+    resourceType: { const: "Bundle" },
+    type: { enum: ["collection", "transaction"] },
+    entry: { type: "array", items: { type: "object", required: ["resource"] } },
+  },
+} as const;
+
+const paths: OpenApiPaths = {
+  "/v1/patients/{mrn}/records": {
+    post: {
+      summary: "Store FHIR R4 records of a patient (provider staff)",
+      description:
+        "Validates the whole bundle, then stores it in one transaction (all or nothing) and recomputes the patient's record root, which the gatekeeper then publishes on the Relationship. Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing.",
+      operationId: "uploadPatientRecords",
+      security: [{ session: [] }, { operator: [] }],
+      parameters: [
+        {
+          name: "mrn",
+          in: "path",
+          required: true,
+          description: "The patient's medical record number at this provider",
+          schema: jsonSchema(patientParamsSchema.shape.mrn),
+        },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          "application/fhir+json": { schema: bundleSchema },
+          "application/json": { schema: bundleSchema },
+        },
+      },
+      responses: {
+        "200": {
+          description:
+            "Stored: `stored` resources accepted, `changed` of them new or different; `recordRoot` is the committed root",
+          content: {
+            "application/json": {
+              schema: {
+                ...jsonSchema(uploadRecordsResponseSchema),
+                properties: {
+                  ...(jsonSchema(uploadRecordsResponseSchema) as { properties?: object }).properties,
+                  mrn: { type: "string" },
+                  changed: { type: "integer", minimum: 0 },
+                },
+              },
+            },
+          },
+        },
+        ...commonProblems,
+        "401": problemResponse("Not signed in, or no valid operator key"),
+        "403": problemResponse("Signed in, but not as this provider's staff"),
+        "404": problemResponse("No patient with this MRN at this provider"),
+        "413": problemResponse("The body or the number of entries exceeds the limit"),
+        "422": problemResponse(
+          "Not a valid FHIR R4 collection/transaction Bundle; the detail names the failing element path (e.g. `Bundle.entry[3].resource.birthDate: Invalid date format`). Nothing was stored.",
+        ),
+      },
+    },
+  },
+};
+
+/** `POST /v1/patients/{mrn}/records` with its OpenAPI path, guarded by `requireStaff`. */
+export function recordsModule({ records, guards }: RecordsModuleParameters): AppModule {
+  const router = Router();
+  router.post("/v1/patients/:mrn/records", guards.requireStaff, async (req, res) => {
+    const { mrn } = patientParamsSchema.parse(req.params);
+    if (req.body === undefined) {
+      throw new ProblemError(
+        "unprocessable",
+        "Bundle: the request has no JSON body (send application/fhir+json)",
+      );
+    }
+    const result = await records.ingestBundle(mrn, req.body);
+    res.json({
+      mrn,
+      stored: result.stored,
+      changed: "changed" in result ? result.changed : result.stored,
+      recordRoot: result.root,
+    });
+  });
+  return { router, paths };
+}
