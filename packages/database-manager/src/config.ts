@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { BaseError } from "@medrec/protocol";
 import { z } from "zod";
+import { chainConfigSchema } from "./chain/config.ts";
 
 /** Thrown by {@link loadConfig}: one line per bad variable, naming it and what it needs. */
 export class ConfigError extends BaseError {
@@ -70,6 +71,8 @@ export const configSchema = z.object({
   /** Staff API key (header `X-Operator-Key`); at least 32 characters. Optional. */
   OPERATOR_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  // The chain: RPC, contracts, the provider's identity and keys, sponsorship limits (chain/config.ts).
+  ...chainConfigSchema.shape,
 });
 
 /** The validated configuration. */

@@ -1,33 +1,54 @@
 import type { Server } from "node:http";
 import type { Knex } from "knex";
 import { type Logger, pino } from "pino";
+import { accessModule } from "./access/index.ts";
 import { type AppModule, createApp } from "./app.ts";
+import { createAuditLog } from "./audit/index.ts";
+import { createAuth } from "./auth/index.ts";
+import type { ChainSettings } from "./chain/config.ts";
+import { type Chain, createChain } from "./chain/index.ts";
 import type { Config } from "./config.ts";
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "./db/embedded.ts";
 import { createDb, migrateToLatest } from "./db/knex.ts";
 import type { HealthCheck } from "./ops/health.ts";
 import { createMetrics } from "./ops/metrics.ts";
+import { createRecordsService, type RecordsStore, recordsModule } from "./records/index.ts";
 
 export type Gatekeeper = {
   /** Where it listens, e.g. `http://127.0.0.1:7101`. */
   url: string;
   db: Knex;
-  /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), then closes the database. */
+  /** The provider's parts, for the run command, seeding and tests. */
+  records: RecordsStore;
+  chain: Chain | undefined;
+  /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), then closes the chain and database. */
   stop(): Promise<void>;
 };
 
 export type StartGatekeeperParameters = {
   config: Config;
   logger?: Logger;
-  /** Extra readiness checks (the chain view) and API modules, supplied by the caller. */
+  /**
+   * `true` (default): the whole gatekeeper — chain view and writer, SIWE, records, access, audit.
+   * `false`: database, records intake and operations only (no chain: /healthz stays 503).
+   */
+  chain?: boolean;
+  /** Explicit chain settings (tests); default: from config and the network manifest. */
+  chainSettings?: ChainSettings;
+  /** Extra readiness checks and API modules (tests). */
   health?: (db: Knex) => HealthCheck[];
   modules?: (db: Knex) => AppModule[];
 };
 
-/** Starts the database (embedded unless DATABASE_URL), migrates, and serves the API. */
+/**
+ * Starts the database (embedded unless DATABASE_URL), migrates, connects the chain view, and
+ * serves PROTOCOL.md's API. Fails (without serving) when any part cannot start.
+ */
 export async function startGatekeeper({
   config,
   logger = pino({ level: config.LOG_LEVEL }),
+  chain: withChain = true,
+  chainSettings,
   health = () => [],
   modules = () => [],
 }: StartGatekeeperParameters): Promise<Gatekeeper> {
@@ -39,30 +60,75 @@ export async function startGatekeeper({
     logger.info({ dataDir: config.DATA_DIR }, "embedded PostgreSQL started");
   }
   const db = createDb(connectionString);
+  let chain: Chain | undefined;
+  const cleanup = async () => {
+    await chain?.stop();
+    await db.destroy();
+    await embedded?.stop();
+  };
+
+  let records: RecordsStore;
+  const metrics = createMetrics();
+  const parts: AppModule[] = [];
+  const checks: HealthCheck[] = [
+    {
+      name: "database",
+      check: async () => {
+        await db.raw("select 1");
+      },
+    },
+  ];
   try {
     const applied = await migrateToLatest(db);
     if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+    records = createRecordsService({ db, logger });
+    if (withChain) {
+      chain = await createChain({
+        config,
+        db,
+        logger,
+        records,
+        ...(chainSettings ? { settings: chainSettings } : {}),
+      });
+      const auth = createAuth({
+        config,
+        db,
+        chainId: chain.settings.chainId,
+        providerAccount: chain.settings.provider.account,
+      });
+      const audit = createAuditLog(db, { logger });
+      parts.push(
+        auth.module,
+        recordsModule({ records, guards: auth.guards }),
+        accessModule({ view: chain.view, records, audit, guards: auth.guards, metrics }),
+        ...chain.modules(auth.guards),
+      );
+      checks.push(chain.health);
+    } else {
+      checks.push({
+        name: "chain",
+        check: async () => {
+          throw new Error("no chain view in this mode");
+        },
+      });
+    }
   } catch (error) {
-    await db.destroy();
-    await embedded?.stop();
+    await cleanup();
     throw error;
   }
 
-  const databaseCheck: HealthCheck = {
-    name: "database",
-    check: async () => {
-      await db.raw("select 1");
-    },
-  };
   const app = createApp({
     config,
     logger,
-    metrics: createMetrics(),
-    health: [databaseCheck, ...health(db)],
-    modules: modules(db),
+    metrics,
+    health: [...checks, ...health(db)],
+    modules: [...parts, ...modules(db)],
   });
-  const server: Server = await new Promise((resolve, reject) => {
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));
+  }).catch(async (error: unknown) => {
+    await cleanup();
+    throw error;
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
@@ -77,11 +143,10 @@ export async function startGatekeeper({
       const timer = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS);
       await closed;
       clearTimeout(timer);
-      await db.destroy();
-      await embedded?.stop();
+      await cleanup();
       logger.info("gatekeeper stopped");
     })();
     return stopping;
   };
-  return { url, db, stop };
+  return { url, db, records, chain, stop };
 }

@@ -53,10 +53,12 @@ function behavesLikeAGatekeeper(
       await cleanup();
     });
 
-    test("behavior: /healthz reports the database", async () => {
+    test("behavior: /healthz reports the database, and 503 without a chain view (fail closed)", async () => {
       const r = await raw(`${gk.url}/healthz`);
-      assert.equal(r.status, 200, r.body);
-      assert.equal(JSON.parse(r.body).checks.database.status, "ok");
+      assert.equal(r.status, 503, r.body);
+      const report = JSON.parse(r.body);
+      assert.equal(report.checks.database.status, "ok");
+      assert.equal(report.checks.chain.status, "failing");
     });
 
     test("behavior: migrations created the schema", async () => {
@@ -76,7 +78,7 @@ function behavesLikeAGatekeeper(
       assert.match(r.type, /^text\/plain/);
       assert.match(
         r.body,
-        /medrec_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\}/,
+        /medrec_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="503"\}/,
       );
     });
 
@@ -148,14 +150,14 @@ after(async () => {
 behavesLikeAGatekeeper("gatekeeper on a PostgreSQL server (DATABASE_URL)", async () => {
   const url = await createTestDatabase(server.url, "gk_foundation");
   const config = loadConfig({ PORT: "0", DATABASE_URL: url, CORS_ORIGINS: "http://127.0.0.1:5173" });
-  const gk = await startGatekeeper({ config, logger: silent, modules: () => [slowModule()] });
+  const gk = await startGatekeeper({ config, chain: false, logger: silent, modules: () => [slowModule()] });
   return { gk, cleanup: async () => undefined };
 });
 
 behavesLikeAGatekeeper("gatekeeper on the embedded default", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "medrec-gk-"));
   const config = loadConfig({ PORT: "0", DATA_DIR: dataDir, CORS_ORIGINS: "http://127.0.0.1:5173" });
-  const gk = await startGatekeeper({ config, logger: silent, modules: () => [slowModule()] });
+  const gk = await startGatekeeper({ config, chain: false, logger: silent, modules: () => [slowModule()] });
   return { gk, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
 });
 
@@ -164,14 +166,14 @@ describe("embedded database and shutdown", () => {
     const dataDir = await mkdtemp(join(tmpdir(), "medrec-gk-"));
     try {
       const config = loadConfig({ PORT: "0", DATA_DIR: dataDir });
-      let gk = await startGatekeeper({ config, logger: silent });
+      let gk = await startGatekeeper({ config, chain: false, logger: silent });
       await gk.db("patients").insert({
         mrn: "MRN-1",
         patient_address: "0x9858EfFD232B4033E47d90003D41EC34EcaEda94",
         delegate_index: 0,
       });
       await gk.stop();
-      gk = await startGatekeeper({ config, logger: silent });
+      gk = await startGatekeeper({ config, chain: false, logger: silent });
       const rows = await gk.db("patients").select("mrn");
       assert.deepEqual(rows, [{ mrn: "MRN-1" }]);
       await gk.stop();
@@ -183,6 +185,7 @@ describe("embedded database and shutdown", () => {
   test("behavior: graceful shutdown lets an in-flight request finish, then refuses new ones", async () => {
     const url = await createTestDatabase(server.url, "gk_shutdown");
     const gk = await startGatekeeper({
+      chain: false,
       config: loadConfig({ PORT: "0", DATABASE_URL: url }),
       logger: silent,
       modules: () => [slowModule()],

@@ -27,6 +27,7 @@ describe("records HTTP on the embedded default database (DATA_DIR)", () => {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "medrec-records-"));
     gk = await startGatekeeper({
+      chain: false,
       config: loadConfig({ PORT: "0", DATA_DIR: dataDir }),
       logger: pino({ level: "silent" }),
       modules: (db) => {

@@ -33,7 +33,7 @@ describe("entry points", () => {
     const errors = Object.entries(node).filter(
       ([name, value]) => typeof value === "function" && name.endsWith("Error") && name !== "BaseError",
     );
-    assert.equal(errors.length, 14);
+    assert.equal(errors.length, 15);
     for (const [name, value] of errors) {
       assert.ok((value as { prototype: unknown }).prototype instanceof protocol.BaseError, name);
     }

@@ -145,6 +145,7 @@ export {
   scopesToMask,
   UnknownScopeError,
 } from "./scopes.ts";
+export * from "./sealed-box.ts";
 export {
   type BuildSignInMessageParameters,
   buildSignInMessage,

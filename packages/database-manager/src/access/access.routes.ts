@@ -1,0 +1,205 @@
+import {
+  auditResponseSchema,
+  bytes32Schema,
+  dateTimeSchema,
+  recordsQuerySchema,
+  relationshipsResponseSchema,
+  SCOPE_CODES,
+  type ScopeCode,
+} from "@medrec/protocol";
+import { type Request, Router } from "express";
+import type { Hex } from "viem";
+import { z } from "zod";
+import { callerOf } from "../auth/auth.guards.ts";
+import { ProblemError } from "../errors.ts";
+import { commonProblems, jsonSchema, type OpenApiPaths, problemResponse } from "../ops/openapi.ts";
+import type { Guards } from "../seams.ts";
+import type { AccessService } from "./access.service.ts";
+
+const QUERY_KEYS = new Set(["category", "_since"]);
+const categorySchema = recordsQuerySchema.shape.category.unwrap();
+const sinceSchema = recordsQuerySchema.shape._since.unwrap();
+
+const badRequest = (detail: string) => new ProblemError("bad-request", detail);
+
+/** The `{relationship}` path parameter: 0x + 64 hex, lower-cased. */
+export function parseRelationship(value: unknown): Hex {
+  const parsed = bytes32Schema.safeParse(value);
+  if (!parsed.success) throw badRequest("relationship: must be 0x followed by 64 hex digits.");
+  return parsed.data as Hex;
+}
+
+/** `?category=&_since=`, strictly: known keys, given once, valid values (never echoed). */
+export function parseRecordsQuery(query: Request["query"]): {
+  category?: ScopeCode;
+  sinceMs?: number;
+} {
+  for (const key of Object.keys(query))
+    if (!QUERY_KEYS.has(key)) throw badRequest("Only the query parameters category and _since are accepted.");
+  const result: { category?: ScopeCode; sinceMs?: number } = {};
+  const { category, _since } = query as Record<string, unknown>;
+  if (category !== undefined) {
+    if (typeof category !== "string") throw badRequest("category: give it once.");
+    const parsed = categorySchema.safeParse(category);
+    if (!parsed.success) throw badRequest(`category: must be one of ${SCOPE_CODES.join(", ")}.`);
+    result.category = parsed.data;
+  }
+  if (_since !== undefined) {
+    if (typeof _since !== "string") throw badRequest("_since: give it once.");
+    const ms = sinceSchema.safeParse(_since).success ? Date.parse(_since) : Number.NaN;
+    if (Number.isNaN(ms))
+      throw badRequest("_since: must be an ISO 8601 date (2024-01-31) or date-time with a time zone.");
+    result.sinceMs = ms;
+  }
+  return result;
+}
+
+/** A request's caller, who must be a signed-in account (operators read no records). */
+function accountOf(res: Parameters<typeof callerOf>[0]) {
+  const caller = callerOf(res);
+  if (caller.kind !== "session") throw new ProblemError("forbidden", "Sign in with an account.");
+  return caller.address;
+}
+
+/** `/v1/relationships…`: the read API. */
+export function accessRouter(service: AccessService, guards: Guards): Router {
+  const router = Router();
+  router.get("/v1/relationships", guards.requireSession, async (_req, res) => {
+    const summaries = await service.relationshipsOf(accountOf(res));
+    res.setHeader("Cache-Control", "no-store");
+    res.json(summaries);
+  });
+  router.get("/v1/relationships/:relationship/records", guards.requireSession, async (req, res) => {
+    const relationship = parseRelationship(req.params.relationship);
+    const { category, sinceMs } = parseRecordsQuery(req.query);
+    const body = await service.records({ relationship, caller: accountOf(res), category, sinceMs });
+    // Written directly: the text is final, and express's ETag would hash every body again.
+    res.status(200);
+    res.setHeader("Content-Type", "application/fhir+json; charset=utf-8");
+    res.setHeader("Cache-Control", "no-store");
+    res.setHeader("Content-Length", Buffer.byteLength(body));
+    res.end(body);
+  });
+  router.get("/v1/relationships/:relationship/audit", guards.requireSession, async (req, res) => {
+    const relationship = parseRelationship(req.params.relationship);
+    if (Object.keys(req.query).length > 0) throw badRequest("This route takes no query parameters.");
+    const entries = await service.auditOf(relationship, accountOf(res));
+    res.setHeader("Cache-Control", "no-store");
+    res.json(entries);
+  });
+  return router;
+}
+
+const relationshipParameter = {
+  name: "relationship",
+  in: "path",
+  required: true,
+  description: "The Relationship id (0x + 64 hex digits)",
+  schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" },
+};
+const sessionOnly = [{ session: [] }];
+const permissionProblems = {
+  "400": problemResponse("A parameter is invalid (the detail names it)"),
+  "401": problemResponse("No valid session"),
+  "403": problemResponse(
+    "Not permitted — the same answer whether or not the relationship exists at this provider",
+  ),
+  "429": commonProblems["429"],
+  "500": commonProblems["500"],
+  "503": problemResponse("The chain view is not current (fail closed) or the decision could not be audited"),
+};
+
+/** A FHIR R4 Bundle with the record root and per-entry proofs (PROTOCOL.md), loosely described. */
+const bundleSchema = {
+  type: "object",
+  required: ["resourceType", "type", "meta", "total"],
+  properties: {
+    resourceType: { const: "Bundle" },
+    type: { const: "searchset" },
+    total: { type: "integer", minimum: 0 },
+    meta: {
+      type: "object",
+      description: "`extension` carries the record root: url https://medrec.dev/fhir/record-root",
+    },
+    entry: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["resource", "extension"],
+        description:
+          "`extension` carries the proof: url https://medrec.dev/fhir/record-proof, comma-separated 0x siblings",
+      },
+    },
+  },
+};
+
+export const accessPaths: OpenApiPaths = {
+  "/v1/relationships": {
+    get: {
+      operationId: "listRelationships",
+      tags: ["records"],
+      summary: "Relationships at this provider in which the caller is the patient or a current viewer",
+      security: sessionOnly,
+      responses: {
+        "200": {
+          description: "The caller's relationships",
+          content: { "application/json": { schema: jsonSchema(relationshipsResponseSchema) } },
+        },
+        "401": permissionProblems["401"],
+        "429": commonProblems["429"],
+        "500": commonProblems["500"],
+        "503": problemResponse("The chain view is not current (fail closed)"),
+      },
+    },
+  },
+  "/v1/relationships/{relationship}/records": {
+    get: {
+      operationId: "readRecords",
+      tags: ["records"],
+      summary: "The FHIR R4 records of a relationship the caller may see, with Merkle proofs",
+      description:
+        "The patient sees every entry; a viewer with an unexpired, unrevoked grant sees the entries whose required scopes (incl. `sensitive`) the grant fully covers, and only a category it covers. Every decision is audited before the answer.",
+      security: sessionOnly,
+      parameters: [
+        relationshipParameter,
+        {
+          name: "category",
+          in: "query",
+          required: false,
+          description: "Only this scope's entries",
+          schema: { type: "string", enum: [...SCOPE_CODES] },
+        },
+        {
+          name: "_since",
+          in: "query",
+          required: false,
+          description: "Only entries updated at or after this ISO 8601 date or date-time",
+          schema: jsonSchema(z.union([z.iso.date(), dateTimeSchema])),
+        },
+      ],
+      responses: {
+        "200": {
+          description: "A searchset Bundle",
+          content: { "application/fhir+json": { schema: bundleSchema } },
+        },
+        ...permissionProblems,
+      },
+    },
+  },
+  "/v1/relationships/{relationship}/audit": {
+    get: {
+      operationId: "readAudit",
+      tags: ["records"],
+      summary: "Every access decision on the relationship, hash-chained (patient only)",
+      security: sessionOnly,
+      parameters: [relationshipParameter],
+      responses: {
+        "200": {
+          description: "The audit entries in order; `prevHash` of the first is 32 zero bytes",
+          content: { "application/json": { schema: jsonSchema(auditResponseSchema) } },
+        },
+        ...permissionProblems,
+      },
+    },
+  },
+};

@@ -1,0 +1,77 @@
+import { annotateBundle, type FhirResource, requiredScopes } from "@medrec/protocol";
+import type { RecordSet } from "../seams.ts";
+
+/** One entry of a record set, serialised once with its proof (PROTOCOL.md `record-proof`). */
+type PreparedEntry = { json: string; mask: number; lastUpdatedMs: number };
+
+/** A record set ready to serve: the bundle's `meta` (root) and every entry as JSON text. */
+export type PreparedRecordSet = { metaJson: string; entries: readonly PreparedEntry[] };
+
+/** What a caller may see of a record set. */
+export type BundleFilter = {
+  /** Scope bits the caller holds; an entry is served only if all its required bits are held. */
+  granted: number;
+  /** Only entries needing this bit (`?category=`). */
+  categoryBit?: number | undefined;
+  /** Only entries updated at or after this instant (`?_since=`), ms since the epoch. */
+  sinceMs?: number | undefined;
+};
+
+const prepared = new WeakMap<RecordSet, PreparedRecordSet>();
+
+/**
+ * Serialises a record set once (protocol's `annotateBundle` adds the root and each proof) and
+ * keeps the result for as long as the set object lives: the records service hands out the same
+ * object until the set changes. The required scopes are the union of the stored mask and the
+ * protocol's `requiredScopes` — if the two ever disagree, the stricter holds.
+ */
+export function prepareRecordSet(set: RecordSet): PreparedRecordSet {
+  const hit = prepared.get(set);
+  if (hit) return hit;
+  const bundle = annotateBundle(
+    {
+      resourceType: "Bundle",
+      type: "searchset",
+      entry: set.resources.map((r) => ({
+        // Stored resources are validated FHIR R4 (records/): the protocol type only names fewer fields.
+        resource: r.resource as FhirResource,
+        search: { mode: "match" },
+      })),
+    },
+    { root: set.root, proofs: set.proofs },
+  );
+  const entries = bundle.entry.map((entry, i) => {
+    const stored = set.resources[i] as RecordSet["resources"][number];
+    return {
+      json: JSON.stringify(entry),
+      mask: stored.scopeMask | requiredScopes(stored.resource),
+      lastUpdatedMs: stored.lastUpdated.getTime(),
+    };
+  });
+  const result = { metaJson: JSON.stringify(bundle.meta), entries };
+  prepared.set(set, result);
+  return result;
+}
+
+/**
+ * A FHIR R4 `searchset` Bundle of the entries the filter lets through, joined from the
+ * prepared JSON (no per-request serialisation), and the union of the served entries' scope bits.
+ */
+export function serializeBundle(
+  set: PreparedRecordSet,
+  { granted, categoryBit, sinceMs }: BundleFilter,
+): { body: string; servedMask: number; total: number } {
+  const parts: string[] = [];
+  let servedMask = 0;
+  for (const entry of set.entries) {
+    if ((entry.mask & ~granted) !== 0) continue;
+    if (categoryBit !== undefined && (entry.mask & categoryBit) === 0) continue;
+    if (sinceMs !== undefined && entry.lastUpdatedMs < sinceMs) continue;
+    parts.push(entry.json);
+    servedMask |= entry.mask;
+  }
+  // FHIR JSON has no empty arrays: an empty result has no `entry`.
+  const entry = parts.length > 0 ? `,"entry":[${parts.join(",")}]` : "";
+  const body = `{"resourceType":"Bundle","type":"searchset","meta":${set.metaJson},"total":${parts.length}${entry}}`;
+  return { body, servedMask, total: parts.length };
+}

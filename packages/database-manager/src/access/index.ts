@@ -1,0 +1,17 @@
+import type { AppModule } from "../app.ts";
+import type { Guards } from "../seams.ts";
+import { accessPaths, accessRouter } from "./access.routes.ts";
+import { type AccessServiceParameters, createAccessService } from "./access.service.ts";
+
+export { FORBIDDEN_DETAIL } from "./access.service.ts";
+
+export type AccessModuleParameters = AccessServiceParameters & { guards: Guards };
+
+/**
+ * The read API: `GET /v1/relationships`, `…/{relationship}/records`, `…/{relationship}/audit`.
+ *
+ * @example accessModule({ view, records, audit: createAuditLog(db), guards: auth.guards })
+ */
+export function accessModule({ guards, ...parameters }: AccessModuleParameters): AppModule {
+  return { router: accessRouter(createAccessService(parameters), guards), paths: accessPaths };
+}

@@ -1,0 +1,69 @@
+import type { Knex } from "knex";
+import type { Address, Hex } from "viem";
+
+/** A row of `patients` (migration 0001; delegate_index from a sequence, 0004). */
+export type PatientRow = {
+  id: number;
+  mrn: string;
+  patientAddress: Address;
+  relationshipId: Hex | null;
+  delegateIndex: number;
+};
+
+type Raw = {
+  id: string | number;
+  mrn: string;
+  patient_address: string;
+  relationship_id: string | null;
+  delegate_index: number;
+};
+const toRow = (r: Raw): PatientRow => ({
+  id: Number(r.id),
+  mrn: r.mrn,
+  patientAddress: r.patient_address as Address,
+  relationshipId: (r.relationship_id as Hex | null) ?? null,
+  delegateIndex: r.delegate_index,
+});
+const COLUMNS = ["id", "mrn", "patient_address", "relationship_id", "delegate_index"];
+
+/** The `patients` table. Addresses are stored EIP-55 checksummed. */
+export function patientsRepository(db: Knex) {
+  return {
+    async byId(id: number, trx: Knex = db): Promise<PatientRow | undefined> {
+      const row = (await trx("patients").select(COLUMNS).where({ id }).first()) as Raw | undefined;
+      return row ? toRow(row) : undefined;
+    },
+    /** Rows with this MRN or this address (at most two). */
+    async byMrnOrAddress(mrn: string, address: Address, trx: Knex = db): Promise<PatientRow[]> {
+      const rows: Raw[] = await trx("patients")
+        .select(COLUMNS)
+        .where({ mrn })
+        .orWhere({ patient_address: address });
+      return rows.map(toRow);
+    },
+    /** Inserts the link unless MRN or address is taken; the delegate index comes from the sequence. */
+    async insert(mrn: string, address: Address, trx: Knex = db): Promise<PatientRow | undefined> {
+      const rows: Raw[] = await trx("patients")
+        .insert({ mrn, patient_address: address })
+        .onConflict()
+        .ignore()
+        .returning(COLUMNS);
+      return rows[0] ? toRow(rows[0]) : undefined;
+    },
+    async setRelationship(id: number, relationship: Hex, trx: Knex = db): Promise<void> {
+      await trx("patients").where({ id }).update({ relationship_id: relationship });
+    },
+    /** Ids of patients whose relationship exists on chain. */
+    async linkedIds(trx: Knex = db): Promise<number[]> {
+      const rows = await trx("patients").select("id").whereNotNull("relationship_id").orderBy("id");
+      return rows.map((r: { id: string | number }) => Number(r.id));
+    },
+    /** Rows whose relationship was never confirmed (a crash mid-registration). */
+    async unconfirmed(trx: Knex = db): Promise<PatientRow[]> {
+      const rows: Raw[] = await trx("patients").select(COLUMNS).whereNull("relationship_id").orderBy("id");
+      return rows.map(toRow);
+    },
+  };
+}
+
+export type PatientsRepository = ReturnType<typeof patientsRepository>;

@@ -1,0 +1,267 @@
+/**
+ * Shared set-up of the chain tests: a REAL geth v1.13.15 Clique network (1 sealer, 1 s blocks)
+ * with the MedRec contracts, a real PostgreSQL server with a migrated database, funded accounts,
+ * and helpers to act as a patient on chain. Everything started here is stopped by `stop()`.
+ */
+import {
+  type DeployedContracts,
+  deployRegistry,
+  type Network,
+  startNetwork,
+  stopNetwork,
+} from "@medrec/chain-node";
+import {
+  accountFromMnemonic,
+  agentAbi,
+  encryptionKeyPairFromMnemonic,
+  generatePatientMnemonic,
+  relationshipAbi,
+} from "@medrec/protocol";
+import type { RequestHandler } from "express";
+import type { Knex } from "knex";
+import { pino } from "pino";
+import {
+  type Address,
+  type Chain,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  type Hex,
+  http,
+  type PublicClient,
+  parseEther,
+  type Transport,
+} from "viem";
+import {
+  generatePrivateKey,
+  type LocalAccount,
+  type PrivateKeyAccount,
+  privateKeyToAccount,
+} from "viem/accounts";
+import type { ChainSettings } from "../src/chain/config.ts";
+import { createDb, migrateToLatest } from "../src/db/knex.ts";
+import { problem, sendProblem } from "../src/errors.ts";
+import type { Guards } from "../src/seams.ts";
+import { createTestDatabase, startTestPostgres, type TestPostgres } from "./support/postgres.ts";
+
+export const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+export const DELEGATE_MNEMONIC = "test test test test test test test test test test test junk";
+
+export type ChainEnv = {
+  network: Network;
+  contracts: DeployedContracts;
+  rpcUrl: string;
+  chain: Chain;
+  publicClient: PublicClient<Transport, Chain>;
+  deployer: PrivateKeyAccount;
+  sponsorKey: Hex;
+  pg: TestPostgres;
+  dbUrl: string;
+  db: Knex;
+  settings(overrides?: Partial<ChainSettings>): ChainSettings;
+  /** A new patient with a 12-word seed, funded, registered as an agent (unless `register: false`). */
+  patient(options?: { register?: boolean }): Promise<Patient>;
+  /** A funded plain account (viewer, custodian). */
+  account(): Promise<PrivateKeyAccount>;
+  send(
+    account: LocalAccount,
+    call: { address: Address; abi: unknown; functionName: string; args: readonly unknown[] },
+    options?: { nonce?: number },
+  ): Promise<Hex>;
+  receipt(hash: Hex): Promise<{ blockNumber: bigint; status: string }>;
+  stop(): Promise<void>;
+};
+
+export type Patient = {
+  mnemonic: string;
+  account: LocalAccount;
+  address: Address;
+  encryption: { secretKey: Uint8Array; publicKey: Hex };
+};
+
+export async function startChainEnv(name: string): Promise<ChainEnv> {
+  const deployer = privateKeyToAccount(generatePrivateKey());
+  const sponsorKey = generatePrivateKey();
+  const sponsor = privateKeyToAccount(sponsorKey);
+  const pg = await startTestPostgres();
+  let network: Network | undefined;
+  let db: Knex | undefined;
+  try {
+    const dbUrl = await createTestDatabase(pg.url, name);
+    db = createDb(dbUrl);
+    await migrateToLatest(db);
+    network = await startNetwork({
+      sealers: 1,
+      periodSeconds: 1,
+      scrypt: "light",
+      prefund: {
+        [deployer.address]: parseEther("100000").toString(),
+        [sponsor.address]: parseEther("1000").toString(),
+      },
+    });
+    const node = network.nodes[0];
+    if (!node) throw new Error("no node");
+    const rpcUrl = node.rpcUrl;
+    const state = network.state;
+    const chain = defineChain({
+      id: state.chainId,
+      name: "medrec-test",
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [rpcUrl] } },
+    });
+    const publicClient = createPublicClient({
+      chain,
+      transport: http(rpcUrl, { retryCount: 0 }),
+      pollingInterval: 50,
+    });
+    const sealerNode = state.nodes[0];
+    if (!sealerNode) throw new Error("no sealer");
+    const contracts = await deployRegistry({
+      rpcUrl,
+      ipcPath: node.ipcPath,
+      deployer,
+      initialSigners: [
+        { account: sealerNode.address, name: "Riverside General", gatekeeperUrl: "http://127.0.0.1:7101" },
+      ],
+    });
+
+    const deployerWallet = createWalletClient({
+      account: deployer,
+      chain,
+      transport: http(rpcUrl, { retryCount: 0 }),
+    });
+    let fundQueue: Promise<unknown> = Promise.resolve();
+    const fund = (to: Address) => {
+      const next = fundQueue.then(() => deployerWallet.sendTransaction({ to, value: parseEther("10") }));
+      fundQueue = next.catch(() => undefined);
+      return next;
+    };
+    const receipt = async (hash: Hex) => {
+      const r = await publicClient.waitForTransactionReceipt({ hash, timeout: 30_000, pollingInterval: 50 });
+      return { blockNumber: r.blockNumber, status: r.status };
+    };
+    const send: ChainEnv["send"] = async (account, call, options = {}) => {
+      const wallet = createWalletClient({ account, chain, transport: http(rpcUrl, { retryCount: 0 }) });
+      return wallet.writeContract({
+        ...call,
+        account,
+        chain,
+        ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
+      } as never);
+    };
+    const account = async () => {
+      const a = privateKeyToAccount(generatePrivateKey());
+      await receipt(await fund(a.address));
+      return a;
+    };
+    const env: ChainEnv = {
+      network,
+      contracts,
+      rpcUrl,
+      chain,
+      publicClient,
+      deployer,
+      sponsorKey,
+      pg,
+      dbUrl,
+      db,
+      settings: (overrides = {}) => ({
+        rpcUrl,
+        chainId: state.chainId,
+        agent: contracts.Agent,
+        relationship: contracts.Relationship,
+        startBlock: contracts.registryBlock,
+        provider: {
+          name: "Riverside General",
+          account: sealerNode.address,
+          gatekeeperUrl: "http://127.0.0.1:7101",
+        },
+        delegateMnemonic: DELEGATE_MNEMONIC,
+        sponsorPrivateKey: sponsorKey,
+        limits: {
+          delegateMinBalance: parseEther("0.01"),
+          delegateFund: parseEther("0.1"),
+          sponsorTopUp: parseEther("0.05"),
+          sponsorAddressDaily: parseEther("0.1"),
+          sponsorTotalDaily: parseEther("0.25"),
+        },
+        view: { pollIntervalMs: 250, maxStalenessMs: 1_500, maxLagBlocks: 2, maxHeadAgeSeconds: 30 },
+        rpcTimeoutMs: 1_000,
+        receiptTimeoutMs: 30_000,
+        ...overrides,
+      }),
+      async patient({ register = true } = {}) {
+        const mnemonic = generatePatientMnemonic();
+        const acct = accountFromMnemonic(mnemonic);
+        const encryption = encryptionKeyPairFromMnemonic(mnemonic);
+        await receipt(await fund(acct.address));
+        if (register)
+          await receipt(
+            await send(acct, {
+              address: contracts.Agent,
+              abi: agentAbi,
+              functionName: "register",
+              args: [encryption.publicKey, [], 0],
+            }),
+          );
+        return { mnemonic, account: acct, address: acct.address, encryption };
+      },
+      account,
+      send,
+      receipt,
+      async stop() {
+        await db?.destroy();
+        if (network) await stopNetwork(network, { removeDir: true });
+        await pg.stop();
+      },
+    };
+    return env;
+  } catch (error) {
+    await db?.destroy();
+    if (network) await stopNetwork(network, { removeDir: true });
+    await pg.stop();
+    throw error;
+  }
+}
+
+export { agentAbi, relationshipAbi };
+
+/** Polls `fn` until it returns a value other than undefined/false. */
+export async function eventually<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** p-th percentile (nearest rank) of `xs`. */
+export function percentile(xs: readonly number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Test guards: `X-Test-Staff: yes` is staff; `X-Test-Address` is a session. */
+export const stubGuards: Guards = {
+  requireStaff: ((req, res, next) => {
+    if (req.get("x-test-staff") !== "yes")
+      return sendProblem(res, problem("unauthorized", "Sign in as staff."));
+    res.locals.caller = { kind: "operator" };
+    next();
+  }) as RequestHandler,
+  requireSession: ((req, res, next) => {
+    const address = req.get("x-test-address");
+    if (address === "operator") res.locals.caller = { kind: "operator" };
+    else if (address) res.locals.caller = { kind: "session", address };
+    else return sendProblem(res, problem("unauthorized", "Sign in first."));
+    next();
+  }) as RequestHandler,
+};
