@@ -4,3 +4,4 @@ export { EmbeddedPostgresError, startEmbeddedPostgres } from "./db/embedded.ts";
 export { createDb, migrateToLatest } from "./db/knex.ts";
 export { PROBLEMS, type Problem, ProblemError, type ProblemKind, problem, toProblem } from "./errors.ts";
 export { type Gatekeeper, startGatekeeper } from "./gatekeeper.ts";
+export { seedPatientRecords } from "./seed/index.ts";

