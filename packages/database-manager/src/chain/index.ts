@@ -6,6 +6,7 @@ import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
 import type { AppModule } from "../app.ts";
+import { ProblemError } from "../errors.ts";
 import type { HealthCheck } from "../ops/health.ts";
 import { patientsModule } from "../patients/patients.routes.ts";
 import type { Guards, RecordsService } from "../seams.ts";
@@ -18,6 +19,9 @@ import { createChainWriter, type LiveChainWriter } from "./writer.ts";
 
 export { type ChainConfig, ChainConfigError, chainConfigSchema, resolveChainSettings } from "./config.ts";
 export { relationshipIdOf } from "./writer.ts";
+
+/** How often a root publication that failed for want of the node is tried again. */
+const PUBLISH_RETRY_MS = 2_000;
 
 export type CreateChainParameters = {
   /** The validated configuration (config.ts merged with `chainConfigSchema`); unused when `settings` is given. */
@@ -74,13 +78,33 @@ export async function createChain({
   });
   await view.start();
   const log = logger.child({ component: "chain" });
-  const unsubscribe = records.onChange((patientId) => {
-    writer
-      .publishRoot(patientId)
-      .catch((error: unknown) =>
-        log.warn({ err: (error as Error).name, patientId }, "root publication failed; will retry on restart"),
-      );
-  });
+  // A publication the node could not take (down, behind, too many races) is retried every
+  // PUBLISH_RETRY_MS until it lands: the on-chain root must not stay behind the served one once
+  // the node is back (a restart's reconcile is the last resort, not the only one).
+  const retrying = new Set<number>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const publish = (patientId: number) => {
+    writer.publishRoot(patientId).then(
+      () => retrying.delete(patientId),
+      (error: unknown) => {
+        const transient = !(error instanceof ProblemError) || error.kind === "unavailable";
+        log.warn(
+          { err: (error as Error).name, patientId },
+          transient ? "root publication failed; retrying" : "root publication failed; will retry on restart",
+        );
+        if (!transient || stopping) return;
+        retrying.add(patientId);
+        retryTimer ??= setTimeout(() => {
+          retryTimer = undefined;
+          const due = [...retrying];
+          retrying.clear();
+          for (const id of due) publish(id);
+        }, PUBLISH_RETRY_MS);
+      },
+    );
+  };
+  const unsubscribe = records.onChange(publish);
   const reconciling = writer
     .reconcile()
     .catch((error: unknown) => log.warn({ err: (error as Error).name }, "reconcile failed"));
@@ -97,6 +121,8 @@ export async function createChain({
     ],
     async stop() {
       unsubscribe();
+      stopping = true;
+      clearTimeout(retryTimer);
       await reconciling;
       await writer.idle();
       await view.stop();
