@@ -26,6 +26,36 @@ export type AppDependencies = {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+type RoutedRequest = { route?: { path?: unknown }; baseUrl?: string };
+
+/**
+ * What a log line says of the request's path: the matched route template
+ * (`/v1/patients/:mrn/records`), or for unmatched requests the path with every segment after a
+ * known collection replaced, so no identifier a client sent ends up in the logs.
+ */
+export function routeOf(raw: RoutedRequest | undefined, url: string): string {
+  const template = raw?.route?.path;
+  if (typeof template === "string") return `${raw?.baseUrl ?? ""}${template}`;
+  const path = url.split("?")[0] ?? "";
+  const segments = path.split("/");
+  const known = new Set([
+    "",
+    "v1",
+    "auth",
+    "nonce",
+    "session",
+    "patients",
+    "relationships",
+    "records",
+    "audit",
+    "sponsor",
+    "healthz",
+    "metrics",
+    "openapi.json",
+  ]);
+  return segments.map((s) => (known.has(s) ? s : ":id")).join("/");
+}
+
 /** The gatekeeper's express app. */
 export function createApp({ config, logger, metrics, health, modules = [] }: AppDependencies): Express {
   const app = express();
@@ -42,12 +72,14 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
         res.setHeader("X-Request-Id", id);
         return id;
       },
-      // Method, route and status only: no headers (tokens), no bodies, no query (never PHI in logs).
+      // Method, route and status only: no headers (tokens), no bodies, no query, and no identifiers
+      // from the path (an MRN is PHI). pino-http binds the request before routing, so this is
+      // usually the path with its identifiers replaced.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
+        req: (req: { id: unknown; method: string; url: string; raw?: RoutedRequest }) => ({
           id: req.id,
           method: req.method,
-          path: req.url.split("?")[0],
+          route: routeOf(req.raw, req.url),
         }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },

@@ -18,6 +18,7 @@ import {
   resourceCategories,
   verifyBundle,
 } from "@medrec/protocol";
+import { pino } from "pino";
 import { type Hex, parseEventLogs } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { DelegateKeys } from "../src/chain/client.ts";
@@ -53,8 +54,12 @@ function behavesLikeMedRec(database: Database) {
     let viewerToken: string;
     const path = (suffix = "records") => `/v1/relationships/${relationship}/${suffix}`;
 
+    // Everything the gatekeeper logs during the flow, at debug level, to check it for PHI and secrets.
+    const logLines: string[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => void logLines.push(line) });
+
     before(async () => {
-      sys = await startSystem(`system_${database}`, { database });
+      sys = await startSystem(`system_${database}`, { database, logger });
       patient = await sys.env.patient();
     });
     after(async () => {
@@ -350,6 +355,27 @@ function behavesLikeMedRec(database: Database) {
       assert.ok(verdict.valid && verdict.entries.every((e) => e.valid));
       // The registration refused while down goes through now.
       await sys.registerPatient(`${MRN}-LATE`, newcomer);
+    });
+
+    test("behavior: the logs of the whole flow hold no record content, MRN, token, key or seed", () => {
+      const text = logLines.join("");
+      assert.ok(logLines.length > 20, "requests were logged");
+      assert.ok(text.includes('"route":"/v1/relationships/:id/records"'), "reads are logged by route");
+      assert.ok(text.includes('"route":"/v1/patients/:id/records"'), "intake is logged by route, not by MRN");
+      const settings = sys.env.settings();
+      const secrets = [
+        ...records.distinctive,
+        MRN,
+        patientToken,
+        viewerToken,
+        patient.mnemonic,
+        settings.delegateMnemonic,
+        settings.sponsorPrivateKey,
+        settings.sponsorPrivateKey.slice(2),
+      ];
+      for (const secret of secrets) {
+        assert.ok(secret && !text.includes(secret), `the logs contain ${secret?.slice(0, 12)}…`);
+      }
     });
   });
 }

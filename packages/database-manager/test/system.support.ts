@@ -7,6 +7,7 @@
  * grant/revoke, audit tampering as the database superuser and the `audit verify` CLI.
  * Everything started here is stopped by `stop()`.
  */
+
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -25,6 +26,7 @@ import {
   scopesToMask,
 } from "@medrec/protocol";
 import type { Knex } from "knex";
+import type { Logger } from "pino";
 import type { Hex } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { loadConfig } from "../src/config.ts";
@@ -126,7 +128,10 @@ export type System = {
  * Starts a chain environment and a full gatekeeper on it. `name` names the test database (server
  * mode) and must be unique per file.
  */
-export async function startSystem(name: string, { database }: { database: Database }): Promise<System> {
+export async function startSystem(
+  name: string,
+  { database, logger = silent }: { database: Database; logger?: Logger },
+): Promise<System> {
   const env = await startChainEnv(name);
   let dataDir: string | undefined;
   let gk: Gatekeeper | undefined;
@@ -147,7 +152,7 @@ export async function startSystem(name: string, { database }: { database: Databa
     const base = env.settings();
     gk = await startGatekeeper({
       config,
-      logger: silent,
+      logger,
       chainSettings: env.settings({ provider: { ...base.provider, gatekeeperUrl: url } }),
     });
     const started = gk;
