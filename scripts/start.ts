@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import {
   deployRegistry,
   findGeth,
+  freePorts,
   type GovernanceDaemon,
   type Network,
   startGovernanceDaemon,
@@ -34,7 +35,6 @@ import {
 import { pino } from "pino";
 import { type Address, createPublicClient, createWalletClient, type Hex, http, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { freePort } from "./free-port.ts";
 
 const PROVIDERS = [
   { name: "Riverside General", gatekeeperUrl: "http://127.0.0.1:7101" },
@@ -177,7 +177,8 @@ try {
   const provider = PROVIDERS[0];
   const providerNode = nodes[0];
   if (!providerNode) throw new Error("the network has no node");
-  const gatekeeperPort = requestedGatekeeperPort === 0 ? await freePort() : requestedGatekeeperPort;
+  const [gatekeeperPort] = requestedGatekeeperPort === 0 ? await freePorts(1) : [requestedGatekeeperPort];
+  if (gatekeeperPort === undefined) throw new Error("no free port for the gatekeeper");
   const gatekeeperUrl = `http://127.0.0.1:${gatekeeperPort}`;
   // Its own temp dir: as root, PostgreSQL runs as `postgres`, who cannot enter the 0700 network dir.
   gatekeeperDataDir = await mkdtemp(path.join(tmpdir(), "medrec-gatekeeper-"));
