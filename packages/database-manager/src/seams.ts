@@ -93,6 +93,10 @@ export type AuditEvent = {
   categories: string[];
   decision: "allowed" | "denied";
   reason?: string;
+  /** Staff actions: how many resources (or patients) the action concerned. */
+  count?: number;
+  /** Staff actions: salted hash of the MRN concerned (never the MRN itself). */
+  mrnHash?: string;
 };
 
 export interface AuditLog {
