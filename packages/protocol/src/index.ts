@@ -40,6 +40,14 @@ export {
 } from "./api.ts";
 export { AUDIT_GENESIS_HASH, type AuditEntryFields, auditEntryHash, findAuditChainBreak } from "./audit.ts";
 export {
+  GatekeeperRequestError,
+  type GatekeeperSession,
+  gatekeeperJson,
+  type MessageSigner,
+  type SignInParameters,
+  signIn,
+} from "./client.ts";
+export {
   type AgentContract,
   type AgentRegistryContract,
   agentAbi,
