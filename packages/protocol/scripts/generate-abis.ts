@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 /** The contracts whose bindings are generated, by Solidity name. */
-export const CONTRACTS = ["AgentRegistry", "Agent", "Relationship"] as const;
+export const CONTRACTS = ["AgentRegistry", "Agent", "Relationship", "AuditAnchor"] as const;
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DEFAULT_ARTIFACTS = resolve(PACKAGE_ROOT, "../../contracts/artifacts/contracts");
