@@ -61,6 +61,9 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // Behind a TLS proxy: X-Forwarded-For names the client only when the request comes from one
+  // of the proxy's own addresses (never `true`: anyone could then pick their rate-limit key).
+  app.set("trust proxy", config.TRUST_PROXY.length > 0 ? config.TRUST_PROXY : false);
 
   app.use(
     pinoHttp({

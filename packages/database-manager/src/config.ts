@@ -1,6 +1,8 @@
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { BaseError } from "@medrec/protocol";
+import { type Address, getAddress, isAddressEqual } from "viem";
 import { z } from "zod";
 import { chainConfigSchema } from "./chain/config.ts";
 
@@ -26,14 +28,16 @@ const httpUrl = z
 const postgresUrl = z
   .string()
   .refine((u) => /^postgres(ql)?:\/\//.test(u), "must be a postgres:// or postgresql:// URL");
+/** A comma-separated list; empty entries are dropped. */
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+
 const origins = z
   .string()
-  .transform((s) =>
-    s
-      .split(",")
-      .map((o) => o.trim())
-      .filter(Boolean),
-  )
+  .transform(list)
   .pipe(
     z.array(
       z
@@ -49,6 +53,44 @@ const origins = z
         }, "each entry must be an origin like http://127.0.0.1:5173"),
     ),
   );
+
+/**
+ * Staff accounts: EIP-55 checksummed addresses, one problem line per bad entry (by position: the
+ * line never repeats a value).
+ */
+const staffAccounts = z.string().transform((s, ctx) => {
+  const entries = list(s);
+  const out: Address[] = [];
+  entries.forEach((entry, i) => {
+    const at = `entry ${i + 1} of ${entries.length}`;
+    if (!/^0x[0-9a-fA-F]{40}$/.test(entry)) {
+      ctx.addIssue({ code: "custom", message: `${at} is not an address (0x followed by 40 hex digits)` });
+    } else if (getAddress(entry.toLowerCase()) !== entry) {
+      ctx.addIssue({ code: "custom", message: `${at} is not EIP-55 checksummed` });
+    } else if (out.some((a) => isAddressEqual(a, entry as Address))) {
+      ctx.addIssue({ code: "custom", message: `${at} repeats an earlier entry` });
+    } else out.push(entry as Address);
+  });
+  return out;
+});
+
+/** `TRUST_PROXY`: the proxy's own addresses (IPv4/IPv6, or a CIDR subnet), never `true` or a hop count. */
+const proxies = z.string().transform((s, ctx) => {
+  const entries = list(s);
+  entries.forEach((entry, i) => {
+    const [ip = "", bits, extra] = entry.split("/");
+    const family = isIP(ip);
+    const prefixOk =
+      bits === undefined ||
+      (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32) && extra === undefined);
+    if (family === 0 || !prefixOk)
+      ctx.addIssue({
+        code: "custom",
+        message: `entry ${i + 1} of ${entries.length} must be the proxy's IP address (or a subnet like 10.0.0.0/24); \`true\`, hop counts and names are refused`,
+      });
+  });
+  return entries;
+});
 
 /** Every environment variable the gatekeeper reads, validated once at start-up. */
 export const configSchema = z.object({
@@ -71,6 +113,24 @@ export const configSchema = z.object({
   /** Staff API key (header `X-Operator-Key`); at least 32 characters. Optional. */
   OPERATOR_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /**
+   * Provider staff who sign in with SIWE: comma-separated EIP-55 addresses. The provider (sealer)
+   * account is never staff: listing it stops the start-up.
+   */
+  STAFF_ACCOUNTS: staffAccounts.default([]),
+  /**
+   * Secret (≥ 32 characters): the key of the salted MRN hashes in staff audit entries. Default:
+   * derived from DELEGATE_MNEMONIC (HMAC), which never changes for a gatekeeper's database.
+   */
+  AUDIT_SALT: z.string().min(32, "must be at least 32 characters (the value is not shown)").optional(),
+  /** Serve HTTPS with this PEM certificate (chain) and private key; both or neither. */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Behind a TLS proxy: exactly the proxy's address(es), comma-separated. Only requests from these
+   * peers have their client address taken from X-Forwarded-For (rate limits, logs).
+   */
+  TRUST_PROXY: proxies.default([]),
   // The chain: RPC, contracts, the provider's identity and keys, sponsorship limits (chain/config.ts).
   ...chainConfigSchema.shape,
 });
@@ -94,5 +154,32 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`));
   }
   const config = parsed.data;
-  return { ...config, PUBLIC_URL: config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}` };
+  const tls = config.TLS_CERT_FILE !== undefined || config.TLS_KEY_FILE !== undefined;
+  const problems: string[] = [];
+  if (config.TLS_CERT_FILE === undefined && config.TLS_KEY_FILE !== undefined)
+    problems.push("TLS_CERT_FILE: required with TLS_KEY_FILE");
+  if (config.TLS_KEY_FILE === undefined && config.TLS_CERT_FILE !== undefined)
+    problems.push("TLS_KEY_FILE: required with TLS_CERT_FILE");
+  if (tls && config.PUBLIC_URL?.startsWith("http:"))
+    problems.push("PUBLIC_URL: must be an https URL when the gatekeeper serves TLS");
+  if (config.PROVIDER_ACCOUNT !== undefined)
+    problems.push(...staffProblems(config.STAFF_ACCOUNTS, config.PROVIDER_ACCOUNT));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...config,
+    PUBLIC_URL: config.PUBLIC_URL ?? `${tls ? "https" : "http"}://${config.HOST}:${config.PORT}`,
+  };
+}
+
+/**
+ * What is wrong with a staff list given the provider's (sealer's) account: a sealer key is never
+ * a staff identity (PROTOCOL.md). Checked at load and again once the chain settings are known.
+ */
+export function staffProblems(staff: readonly Address[], providerAccount: Address): string[] {
+  const i = staff.findIndex((a) => isAddressEqual(a, providerAccount));
+  return i === -1
+    ? []
+    : [
+        `STAFF_ACCOUNTS: entry ${i + 1} of ${staff.length} is the provider (sealer) account; a sealer key is never a staff identity`,
+      ];
 }

@@ -1,4 +1,6 @@
-import type { Server } from "node:http";
+import { readFile } from "node:fs/promises";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Knex } from "knex";
 import { type Logger, pino } from "pino";
 import { accessModule } from "./access/index.ts";
@@ -7,11 +9,13 @@ import { createAuditLog } from "./audit/index.ts";
 import { createAuth } from "./auth/index.ts";
 import type { ChainSettings } from "./chain/config.ts";
 import { type Chain, createChain } from "./chain/index.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "./db/embedded.ts";
 import { createDb, migrateToLatest } from "./db/knex.ts";
 import type { HealthCheck } from "./ops/health.ts";
 import { createMetrics } from "./ops/metrics.ts";
+import { patientsModule } from "./patients/patients.routes.ts";
+import { auditSaltOf, createPatientsService, type LivePatientsService } from "./patients/patients.service.ts";
 import { createRecordsService, type RecordsStore, recordsModule } from "./records/index.ts";
 
 export type Gatekeeper = {
@@ -20,6 +24,8 @@ export type Gatekeeper = {
   db: Knex;
   /** The provider's parts, for the run command, seeding and tests. */
   records: RecordsStore;
+  /** Linking, uploads and legacy syncs as a staff caller, audited (with the chain only). */
+  patients: LivePatientsService | undefined;
   chain: Chain | undefined;
   /** Stops accepting, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), then closes the chain and database. */
   stop(): Promise<void>;
@@ -68,6 +74,8 @@ export async function startGatekeeper({
   };
 
   let records: RecordsStore;
+  let patients: LivePatientsService | undefined;
+  let tls: { cert: Buffer; key: Buffer } | undefined;
   const metrics = createMetrics();
   const parts: AppModule[] = [];
   const checks: HealthCheck[] = [
@@ -79,6 +87,7 @@ export async function startGatekeeper({
     },
   ];
   try {
+    tls = await readTls(config);
     const applied = await migrateToLatest(db);
     if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
     records = createRecordsService({ db, logger });
@@ -97,9 +106,21 @@ export async function startGatekeeper({
         providerAccount: chain.settings.provider.account,
       });
       const audit = createAuditLog(db, { logger });
+      patients = createPatientsService({
+        db,
+        records,
+        audit,
+        auditSalt: auditSaltOf({
+          auditSalt: config.AUDIT_SALT,
+          delegateMnemonic: chain.settings.delegateMnemonic,
+        }),
+        chainWriter: chain.writer,
+        logger,
+      });
       parts.push(
         auth.module,
-        recordsModule({ records, guards: auth.guards }),
+        patientsModule({ patients, guards: auth.guards }),
+        recordsModule({ patients, guards: auth.guards }),
         accessModule({ view: chain.view, records, audit, guards: auth.guards, metrics }),
         ...chain.modules(auth.guards),
       );
@@ -124,15 +145,20 @@ export async function startGatekeeper({
     health: [...checks, ...health(db)],
     modules: [...parts, ...modules(db)],
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));
+  const server: Server = tls ? createHttpsServer(tls, app) : createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
   }).catch(async (error: unknown) => {
     await cleanup();
     throw error;
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
-  const url = `http://${config.HOST}:${port}`;
+  const url = `${tls ? "https" : "http"}://${config.HOST}:${port}`;
   logger.info({ url }, "gatekeeper listening");
 
   let stopping: Promise<void> | undefined;
@@ -148,5 +174,22 @@ export async function startGatekeeper({
     })();
     return stopping;
   };
-  return { url, db, records, chain, stop };
+  return { url, db, records, patients, chain, stop };
+}
+
+/** The certificate and key (PEM) when TLS_CERT_FILE / TLS_KEY_FILE are set; unreadable files stop the start. */
+async function readTls(config: Config): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (config.TLS_CERT_FILE === undefined || config.TLS_KEY_FILE === undefined) return undefined;
+  const problems: string[] = [];
+  const read = (name: "TLS_CERT_FILE" | "TLS_KEY_FILE", path: string) =>
+    readFile(path).catch((error: NodeJS.ErrnoException) => {
+      problems.push(`${name}: cannot be read (${error.code ?? "error"})`);
+      return Buffer.alloc(0);
+    });
+  const [cert, key] = await Promise.all([
+    read("TLS_CERT_FILE", config.TLS_CERT_FILE),
+    read("TLS_KEY_FILE", config.TLS_KEY_FILE),
+  ]);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { cert, key };
 }

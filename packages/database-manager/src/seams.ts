@@ -31,8 +31,11 @@ export type RecordSet = {
 
 /** Records (owned by `records/`). */
 export interface RecordsService {
-  /** Validates and stores a FHIR R4 Bundle (collection or transaction) for the patient, all or nothing. Throws ProblemError 422 naming the element path. */
-  ingestBundle(mrn: string, bundle: unknown): Promise<{ patientId: number; stored: number; root: Hex }>;
+  /** Validates and stores a FHIR R4 Bundle (collection or transaction) for the patient (id, or MRN), all or nothing. Throws ProblemError 422 naming the element path. */
+  ingestBundle(
+    patient: number | string,
+    bundle: unknown,
+  ): Promise<{ patientId: number; stored: number; root: Hex }>;
   /** The patient's current record set and tree (cached; invalidated on every change). */
   recordSet(patientId: number): Promise<RecordSet>;
   /** Subscribe to "this patient's records changed" (after commit), e.g. to publish the new root. */
@@ -81,8 +84,28 @@ export type Caller = { kind: "session"; address: Address } | { kind: "operator" 
 export interface Guards {
   /** A SIWE session (Bearer token). 401 otherwise. */
   requireSession: RequestHandler;
-  /** Provider staff: the provider's own account by SIWE, or the operator key. 401/403 otherwise. */
+  /** Provider staff: a STAFF_ACCOUNTS address by SIWE (never the provider's sealer account), or the operator key. 401/403 otherwise. */
   requireStaff: RequestHandler;
+}
+
+/**
+ * The patients part (owned by `patients/`): the only writer of the `patients` table. Every staff
+ * action goes through it and is appended to the audit log under the patient's relationship
+ * (`staff.patient.link`, `staff.records.upload`, `staff.legacy.sync`) with a salted MRN hash.
+ */
+export interface PatientsService {
+  /** `POST /v1/patients`: links MRN ↔ patient address and creates the Relationship on chain. */
+  link(
+    caller: Caller,
+    mrn: string,
+    patientAddress: Address,
+  ): Promise<{ patientId: number; relationship: Hex; created: boolean }>;
+  /** `POST /v1/patients/{mrn}/records`: stores a FHIR R4 Bundle (RecordsService.ingestBundle). */
+  uploadRecords(
+    caller: Caller,
+    mrn: string,
+    bundle: unknown,
+  ): Promise<{ patientId: number; stored: number; changed: number; root: Hex }>;
 }
 
 /** One access decision, appended to the hash-chained audit log (owned by `audit/`). */

@@ -17,6 +17,7 @@ const DOMAIN = "gatekeeper.test:7101";
 const CHAIN_ID = 633732;
 const OPERATOR_KEY = "op-key-0123456789abcdef0123456789abcdef";
 const provider = privateKeyToAccount(generatePrivateKey());
+const staffMember = privateKeyToAccount(generatePrivateKey());
 const patient = privateKeyToAccount(generatePrivateKey());
 const stranger = privateKeyToAccount(generatePrivateKey());
 
@@ -47,6 +48,7 @@ before(async () => {
     PUBLIC_URL,
     OPERATOR_KEY,
     SESSION_TTL_SECONDS: "3600",
+    STAFF_ACCOUNTS: staffMember.address,
   });
   gk = await startGatekeeper({
     chain: false,
@@ -375,18 +377,24 @@ describe("sessions", () => {
 });
 
 describe("guards", () => {
-  test("behavior: requireStaff accepts the operator key and the provider's own signed-in account", async () => {
+  test("behavior: requireStaff accepts the operator key and a listed staff account's session", async () => {
     const op = await call("/test/staff", { headers: { "x-operator-key": OPERATOR_KEY } });
     assert.equal(op.status, 200);
     assert.deepEqual(op.json, { kind: "operator" });
-    const token = await tokenOf(provider);
+    const token = await tokenOf(staffMember);
     const staff = await call("/test/staff", { headers: bearer(token) });
     assert.equal(staff.status, 200);
-    assert.deepEqual(staff.json, { kind: "session", address: provider.address as Address });
+    assert.deepEqual(staff.json, { kind: "session", address: staffMember.address as Address });
+  });
+
+  test("error: the provider's (sealer's) own session is not staff → 403 problem+json", async () => {
+    const r = await call("/test/staff", { headers: bearer(await tokenOf(provider)) });
+    assert.equal(r.status, 403);
+    assert.match(r.type, /^application\/problem\+json/);
   });
 
   test("error: a wrong operator key → 401, even with a valid staff session", async () => {
-    const token = await tokenOf(provider);
+    const token = await tokenOf(staffMember);
     for (const key of ["wrong", `${OPERATOR_KEY}x`, OPERATOR_KEY.slice(0, -1), OPERATOR_KEY.toUpperCase()]) {
       const r = await call("/test/staff", { headers: { "x-operator-key": key, ...bearer(token) } });
       assertRefused(r, /operator key is not valid/);
@@ -401,7 +409,7 @@ describe("guards", () => {
     assertRefused(await call("/test/staff"), /Sign in first/);
   });
 
-  test("error: without a configured OPERATOR_KEY no key is accepted; without a provider account no session is staff", async () => {
+  test("error: without a configured OPERATOR_KEY no key is accepted; without STAFF_ACCOUNTS no session is staff", async () => {
     const config = loadConfig({ DATABASE_URL: dbUrl, PUBLIC_URL });
     const bare = createAuth({ config, db: gk.db, chainId: CHAIN_ID });
     const run = (headers: Record<string, string>) =>
@@ -416,7 +424,7 @@ describe("guards", () => {
       });
     assert.equal(await run({ "x-operator-key": OPERATOR_KEY }), 401);
     assert.equal(await run({ "x-operator-key": "" }), 401);
-    assert.equal(await run({ authorization: `Bearer ${await tokenOf(provider)}` }), 403);
+    assert.equal(await run({ authorization: `Bearer ${await tokenOf(staffMember)}` }), 403);
   });
 
   test("behavior: the auth routes are in /openapi.json with their problems", async () => {

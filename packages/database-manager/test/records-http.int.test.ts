@@ -6,17 +6,22 @@ import { after, before, describe, test } from "node:test";
 import { uploadRecordsResponseSchema } from "@medrec/protocol";
 import type { RequestHandler } from "express";
 import { pino } from "pino";
+import { createAuditLog } from "../src/audit/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { ProblemError } from "../src/errors.ts";
 import { type Gatekeeper, startGatekeeper } from "../src/gatekeeper.ts";
+import { patientsRepository } from "../src/patients/patients.repository.knex.ts";
+import { createPatientsService } from "../src/patients/patients.service.ts";
 import { recordsModule } from "../src/records/records.routes.ts";
 import { createRecordsService, type RecordsStore } from "../src/records/records.service.ts";
 import { generatePatientBundle } from "../src/seed/synthetic.ts";
 
 const STAFF = "test-staff-token";
 /** A stand-in for auth's guard (tested by its owner): a fixed header means staff. */
-const requireStaff: RequestHandler = (req, _res, next) =>
+const requireStaff: RequestHandler = (req, res, next) => {
+  res.locals.caller = { kind: "operator" };
   next(req.headers["x-test-staff"] === STAFF ? undefined : new ProblemError("unauthorized", "Staff only."));
+};
 
 describe("records HTTP on the embedded default database (DATA_DIR)", () => {
   let gk: Gatekeeper;
@@ -33,14 +38,12 @@ describe("records HTTP on the embedded default database (DATA_DIR)", () => {
       modules: (db) => {
         records = createRecordsService({ db });
         records.onChange((id) => changes.push(id));
-        return [recordsModule({ records, guards: { requireStaff } })];
+        const audit = createAuditLog(db);
+        const patients = createPatientsService({ db, records, audit, auditSalt: Buffer.alloc(32, 7) });
+        return [recordsModule({ patients, guards: { requireStaff } })];
       },
     });
-    await gk.db("patients").insert({
-      mrn: "MRN-HTTP-1",
-      patient_address: "0x9858EfFD232B4033E47d90003D41EC34EcaEda94",
-      delegate_index: 0,
-    });
+    await patientsRepository(gk.db).insert("MRN-HTTP-1", "0x9858EfFD232B4033E47d90003D41EC34EcaEda94");
   });
   after(async () => {
     await gk?.stop();

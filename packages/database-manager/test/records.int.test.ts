@@ -10,9 +10,10 @@ import {
   verifyBundle,
 } from "@medrec/protocol";
 import type { Knex } from "knex";
+import { prepareRecordSet, serializeBundle } from "../src/access/bundle.ts";
 import { createDb, migrateToLatest } from "../src/db/knex.ts";
 import { ProblemError } from "../src/errors.ts";
-import { renderSearchset, selectRecords } from "../src/records/record-set.ts";
+import { patientsRepository } from "../src/patients/patients.repository.knex.ts";
 import { createRecordsService, type RecordsStore } from "../src/records/records.service.ts";
 import { generatePatientBundle } from "../src/seed/synthetic.ts";
 import { createTestDatabase, startTestPostgres, type TestPostgres } from "./support/postgres.ts";
@@ -26,10 +27,9 @@ let nextPatient = 0;
 async function newPatient(): Promise<{ mrn: string; id: number }> {
   const n = nextPatient++;
   const mrn = `MRN-T${n}`;
-  const [row] = await db("patients")
-    .insert({ mrn, patient_address: `0x${n.toString(16).padStart(40, "0")}`, delegate_index: n })
-    .returning("id");
-  return { mrn, id: Number(row.id) };
+  const row = await patientsRepository(db).insert(mrn, `0x${n.toString(16).padStart(40, "0")}`);
+  assert.ok(row);
+  return { mrn, id: row.id };
 }
 
 const countRows = async (patientId?: number) =>
@@ -372,23 +372,27 @@ describe("records: record set, root, cache and change events", () => {
     const set = await records.recordSet(id);
     assert.equal(set.root, recordTree(set.resources.map((r) => leafHash(r.resource))).root);
 
-    const whole = JSON.parse(renderSearchset(set, selectRecords(set, {})));
+    const prepared = prepareRecordSet(set);
+    const serve = (filter: Partial<Parameters<typeof serializeBundle>[1]>) =>
+      serializeBundle(prepared, { granted: 0xffff, ...filter });
+    const whole = JSON.parse(serve({}).body);
     assert.equal(whole.type, "searchset");
     assert.equal(whole.total, set.resources.length);
     assert.equal(verifyBundle(whole, root).valid, true);
 
-    const labsOnly = selectRecords(set, { granted: scopesToMask(["labs"]) });
-    assert.equal(labsOnly.length, 6);
-    const partial = JSON.parse(renderSearchset(set, labsOnly));
-    assert.equal(verifyBundle(partial, root).valid, true);
+    const labsOnly = serve({ granted: scopesToMask(["labs"]) });
+    assert.equal(labsOnly.total, 6);
+    assert.equal(verifyBundle(JSON.parse(labsOnly.body), root).valid, true);
 
     const sensitiveBit = 1 << SCOPE_BITS.sensitive;
-    const conditions = selectRecords(set, { granted: scopesToMask(["conditions"]) });
-    assert.equal(conditions.length, 2, "the sensitive condition needs `sensitive` too");
-    const withSensitive = selectRecords(set, { granted: scopesToMask(["conditions"]) | sensitiveBit });
-    assert.equal(withSensitive.length, 3);
-    assert.equal(selectRecords(set, { category: "sensitive" }).length, 1);
-    assert.equal(selectRecords(set, { since: new Date(Date.now() + 60_000) }).length, 0);
-    assert.equal(selectRecords(set, { since: new Date(0) }).length, set.resources.length);
+    assert.equal(
+      serve({ granted: scopesToMask(["conditions"]) }).total,
+      2,
+      "the sensitive condition needs `sensitive` too",
+    );
+    assert.equal(serve({ granted: scopesToMask(["conditions"]) | sensitiveBit }).total, 3);
+    assert.equal(serve({ categoryBit: sensitiveBit }).total, 1);
+    assert.equal(serve({ sinceMs: Date.now() + 60_000 }).total, 0);
+    assert.equal(serve({ sinceMs: 0 }).total, set.resources.length);
   });
 });

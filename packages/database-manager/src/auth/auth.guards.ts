@@ -6,8 +6,8 @@ import type { Caller, Guards } from "../seams.ts";
 import type { AuthService } from "./auth.service.ts";
 
 export type GuardSettings = {
-  /** The provider's own account: its SIWE session counts as staff. */
-  providerAccount?: Address | undefined;
+  /** Staff accounts (STAFF_ACCOUNTS): their SIWE sessions are staff. Never the provider's (sealer's) account. */
+  staffAccounts: readonly Address[];
   /** The operator key (header `X-Operator-Key`); unset → the header is never accepted. */
   operatorKey?: string | undefined;
 };
@@ -71,7 +71,7 @@ export function createGuards(service: AuthService, settings: GuardSettings): Gua
       return;
     }
     const session = await sessionOf(res, req.headers.authorization);
-    if (!settings.providerAccount || !isAddressEqual(session.address, settings.providerAccount))
+    if (!settings.staffAccounts.some((a) => isAddressEqual(a, session.address)))
       throw new ProblemError("forbidden", NOT_STAFF);
     res.locals.caller = { kind: "session", address: session.address } satisfies Caller;
     res.locals.sessionTokenHash = session.tokenHash;

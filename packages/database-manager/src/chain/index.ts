@@ -8,7 +8,6 @@ import type { Hex } from "viem";
 import type { AppModule } from "../app.ts";
 import { ProblemError } from "../errors.ts";
 import type { HealthCheck } from "../ops/health.ts";
-import { patientsModule } from "../patients/patients.routes.ts";
 import type { Guards, RecordsService } from "../seams.ts";
 import { sponsorshipModule } from "../sponsorship/sponsorship.routes.ts";
 import { createSponsor, type Sponsor } from "../sponsorship/sponsorship.service.ts";
@@ -41,7 +40,7 @@ export type Chain = {
   writer: LiveChainWriter;
   sponsor: Sponsor;
   health: HealthCheck;
-  /** The HTTP modules, once the auth part's guards exist. */
+  /** The HTTP modules, once the auth part's guards exist (`POST /v1/patients` is the patients part's). */
   modules(guards: Guards): AppModule[];
   /** Stops polling and the records subscription; waits for publications in flight. */
   stop(): Promise<void>;
@@ -115,10 +114,7 @@ export async function createChain({
     writer,
     sponsor,
     health: view.health(),
-    modules: (guards) => [
-      patientsModule({ chainWriter: writer, guards }),
-      sponsorshipModule({ sponsor, guards }),
-    ],
+    modules: (guards) => [sponsorshipModule({ sponsor, guards })],
     async stop() {
       unsubscribe();
       stopping = true;

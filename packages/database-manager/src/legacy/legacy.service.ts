@@ -36,17 +36,18 @@ export async function syncFromLegacy(
 
 /**
  * Syncs every legacy patient whose MRN the gatekeeper knows (linked with POST /v1/patients);
- * the others are skipped. Returns per MRN what was stored.
+ * the others are skipped. Returns per MRN what was stored. `syncOne` replaces
+ * {@link syncFromLegacy} per MRN (the patients service's audited sync).
  */
 export async function syncAllFromLegacy(
   legacyDb: Knex,
-  options: SyncFromLegacyOptions,
+  { syncOne, ...options }: SyncFromLegacyOptions & { syncOne?: (mrn: string) => Promise<IngestResult> },
 ): Promise<{ mrn: string; result?: IngestResult; skipped?: "unknown-mrn" }[]> {
   const mrns = await new LegacyRepository(legacyDb, { schema: options.schema ?? "legacy" }).listMrns();
   const out: { mrn: string; result?: IngestResult; skipped?: "unknown-mrn" }[] = [];
   for (const mrn of mrns) {
     try {
-      out.push({ mrn, result: await syncFromLegacy(legacyDb, mrn, options) });
+      out.push({ mrn, result: await (syncOne ? syncOne(mrn) : syncFromLegacy(legacyDb, mrn, options)) });
     } catch (error) {
       if (error instanceof ProblemError && error.kind === "not-found")
         out.push({ mrn, skipped: "unknown-mrn" });

@@ -26,9 +26,24 @@ const toRow = (r: Raw): PatientRow => ({
 });
 const COLUMNS = ["id", "mrn", "patient_address", "relationship_id", "delegate_index"];
 
-/** The `patients` table. Addresses are stored EIP-55 checksummed. */
+/** MRN → local patient id: what the records part needs of the patients table. */
+export type PatientsLookup = { idByMrn(mrn: string): Promise<number | undefined> };
+
+/**
+ * The `patients` table — the only code that touches it. Addresses are stored EIP-55 checksummed;
+ * delegate indexes come only from the `patient_delegate_index_seq` sequence (column default), so
+ * no two writers can ever pick the same one.
+ */
 export function patientsRepository(db: Knex) {
   return {
+    async idByMrn(mrn: string, trx: Knex = db): Promise<number | undefined> {
+      const row = (await trx("patients").where({ mrn }).first("id")) as { id: string | number } | undefined;
+      return row ? Number(row.id) : undefined;
+    },
+    async byMrn(mrn: string, trx: Knex = db): Promise<PatientRow | undefined> {
+      const row = (await trx("patients").select(COLUMNS).where({ mrn }).first()) as Raw | undefined;
+      return row ? toRow(row) : undefined;
+    },
     async byId(id: number, trx: Knex = db): Promise<PatientRow | undefined> {
       const row = (await trx("patients").select(COLUMNS).where({ id }).first()) as Raw | undefined;
       return row ? toRow(row) : undefined;

@@ -6,29 +6,28 @@ import {
 } from "@medrec/protocol";
 import { Router } from "express";
 import type { AppModule } from "../app.ts";
+import { callerOf } from "../auth/auth.guards.ts";
 import { commonProblems, jsonSchema, problemResponse } from "../ops/openapi.ts";
-import type { ChainWriter, Guards } from "../seams.ts";
+import type { Guards, PatientsService } from "../seams.ts";
 
 export type PatientsModuleParameters = {
-  chainWriter: ChainWriter;
+  patients: Pick<PatientsService, "link">;
   guards: Pick<Guards, "requireStaff">;
 };
 
 /** `POST /v1/patients` (provider staff): links MRN ↔ patient and creates the Relationship on chain. */
-export function patientsModule({ chainWriter, guards }: PatientsModuleParameters): AppModule {
+export function patientsModule({ patients, guards }: PatientsModuleParameters): AppModule {
   const router = Router();
   router.post(apiPaths.patients, guards.requireStaff, async (req, res) => {
     const { mrn, patientAddress } = createPatientRequestSchema.parse(req.body ?? {});
-    const result = (await chainWriter.registerPatient(mrn, patientAddress)) as Awaited<
-      ReturnType<ChainWriter["registerPatient"]>
-    > & { created?: boolean };
+    const result = await patients.link(callerOf(res), mrn, patientAddress);
     const body: CreatePatientResponse = {
       patientId: result.patientId,
       mrn,
       patientAddress,
       relationship: result.relationship,
     };
-    res.status(result.created === false ? 200 : 201).json(body);
+    res.status(result.created ? 201 : 200).json(body);
   });
 
   const paths = {
@@ -36,7 +35,7 @@ export function patientsModule({ chainWriter, guards }: PatientsModuleParameters
       post: {
         summary: "Link a patient (MRN ↔ agent address) and create their Relationship on chain",
         description:
-          "Provider staff only. Idempotent: the same MRN and address again answers 200 with the same relationship. " +
+          "Provider staff only (a STAFF_ACCOUNTS session or the operator key); recorded in the patient's audit log as `staff.patient.link`. Idempotent: the same MRN and address again answers 200 with the same relationship. " +
           "The provider's name and gatekeeper URL are sealed to the patient's X25519 key; no MRN goes on chain.",
         security: [{ session: [] }, { operator: [] }],
         requestBody: {

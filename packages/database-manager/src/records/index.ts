@@ -5,13 +5,7 @@ export {
   loadFhirDefinitions,
   validateFhirBundle,
 } from "./fhir-validator.ts";
-export {
-  buildRecordSet,
-  renderSearchset,
-  type SelectRecordsParameters,
-  type ServedRecordSet,
-  selectRecords,
-} from "./record-set.ts";
+export { buildRecordSet, toStoredResource } from "./record-set.ts";
 export { type RecordsModuleParameters, recordsModule } from "./records.routes.ts";
 export {
   type CreateRecordsServiceParameters,

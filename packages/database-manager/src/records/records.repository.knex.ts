@@ -41,29 +41,38 @@ export class RecordsRepository {
     this.#db = db;
   }
 
-  /** The local patient id of an MRN, or undefined. */
-  async patientIdByMrn(mrn: string): Promise<number | undefined> {
-    const row = await this.#db("patients").where({ mrn }).first("id");
-    return row ? Number(row.id) : undefined;
+  /**
+   * The committed version of a patient's set (0 before the first write): one primary-key lookup,
+   * done on every read to validate the serving cache.
+   */
+  async version(patientId: number): Promise<number> {
+    const row = await this.#db("record_sets").where({ patient_id: patientId }).first("version");
+    return row ? Number(row.version) : 0;
   }
 
-  /** Every stored resource of a patient. */
-  async listResources(patientId: number): Promise<StoredRow[]> {
-    const rows: DbResourceRow[] = await this.#db("record_resources")
-      .where({ patient_id: patientId })
-      .select("resource_type", "fhir_id", "content", "leaf", "scope_mask", "last_updated");
-    return rows.map((r) => ({
-      resource: r.content,
-      leaf: r.leaf as Hex,
-      scopeMask: r.scope_mask,
-      lastUpdated: new Date(r.last_updated),
-    }));
-  }
-
-  /** The committed root and version of a patient's set (undefined before the first write). */
-  async recordSetState(patientId: number): Promise<{ root: Hex; version: number } | undefined> {
-    const row = await this.#db("record_sets").where({ patient_id: patientId }).first("root", "version");
-    return row ? { root: row.root as Hex, version: Number(row.version) } : undefined;
+  /**
+   * Every stored resource of a patient and the version they belong to, read in one snapshot
+   * (REPEATABLE READ), so a concurrent write can never pair new rows with an old version.
+   */
+  async snapshot(patientId: number): Promise<{ version: number; rows: StoredRow[] }> {
+    return this.#db.transaction(
+      async (trx) => {
+        const state = await trx("record_sets").where({ patient_id: patientId }).first("version");
+        const rows: DbResourceRow[] = await trx("record_resources")
+          .where({ patient_id: patientId })
+          .select("resource_type", "fhir_id", "content", "leaf", "scope_mask", "last_updated");
+        return {
+          version: state ? Number(state.version) : 0,
+          rows: rows.map((r) => ({
+            resource: r.content,
+            leaf: r.leaf as Hex,
+            scopeMask: r.scope_mask,
+            lastUpdated: new Date(r.last_updated),
+          })),
+        };
+      },
+      { isolationLevel: "repeatable read", readOnly: true },
+    );
   }
 
   /**

@@ -1,13 +1,15 @@
 import { patientParamsSchema, uploadRecordsResponseSchema } from "@medrec/protocol";
 import { Router } from "express";
 import type { AppModule } from "../app.ts";
+import { callerOf } from "../auth/auth.guards.ts";
 import { ProblemError } from "../errors.ts";
 import { commonProblems, jsonSchema, type OpenApiPaths, problemResponse } from "../ops/openapi.ts";
-import type { Guards, RecordsService } from "../seams.ts";
+import type { Guards, PatientsService } from "../seams.ts";
 
 export type RecordsModuleParameters = {
-  records: RecordsService;
-  /** Only `requireStaff` is used: provider staff (SIWE as the provider account, or the operator key). */
+  /** Uploads go through the patients service, which records each one in the patient's audit log. */
+  patients: Pick<PatientsService, "uploadRecords">;
+  /** Only `requireStaff` is used: provider staff (a STAFF_ACCOUNTS session, or the operator key). */
   guards: Pick<Guards, "requireStaff">;
 };
 
@@ -28,7 +30,7 @@ const paths: OpenApiPaths = {
     post: {
       summary: "Store FHIR R4 records of a patient (provider staff)",
       description:
-        "Validates the whole bundle, then stores it in one transaction (all or nothing) and recomputes the patient's record root, which the gatekeeper then publishes on the Relationship. Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing.",
+        "Validates the whole bundle, then stores it in one transaction (all or nothing) and recomputes the patient's record root, which the gatekeeper then publishes on the Relationship. Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing. Recorded in the patient's audit log as `staff.records.upload` (actor, count, salted MRN hash).",
       operationId: "uploadPatientRecords",
       security: [{ session: [] }, { operator: [] }],
       parameters: [
@@ -78,7 +80,7 @@ const paths: OpenApiPaths = {
 };
 
 /** `POST /v1/patients/{mrn}/records` with its OpenAPI path, guarded by `requireStaff`. */
-export function recordsModule({ records, guards }: RecordsModuleParameters): AppModule {
+export function recordsModule({ patients, guards }: RecordsModuleParameters): AppModule {
   const router = Router();
   router.post("/v1/patients/:mrn/records", guards.requireStaff, async (req, res) => {
     const { mrn } = patientParamsSchema.parse(req.params);
@@ -88,13 +90,8 @@ export function recordsModule({ records, guards }: RecordsModuleParameters): App
         "Bundle: the request has no JSON body (send application/fhir+json)",
       );
     }
-    const result = await records.ingestBundle(mrn, req.body);
-    res.json({
-      mrn,
-      stored: result.stored,
-      changed: "changed" in result ? result.changed : result.stored,
-      recordRoot: result.root,
-    });
+    const result = await patients.uploadRecords(callerOf(res), mrn, req.body);
+    res.json({ mrn, stored: result.stored, changed: result.changed, recordRoot: result.root });
   });
   return { router, paths };
 }

@@ -3,14 +3,25 @@ import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
 import { ProblemError } from "../errors.ts";
-import type { FhirResource, RecordsService } from "../seams.ts";
+import { type PatientsLookup, patientsRepository } from "../patients/patients.repository.knex.ts";
+import type { FhirResource, RecordSet, RecordsService } from "../seams.ts";
 import { describeFhirIssues, loadFhirDefinitions, validateFhirBundle } from "./fhir-validator.ts";
 import { prepareBundleResources, stampMeta } from "./intake.ts";
-import { buildRecordSet, type ServedRecordSet } from "./record-set.ts";
+import { buildRecordSet } from "./record-set.ts";
 import { RecordsRepository, type ResourceRow } from "./records.repository.knex.ts";
 
-/** What a write returns: `stored` resources accepted, of which `changed` differed; the committed root. */
-export type IngestResult = { patientId: number; stored: number; changed: number; removed: number; root: Hex };
+/**
+ * What a write returns: `stored` resources accepted, of which `changed` differed; the committed
+ * root; `scopes`, the union of the accepted resources' scope bits (what the audit entry names).
+ */
+export type IngestResult = {
+  patientId: number;
+  stored: number;
+  changed: number;
+  removed: number;
+  root: Hex;
+  scopes: number;
+};
 
 export type IngestResourcesOptions = {
   /** Provenance kept per row; a pruning write removes only rows of its own source. Default "bundle". */
@@ -24,6 +35,8 @@ export type IngestResourcesOptions = {
 export type CreateRecordsServiceParameters = {
   db: Knex;
   logger?: Logger;
+  /** MRN → patient id (the patients part); default: the `patients` table of `db`. */
+  patients?: PatientsLookup;
   /** Record sets kept in memory (least recently used are dropped). Default 2000. */
   cacheSize?: number;
   /** Most entries one bundle may carry (413 beyond). Default 5000. */
@@ -31,20 +44,34 @@ export type CreateRecordsServiceParameters = {
   now?: () => Date;
 };
 
-/** Records: FHIR R4 intake, storage, and the cached record set with its tree (seams.ts RecordsService). */
+/** A record set as loaded, with the committed version it belongs to. */
+type Loaded = { version: number; set: RecordSet };
+
+/**
+ * Records: FHIR R4 intake, storage, and the cached record set with its tree (seams.ts
+ * RecordsService). The cache is validated against the stored version on every read (one
+ * primary-key lookup), so once a change commits — in this process or any other on the same
+ * database — no read here serves the old set.
+ */
 export class RecordsStore implements RecordsService {
   readonly #repo: RecordsRepository;
+  readonly #patients: PatientsLookup;
   readonly #logger: Logger | undefined;
   readonly #cacheSize: number;
   readonly #maxEntries: number;
   readonly #now: () => Date;
-  readonly #cache = new Map<number, Promise<ServedRecordSet>>();
-  // Bumped on every invalidation, so a load that raced a write never caches the stale set.
-  readonly #generation = new Map<number, number>();
+  readonly #cache = new Map<number, Loaded>();
+  // One snapshot load per patient at a time; readers that need it share it.
+  readonly #loading = new Map<number, Promise<Loaded>>();
   readonly #listeners = new Set<(patientId: number) => void>();
 
-  constructor(repo: RecordsRepository, options: Omit<CreateRecordsServiceParameters, "db"> = {}) {
+  constructor(
+    repo: RecordsRepository,
+    patients: PatientsLookup,
+    options: Omit<CreateRecordsServiceParameters, "db" | "patients"> = {},
+  ) {
     this.#repo = repo;
+    this.#patients = patients;
     this.#logger = options.logger;
     this.#cacheSize = options.cacheSize ?? 2000;
     this.#maxEntries = options.maxEntries ?? 5000;
@@ -53,13 +80,13 @@ export class RecordsStore implements RecordsService {
 
   /** The local patient id of an MRN. @throws {ProblemError} not-found. */
   async patientIdOf(mrn: string): Promise<number> {
-    const id = await this.#repo.patientIdByMrn(mrn);
+    const id = await this.#patients.idByMrn(mrn);
     if (id === undefined) throw new ProblemError("not-found", "No patient with this MRN at this provider.");
     return id;
   }
 
-  async ingestBundle(mrn: string, bundle: unknown): Promise<IngestResult> {
-    const patientId = await this.patientIdOf(mrn);
+  async ingestBundle(patient: number | string, bundle: unknown): Promise<IngestResult> {
+    const patientId = typeof patient === "number" ? patient : await this.patientIdOf(patient);
     const entries = (bundle as { entry?: unknown } | null)?.entry;
     if (Array.isArray(entries) && entries.length > this.#maxEntries) {
       throw new ProblemError("payload-too-large", `A bundle may carry at most ${this.#maxEntries} entries.`);
@@ -141,40 +168,52 @@ export class RecordsStore implements RecordsService {
       changed: outcome.changed,
       removed: outcome.removed,
       root: outcome.root,
+      scopes: rows.reduce((mask, r) => mask | r.scopeMask, 0),
     };
   }
 
-  async recordSet(patientId: number): Promise<ServedRecordSet> {
+  async recordSet(patientId: number): Promise<RecordSet> {
+    const version = await this.#repo.version(patientId);
     const cached = this.#cache.get(patientId);
-    if (cached) {
+    // Versions only grow: a set at least as new as the committed version is current.
+    if (cached && cached.version >= version) {
       // Least recently used goes first: re-insert on every hit.
       this.#cache.delete(patientId);
       this.#cache.set(patientId, cached);
-      return cached;
+      return cached.set;
     }
-    const generation = this.#generation.get(patientId) ?? 0;
-    const loading = this.#repo.listResources(patientId).then((rows) => buildRecordSet(patientId, rows));
-    this.#cache.set(patientId, loading);
-    loading.then(
-      () => {
-        if ((this.#generation.get(patientId) ?? 0) !== generation && this.#cache.get(patientId) === loading) {
-          this.#cache.delete(patientId);
+    const shared = this.#loading.get(patientId);
+    if (shared) {
+      const loaded = await shared;
+      if (loaded.version >= version) return loaded.set;
+    }
+    return (await this.#load(patientId)).set;
+  }
+
+  #load(patientId: number): Promise<Loaded> {
+    const loading = this.#repo.snapshot(patientId).then(({ version, rows }) => {
+      const loaded = { version, set: buildRecordSet(patientId, rows) };
+      const cached = this.#cache.get(patientId);
+      // A slower load of an older snapshot never replaces a newer set.
+      if (!cached || cached.version < version) {
+        this.#cache.delete(patientId);
+        this.#cache.set(patientId, loaded);
+        while (this.#cache.size > this.#cacheSize) {
+          this.#cache.delete(this.#cache.keys().next().value as number);
         }
-      },
-      () => {
-        if (this.#cache.get(patientId) === loading) this.#cache.delete(patientId);
-      },
-    );
-    while (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next().value as number;
-      this.#cache.delete(oldest);
-    }
+      }
+      return loaded;
+    });
+    this.#loading.set(patientId, loading);
+    const done = () => {
+      if (this.#loading.get(patientId) === loading) this.#loading.delete(patientId);
+    };
+    loading.then(done, done);
     return loading;
   }
 
-  /** Drops the cached set of a patient (done after every committed change; also for external writers). */
+  /** Drops the cached set of a patient (memory only: every read checks the stored version anyway). */
   invalidate(patientId: number): void {
-    this.#generation.set(patientId, (this.#generation.get(patientId) ?? 0) + 1);
     this.#cache.delete(patientId);
   }
 
@@ -203,7 +242,11 @@ export class RecordsStore implements RecordsService {
  * The records service on a knex database (migrated to 0002_records). Loads the FHIR R4
  * definitions now (~0.5 s once per process) so the first intake is not slow.
  */
-export function createRecordsService({ db, ...options }: CreateRecordsServiceParameters): RecordsStore {
+export function createRecordsService({
+  db,
+  patients = patientsRepository(db),
+  ...options
+}: CreateRecordsServiceParameters): RecordsStore {
   loadFhirDefinitions();
-  return new RecordsStore(new RecordsRepository(db), options);
+  return new RecordsStore(new RecordsRepository(db), patients, options);
 }

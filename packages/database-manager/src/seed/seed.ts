@@ -5,6 +5,7 @@
 import type { Knex } from "knex";
 import { getAddress, type Hex, sha256, stringToBytes } from "viem";
 import { createLegacySampleSchema } from "../legacy/sample-schema.ts";
+import { patientsRepository } from "../patients/patients.repository.knex.ts";
 import { createRecordsService, type IngestResult, type RecordsStore } from "../records/records.service.ts";
 import {
   CITIES,
@@ -56,23 +57,12 @@ export async function seedPatients(
   db: Knex,
   { count, seed, records = createRecordsService({ db }) }: SeedPatientsParameters,
 ): Promise<{ mrn: string; patientId: number; root: Hex }[]> {
+  const patients = patientsRepository(db);
   const out: { mrn: string; patientId: number; root: Hex }[] = [];
   for (let index = 0; index < count; index++) {
     const mrn = syntheticMrn(seed, index);
-    await db.transaction(async (trx) => {
-      // Serializes delegate-index allocation with other writers of `patients`.
-      await trx.raw("lock table patients in share row exclusive mode");
-      const exists = await trx("patients").where({ mrn }).first("id");
-      if (exists) return;
-      const { next } = (await trx("patients").max({ next: "delegate_index" }).first()) as {
-        next: number | null;
-      };
-      await trx("patients").insert({
-        mrn,
-        patient_address: seedPatientAddress(seed, index),
-        delegate_index: next === null ? 0 : Number(next) + 1,
-      });
-    });
+    // The repository's insert: the delegate index comes from the same sequence as registrations'.
+    await patients.insert(mrn, seedPatientAddress(seed, index));
     const result = await seedPatientRecords(records, mrn, { seed, index });
     out.push({ mrn, patientId: result.patientId, root: result.root });
   }
