@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { BaseError } from "@medrec/protocol";
 import { type Address, getAddress, isAddressEqual } from "viem";
 import { z } from "zod";
+import { auditConfigSchema } from "./audit/config.ts";
 import { chainConfigSchema } from "./chain/config.ts";
 
 /** Thrown by {@link loadConfig}: one line per bad variable, naming it and what it needs. */
@@ -133,6 +134,8 @@ export const configSchema = z.object({
   TRUST_PROXY: proxies.default([]),
   // The chain: RPC, contracts, the provider's identity and keys, sponsorship limits (chain/config.ts).
   ...chainConfigSchema.shape,
+  // Audit anchoring, the owner/runtime database split, denial limits (audit/config.ts).
+  ...auditConfigSchema.shape,
 });
 
 /** The validated configuration. */

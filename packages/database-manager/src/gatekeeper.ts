@@ -10,8 +10,8 @@ import { createAuth } from "./auth/index.ts";
 import type { ChainSettings } from "./chain/config.ts";
 import { type Chain, createChain } from "./chain/index.ts";
 import { type Config, ConfigError } from "./config.ts";
-import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from "./db/embedded.ts";
-import { createDb, migrateToLatest } from "./db/knex.ts";
+import { anchorSettingsOf } from "./audit/config.ts";
+import { openGatekeeperDatabase } from "./db/setup.ts";
 import type { HealthCheck } from "./ops/health.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { patientsModule } from "./patients/patients.routes.ts";
@@ -58,19 +58,20 @@ export async function startGatekeeper({
   health = () => [],
   modules = () => [],
 }: StartGatekeeperParameters): Promise<Gatekeeper> {
-  let embedded: EmbeddedPostgresHandle | undefined;
-  let connectionString = config.DATABASE_URL;
-  if (!connectionString) {
-    embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR });
-    connectionString = embedded.connectionString;
-    logger.info({ dataDir: config.DATA_DIR }, "embedded PostgreSQL started");
-  }
-  const db = createDb(connectionString);
+  // Migrated by the owner; served by the runtime role (audit tables: SELECT + INSERT only).
+  const database = await openGatekeeperDatabase({
+    databaseUrl: config.DATABASE_URL,
+    migrationDatabaseUrl: config.MIGRATION_DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    logger,
+  });
+  const { db } = database;
   let chain: Chain | undefined;
+  let audit: ReturnType<typeof createAuditLog> | undefined;
   const cleanup = async () => {
+    await audit?.stop();
     await chain?.stop();
-    await db.destroy();
-    await embedded?.stop();
+    await database.close();
   };
 
   let records: RecordsStore;
@@ -83,13 +84,14 @@ export async function startGatekeeper({
       name: "database",
       check: async () => {
         await db.raw("select 1");
+        return database.separated
+          ? "runtime role is not the owner: audit tables are append-only for it"
+          : "the gatekeeper runs as the database owner: set MIGRATION_DATABASE_URL (adr/0005)";
       },
     },
   ];
   try {
     tls = await readTls(config);
-    const applied = await migrateToLatest(db);
-    if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
     records = createRecordsService({ db, logger });
     if (withChain) {
       chain = await createChain({
@@ -105,7 +107,20 @@ export async function startGatekeeper({
         chainId: chain.settings.chainId,
         providerAccount: chain.settings.provider.account,
       });
-      const audit = createAuditLog(db, { logger });
+      audit = createAuditLog(db, {
+        logger,
+        anchoring: anchorSettingsOf(config, {
+          rpcUrl: chain.settings.rpcUrl,
+          chainId: chain.settings.chainId,
+          sponsorPrivateKey: chain.settings.sponsorPrivateKey,
+          receiptTimeoutMs: chain.settings.receiptTimeoutMs,
+        }),
+        anchorIntervalMs: config.AUDIT_ANCHOR_INTERVAL_MS,
+      });
+      const anchorer = audit.anchorer;
+      // With every record change, i.e. every record-root publication.
+      records.onChange(() => anchorer.kick());
+      checks.push(anchorer.health);
       patients = createPatientsService({
         db,
         records,
@@ -121,7 +136,14 @@ export async function startGatekeeper({
         auth.module,
         patientsModule({ patients, guards: auth.guards }),
         recordsModule({ patients, guards: auth.guards }),
-        accessModule({ view: chain.view, records, audit, guards: auth.guards, metrics }),
+        accessModule({
+          view: chain.view,
+          records,
+          audit,
+          guards: auth.guards,
+          metrics,
+          denialsPerMinute: config.AUDIT_DENIALS_PER_MINUTE,
+        }),
         ...chain.modules(auth.guards),
       );
       checks.push(chain.health);

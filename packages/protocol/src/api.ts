@@ -18,6 +18,8 @@ export const apiPaths = {
   relationships: "/v1/relationships",
   records: (relationship: string) => `/v1/relationships/${encodeURIComponent(relationship)}/records`,
   audit: (relationship: string) => `/v1/relationships/${encodeURIComponent(relationship)}/audit`,
+  auditHead: "/v1/audit/head",
+  auditConsistency: "/v1/audit/consistency",
   patients: "/v1/patients",
   patientRecords: (mrn: string) => `/v1/patients/${encodeURIComponent(mrn)}/records`,
   healthz: "/healthz",
@@ -84,9 +86,21 @@ export type RecordsQuery = z.output<typeof recordsQuerySchema>;
 export const auditDecisionSchema = z.enum(["allowed", "denied"]);
 export type AuditDecision = z.output<typeof auditDecisionSchema>;
 
+/** Where an entry sits in the provider's transparency log, and its proof to an anchored head. */
+export const auditInclusionSchema = z.object({
+  /** Size of the anchored tree head the path leads to (an AuditAnchor `TreeHeadAnchored` size). */
+  treeSize: z.number().int().positive(),
+  /** RFC 9162 PATH: sibling hashes, leaf to root. */
+  path: z.array(bytes32Schema).max(64),
+});
+export type AuditInclusion = z.output<typeof auditInclusionSchema>;
+
 /**
- * One access decision (`GET /v1/relationships/{relationship}/audit`). `hash` chains the entries:
- * see `auditEntryHash`; the first entry's `prevHash` is 32 zero bytes.
+ * One access decision or staff action (`GET /v1/relationships/{relationship}/audit`). `hash`
+ * chains the entries: see `auditEntryHash`; the first entry's `prevHash` is 32 zero bytes.
+ * `leafIndex` is the entry's position in the provider's whole audit log, an RFC 9162 Merkle tree
+ * whose heads the gatekeeper anchors on chain; `inclusion` proves it in the latest anchored head
+ * (absent for entries newer than that head).
  */
 export const auditEntrySchema = z.object({
   at: dateTimeSchema,
@@ -96,12 +110,65 @@ export const auditEntrySchema = z.object({
   decision: auditDecisionSchema,
   hash: bytes32Schema,
   prevHash: bytes32Schema,
+  /** Staff actions: how many items the action covered. */
+  count: z.number().int().nonnegative().optional(),
+  /** Staff actions: a salted hash of the MRN concerned (hex). */
+  mrnHash: z
+    .string()
+    .regex(/^(0x)?[0-9a-fA-F]{16,128}$/)
+    .optional(),
+  leafIndex: z.number().int().nonnegative().optional(),
+  inclusion: auditInclusionSchema.optional(),
 });
 export type AuditEntry = z.output<typeof auditEntrySchema>;
 
-/** `GET /v1/relationships/{relationship}/audit` → 200. */
+/**
+ * `GET /v1/relationships/{relationship}/audit` → 200: one page of entries in chain order. A
+ * `Link: <…?after=<hash>&limit=<n>>; rel="next"` header says where the next page starts.
+ */
 export const auditResponseSchema = z.array(auditEntrySchema);
 export type AuditResponse = z.output<typeof auditResponseSchema>;
+
+/** Default and largest page of `GET …/audit`. */
+export const AUDIT_PAGE_DEFAULT = 100;
+export const AUDIT_PAGE_MAX = 1000;
+
+/** Query of `GET …/audit`: entries after the one whose hash is `after`, at most `limit`. */
+export const auditQuerySchema = z.object({
+  after: bytes32Schema.optional(),
+  limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+});
+export type AuditQuery = z.output<typeof auditQuerySchema>;
+
+/** A tree head as served: size and RFC 9162 root. */
+export const treeHeadSchema = z.object({ size: z.number().int().nonnegative(), root: bytes32Schema });
+
+/** `GET /v1/audit/head` → 200: where this gatekeeper anchors, and its latest anchored head. */
+export const auditHeadResponseSchema = z.object({
+  /** The AuditAnchor contract, or null when this gatekeeper does not anchor. */
+  anchor: addressSchema.nullable(),
+  /** The log account whose `TreeHeadAnchored` events are this log's heads. */
+  log: addressSchema.nullable(),
+  /** The latest anchored head (size 0 before the first anchor). */
+  anchored: treeHeadSchema,
+  /** Entries in the log now (anchored or not). */
+  size: z.number().int().nonnegative(),
+});
+export type AuditHeadResponse = z.output<typeof auditHeadResponseSchema>;
+
+/** Query of `GET /v1/audit/consistency`: two tree sizes, 1 ≤ from ≤ to ≤ the log's size. */
+export const auditConsistencyQuerySchema = z.object({
+  from: z.coerce.number().int().min(1),
+  to: z.coerce.number().int().min(1),
+});
+
+/** `GET /v1/audit/consistency` → 200: RFC 9162 PROOF(from, D[0:to]). */
+export const auditConsistencyResponseSchema = z.object({
+  from: z.number().int().positive(),
+  to: z.number().int().positive(),
+  proof: z.array(bytes32Schema).max(128),
+});
+export type AuditConsistencyResponse = z.output<typeof auditConsistencyResponseSchema>;
 
 // ── Provider staff ─────────────────────────────────────────────────────────────────────────
 

@@ -13,15 +13,21 @@ export type AuditEntryFields = {
   categories: readonly string[];
   decision: string;
   prevHash: string;
+  /** Staff actions: how many items the action covered (e.g. resources uploaded). */
+  count?: number | undefined;
+  /** Staff actions: a salted hash of the MRN concerned (hex). */
+  mrnHash?: string | undefined;
 };
 
 /**
  * The `hash` of an audit entry: SHA-256 of the RFC 8785 canonical JSON of every field but
  * `hash` (so `prevHash` is covered and the entries form a chain), with `actor` EIP-55 and
- * `prevHash` lower case whatever their case in `entry`.
+ * `prevHash` lower case whatever their case in `entry`. The optional `count` and `mrnHash` (staff
+ * actions) are covered when present and absent from the JSON otherwise, so entries without them
+ * hash as before.
  */
 export function auditEntryHash(entry: AuditEntryFields): Hex {
-  const { at, actor, action, categories, decision, prevHash } = entry;
+  const { at, actor, action, categories, decision, prevHash, count, mrnHash } = entry;
   return sha256(
     stringToBytes(
       canonicalJson({
@@ -31,6 +37,8 @@ export function auditEntryHash(entry: AuditEntryFields): Hex {
         categories,
         decision,
         prevHash: prevHash.toLowerCase(),
+        ...(count === undefined ? {} : { count }),
+        ...(mrnHash === undefined ? {} : { mrnHash: mrnHash.toLowerCase() }),
       }),
     ),
     "hex",

@@ -2,12 +2,23 @@
 // Browser-safe: Node-only helpers (manifest files) are in "@medrec/protocol/node".
 
 export {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  type AuditConsistencyResponse,
   type AuditDecision,
   type AuditEntry,
+  type AuditHeadResponse,
+  type AuditInclusion,
+  type AuditQuery,
   type AuditResponse,
   apiPaths,
+  auditConsistencyQuerySchema,
+  auditConsistencyResponseSchema,
   auditDecisionSchema,
   auditEntrySchema,
+  auditHeadResponseSchema,
+  auditInclusionSchema,
+  auditQuerySchema,
   auditResponseSchema,
   type CreatePatientRequest,
   type CreatePatientResponse,
@@ -39,6 +50,18 @@ export {
   uploadRecordsResponseSchema,
 } from "./api.ts";
 export { AUDIT_GENESIS_HASH, type AuditEntryFields, auditEntryHash, findAuditChainBreak } from "./audit.ts";
+export {
+  type AnchoredHead,
+  type AuditEntriesVerification,
+  type AuditProblem,
+  auditAnchorAbi,
+  auditAnchorBytecode,
+  deployAuditAnchor,
+  medrecChain,
+  readAnchoredHeads,
+  type VerifyAuditEntriesParameters,
+  verifyAuditEntries,
+} from "./audit-anchor.ts";
 export {
   GatekeeperRequestError,
   type GatekeeperSession,
@@ -174,3 +197,15 @@ export {
   type VerifySignInReturnType,
   verifySignIn,
 } from "./siwe.ts";
+export {
+  auditLeafData,
+  auditLeafHash,
+  EMPTY_TREE_ROOT,
+  MerkleTree,
+  merkleLeafHash,
+  merkleNodeHash,
+  proofToHex,
+  type TreeHead,
+  verifyConsistency,
+  verifyInclusion,
+} from "./transparency-log.ts";

@@ -1,4 +1,11 @@
 import {
+  AUDIT_PAGE_DEFAULT,
+  AUDIT_PAGE_MAX,
+  apiPaths,
+  auditConsistencyQuerySchema,
+  auditConsistencyResponseSchema,
+  auditHeadResponseSchema,
+  auditQuerySchema,
   auditResponseSchema,
   bytes32Schema,
   dateTimeSchema,
@@ -10,6 +17,7 @@ import {
 import { type Request, Router } from "express";
 import type { Hex } from "viem";
 import { z } from "zod";
+import type { GatekeeperAuditLog } from "../audit/audit.log.ts";
 import { callerOf } from "../auth/auth.guards.ts";
 import { ProblemError } from "../errors.ts";
 import { commonProblems, jsonSchema, type OpenApiPaths, problemResponse } from "../ops/openapi.ts";
@@ -62,7 +70,11 @@ function accountOf(res: Parameters<typeof callerOf>[0]) {
 }
 
 /** `/v1/relationships…`: the read API. */
-export function accessRouter(service: AccessService, guards: Guards): Router {
+export function accessRouter(
+  service: AccessService,
+  guards: Guards,
+  audit: Pick<GatekeeperAuditLog, "head" | "consistency">,
+): Router {
   const router = Router();
   router.get("/v1/relationships", guards.requireSession, async (_req, res) => {
     const summaries = await service.relationshipsOf(accountOf(res));
@@ -82,12 +94,44 @@ export function accessRouter(service: AccessService, guards: Guards): Router {
   });
   router.get("/v1/relationships/:relationship/audit", guards.requireSession, async (req, res) => {
     const relationship = parseRelationship(req.params.relationship);
-    if (Object.keys(req.query).length > 0) throw badRequest("This route takes no query parameters.");
-    const entries = await service.auditOf(relationship, accountOf(res));
+    const query = strictQuery(req.query, auditQuerySchema, ["after", "limit"]);
+    const { entries, next } = await service.auditOf(relationship, accountOf(res), query);
     res.setHeader("Cache-Control", "no-store");
+    if (next !== undefined)
+      res.setHeader(
+        "Link",
+        `<${apiPaths.audit(relationship)}?after=${next}&limit=${query.limit}>; rel="next"`,
+      );
     res.json(entries);
   });
+  router.get(apiPaths.auditHead, guards.requireSession, async (_req, res) => {
+    res.setHeader("Cache-Control", "no-store");
+    res.json(await audit.head());
+  });
+  router.get(apiPaths.auditConsistency, guards.requireSession, async (req, res) => {
+    const { from, to } = strictQuery(req.query, auditConsistencyQuerySchema, ["from", "to"]);
+    const proof = await audit.consistency(from, to);
+    if (!proof) throw badRequest("from and to must be tree sizes with 1 ≤ from ≤ to ≤ the log's size.");
+    res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
+    res.json({ from, to, proof });
+  });
   return router;
+}
+
+/** A query of only `keys`, each given once, valid for `schema` (values never echoed). */
+function strictQuery<T extends z.ZodType>(
+  query: Request["query"],
+  schema: T,
+  keys: readonly string[],
+): z.output<T> {
+  for (const [key, value] of Object.entries(query)) {
+    if (!keys.includes(key)) throw badRequest(`Only the query parameters ${keys.join(", ")} are accepted.`);
+    if (typeof value !== "string") throw badRequest(`${key}: give it once.`);
+  }
+  const parsed = schema.safeParse(query);
+  if (!parsed.success)
+    throw badRequest(`${parsed.error.issues.map((i) => i.path.join(".") || "query").join(", ")}: invalid.`);
+  return parsed.data;
 }
 
 const relationshipParameter = {
@@ -104,7 +148,7 @@ const permissionProblems = {
   "403": problemResponse(
     "Not permitted — the same answer whether or not the relationship exists at this provider",
   ),
-  "429": commonProblems["429"],
+  "429": problemResponse("Too many requests, or too many refused requests by this caller this minute"),
   "500": commonProblems["500"],
   "503": problemResponse("The chain view is not current (fail closed) or the decision could not be audited"),
 };
@@ -189,16 +233,81 @@ export const accessPaths: OpenApiPaths = {
   "/v1/relationships/{relationship}/audit": {
     get: {
       operationId: "readAudit",
-      tags: ["records"],
-      summary: "Every access decision on the relationship, hash-chained (patient only)",
+      tags: ["audit"],
+      summary:
+        "Every access decision and staff action on the relationship, hash-chained, with proofs (patient only)",
+      description:
+        "Paged in chain order. Each entry carries `leafIndex`, its position in this provider's audit log (an RFC 9162 Merkle tree), and, when inside the latest tree head anchored on chain (AuditAnchor `TreeHeadAnchored`), `inclusion`: the audit path to that head. Refused reads of relationships this provider does not hold are counted in metrics, not logged; a caller's refusals beyond AUDIT_DENIALS_PER_MINUTE get 429.",
       security: sessionOnly,
-      parameters: [relationshipParameter],
+      parameters: [
+        relationshipParameter,
+        {
+          name: "after",
+          in: "query",
+          required: false,
+          description: "Continue after the entry with this hash (from the `Link: rel=next` header)",
+          schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" },
+        },
+        {
+          name: "limit",
+          in: "query",
+          required: false,
+          description: `Entries per page (default ${AUDIT_PAGE_DEFAULT}, at most ${AUDIT_PAGE_MAX})`,
+          schema: { type: "integer", minimum: 1, maximum: AUDIT_PAGE_MAX, default: AUDIT_PAGE_DEFAULT },
+        },
+      ],
       responses: {
         "200": {
-          description: "The audit entries in order; `prevHash` of the first is 32 zero bytes",
+          description:
+            'One page of entries in order; `prevHash` of the first entry of the relationship is 32 zero bytes. A `Link: <…?after=…&limit=…>; rel="next"` header says where the next page starts.',
+          headers: {
+            Link: { description: "The next page, when there may be one", schema: { type: "string" } },
+          },
           content: { "application/json": { schema: jsonSchema(auditResponseSchema) } },
         },
         ...permissionProblems,
+      },
+    },
+  },
+  [apiPaths.auditHead]: {
+    get: {
+      operationId: "readAuditHead",
+      tags: ["audit"],
+      summary: "Where this gatekeeper anchors its audit log, and its latest anchored tree head",
+      security: sessionOnly,
+      responses: {
+        "200": {
+          description: "Anchor contract, log account, latest anchored head, current size",
+          content: { "application/json": { schema: jsonSchema(auditHeadResponseSchema) } },
+        },
+        "401": permissionProblems["401"],
+        "429": commonProblems["429"],
+        "500": commonProblems["500"],
+      },
+    },
+  },
+  [apiPaths.auditConsistency]: {
+    get: {
+      operationId: "readAuditConsistency",
+      tags: ["audit"],
+      summary: "RFC 9162 consistency proof between two tree sizes of the audit log",
+      security: sessionOnly,
+      parameters: ["from", "to"].map((name) => ({
+        name,
+        in: "query",
+        required: true,
+        description: "A tree size: 1 ≤ from ≤ to ≤ the log's size",
+        schema: { type: "integer", minimum: 1 },
+      })),
+      responses: {
+        "200": {
+          description: "PROOF(from, D[0:to])",
+          content: { "application/json": { schema: jsonSchema(auditConsistencyResponseSchema) } },
+        },
+        "400": permissionProblems["400"],
+        "401": permissionProblems["401"],
+        "429": commonProblems["429"],
+        "500": commonProblems["500"],
       },
     },
   },

