@@ -1,6 +1,6 @@
 /**
- * `POST /v1/patients` over HTTP, on a REAL geth network and PostgreSQL (guards stubbed: the auth
- * part owns them).
+ * `POST /v1/patients` over HTTP through the patients service, on a REAL geth network and
+ * PostgreSQL (guards stubbed: the auth part owns them; staff.int.test.ts runs the real ones).
  */
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
@@ -8,9 +8,13 @@ import { after, before, describe, test } from "node:test";
 import { zeroHash } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createApp } from "../src/app.ts";
+import { createAuditLog } from "../src/audit/index.ts";
 import { type Chain, createChain } from "../src/chain/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { createMetrics } from "../src/ops/metrics.ts";
+import { patientsModule } from "../src/patients/patients.routes.ts";
+import { createPatientsService } from "../src/patients/patients.service.ts";
+import { createRecordsService } from "../src/records/records.service.ts";
 import { type ChainEnv, type Patient, silent, startChainEnv, stubGuards } from "./chain.support.ts";
 
 let env: ChainEnv;
@@ -48,7 +52,19 @@ before(async () => {
     logger: silent,
     metrics: createMetrics(),
     health: [chain.health],
-    modules: chain.modules(stubGuards),
+    modules: [
+      patientsModule({
+        patients: createPatientsService({
+          db: env.db,
+          records: createRecordsService({ db: env.db }),
+          audit: createAuditLog(env.db),
+          auditSalt: Buffer.alloc(32, 1),
+          chainWriter: chain.writer,
+        }),
+        guards: stubGuards,
+      }),
+      ...chain.modules(stubGuards),
+    ],
   });
   server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));

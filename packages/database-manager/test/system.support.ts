@@ -130,7 +130,16 @@ export type System = {
  */
 export async function startSystem(
   name: string,
-  { database, logger = silent }: { database: Database; logger?: Logger },
+  {
+    database,
+    logger = silent,
+    config: extra = {},
+  }: {
+    database: Database;
+    logger?: Logger;
+    /** More environment for loadConfig (e.g. STAFF_ACCOUNTS). */
+    config?: Record<string, string>;
+  },
 ): Promise<System> {
   const env = await startChainEnv(name);
   let dataDir: string | undefined;
@@ -148,6 +157,7 @@ export async function startSystem(
       OPERATOR_KEY: operatorKey,
       LOG_LEVEL: "silent",
       ...(database === "server" ? { DATABASE_URL: env.dbUrl } : { DATA_DIR: dataDir }),
+      ...extra,
     });
     const base = env.settings();
     gk = await startGatekeeper({
