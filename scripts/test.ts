@@ -25,6 +25,15 @@ const steps: Step[] = [
     counts: true,
   },
   { name: "protocol: tests", command: ["pnpm", "--filter", "@medrec/protocol", "run", "test"], counts: true },
+  // chain-node's compose test validates docker-compose.yml with `docker-compose config` (no engine needed).
+  {
+    name: "chain-node: docker-compose",
+    command: [
+      "sh",
+      "-c",
+      "command -v docker-compose >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y docker-compose || { apt-get update && apt-get install -y docker-compose; }; }",
+    ],
+  },
   // Real geth v1.13.15 processes; builds geth into the cache first when it is missing.
   { name: "chain-node: geth", command: ["pnpm", "--filter", "@medrec/chain-node", "run", "setup-geth"] },
   {

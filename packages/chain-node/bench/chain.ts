@@ -693,7 +693,8 @@ async function measureThroughput(
   await sleep(opts.warmupSeconds * 1000);
   await waitFor(() => blocks.length > 0, "a block", 30_000);
   const startBlock = blocks[blocks.length - 1] as BlockSeen;
-  const cpuPids = network.nodes.map((n) => n.pid);
+  // Sealers first, then their RPC nodes (index i + n).
+  const cpuPids = [...network.nodes.map((n) => n.sealer.pid), ...network.nodes.map((n) => n.rpc.pid)];
   const cpuBefore = await Promise.all(cpuPids.map((p) => (p ? processCpuSeconds(p) : undefined)));
   const othersAtOpen = await otherGethProcesses(cpuPids);
   const selfBefore = process.cpuUsage();
@@ -792,10 +793,12 @@ async function measureThroughput(
   const underLoad = underLoadAll.filter((x) => inWindow.has(x.block)).map((x) => x.includedAt - x.sentAt);
   const windowSeen = blocks.filter((b) => inWindow.has(b.number));
   const cpu: Record<string, number> = {};
-  network.nodes.forEach((_, i) => {
+  cpuPids.forEach((_, i) => {
     const a = cpuBefore[i];
     const b = cpuAfter[i];
-    if (a !== undefined && b !== undefined) cpu[`sealer-${i}`] = Math.round(((b - a) / wallCpu) * 100);
+    const n = network.nodes.length;
+    const name = i < n ? `sealer-${i}` : `rpc-${i - n}`;
+    if (a !== undefined && b !== undefined) cpu[name] = Math.round(((b - a) / wallCpu) * 100);
   });
   cpu["bench (node)"] = Math.round(((selfAfter.user + selfAfter.system) / 1e6 / wallCpu) * 100);
   if (sendErrorKinds.size > 0) for (const [k, v] of sendErrorKinds) console.error(`send error ×${v}: ${k}`);

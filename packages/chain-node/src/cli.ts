@@ -17,8 +17,7 @@ import {
   nodeFor,
   nodeStatus,
   readState,
-  stampGenesisForFirstStart,
-  waitForNetwork,
+  startProviders,
   writeState,
 } from "./network.ts";
 
@@ -32,15 +31,16 @@ commands:
             --gas-limit <gas>   block gas limit (default 30000000)
             --prefund <a>=<wei> prefund an account (repeatable)
   keys    create one sealer account (keystore + password file, 0600) in --dir; prints its address
-  start   start every sealer in the background and wait until they are peered and sealing
+  start   start every provider (sealer, IPC only + RPC node, no key) in the background and
+          wait until they are peered and sealing
             --timeout <s>       give up after this many seconds (default 120)
   status  block height, peers, signers and turn of every node (--json for JSON)
-  stop    stop every node (SIGTERM, then SIGKILL after 15 s)
+  stop    stop every sealer and RPC node (SIGTERM, then SIGKILL after 15 s)
   daemon  governance daemon for ONE node: AgentRegistry signer events -> clique_propose over IPC
             --registry <addr>   the AgentRegistry address (required)
             --node <name|addr>  with --dir: the node of that network (fills --ipc, --rpc, --cursor)
             --ipc <path>        the node's IPC socket (without --dir)
-            --rpc <url>         the node's HTTP JSON-RPC URL (without --dir)
+            --rpc <url>         the provider's RPC node (HTTP JSON-RPC URL) (without --dir)
             --cursor <file>     cursor file (default with --dir: <dir>/governance/<node>.cursor.json)
             --confirmations <n> process blocks this deep below the head (default 2)
             --poll-ms <ms>      pause between polls (default 1000)
@@ -104,39 +104,51 @@ async function main(argv: string[]): Promise<number> {
     case "start": {
       const state = await readState(dir);
       const timeoutMs = int("--timeout", values.timeout ?? "120") * 1000;
-      const running = state.nodes.filter((n) => n.pid !== undefined && isAlive(n.pid));
+      const running = state.nodes.filter((n) =>
+        [n.pid, n.rpc.pid].some((p) => p !== undefined && isAlive(p)),
+      );
       if (running.length > 0)
         throw new UsageError(
           `Already running: ${running.map((n) => n.name).join(", ")}. Run \`stop\` first.`,
         );
       const nodes = state.nodes.map((n) => nodeFor(state, n, { background: true }));
       const network: Network = { dir, state, nodes };
-      try {
-        await stampGenesisForFirstStart(state);
-        await Promise.all(nodes.map((n) => n.start()));
+      const recordPids = async () => {
         state.nodes.forEach((n, i) => {
-          const pid = nodes[i]?.pid;
-          if (pid !== undefined) n.pid = pid;
+          const sealerPid = nodes[i]?.sealer.pid;
+          const rpcPid = nodes[i]?.rpc.pid;
+          if (sealerPid !== undefined) n.pid = sealerPid;
+          if (rpcPid !== undefined) n.rpc.pid = rpcPid;
         });
         await writeState(dir, state);
-        await waitForNetwork(network, { timeoutMs });
+      };
+      try {
+        await startProviders(network, { timeoutMs, onStarted: recordPids });
       } catch (error) {
         await Promise.allSettled(nodes.map((n) => n.stop()));
-        for (const n of state.nodes) delete n.pid;
+        for (const n of state.nodes) {
+          delete n.pid;
+          delete n.rpc.pid;
+        }
         await writeState(dir, state);
         throw error;
       }
       for (const [i, n] of state.nodes.entries())
-        console.log(`${n.name}  pid ${n.pid}  ${nodes[i]?.rpcUrl}  ${nodes[i]?.wsUrl}`);
+        console.log(
+          `${n.name}  pid ${n.pid}  ${nodes[i]?.rpcUrl}  ${nodes[i]?.wsUrl}  (RPC node pid ${n.rpc.pid}; sealer IPC only: ${n.ipcPath})`,
+        );
       return 0;
     }
     case "stop": {
       const state = await readState(dir);
       await Promise.all(
         state.nodes.map(async (n) => {
-          const outcome = n.pid === undefined ? "not-running" : await stopPid(n.pid);
-          console.log(`${n.name}: ${outcome}`);
+          const [sealer, rpc] = await Promise.all(
+            [n.pid, n.rpc.pid].map((pid) => (pid === undefined ? "not-running" : stopPid(pid))),
+          );
+          console.log(`${n.name}: ${sealer} (RPC node: ${rpc})`);
           delete n.pid;
+          delete n.rpc.pid;
         }),
       );
       await writeState(dir, state);
@@ -150,14 +162,12 @@ async function main(argv: string[]): Promise<number> {
             name: n.name,
             address: n.address,
             pid: n.pid,
-            rpcUrl: `http://127.0.0.1:${n.ports.http}`,
+            rpcUrl: `http://127.0.0.1:${n.rpc.ports.http}`,
+            rpcNodeRunning: n.rpc.pid !== undefined && isAlive(n.rpc.pid),
           };
           if (n.pid === undefined || !isAlive(n.pid)) return { ...base, running: false as const };
           try {
-            const s = await nodeStatus(
-              { rpcUrl: base.rpcUrl, ipcPath: n.ipcPath },
-              { sealer: n.address, timeoutMs: 3000 },
-            );
+            const s = await nodeStatus({ ipcPath: n.ipcPath }, { sealer: n.address, timeoutMs: 3000 });
             return { ...base, running: true as const, ...s, blockNumber: Number(s.blockNumber) };
           } catch (error) {
             return {
@@ -175,10 +185,10 @@ async function main(argv: string[]): Promise<number> {
             ? "stopped"
             : "error" in r
               ? `error: ${r.error}`
-              : `block ${r.blockNumber}, ${r.peerCount} peers, ${r.signers.length} signers${r.inTurn ? ", in turn" : ""}`;
+              : `block ${r.blockNumber}, ${r.peerCount} peers, ${r.signers.length} signers${r.inTurn ? ", in turn" : ""}${r.rpcNodeRunning ? "" : ", RPC node stopped"}`;
           console.log(`${r.name}  ${r.address}  ${detail}`);
         }
-      return rows.every((r) => r.running && !("error" in r)) ? 0 : 1;
+      return rows.every((r) => r.running && r.rpcNodeRunning && !("error" in r)) ? 0 : 1;
     }
     default:
       throw new UsageError(`Unknown command: ${command}. Commands: init, keys, start, status, stop, daemon.`);
@@ -196,7 +206,7 @@ async function daemon(values: ReturnType<typeof parse>["values"]): Promise<numbe
     const node = state.nodes.find((n) => n.name === values.node || n.address.toLowerCase() === wanted);
     if (!node) throw new UsageError(`No node ${values.node} in ${dir}.`);
     ipc ??= node.ipcPath;
-    rpc ??= `http://127.0.0.1:${node.ports.http}`;
+    rpc ??= `http://127.0.0.1:${node.rpc.ports.http}`;
     cursor ??= join(dir, "governance", `${node.name}.cursor.json`);
     await mkdir(join(dir, "governance"), { recursive: true, mode: 0o700 });
   }

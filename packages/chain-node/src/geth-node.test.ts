@@ -9,6 +9,7 @@ import {
   GethStartError,
   gethNode,
   type ResolvedGethNodeParameters,
+  roleOf,
   toArgs,
   toConfigToml,
 } from "./geth-node.ts";
@@ -63,10 +64,18 @@ describe("toArgs", () => {
     assert.equal(args.join(" ").includes("personal"), false);
   });
 
-  test("behavior: a sealer mines as, and unlocks, its account", () => {
+  test("behavior: a sealer mines as, and unlocks, its account — over IPC only", () => {
     const args = toArgs({ ...params, sealer, gasLimit: 30_000_000n });
     assert.ok(args.includes("--mine"));
-    assert.ok(args.includes("--allow-insecure-unlock"));
+    assert.equal(flag(args, "--ipcpath"), "/tmp/n0/geth.ipc");
+    assert.equal(flag(args, "--authrpc.addr"), "127.0.0.1");
+    for (const absent of ["--allow-insecure-unlock", "--http", "--ws", "--graphql"])
+      assert.equal(args.includes(absent), false, absent);
+    assert.equal(
+      args.some((a) => /^--(http|ws)\./.test(a)),
+      false,
+      "no --http.* or --ws.* flag",
+    );
     assert.equal(flag(args, "--miner.etherbase"), sealer.address);
     assert.equal(flag(args, "--unlock"), sealer.address);
     assert.equal(flag(args, "--keystore"), sealer.keystoreDir);
@@ -82,6 +91,22 @@ describe("toArgs", () => {
 
   test("error: corsOrigins * is refused", () => {
     assert.throws(() => gethNode({ ...params, corsOrigins: ["*"] }), GethStartError);
+  });
+
+  test("error: a sealer takes no CORS origins (it serves no HTTP)", () => {
+    assert.throws(() => gethNode({ ...params, sealer, corsOrigins: ["http://x"] }), GethStartError);
+    assert.throws(() => toArgs({ ...params, sealer, corsOrigins: ["http://x"] }), GethStartError);
+  });
+
+  test("error: an RPC node without HTTP/WS ports", () => {
+    assert.throws(() => toArgs({ ...params, ports: { p2p: 1, authrpc: 2 } }), GethStartError);
+  });
+
+  test("behavior: roleOf", () => {
+    assert.equal(roleOf(params), "rpc");
+    assert.equal(roleOf({ sealer }), "sealer");
+    assert.equal(gethNode({ ...params, sealer }).role, "sealer");
+    assert.equal(gethNode({ ...params, sealer }).rpcUrl, undefined);
   });
 });
 

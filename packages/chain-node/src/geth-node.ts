@@ -1,11 +1,12 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BaseError } from "./errors.ts";
 import { findGeth } from "./geth-binary.ts";
+import { ipcRpc } from "./ipc.ts";
 import { ensureNodeKey, makePrivateDir } from "./keys.ts";
 import { freePorts } from "./ports.ts";
 import { httpRpc, RpcResponseError } from "./rpc.ts";
@@ -19,8 +20,11 @@ export type SealerAccount = {
   passwordPath: string;
 };
 
-/** The four TCP ports of a node, all on 127.0.0.1 except p2p (on `p2pHost`). */
-export type GethPorts = { p2p: number; http: number; ws: number; authrpc: number };
+/**
+ * A node's TCP ports, all on 127.0.0.1 except p2p (on `p2pHost`). `http` and `ws` exist only on an
+ * RPC node: a sealer listens on p2p and the JWT-guarded engine port (`authrpc`), nothing else.
+ */
+export type GethPorts = { p2p: number; authrpc: number; http?: number; ws?: number };
 
 /** Parameters of {@link gethNode}. */
 export type GethNodeParameters = {
@@ -32,7 +36,13 @@ export type GethNodeParameters = {
   chainId: number;
   /** p2p identity key file (see `ensureNodeKey`); fixes this node's enode id. */
   nodeKeyPath: string;
-  /** Seal blocks as this account. Omit for a non-sealing (follower) node. */
+  /**
+   * Seal blocks as this account. A node either seals or serves RPC, never both:
+   * - with `sealer`: IPC only — no HTTP, no WebSocket (`--mine --unlock --password`, and no
+   *   `--allow-insecure-unlock`, which geth needs only when HTTP is on);
+   * - without: an RPC node holding no key, serving `eth,net,web3` over HTTP and WS on 127.0.0.1.
+   *   `start()` refuses a data directory with a keystore file, and checks `eth_accounts` is empty.
+   */
   sealer?: SealerAccount;
   /** Ports; any left out are chosen free at start. */
   ports?: Partial<GethPorts>;
@@ -44,7 +54,7 @@ export type GethNodeParameters = {
   ipcPath?: string;
   /** Target block gas limit (`--miner.gaslimit`); set it to the genesis gas limit to keep that limit. */
   gasLimit?: bigint;
-  /** Browser origins allowed on HTTP (CORS) and WebSocket. Default none (`*` is refused). */
+  /** Browser origins allowed on an RPC node's HTTP (CORS) and WebSocket. Default none (`*` is refused). */
   corsOrigins?: readonly string[];
   /** geth `--verbosity` (0–5). Default 3 (info). */
   verbosity?: number;
@@ -67,6 +77,14 @@ export type GethNodeParameters = {
 /** Everything {@link toArgs} needs: parameters with ports and paths resolved. */
 export type ResolvedGethNodeParameters = GethNodeParameters & { ports: GethPorts; ipcPath: string };
 
+/** What a node is for: a `sealer` (IPC only, unlocked key) or an `rpc` node (HTTP/WS, no key). */
+export type GethNodeRole = "sealer" | "rpc";
+
+/** The role a node's parameters give it. */
+export function roleOf(p: Pick<GethNodeParameters, "sealer">): GethNodeRole {
+  return p.sealer ? "sealer" : "rpc";
+}
+
 /** Lifecycle state of a {@link GethNode}. */
 export type GethNodeStatus = "idle" | "starting" | "started" | "stopping" | "stopped";
 
@@ -81,11 +99,13 @@ export type GethNode = {
   readonly pid: number | undefined;
   /** Resolved ports and paths (ports are known after `start()` begins). */
   readonly parameters: Readonly<ResolvedGethNodeParameters> | undefined;
-  /** `http://127.0.0.1:<port>`. */
-  readonly rpcUrl: string;
-  /** `ws://127.0.0.1:<port>`. */
-  readonly wsUrl: string;
-  /** IPC socket path (the only way to reach `clique` and `admin`). */
+  /** `sealer` (IPC only) or `rpc` (HTTP/WS, no key). */
+  readonly role: GethNodeRole;
+  /** An RPC node's `http://127.0.0.1:<port>`; undefined for a sealer (it serves no HTTP). */
+  readonly rpcUrl: string | undefined;
+  /** An RPC node's `ws://127.0.0.1:<port>`; undefined for a sealer. */
+  readonly wsUrl: string | undefined;
+  /** IPC socket path (the only way to reach `clique` and `admin`, and a sealer's only endpoint). */
   readonly ipcPath: string;
   /** This node's `enode://` URL (known once the node key exists). */
   readonly enode: string | undefined;
@@ -108,12 +128,6 @@ export function defaultIpcPath(dataDir: string): string {
   return join(tmpdir(), `medrec-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}.ipc`);
 }
 
-/**
- * geth's command line for a node — pure. RPC listens on 127.0.0.1 only and offers eth, net, web3;
- * `clique`, `admin` and `personal` are reachable only over the IPC socket. A sealer's key is
- * unlocked with `--allow-insecure-unlock`, which geth demands whenever HTTP is on: safe here
- * because no account-management API is exposed over HTTP/WS.
- */
 const RESERVED_FLAGS =
   /^--(?:(?:http|ws|ipc|authrpc|graphql|rpc)[\w.-]*|allow-insecure-unlock|unlock|password|keystore|datadir|config|nodekey|networkid|mine|miner\.etherbase)(?:=|$)/;
 
@@ -125,8 +139,15 @@ export function checkExtraArgs(extraArgs: readonly string[]): readonly string[] 
   return extraArgs;
 }
 
+/**
+ * geth's command line for a node — pure, and the one source of MedRec's geth flags (the compose
+ * file is checked against it). A **sealer** gets IPC and nothing else: `--mine --unlock
+ * --password` without `--http`/`--ws`, so without `--allow-insecure-unlock`; geth 1.13.15 seals
+ * Clique that way. An **RPC node** holds no key and serves `eth,net,web3` over HTTP and WS on
+ * 127.0.0.1. Both: p2p only with static peers, the engine API pinned to loopback, and
+ * `clique`/`admin` only over the IPC socket.
+ */
 export function toArgs(p: ResolvedGethNodeParameters): string[] {
-  const cors = [...(p.corsOrigins ?? [])];
   const args = [
     "--datadir",
     p.dataDir,
@@ -143,22 +164,6 @@ export function toArgs(p: ResolvedGethNodeParameters): string[] {
     p.nodeKeyPath,
     "--ipcpath",
     p.ipcPath,
-    "--http",
-    "--http.addr",
-    "127.0.0.1",
-    "--http.port",
-    String(p.ports.http),
-    "--http.api",
-    "eth,net,web3",
-    "--http.vhosts",
-    "localhost,127.0.0.1",
-    "--ws",
-    "--ws.addr",
-    "127.0.0.1",
-    "--ws.port",
-    String(p.ports.ws),
-    "--ws.api",
-    "eth,net,web3",
     // The engine API is always on in 1.13 (default port 8551): pin it to loopback and a free port.
     "--authrpc.addr",
     "127.0.0.1",
@@ -167,10 +172,11 @@ export function toArgs(p: ResolvedGethNodeParameters): string[] {
     "--verbosity",
     String(p.verbosity ?? 3),
   ];
-  if (cors.length > 0) args.push("--http.corsdomain", cors.join(","), "--ws.origins", cors.join(","));
-  args.push(...checkExtraArgs(p.extraArgs ?? []));
-  if (p.gasLimit !== undefined) args.push("--miner.gaslimit", p.gasLimit.toString());
   if (p.sealer) {
+    if (p.corsOrigins?.length)
+      throw new GethStartError("corsOrigins is for an RPC node: a sealer serves no HTTP or WebSocket.");
+    args.push(...checkExtraArgs(p.extraArgs ?? []));
+    if (p.gasLimit !== undefined) args.push("--miner.gaslimit", p.gasLimit.toString());
     args.push(
       "--mine",
       "--miner.etherbase",
@@ -181,9 +187,33 @@ export function toArgs(p: ResolvedGethNodeParameters): string[] {
       p.sealer.address,
       "--password",
       p.sealer.passwordPath,
-      "--allow-insecure-unlock",
     );
+    return args;
   }
+  const { http, ws } = p.ports;
+  if (http === undefined || ws === undefined)
+    throw new GethStartError("An RPC node needs an HTTP and a WebSocket port.");
+  args.push(
+    "--http",
+    "--http.addr",
+    "127.0.0.1",
+    "--http.port",
+    String(http),
+    "--http.api",
+    "eth,net,web3",
+    "--http.vhosts",
+    "localhost,127.0.0.1",
+    "--ws",
+    "--ws.addr",
+    "127.0.0.1",
+    "--ws.port",
+    String(ws),
+    "--ws.api",
+    "eth,net,web3",
+  );
+  const cors = [...(p.corsOrigins ?? [])];
+  if (cors.length > 0) args.push("--http.corsdomain", cors.join(","), "--ws.origins", cors.join(","));
+  args.push(...checkExtraArgs(p.extraArgs ?? []));
   return args;
 }
 
@@ -232,6 +262,9 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
       "corsOrigins must list origins explicitly; `*` would let any web page use the node.",
     );
   }
+  const role = roleOf(parameters);
+  if (role === "sealer" && parameters.corsOrigins?.length)
+    throw new GethStartError("corsOrigins is for an RPC node: a sealer serves no HTTP or WebSocket.");
   let status: GethNodeStatus = "idle";
   let pid: number | undefined;
   let resolved: ResolvedGethNodeParameters | undefined;
@@ -257,10 +290,15 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
     get parameters() {
       return resolved;
     },
+    get role() {
+      return role;
+    },
     get rpcUrl() {
+      if (role === "sealer") return undefined;
       return `http://127.0.0.1:${resolved?.ports.http ?? parameters.ports?.http ?? 0}`;
     },
     get wsUrl() {
+      if (role === "sealer") return undefined;
       return `ws://127.0.0.1:${resolved?.ports.ws ?? parameters.ports?.ws ?? 0}`;
     },
     get ipcPath() {
@@ -278,20 +316,24 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
       status = "starting";
       try {
         const binary = parameters.binary ?? (await findGeth());
-        const [p2p, http, ws, authrpc] = await freePorts(4);
-        const ports = {
+        const [p2p, authrpc, http, ws] = (await freePorts(role === "sealer" ? 2 : 4)) as number[];
+        const ports: GethPorts = {
           p2p: p2p as number,
-          http: http as number,
-          ws: ws as number,
           authrpc: authrpc as number,
+          ...(role === "rpc" ? { http: http as number, ws: ws as number } : {}),
           ...parameters.ports,
         };
+        if (role === "sealer") {
+          delete ports.http;
+          delete ports.ws;
+        }
         resolved = {
           ...parameters,
           ports,
           ipcPath: parameters.ipcPath ?? defaultIpcPath(parameters.dataDir),
         };
         await makePrivateDir(parameters.dataDir);
+        if (role === "rpc") await refuseKeystore(parameters.dataDir, fail);
         nodeId = await readNodeId(parameters.nodeKeyPath);
         await writeFile(join(parameters.dataDir, "config.toml"), toConfigToml(resolved), { mode: 0o600 });
         if (!existsSync(join(parameters.dataDir, "geth", "chaindata")))
@@ -319,11 +361,10 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
         if (pid && !parameters.background) killOnExit(pid);
 
         await waitReady({
-          rpcUrl: `http://127.0.0.1:${ports.http}`,
+          ...(role === "rpc" ? { rpcUrl: `http://127.0.0.1:${ports.http}` } : { ipcPath: resolved.ipcPath }),
           chainId: parameters.chainId,
           timeoutMs: parameters.startTimeoutMs ?? 60_000,
           needLogLine: (parameters.verbosity ?? 3) >= 3,
-          sealer: parameters.sealer !== undefined,
           hasExited: () => exitInfo,
           logs: () => tail.read(),
           fail,
@@ -365,31 +406,47 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
   };
 }
 
+/**
+ * Ready means, for a sealer: its IPC socket answers `eth_chainId` = our id and `eth_mining` = true
+ * (geth unlocks the key only after its RPC servers are up, and exits if that fails). For an RPC
+ * node: geth logged "HTTP server started", HTTP answers `eth_chainId` = our id, and `eth_accounts`
+ * is empty (it holds no key). Being peered and synced is the network's to wait for.
+ */
 async function waitReady(o: {
-  rpcUrl: string;
+  /** An RPC node's HTTP URL… */
+  rpcUrl?: string;
+  /** …or a sealer's IPC socket. */
+  ipcPath?: string;
   chainId: number;
   timeoutMs: number;
-  /** Require geth's "HTTP server started" line (only logged at verbosity ≥ 3). */
+  /** Require geth's "HTTP server started" / "IPC endpoint opened" line (only logged at verbosity ≥ 3). */
   needLogLine: boolean;
-  /** A sealer is ready only once its key is unlocked and it is sealing (`eth_mining`). */
-  sealer: boolean;
   hasExited: () => string | undefined;
   logs: () => string[];
   fail: (message: string, cause?: unknown) => GethStartError;
 }): Promise<void> {
   const deadline = Date.now() + o.timeoutMs;
+  const call = <T>(method: string) =>
+    o.rpcUrl !== undefined
+      ? httpRpc<T>(o.rpcUrl, method, [], { timeoutMs: 1000 })
+      : ipcRpc<T>(o.ipcPath as string, method, [], { timeoutMs: 1000 });
+  const line = o.rpcUrl !== undefined ? "HTTP server started" : "IPC endpoint opened";
   let lastError: unknown;
   for (;;) {
     const exit = o.hasExited();
     if (exit) throw o.fail(`geth exited during start-up (${exit}).`);
-    // Ready = geth logged its HTTP server AND the RPC answers with our chain id (AND, for a
-    // sealer, it is mining: geth unlocks the key only after RPC is up, and exits if that fails).
-    if (!o.needLogLine || o.logs().some((l) => l.includes("HTTP server started"))) {
+    if (!o.needLogLine || o.logs().some((l) => l.includes(line))) {
       try {
-        const id = await httpRpc<string>(o.rpcUrl, "eth_chainId", [], { timeoutMs: 1000 });
+        const id = await call<string>("eth_chainId");
         if (Number(id) !== o.chainId)
           throw o.fail(`geth answers chain id ${Number(id)}, expected ${o.chainId}.`);
-        if (!o.sealer || (await httpRpc<boolean>(o.rpcUrl, "eth_mining", [], { timeoutMs: 1000 }))) return;
+        if (o.rpcUrl !== undefined) {
+          const accounts = await call<string[]>("eth_accounts");
+          if (accounts.length > 0)
+            throw o.fail(`The RPC node lists accounts (${accounts.join(", ")}); it must hold no key.`);
+          return;
+        }
+        if (await call<boolean>("eth_mining")) return;
       } catch (error) {
         if (error instanceof GethStartError || error instanceof RpcResponseError) throw error;
         lastError = error;
@@ -398,6 +455,18 @@ async function waitReady(o: {
     if (Date.now() > deadline) throw o.fail(`geth was not ready within ${o.timeoutMs} ms.`, lastError);
     await sleep(100);
   }
+}
+
+/** An RPC node must hold no key: refuse a data directory whose keystore has any file in it. */
+async function refuseKeystore(
+  dataDir: string,
+  fail: (message: string, cause?: unknown) => GethStartError,
+): Promise<void> {
+  const files = await readdir(join(dataDir, "keystore")).catch(() => [] as string[]);
+  if (files.length > 0)
+    throw fail(
+      `${join(dataDir, "keystore")} holds ${files.length} file(s): an RPC node must hold no key (it serves eth_sign and eth_sendTransaction for any key it has).`,
+    );
 }
 
 function gethInit(binary: string, dataDir: string, genesisPath: string): Promise<void> {

@@ -1,11 +1,13 @@
 import { connect } from "node:net";
 import {
   DEFAULT_RPC_TIMEOUT_MS,
+  httpRpc,
   type RpcOptions,
   RpcTimeoutError,
   RpcUnreachableError,
   rpcBody,
   rpcResult,
+  wsRpc,
 } from "./rpc.ts";
 
 /**
@@ -137,4 +139,18 @@ export function adminPeers(ipcPath: string, options?: RpcOptions): Promise<{ id:
 
 function toBlockTag(block: bigint | "latest"): string {
   return block === "latest" ? block : `0x${block.toString(16)}`;
+}
+
+/**
+ * One JSON-RPC call to any endpoint: an `http(s)://` URL, a `ws(s)://` URL, or an IPC socket path.
+ */
+export function anyRpc<T = unknown>(
+  endpoint: string,
+  method: string,
+  params: readonly unknown[] = [],
+  options?: RpcOptions,
+): Promise<T> {
+  if (/^https?:\/\//i.test(endpoint)) return httpRpc<T>(endpoint, method, params, options);
+  if (/^wss?:\/\//i.test(endpoint)) return wsRpc<T>(endpoint, method, params, options);
+  return ipcRpc<T>(endpoint, method, params, options);
 }

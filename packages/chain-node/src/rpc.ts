@@ -99,3 +99,104 @@ export async function httpRpc<T = unknown>(
   }
   return rpcResult<T>(url, method, json);
 }
+
+/**
+ * A JSON-RPC connection over WebSocket (Node's built-in `WebSocket`): many calls, one socket.
+ * Every call fails after `timeoutMs` instead of hanging; `close()` when done.
+ */
+export class WsRpcClient {
+  readonly url: string;
+  readonly #socket: WebSocket;
+  readonly #pending = new Map<number, { method: string; settle: (reply: unknown, error?: Error) => void }>();
+  #closed: Error | undefined;
+
+  private constructor(url: string, socket: WebSocket) {
+    this.url = url;
+    this.#socket = socket;
+    socket.addEventListener("message", (event) => {
+      let reply: { id?: unknown } | undefined;
+      try {
+        reply = JSON.parse(String(event.data)) as { id?: unknown };
+      } catch {
+        return;
+      }
+      const entry = typeof reply?.id === "number" ? this.#pending.get(reply.id) : undefined;
+      entry?.settle(reply);
+    });
+    socket.addEventListener("close", () => {
+      this.#closed = new Error("the WebSocket closed");
+      for (const [, entry] of this.#pending) entry.settle(undefined, this.#closed);
+      this.#pending.clear();
+    });
+  }
+
+  /** Opens a connection. @throws {RpcUnreachableError | RpcTimeoutError} */
+  static open(url: string, { timeoutMs = DEFAULT_RPC_TIMEOUT_MS }: RpcOptions = {}): Promise<WsRpcClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url);
+      const timer = setTimeout(() => {
+        socket.close();
+        reject(new RpcTimeoutError({ endpoint: url, method: "(connect)", timeoutMs }));
+      }, timeoutMs);
+      socket.addEventListener("open", () => {
+        clearTimeout(timer);
+        resolve(new WsRpcClient(url, socket));
+      });
+      socket.addEventListener("error", (event) => {
+        clearTimeout(timer);
+        reject(new RpcUnreachableError({ endpoint: url, method: "(connect)", cause: event }));
+      });
+    });
+  }
+
+  /** One call. @throws {RpcResponseError | RpcUnreachableError | RpcTimeoutError} */
+  call<T = unknown>(
+    method: string,
+    params: readonly unknown[] = [],
+    { timeoutMs = DEFAULT_RPC_TIMEOUT_MS }: RpcOptions = {},
+  ): Promise<T> {
+    const endpoint = this.url;
+    if (this.#closed)
+      return Promise.reject(new RpcUnreachableError({ endpoint, method, cause: this.#closed }));
+    const body = rpcBody(method, params);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(body.id);
+        reject(new RpcTimeoutError({ endpoint, method, timeoutMs }));
+      }, timeoutMs);
+      this.#pending.set(body.id, {
+        method,
+        settle: (reply, error) => {
+          clearTimeout(timer);
+          this.#pending.delete(body.id);
+          if (error) return reject(new RpcUnreachableError({ endpoint, method, cause: error }));
+          try {
+            resolve(rpcResult<T>(endpoint, method, reply));
+          } catch (e) {
+            reject(e);
+          }
+        },
+      });
+      this.#socket.send(JSON.stringify(body));
+    });
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
+
+/** One JSON-RPC call over WebSocket (a connection of its own). */
+export async function wsRpc<T = unknown>(
+  url: string,
+  method: string,
+  params: readonly unknown[] = [],
+  options: RpcOptions = {},
+): Promise<T> {
+  const client = await WsRpcClient.open(url, options);
+  try {
+    return await client.call<T>(method, params, options);
+  } finally {
+    client.close();
+  }
+}

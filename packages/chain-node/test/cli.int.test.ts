@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { stopPid } from "../src/index.ts";
+import { probeSigningSurface, stopPid } from "../src/index.ts";
 
 const CLI = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
 const root = await mkdtemp(join(tmpdir(), "medrec-cli-"));
@@ -21,8 +21,9 @@ after(async () => {
   // Whatever happened, no geth outlives the test.
   const state = JSON.parse(
     await readFile(join(dir, "chain-node.json"), "utf8").catch(() => '{"nodes":[]}'),
-  ) as { nodes: { pid?: number }[] };
-  await Promise.all(state.nodes.map((n) => (n.pid ? stopPid(n.pid, 5000) : undefined)));
+  ) as { nodes: { pid?: number; rpc?: { pid?: number } }[] };
+  const pids = state.nodes.flatMap((n) => [n.pid, n.rpc?.pid]);
+  await Promise.all(pids.map((pid) => (pid ? stopPid(pid, 5000) : undefined)));
   await rm(root, { recursive: true, force: true });
 });
 
@@ -44,19 +45,31 @@ describe("medrec-chain", () => {
     assert.equal(status.code, 0, status.err);
     const parsed = JSON.parse(status.out) as {
       chainId: number;
-      nodes: { running: boolean; blockNumber: number; peerCount: number; signers: string[] }[];
+      nodes: {
+        running: boolean;
+        rpcNodeRunning: boolean;
+        rpcUrl: string;
+        address: string;
+        blockNumber: number;
+        peerCount: number;
+        signers: string[];
+      }[];
     };
     assert.equal(parsed.chainId, 633734);
     for (const n of parsed.nodes) {
       assert.equal(n.running, true);
       assert.ok(n.blockNumber >= 1);
-      assert.equal(n.peerCount, 1);
+      assert.equal(n.rpcNodeRunning, true);
+      assert.equal(n.peerCount, 3, "the other sealer and both RPC nodes");
       assert.equal(n.signers.length, 2);
+      // The URL it hands out is the RPC node's, which can sign for nobody.
+      const report = await probeSigningSurface(n.rpcUrl, { addresses: parsed.nodes.map((x) => x.address) });
+      assert.deepEqual(report, { ok: true, violations: [] });
     }
 
     const stop = cli("stop", "--dir", dir);
     assert.equal(stop.code, 0, stop.err);
-    assert.match(stop.out, /sealer-0: (terminated|killed)/);
+    assert.match(stop.out, /sealer-0: (terminated|killed) \(RPC node: (terminated|killed)\)/);
     const after = cli("status", "--dir", dir);
     assert.equal(after.code, 1);
     assert.match(after.out, /sealer-0 .* stopped/);

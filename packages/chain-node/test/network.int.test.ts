@@ -1,23 +1,39 @@
 /**
- * Three real geth v1.13.15 sealers on loopback, 1 s blocks: sealing in turn, propagation,
- * losing and regaining a sealer. No mocks.
+ * Three real geth v1.13.15 providers on loopback (each a sealer with IPC only + a non-signing RPC
+ * node), 1 s blocks: no endpoint can sign, sealing in turn, propagation, losing and regaining a
+ * provider. No mocks.
  */
 import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createWalletClient, defineChain, http, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
+  adminPeers,
   blockNumber,
+  buildGenesis,
   cliqueGetSigner,
   cliqueGetSigners,
   cliqueStatus,
+  createSealerKey,
+  ensureNodeKey,
+  findGeth,
+  freePorts,
   httpRpc,
+  killGroup,
   type Network,
+  nodeIdOf,
   nodeStatus,
+  probeSigningSurface,
   RpcUnreachableError,
   startNetwork,
   stopNetwork,
+  toArgs,
 } from "../src/index.ts";
+import { tcpListeners } from "./support/listeners.ts";
 
 const funder = privateKeyToAccount(generatePrivateKey());
 let network: Network;
@@ -60,13 +76,166 @@ async function signersOf(ipcPath: string, from: bigint, to: bigint): Promise<str
   return out;
 }
 
+/** Every TCP listener of the network's geth processes, by role, with the ports the launcher chose. */
+async function listenersOf(net: Network) {
+  return Promise.all(
+    net.nodes.flatMap((provider, i) => {
+      const state = net.state.nodes[i];
+      assert.ok(state);
+      return [
+        { role: "sealer" as const, pid: provider.sealer.pid, ports: state.ports },
+        { role: "rpc" as const, pid: provider.rpc.pid, ports: state.rpc.ports },
+      ].map(async (n) => ({ ...n, listeners: await tcpListeners(n.pid as number) }));
+    }),
+  );
+}
+
+describe("no endpoint but a node's own IPC socket can use a provider key", () => {
+  test("security: sealers listen on p2p and the JWT-guarded engine port only, all on loopback", async () => {
+    for (const n of await listenersOf(network)) {
+      for (const l of n.listeners) assert.equal(l.address, "127.0.0.1", `${n.role} ${l.address}:${l.port}`);
+      const ports = n.listeners.map((l) => l.port).sort();
+      const expected =
+        n.role === "sealer"
+          ? [n.ports.p2p, n.ports.authrpc]
+          : [n.ports.p2p, n.ports.authrpc, n.ports.http as number, n.ports.ws as number];
+      assert.deepEqual(ports, expected.sort(), `${n.role} (pid ${n.pid}) listens on ${ports.join(", ")}`);
+    }
+  });
+
+  test("security: every HTTP and WS endpoint the network opens passes probeSigningSurface", {
+    timeout: 60_000,
+  }, async () => {
+    const sealers = addresses();
+    let probed = 0;
+    for (const n of await listenersOf(network)) {
+      for (const l of n.listeners) {
+        if (l.port === n.ports.p2p) continue; // RLPx, not HTTP
+        const http = `http://127.0.0.1:${l.port}`;
+        if (l.port === n.ports.authrpc) {
+          // The engine API answers nothing without its JWT.
+          const res = await fetch(http, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_accounts", params: [] }),
+          });
+          assert.ok(res.status === 401 || res.status === 403, `engine API ${http}: ${res.status}`);
+          continue;
+        }
+        // geth serves HTTP and WS on separate ports here; probe both protocols on each port.
+        const url = l.port === n.ports.ws ? `ws://127.0.0.1:${l.port}` : http;
+        const report = await probeSigningSurface(url, { addresses: sealers });
+        assert.deepEqual(report, { ok: true, violations: [] }, url);
+        probed++;
+      }
+    }
+    assert.equal(probed, 6, "3 RPC nodes × (HTTP + WS)");
+    // The provider-facing URLs are the RPC node's.
+    for (const p of network.nodes) {
+      assert.equal((await probeSigningSurface(p.rpcUrl, { addresses: sealers })).ok, true);
+      assert.equal((await probeSigningSurface(p.wsUrl, { addresses: sealers })).ok, true);
+    }
+  });
+
+  test("defect(v2): an RPC endpoint can sign for the provider", { timeout: 90_000 }, async () => {
+    // MedRec v2 ran each sealer with HTTP on and its key unlocked. Start exactly that — one geth,
+    // the launcher's sealer flags plus the old `--http … --allow-insecure-unlock` — and show the
+    // probe catches it; then show our launched network has no such endpoint.
+    const dir = await mkdtemp(join(tmpdir(), "medrec-v2-sealer-"));
+    let child: ChildProcess | undefined;
+    try {
+      const binary = await findGeth();
+      const key = await createSealerKey({ dir: join(dir, "key"), scrypt: "light" });
+      const genesisPath = join(dir, "genesis.json");
+      await writeFile(
+        genesisPath,
+        // Funded, as a sealer that sends registry transactions is.
+        JSON.stringify(
+          buildGenesis({
+            chainId: 633735,
+            periodSeconds: 1,
+            sealers: [key.address],
+            alloc: { [key.address]: parseEther("10") },
+          }),
+        ),
+      );
+      const dataDir = join(dir, "data");
+      execFileSync(binary, ["init", "--datadir", dataDir, genesisPath], { stdio: "ignore" });
+      await writeFile(join(dataDir, "config.toml"), '[Node.P2P]\nListenAddr = "127.0.0.1:0"\n');
+      await ensureNodeKey(join(dir, "nodekey"));
+      const [http, authrpc] = await freePorts(2);
+      const ours = toArgs({
+        dataDir,
+        genesisPath,
+        chainId: 633735,
+        nodeKeyPath: join(dir, "nodekey"),
+        sealer: key,
+        ipcPath: join(dir, "v2.ipc"),
+        ports: { p2p: 0, authrpc: authrpc as number },
+      });
+      // The launcher's own RPC-node HTTP flags (--http … --http.vhosts), added to a sealer.
+      const rpcArgs = toArgs({
+        dataDir,
+        genesisPath,
+        chainId: 633735,
+        nodeKeyPath: join(dir, "nodekey"),
+        ipcPath: join(dir, "unused.ipc"),
+        ports: { p2p: 0, authrpc: authrpc as number, http: http as number, ws: 0 },
+      });
+      const httpFlags = rpcArgs.slice(rpcArgs.indexOf("--http"), rpcArgs.indexOf("--ws"));
+      const insecure = [...ours, ...httpFlags, "--allow-insecure-unlock"];
+      child = spawn(binary, insecure, { detached: true, stdio: "ignore" });
+      const url = `http://127.0.0.1:${http}`;
+      await eventually("the v2-style sealer to mine", () =>
+        httpRpc<boolean>(url, "eth_mining").then((m) => (m ? true : undefined)),
+      );
+      const report = await probeSigningSurface(url, { addresses: [key.address] });
+      assert.equal(report.ok, false);
+      const text = report.violations.join("\n");
+      assert.match(
+        text,
+        new RegExp(`eth_accounts must be \\[\\] but returned .*${key.address.slice(2)}`, "i"),
+      );
+      for (const method of ["eth_sign", "eth_signTransaction", "eth_sendTransaction"])
+        assert.match(text, new RegExp(`^${method} for ${key.address} succeeded`, "im"), method);
+      // Nothing was usable for an address the node holds no key for.
+      assert.doesNotMatch(text, new RegExp(`for 0x(?!${key.address.slice(2)})[0-9a-f]{40} succeeded`, "i"));
+      // The same key through our launcher: the network's endpoints show none of this.
+      for (const p of network.nodes)
+        assert.deepEqual(await probeSigningSurface(p.rpcUrl, { addresses: addresses() }), {
+          ok: true,
+          violations: [],
+        });
+    } finally {
+      if (child?.pid) killGroup(child.pid, "SIGKILL");
+      if (child && child.exitCode === null) await new Promise((r) => child?.once("exit", r));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("error: the probe reports an endpoint that does not answer", async () => {
+    const [port] = await freePorts(1);
+    const report = await probeSigningSurface(`http://127.0.0.1:${port}`);
+    assert.equal(report.ok, false);
+    assert.match(report.violations[0] ?? "", /eth_chainId \(a read\) failed/);
+    const ws = await probeSigningSurface(`ws://127.0.0.1:${port}`);
+    assert.equal(ws.ok, false);
+    assert.match(ws.violations[0] ?? "", /cannot connect/);
+  });
+});
+
 describe("a 3-sealer Clique network", () => {
-  test("default: every node is peered with the other two and agrees on the three signers", async () => {
+  test("default: every sealer is peered with the other two sealers and the three RPC nodes, and agrees on the three signers", async () => {
     for (const [i, node] of network.nodes.entries()) {
       const s = await nodeStatus(node, { sealer: network.state.nodes[i]?.address as `0x${string}` });
-      assert.equal(s.peerCount, 2);
+      assert.equal(s.peerCount, 5);
       assert.deepEqual(s.signers, [...addresses()].sort());
       assert.equal(typeof s.inTurn, "boolean");
+      // Each RPC node is peered with the three sealers (and no other node is needed).
+      const peers = (await adminPeers(network.state.nodes[i]?.rpc.ipcPath as string)).map((p) =>
+        nodeIdOf(p.enode),
+      );
+      assert.deepEqual(peers.sort(), network.state.nodes.map((n) => nodeIdOf(n.enode)).sort());
     }
   });
 
@@ -169,6 +338,12 @@ describe("a 3-sealer Clique network", () => {
       45_000,
     );
     assert.equal((await cliqueGetSigners(node.ipcPath)).length, 3);
-    assert.equal((await nodeStatus(node)).peerCount, 2);
+    await eventually("the restarted sealer to have its 5 peers again", async () =>
+      (await nodeStatus(node)).peerCount === 5 ? true : undefined,
+    );
+    assert.deepEqual(await probeSigningSurface(node.rpcUrl, { addresses: addresses() }), {
+      ok: true,
+      violations: [],
+    });
   });
 });
