@@ -4,4 +4,10 @@ export { EmbeddedPostgresError, startEmbeddedPostgres } from "./db/embedded.ts";
 export { createDb, migrateToLatest } from "./db/knex.ts";
 export { PROBLEMS, type Problem, ProblemError, type ProblemKind, problem, toProblem } from "./errors.ts";
 export { type Gatekeeper, startGatekeeper } from "./gatekeeper.ts";
-export { seedPatientRecords } from "./seed/index.ts";
+export {
+  DEMO_FAMILY_GRANT,
+  DEMO_INTERACTION,
+  DEMO_PATIENT,
+  demoPatientBundles,
+  seedPatientRecords,
+} from "./seed/index.ts";

@@ -1,0 +1,236 @@
+/**
+ * A black-box check of a running MedRec network that reads only the network manifest and speaks
+ * only the protocol (docs/protocol.md): for every RPC endpoint, nothing can sign with a provider
+ * key; for every provider, the demo patient signs in, reads records whose every proof verifies
+ * against the root on chain, a stranger and an out-of-scope viewer are refused with the same 403,
+ * staff routes refuse non-staff, and the patient's audit shows all of it, chained.
+ *
+ * `./medrec run check` (against `./medrec start`), and the system test. Exits 1 naming each failure.
+ */
+
+import { probeSigningSurface } from "@medrec/chain-node";
+import {
+  accountFromMnemonic,
+  apiPaths,
+  findAuditChainBreak,
+  GatekeeperRequestError,
+  gatekeeperJson,
+  relationshipAbi,
+  resourceCategories,
+  signIn,
+  verifyBundle,
+} from "@medrec/protocol";
+import { type NetworkManifest, readManifest } from "@medrec/protocol/node";
+import { createPublicClient, type Hex, http } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+export type CheckResult = { name: string; ok: boolean; detail?: string };
+
+type Bundle = { resourceType: string; entry?: { resource: unknown }[] };
+type AuditList = { action: string; decision: string; actor: string; hash: string; prevHash: string }[];
+
+async function status(run: () => Promise<unknown>): Promise<number> {
+  try {
+    await run();
+    return 200;
+  } catch (error) {
+    if (error instanceof GatekeeperRequestError) return error.status;
+    throw error;
+  }
+}
+
+/** Runs every check; never throws for a failed check (it is a result), only for a broken manifest. */
+export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const check = async (name: string, run: () => Promise<string | undefined>) => {
+    try {
+      const detail = await run();
+      results.push({ name, ok: true, ...(detail ? { detail } : {}) });
+    } catch (error) {
+      results.push({ name, ok: false, detail: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  const demo = manifest.demo;
+  assert(demo, "the manifest has no demo section");
+  const chainId = manifest.chainId;
+  const client = createPublicClient({ transport: http(manifest.rpcUrl) });
+  const relationshipContract = manifest.contracts.Relationship as Hex | undefined;
+  assert(relationshipContract, "the manifest names no Relationship contract");
+  const patient = accountFromMnemonic(demo.patientMnemonic, 0);
+  const viewerMnemonic = (demo as { viewerMnemonic?: string }).viewerMnemonic;
+  const viewer = viewerMnemonic ? accountFromMnemonic(viewerMnemonic, 0) : undefined;
+  const grantAt = new Set((demo as { viewerGrant?: { providers?: string[] } }).viewerGrant?.providers ?? []);
+  const stranger = privateKeyToAccount(generatePrivateKey());
+  const providerAccounts = manifest.providers.map((x) => x.account);
+
+  const endpoints = new Set([
+    manifest.rpcUrl,
+    ...manifest.providers.flatMap((x) => [x.rpcUrl, ...(typeof x.wsUrl === "string" ? [x.wsUrl] : [])]),
+  ]);
+  for (const url of endpoints)
+    await check(`RPC ${url}: no provider key can be used`, async () => {
+      const probe = await probeSigningSurface(url, { addresses: providerAccounts });
+      assert(probe.ok, probe.violations.join("; "));
+      return undefined;
+    });
+
+  for (const provider of manifest.providers) {
+    const gk = provider.gatekeeperUrl;
+    const label = provider.name;
+    await check(`${label}: healthy`, async () => {
+      const response = await fetch(`${gk}${apiPaths.healthz}`);
+      assert(response.status === 200, `/healthz answered ${response.status}`);
+      return undefined;
+    });
+
+    let relationship: Hex | undefined;
+    let patientToken: string | undefined;
+    await check(`${label}: the patient signs in and verifies every record against the chain`, async () => {
+      ({ token: patientToken } = await signIn({ gatekeeperUrl: gk, account: patient, chainId }));
+      const listed = await gatekeeperJson<{ relationship: Hex; role: string }[]>(gk, apiPaths.relationships, {
+        token: patientToken,
+      });
+      const mine = listed.filter((r) => r.role === "patient");
+      assert(mine.length === 1, `expected one relationship as patient, got ${mine.length}`);
+      relationship = mine[0]?.relationship;
+      assert(relationship, "no relationship");
+      const info = await client.readContract({
+        address: relationshipContract,
+        abi: relationshipAbi,
+        functionName: "relationshipOf",
+        args: [relationship],
+      });
+      const bundle = await gatekeeperJson<Bundle>(gk, apiPaths.records(relationship), {
+        token: patientToken,
+      });
+      const verification = verifyBundle(bundle, info.recordRoot);
+      assert(verification.rootMatches, "the served root is not the root on chain");
+      const bad = verification.entries.filter((e) => !e.valid).length;
+      assert(bad === 0, `${bad} entries do not verify`);
+      assert(verification.entries.length > 0, "no records");
+      return `${verification.entries.length} records verified against root ${info.recordRoot.slice(0, 10)}…`;
+    });
+
+    await check(
+      `${label}: a stranger gets the same 403 for this and for an unknown relationship`,
+      async () => {
+        assert(relationship, "no relationship to ask for");
+        const { token } = await signIn({ gatekeeperUrl: gk, account: stranger, chainId });
+        const known = await status(() =>
+          gatekeeperJson(gk, apiPaths.records(relationship as Hex), { token }),
+        );
+        const unknown = await status(() =>
+          gatekeeperJson(gk, apiPaths.records(`0x${"ab".repeat(32)}`), { token }),
+        );
+        assert(known === 403 && unknown === 403, `answers ${known} and ${unknown}`);
+        const audit = await status(() => gatekeeperJson(gk, apiPaths.audit(relationship as Hex), { token }));
+        assert(audit === 403, `a stranger's audit request answered ${audit}`);
+        return undefined;
+      },
+    );
+
+    await check(`${label}: staff routes refuse anyone who is not listed staff`, async () => {
+      const noSession = await status(() =>
+        gatekeeperJson(gk, apiPaths.patients, {
+          method: "POST",
+          body: { mrn: "X-1", patientAddress: stranger.address },
+        }),
+      );
+      assert(noSession === 401, `without a session: ${noSession}`);
+      const { token } = await signIn({ gatekeeperUrl: gk, account: stranger, chainId });
+      const answer = await status(() =>
+        gatekeeperJson(gk, apiPaths.patients, {
+          method: "POST",
+          token,
+          body: { mrn: "X-1", patientAddress: stranger.address },
+        }),
+      );
+      assert(answer === 403, `a stranger's session: ${answer}`);
+      return undefined;
+    });
+
+    if (viewer)
+      await check(
+        `${label}: the family member sees ${grantAt.has(label) ? "only the granted categories" : "nothing"}`,
+        async () => {
+          const { token } = await signIn({ gatekeeperUrl: gk, account: viewer, chainId });
+          const listed = await gatekeeperJson<{ relationship: Hex; role: string }[]>(
+            gk,
+            apiPaths.relationships,
+            {
+              token,
+            },
+          );
+          if (!grantAt.has(label)) {
+            assert(listed.length === 0, `lists ${listed.length} relationships without a grant`);
+            return undefined;
+          }
+          const shared = listed.find((r) => r.role === "viewer");
+          assert(shared, "the granted relationship is not listed");
+          const labs = await gatekeeperJson<Bundle>(
+            gk,
+            `${apiPaths.records(shared.relationship)}?category=labs`,
+            {
+              token,
+            },
+          );
+          const categories = new Set((labs.entry ?? []).flatMap((e) => resourceCategories(e.resource)));
+          assert((labs.entry ?? []).length > 0, "no labs");
+          assert(
+            [...categories].every((c) => c === "labs"),
+            `labs bundle holds ${[...categories].join(", ")}`,
+          );
+          const conditions = await status(() =>
+            gatekeeperJson(gk, `${apiPaths.records(shared.relationship)}?category=conditions`, { token }),
+          );
+          assert(conditions === 403, `an ungranted category answered ${conditions}`);
+          return `${labs.entry?.length} lab records`;
+        },
+      );
+
+    await check(
+      `${label}: the patient's audit shows reads, refusals and staff actions, chained`,
+      async () => {
+        assert(relationship && patientToken, "no patient session");
+        const page = await gatekeeperJson<AuditList | { entries: AuditList }>(
+          gk,
+          apiPaths.audit(relationship),
+          {
+            token: patientToken,
+          },
+        );
+        const entries = Array.isArray(page) ? page : page.entries;
+        assert(findAuditChainBreak(entries as never) === -1, "the audit chain is broken");
+        const actions = new Set(entries.map((e) => `${e.action}:${e.decision}`));
+        assert(
+          entries.some((e) => e.decision === "denied"),
+          `no denied entry (${[...actions].join(", ")})`,
+        );
+        assert(
+          entries.some((e) => e.action.startsWith("staff.")),
+          `no staff action (${[...actions].join(", ")})`,
+        );
+        assert(
+          entries.some((e) => e.decision === "allowed" && e.actor === patient.address),
+          "the patient's own read is missing",
+        );
+        return `${entries.length} entries`;
+      },
+    );
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  const manifest = await readManifest(process.env.MEDREC_MANIFEST);
+  const results = await checkNetwork(manifest);
+  for (const r of results)
+    console.log(`${r.ok ? "ok  " : "FAIL"} ${r.name}${r.detail ? ` — ${r.detail}` : ""}`);
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(`${results.length - failed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}

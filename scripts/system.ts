@@ -1,0 +1,433 @@
+/**
+ * The whole local system that `./medrec start` runs: three providers, each with its sealer (IPC
+ * only), its non-signing RPC node, its governance daemon and its gatekeeper on its own embedded
+ * PostgreSQL; the contracts; a demo patient with records at every provider and a family member
+ * holding a grant at two of them. Every step is named, so a failure says which component failed.
+ */
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  deployRegistry,
+  findGeth,
+  freePorts,
+  type GovernanceDaemon,
+  type Network,
+  startGovernanceDaemon,
+  startNetwork,
+  stopNetwork,
+} from "@medrec/chain-node";
+import {
+  DEMO_FAMILY_GRANT,
+  DEMO_PATIENT,
+  demoPatientBundles,
+  type Gatekeeper,
+  loadConfig,
+  startGatekeeper,
+} from "@medrec/database-manager";
+import {
+  agentAbi,
+  apiPaths,
+  type CreatePatientResponse,
+  encryptionKeyPairFromMnemonic,
+  gatekeeperJson,
+  relationshipAbi,
+  scopesToMask,
+  sealJson,
+  signIn,
+} from "@medrec/protocol";
+import {
+  accountFromMnemonic,
+  generatePatientMnemonic,
+  type NetworkManifestInput,
+} from "@medrec/protocol/node";
+import type { Logger } from "pino";
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  type Hex,
+  http,
+  type PublicClient,
+  parseEther,
+} from "viem";
+import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
+
+export const PROVIDERS = [
+  { name: "Riverside General", port: 7101 },
+  { name: "Lakeside Clinic", port: 7102 },
+  { name: "Hilltop Medical", port: 7103 },
+] as const;
+
+/** The family member's grant (labs and medications at two providers) lasts this long. */
+const FAMILY_GRANT_DAYS = 90;
+
+/** A failure of one named component: `./medrec start` prints it and stops everything. */
+export class ComponentError extends Error {
+  override name = "ComponentError";
+  readonly component: string;
+  constructor(component: string, cause: unknown) {
+    super(`${component}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.component = component;
+  }
+}
+
+async function step<T>(component: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw error instanceof ComponentError ? error : new ComponentError(component, error);
+  }
+}
+
+export type SystemParameters = {
+  periodSeconds: number;
+  /** First gatekeeper port (the others follow); 0 = free ports. */
+  gatekeeperPort: number;
+  /** Origins allowed to call the gatekeepers from a browser (the dapp). */
+  corsOrigins: string[];
+  log: (line: string) => void;
+  logger: Logger;
+  /** Receives `stop` before anything starts, so that a signal during start-up can stop what has. */
+  onStop?: (stop: () => Promise<void>) => void;
+};
+
+export type ProviderHandle = {
+  name: string;
+  account: Address;
+  rpcUrl: string;
+  wsUrl: string;
+  gatekeeper: Gatekeeper;
+  dataDir: string;
+  staffKey: Hex;
+  operatorKey: string;
+  mrn: string;
+  relationship: Hex;
+  resources: number;
+};
+
+export type System = {
+  network: Network;
+  providers: ProviderHandle[];
+  manifest: NetworkManifestInput;
+  stop(): Promise<void>;
+};
+
+/**
+ * Starts everything, or — when any part fails — stops what had started, removes its data and
+ * throws a {@link ComponentError} naming the part.
+ */
+export async function startSystem(p: SystemParameters): Promise<System> {
+  let network: Network | undefined;
+  const daemons: GovernanceDaemon[] = [];
+  const providers: Partial<ProviderHandle>[] = [];
+  const dataDirs: string[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      await Promise.allSettled(providers.map((x) => x.gatekeeper?.stop()));
+      await Promise.allSettled(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+      await Promise.allSettled(daemons.map((d) => d.stop()));
+      if (network) await stopNetwork(network, { removeDir: true }).catch(() => undefined);
+    })();
+    return stopped;
+  };
+  p.onStop?.(stop);
+
+  try {
+    const binary = await step("geth", () => findGeth());
+    // The deployer only deploys and funds: a fresh key each run, prefunded in the genesis.
+    const deployer = privateKeyToAccount(generatePrivateKey());
+    network = await step("chain network (sealers and RPC nodes)", () =>
+      startNetwork({
+        sealers: PROVIDERS.length,
+        periodSeconds: p.periodSeconds,
+        binary,
+        prefund: { [deployer.address]: parseEther("1000000") },
+      }),
+    );
+    const net = network;
+    const nodes = net.state.nodes;
+    const rpcUrl = net.nodes[0]?.rpcUrl;
+    if (!rpcUrl) throw new ComponentError("chain network", "no node");
+    const ports =
+      p.gatekeeperPort === 0
+        ? await freePorts(PROVIDERS.length)
+        : PROVIDERS.map((_, i) => p.gatekeeperPort + i);
+    const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+
+    const contracts = await step("contracts", () =>
+      deployRegistry({
+        rpcUrl,
+        ipcPath: net.nodes[0]?.ipcPath ?? "",
+        deployer,
+        initialSigners: nodes.map((node, i) => ({
+          account: node.address,
+          name: PROVIDERS[i]?.name ?? node.name,
+          gatekeeperUrl: urls[i] ?? "",
+        })),
+      }),
+    );
+
+    await mkdir(path.join(net.dir, "governance"), { recursive: true, mode: 0o700 });
+    for (const [i, node] of net.nodes.entries()) {
+      const name = PROVIDERS[i]?.name ?? `sealer-${i}`;
+      daemons.push(
+        await step(`governance daemon of ${name}`, () =>
+          startGovernanceDaemon({
+            ipcPath: node.ipcPath,
+            rpcUrl: node.rpcUrl,
+            registry: contracts.AgentRegistry,
+            cursorPath: path.join(net.dir, "governance", `sealer-${i}.json`),
+            fromBlock: contracts.registryBlock,
+            log: ({ level, event, ...fields }) => {
+              // Daemon logs carry addresses and block numbers only (no keys).
+              const detail = Object.entries(fields)
+                .map(([k, v]) => `${k}=${String(v)}`)
+                .join(" ");
+              p.log(`[governance ${name}] ${level} ${event} ${detail}`);
+            },
+          }),
+        ),
+      );
+    }
+
+    // viem polls every 4 s by default; blocks come every period here.
+    const pollingInterval = 250;
+    const client = createPublicClient({ transport: http(rpcUrl), pollingInterval }) as PublicClient;
+    const wallet = (account: LocalAccount) =>
+      createWalletClient({
+        account,
+        transport: http(rpcUrl),
+        pollingInterval,
+      });
+    const confirm = async (hash: Hex | Promise<Hex>, what: string) => {
+      const receipt = await client.waitForTransactionReceipt({ hash: await hash });
+      if (receipt.status !== "success")
+        throw new Error(`${what}: transaction ${receipt.transactionHash} reverted`);
+    };
+
+    // Demo identities (local demo secrets only): the patient, a family member, and per provider a
+    // staff member, an operator key, a delegate seed and a sponsor.
+    const patientMnemonic = generatePatientMnemonic();
+    const patient = accountFromMnemonic(patientMnemonic, 0);
+    const viewerMnemonic = generatePatientMnemonic();
+    const viewer = accountFromMnemonic(viewerMnemonic, 0);
+    const perProvider = PROVIDERS.map(() => ({
+      staffKey: generatePrivateKey(),
+      operatorKey: generatePrivateKey().slice(2),
+      sponsorKey: generatePrivateKey(),
+      delegateMnemonic: generatePatientMnemonic(),
+    }));
+
+    await step("funding", async () => {
+      // Sealers pay their own governance transactions; sponsors pay delegates' gas; the patient
+      // pays for its own agent and grants (until relayed transactions exist).
+      const transfers: [Address, string][] = [
+        ...nodes.map((node): [Address, string] => [node.address, "100"]),
+        ...perProvider.map((x): [Address, string] => [privateKeyToAccount(x.sponsorKey).address, "1000"]),
+        [patient.address, "1"],
+      ];
+      const nonce = await client.getTransactionCount({ address: deployer.address, blockTag: "pending" });
+      const hashes = await Promise.all(
+        transfers.map(([to, ether], i) =>
+          wallet(deployer).sendTransaction({
+            to,
+            value: parseEther(ether),
+            nonce: nonce + i,
+            chain: null,
+          }),
+        ),
+      );
+      await Promise.all(hashes.map((hash) => confirm(hash, "funding")));
+    });
+
+    await step("demo patient's agent", () =>
+      confirm(
+        wallet(patient).writeContract({
+          address: contracts.Agent,
+          abi: agentAbi,
+          functionName: "register",
+          args: [encryptionKeyPairFromMnemonic(patientMnemonic).publicKey, [], 0],
+          chain: null,
+        }),
+        "agent registration",
+      ),
+    );
+
+    // The three gatekeepers, each on its own embedded PostgreSQL (own temp dir: as root,
+    // PostgreSQL runs as `postgres`, who cannot enter the 0700 network dir).
+    const bundles = demoPatientBundles();
+    const settled = await Promise.allSettled(
+      PROVIDERS.map(async (provider, i) => {
+        const node = nodes[i];
+        const keys = perProvider[i];
+        const url = urls[i];
+        const port = ports[i];
+        if (!node || !keys || !url || port === undefined)
+          throw new ComponentError(provider.name, "no sealer");
+        const handle: Partial<ProviderHandle> = { name: provider.name, account: node.address };
+        providers.push(handle);
+        const dataDir = await mkdtemp(path.join(tmpdir(), "medrec-gatekeeper-"));
+        dataDirs.push(dataDir);
+        const config = await step(`gatekeeper of ${provider.name} (configuration)`, async () =>
+          loadConfig({
+            PORT: String(port),
+            PUBLIC_URL: url,
+            DATA_DIR: dataDir,
+            LOG_LEVEL: "warn",
+            CORS_ORIGINS: p.corsOrigins.join(","),
+            OPERATOR_KEY: keys.operatorKey,
+            STAFF_ACCOUNTS: privateKeyToAccount(keys.staffKey).address,
+            CHAIN_RPC_URL: net.nodes[i]?.rpcUrl ?? rpcUrl,
+            CHAIN_ID: String(contracts.chainId),
+            AGENT_ADDRESS: contracts.Agent,
+            RELATIONSHIP_ADDRESS: contracts.Relationship,
+            CHAIN_START_BLOCK: String(contracts.registryBlock),
+            PROVIDER_NAME: provider.name,
+            PROVIDER_ACCOUNT: node.address,
+            DELEGATE_MNEMONIC: keys.delegateMnemonic,
+            SPONSOR_PRIVATE_KEY: keys.sponsorKey,
+          }),
+        );
+        const gatekeeper = await step(`gatekeeper of ${provider.name} on ${url}`, () =>
+          startGatekeeper({ config, logger: p.logger.child({ provider: provider.name }) }).catch(
+            (error: unknown) => {
+              const inUse = (error as { code?: string })?.code === "EADDRINUSE";
+              throw inUse
+                ? new Error(`port ${port} is in use (set MEDREC_GATEKEEPER_PORT to another first port, or 0)`)
+                : error;
+            },
+          ),
+        );
+        Object.assign(handle, {
+          gatekeeper,
+          dataDir,
+          rpcUrl: net.nodes[i]?.rpcUrl ?? rpcUrl,
+          wsUrl: net.nodes[i]?.wsUrl ?? "",
+          staffKey: keys.staffKey,
+          operatorKey: keys.operatorKey,
+        });
+
+        // The demo goes through the staff API as a hospital's staff would: sign in, link, upload.
+        const demo = bundles[i];
+        if (!demo) throw new ComponentError(provider.name, "no demo records");
+        return step(`demo data at ${provider.name}`, async () => {
+          const staff = privateKeyToAccount(keys.staffKey);
+          const { token } = await signIn({
+            gatekeeperUrl: gatekeeper.url,
+            account: staff,
+            chainId: contracts.chainId,
+          });
+          const linked = await gatekeeperJson<CreatePatientResponse>(gatekeeper.url, apiPaths.patients, {
+            method: "POST",
+            token,
+            body: { mrn: demo.mrn, patientAddress: patient.address },
+          });
+          const uploaded = await gatekeeperJson<{ stored?: number; root?: Hex }>(
+            gatekeeper.url,
+            apiPaths.patientRecords(demo.mrn),
+            { method: "POST", token, body: demo.bundle },
+          );
+          Object.assign(handle, {
+            mrn: demo.mrn,
+            relationship: linked.relationship,
+            resources: uploaded.stored ?? demo.bundle.entry?.length ?? 0,
+          });
+          return handle as ProviderHandle;
+        });
+      }),
+    );
+    // All settle before a failure is thrown, so that stop() sees every gatekeeper that started.
+    const started = settled.map((x) => {
+      if (x.status === "rejected") throw x.reason;
+      return x.value;
+    });
+
+    // The family member: a grant for labs and medications at two providers, sealed details say who.
+    await step("family member's grant", async () => {
+      const viewerKey = encryptionKeyPairFromMnemonic(viewerMnemonic).publicKey;
+      const expiresAt = BigInt(Math.floor(Date.now() / 1000) + FAMILY_GRANT_DAYS * 86_400);
+      const patientWallet = wallet(patient);
+      for (const handle of started.filter((x) =>
+        (DEMO_FAMILY_GRANT.providers as readonly string[]).includes(x.name),
+      ))
+        await confirm(
+          patientWallet.writeContract({
+            address: contracts.Relationship,
+            abi: relationshipAbi,
+            functionName: "grant",
+            args: [
+              handle.relationship,
+              viewer.address,
+              scopesToMask(DEMO_FAMILY_GRANT.scopes),
+              expiresAt,
+              sealJson({ from: DEMO_PATIENT.given[0], label: "Family" }, viewerKey),
+            ],
+            chain: null,
+          }),
+          `grant at ${handle.name}`,
+        );
+    });
+
+    // The demo starts consistent: every provider's record root is on chain.
+    await step("record roots on chain", () =>
+      Promise.all(
+        started.map(async (handle) => {
+          const deadline = Date.now() + 60_000;
+          for (;;) {
+            const info = await client.readContract({
+              address: contracts.Relationship,
+              abi: relationshipAbi,
+              functionName: "relationshipOf",
+              args: [handle.relationship],
+            });
+            if (info.sequence > 0n) return;
+            if (Date.now() > deadline)
+              throw new Error(`${handle.name}'s record root was not published in 60 s`);
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }),
+      ),
+    );
+
+    const manifest: NetworkManifestInput = {
+      chainId: contracts.chainId,
+      rpcUrl,
+      contracts: {
+        AgentRegistry: contracts.AgentRegistry,
+        Agent: contracts.Agent,
+        Relationship: contracts.Relationship,
+      },
+      deployBlock: Number(contracts.registryBlock),
+      providers: started.map((x) => ({
+        name: x.name,
+        account: x.account,
+        gatekeeperUrl: x.gatekeeper.url,
+        rpcUrl: x.rpcUrl,
+        wsUrl: x.wsUrl,
+      })),
+      demo: {
+        note: "Local demo secrets only: never use these mnemonics or keys for anything else.",
+        patientMnemonic,
+        patientAddress: patient.address,
+        viewerMnemonic,
+        viewerAddress: viewer.address,
+        viewerGrant: { ...DEMO_FAMILY_GRANT, days: FAMILY_GRANT_DAYS },
+        patients: started.map((x) => ({ provider: x.name, mrn: x.mrn, relationship: x.relationship })),
+        staff: started.map((x) => ({
+          provider: x.name,
+          privateKey: x.staffKey,
+          address: privateKeyToAccount(x.staffKey).address,
+          operatorKey: x.operatorKey,
+        })),
+      },
+      chain: { engine: "geth v1.13.15 Clique", periodSeconds: p.periodSeconds, dataDir: net.dir },
+      gatekeeperDataDirs: started.map((x) => x.dataDir),
+    };
+    return { network: net, providers: started, manifest, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
