@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `bench:chain` — grant transactions on a real 3-sealer geth v1.13.15 Clique network on 127.0.0.1
+ * `bench:chain` — grant transactions on a real 3-provider geth v1.13.15 Clique network on 127.0.0.1
+ * (each provider a sealer with IPC only + a non-signing RPC node that the load is sent to)
  * with a 1 s block period:
  *
  *  (a) inclusion latency: ≥ 200 grants sent one by one at a modest Poisson rate (not saturating),
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "medrec-bench-"));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
   log(
-    `starting ${SEALERS} sealers (period ${PERIOD_SECONDS} s, gas limit ${opts.gasLimit.toLocaleString("en-US")}) in ${work}`,
+    `starting ${SEALERS} providers (each a sealer, IPC only, + an RPC node; period ${PERIOD_SECONDS} s, gas limit ${opts.gasLimit.toLocaleString("en-US")}) in ${work}`,
   );
   let network: Network | undefined;
   const starting = startNetwork({
@@ -514,7 +515,7 @@ async function measureLatency(
   }, 500);
 
   log(
-    `(a) latency: ${txs.length} grants at ~${opts.latencyRate}/s (Poisson), ${senders.length} senders over ${SEALERS} nodes`,
+    `(a) latency: ${txs.length} grants at ~${opts.latencyRate}/s (Poisson), ${senders.length} senders over ${SEALERS} RPC nodes`,
   );
   const start = performance.now();
   let due = start;
@@ -899,7 +900,7 @@ function printReport(
   const rows: [string, string][] = [
     [
       "network",
-      `${SEALERS} Clique sealers on 127.0.0.1, period ${PERIOD_SECONDS} s, gas limit ${n(report.chain.gasLimit)}`,
+      `${SEALERS} Clique sealers (IPC only) + ${SEALERS} RPC nodes on 127.0.0.1, period ${PERIOD_SECONDS} s, gas limit ${n(report.chain.gasLimit)}`,
     ],
     [
       "environment",
@@ -948,7 +949,7 @@ function printReport(
     ],
     [
       "(b) inclusion under load p50 / p99",
-      `${n(t.underLoad.p50)} / ${n(t.underLoad.p99)} ms (seen on sealer-0)`,
+      `${n(t.underLoad.p50)} / ${n(t.underLoad.p99)} ms (seen on rpc-0)`,
     ],
     [
       "(b) signing",
