@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -40,6 +40,14 @@ import { type ChainEnv, type Patient, silent, startChainEnv } from "./chain.supp
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 export type Database = "server" | "embedded";
+
+/** The embedded database's owner URL, from the runtime one and the owner's password file. */
+async function embeddedOwnerUrl(runtimeUrl: string, dataDir: string): Promise<string> {
+  const url = new URL(runtimeUrl);
+  url.username = "medrec";
+  url.password = encodeURIComponent((await readFile(join(dataDir, "postgres.password"), "utf8")).trim());
+  return url.toString();
+}
 
 /** An HTTP answer, parsed. */
 export type Reply = {
@@ -167,10 +175,15 @@ export async function startSystem(
     });
     const started = gk;
     assert.equal(started.url, url);
+    // The superuser: the server's, or the embedded database's owner (the gatekeeper itself runs
+    // as a runtime role that cannot alter the audit tables, adr/0005).
     const databaseUrl =
       database === "server"
         ? env.dbUrl
-        : (started.db.client.config.connection as { connectionString: string }).connectionString;
+        : await embeddedOwnerUrl(
+            (started.db.client.config.connection as { connectionString: string }).connectionString,
+            dataDir as string,
+          );
 
     const call = (path: string, init: CallInit = {}): Promise<Reply> => {
       const headers: Record<string, string> = { ...init.headers };
