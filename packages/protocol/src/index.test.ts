@@ -12,6 +12,9 @@ describe("entry points", () => {
       "accountFromMnemonic",
       "getMedRecContracts",
       "BaseError",
+      "signIn",
+      "gatekeeperJson",
+      "verifyAuditEntries",
     ])
       assert.equal(typeof (protocol as Record<string, unknown>)[name], "function", name);
     for (const name of ["networkManifestSchema", "problemSchema", "sessionRequestSchema"])
@@ -33,7 +36,7 @@ describe("entry points", () => {
     const errors = Object.entries(node).filter(
       ([name, value]) => typeof value === "function" && name.endsWith("Error") && name !== "BaseError",
     );
-    assert.equal(errors.length, 15);
+    assert.equal(errors.length, 16);
     for (const [name, value] of errors) {
       assert.ok((value as { prototype: unknown }).prototype instanceof protocol.BaseError, name);
     }
