@@ -10,18 +10,23 @@
 
 import { probeSigningSurface } from "@medrec/chain-node";
 import {
+  type AuditHeadResponse,
   accountFromMnemonic,
   apiPaths,
+  auditAnchorAbi,
+  fetchAuditEntries,
   findAuditChainBreak,
   GatekeeperRequestError,
   gatekeeperJson,
+  readAnchoredHeads,
   relationshipAbi,
   resourceCategories,
   signIn,
+  verifyAuditEntries,
   verifyBundle,
 } from "@medrec/protocol";
 import { type NetworkManifest, readManifest } from "@medrec/protocol/node";
-import { createPublicClient, type Hex, http } from "viem";
+import { createPublicClient, type Hex, http, isAddressEqual } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 function assert(condition: unknown, message: string): asserts condition {
@@ -219,6 +224,45 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
           "the patient's own read is missing",
         );
         return `${entries.length} entries`;
+      },
+    );
+
+    await check(
+      `${label}: the audit entries are in the log anchored on chain by the log this provider bound`,
+      async () => {
+        assert(relationship && patientToken, "no patient session");
+        const anchor = manifest.contracts.AuditAnchor as Hex | undefined;
+        assert(anchor, "the manifest names no AuditAnchor contract");
+        const head = await gatekeeperJson<AuditHeadResponse>(gk, apiPaths.auditHead, { token: patientToken });
+        const bound = await client.readContract({
+          address: anchor,
+          abi: auditAnchorAbi,
+          functionName: "logOf",
+          args: [provider.account],
+        });
+        assert(
+          head.log && isAddressEqual(head.log, bound),
+          `the gatekeeper's log ${head.log} is not the one ${label} bound (${bound})`,
+        );
+        const token: string = patientToken;
+        const entries = await fetchAuditEntries({ gatekeeperUrl: gk, relationship, token });
+        const heads = await readAnchoredHeads({ client, anchor, log: bound });
+        const verification = await verifyAuditEntries({
+          relationship,
+          entries,
+          heads,
+          consistencyProof: async (from, to) =>
+            (
+              await gatekeeperJson<{ proof: string[] }>(
+                gk,
+                `${apiPaths.auditConsistency}?from=${from}&to=${to}`,
+                { token },
+              )
+            ).proof,
+        });
+        assert(verification.ok, verification.problems.map((x) => x.message).join("; "));
+        assert(verification.anchored > 0, "no entry is in an anchored head yet");
+        return `${verification.anchored} entries proven in the head of size ${verification.latest.size}, ${verification.pending} newer`;
       },
     );
   }

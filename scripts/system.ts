@@ -12,6 +12,7 @@ import {
   findGeth,
   freePorts,
   type GovernanceDaemon,
+  ipcRpc,
   type Network,
   startGovernanceDaemon,
   startNetwork,
@@ -28,7 +29,9 @@ import {
 import {
   agentAbi,
   apiPaths,
+  auditAnchorAbi,
   type CreatePatientResponse,
+  deployAuditAnchor,
   encryptionKeyPairFromMnemonic,
   gatekeeperJson,
   relationshipAbi,
@@ -46,6 +49,7 @@ import {
   type Address,
   createPublicClient,
   createWalletClient,
+  encodeFunctionData,
   type Hex,
   http,
   type PublicClient,
@@ -169,6 +173,10 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       }),
     );
 
+    const auditAnchor = await step("AuditAnchor contract", () =>
+      deployAuditAnchor({ rpcUrl, deployer, registry: contracts.AgentRegistry }),
+    );
+
     await mkdir(path.join(net.dir, "governance"), { recursive: true, mode: 0o700 });
     for (const [i, node] of net.nodes.entries()) {
       const name = PROVIDERS[i]?.name ?? `sealer-${i}`;
@@ -218,6 +226,8 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       operatorKey: generatePrivateKey().slice(2),
       sponsorKey: generatePrivateKey(),
       delegateMnemonic: generatePatientMnemonic(),
+      // The audit log account: used for nothing else, funded by the deployer (never the sponsor).
+      anchorKey: generatePrivateKey(),
     }));
 
     await step("funding", async () => {
@@ -226,6 +236,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       const transfers: [Address, string][] = [
         ...nodes.map((node): [Address, string] => [node.address, "100"]),
         ...perProvider.map((x): [Address, string] => [privateKeyToAccount(x.sponsorKey).address, "1000"]),
+        ...perProvider.map((x): [Address, string] => [privateKeyToAccount(x.anchorKey).address, "10"]),
         [patient.address, "1"],
       ];
       const nonce = await client.getTransactionCount({ address: deployer.address, blockTag: "pending" });
@@ -241,6 +252,24 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       );
       await Promise.all(hashes.map((hash) => confirm(hash, "funding")));
     });
+
+    // Each provider binds its gatekeeper's audit log account, once and for good, with its sealer
+    // key — over the sealer's own IPC socket, the only place that key can sign.
+    await Promise.all(
+      net.nodes.map((node, i) =>
+        step(`audit log binding of ${PROVIDERS[i]?.name ?? node.address}`, async () => {
+          const log = privateKeyToAccount(perProvider[i]?.anchorKey ?? "0x").address;
+          const hash = await ipcRpc<Hex>(node.ipcPath, "eth_sendTransaction", [
+            {
+              from: node.address,
+              to: auditAnchor.address,
+              data: encodeFunctionData({ abi: auditAnchorAbi, functionName: "bindLog", args: [log] }),
+            },
+          ]);
+          await confirm(hash, "bindLog");
+        }),
+      ),
+    );
 
     await step("demo patient's agent", () =>
       confirm(
@@ -288,6 +317,8 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             PROVIDER_ACCOUNT: node.address,
             DELEGATE_MNEMONIC: keys.delegateMnemonic,
             SPONSOR_PRIVATE_KEY: keys.sponsorKey,
+            AUDIT_ANCHOR_ADDRESS: auditAnchor.address,
+            AUDIT_ANCHOR_PRIVATE_KEY: keys.anchorKey,
           }),
         );
         const gatekeeper = await step(`gatekeeper of ${provider.name} on ${url}`, () =>
@@ -398,6 +429,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
         AgentRegistry: contracts.AgentRegistry,
         Agent: contracts.Agent,
         Relationship: contracts.Relationship,
+        AuditAnchor: auditAnchor.address,
       },
       deployBlock: Number(contracts.registryBlock),
       providers: started.map((x) => ({

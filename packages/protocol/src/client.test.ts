@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { privateKeyToAccount } from "viem/accounts";
-import { GatekeeperRequestError, gatekeeperJson, signIn } from "./client.ts";
+import { GatekeeperRequestError, gatekeeperJson, nextLink, signIn } from "./client.ts";
 import { verifySignIn } from "./siwe.ts";
 
 const account = privateKeyToAccount(`0x${"11".repeat(32)}`);
@@ -97,5 +97,25 @@ describe("gatekeeper client", () => {
       assert.match(error.message, /GET \/plain failed with 502/);
       return true;
     });
+  });
+});
+
+describe("nextLink", () => {
+  const headers = (link?: string) => new Headers(link ? { link } : {});
+  test("default: a relative next link becomes a path under the base URL", () => {
+    assert.equal(
+      nextLink(headers('</v1/relationships/0xab/audit?after=0xcd&limit=100>; rel="next"'), "http://gk.test"),
+      "/v1/relationships/0xab/audit?after=0xcd&limit=100",
+    );
+  });
+  test("behavior: an absolute link under a base URL with a path keeps only what follows the base", () => {
+    assert.equal(
+      nextLink(headers("<https://gk.test/riverside/v1/x?after=1>; rel=next"), "https://gk.test/riverside"),
+      "/v1/x?after=1",
+    );
+  });
+  test("behavior: no header, or no next relation, ends the list", () => {
+    assert.equal(nextLink(headers(), "http://gk.test"), undefined);
+    assert.equal(nextLink(headers('</v1/x>; rel="prev"'), "http://gk.test"), undefined);
   });
 });

@@ -3,7 +3,16 @@
  * typed error. One implementation for the run command, the tests and (later) the dapp.
  */
 import type { Address, Hex } from "viem";
-import { apiPaths, nonceResponseSchema, type Problem, problemSchema, sessionResponseSchema } from "./api.ts";
+import {
+  AUDIT_PAGE_MAX,
+  type AuditEntry,
+  apiPaths,
+  auditResponseSchema,
+  nonceResponseSchema,
+  type Problem,
+  problemSchema,
+  sessionResponseSchema,
+} from "./api.ts";
 import { BaseError } from "./errors.ts";
 import { buildSignInMessage } from "./siwe.ts";
 
@@ -39,28 +48,25 @@ function base(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
+export type GatekeeperRequestOptions = {
+  method?: string;
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+};
+
 /**
- * `GET` or `POST` JSON at a gatekeeper path; resolves to the parsed body of a 2xx answer.
+ * `GET` or `POST` JSON at a gatekeeper path; resolves to the parsed body of a 2xx answer and its
+ * headers (e.g. `Link` for the next page).
  *
  * @throws {GatekeeperRequestError} for any other status, with the problem+json when there is one.
  */
-export async function gatekeeperJson<T = unknown>(
+export async function gatekeeperRequest<T = unknown>(
   gatekeeperUrl: string,
   path: string,
-  {
-    method = "GET",
-    body,
-    token,
-    headers = {},
-    fetch = globalThis.fetch,
-  }: {
-    method?: string;
-    body?: unknown;
-    token?: string;
-    headers?: Record<string, string>;
-    fetch?: typeof globalThis.fetch;
-  } = {},
-): Promise<T> {
+  { method = "GET", body, token, headers = {}, fetch = globalThis.fetch }: GatekeeperRequestOptions = {},
+): Promise<{ body: T; headers: Headers }> {
   const response = await fetch(`${base(gatekeeperUrl)}${path}`, {
     method,
     headers: {
@@ -86,7 +92,61 @@ export async function gatekeeperJson<T = unknown>(
       `${method} ${path}`,
     );
   }
-  return json as T;
+  return { body: json as T, headers: response.headers };
+}
+
+/** {@link gatekeeperRequest}, the body only. */
+export async function gatekeeperJson<T = unknown>(
+  gatekeeperUrl: string,
+  path: string,
+  options: GatekeeperRequestOptions = {},
+): Promise<T> {
+  return (await gatekeeperRequest<T>(gatekeeperUrl, path, options)).body;
+}
+
+/** The target of a `Link: <…>; rel="next"` header, as a path under the gatekeeper's base URL. */
+export function nextLink(headers: Headers, gatekeeperUrl: string): string | undefined {
+  const link = headers.get("link");
+  if (!link) return undefined;
+  for (const part of link.split(",")) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part.trim());
+    if (!match?.[1]) continue;
+    const target = new URL(match[1], `${base(gatekeeperUrl)}/`);
+    const prefix = new URL(`${base(gatekeeperUrl)}/`).pathname.replace(/\/$/, "");
+    return `${target.pathname.slice(prefix.length)}${target.search}`;
+  }
+  return undefined;
+}
+
+/**
+ * Every audit entry of a relationship, following the pages (`?after=&limit=`, `Link: rel="next"`).
+ * Stops after `maxPages` so that a gatekeeper that never ends its list cannot hang the caller.
+ */
+export async function fetchAuditEntries({
+  gatekeeperUrl,
+  relationship,
+  token,
+  limit = AUDIT_PAGE_MAX,
+  maxPages = 1000,
+  fetch = globalThis.fetch,
+}: {
+  gatekeeperUrl: string;
+  relationship: string;
+  token: string;
+  limit?: number;
+  maxPages?: number;
+  fetch?: typeof globalThis.fetch;
+}): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = [];
+  let path: string | undefined = `${apiPaths.audit(relationship)}?limit=${limit}`;
+  for (let page = 0; path !== undefined; page++) {
+    if (page >= maxPages)
+      throw new GatekeeperRequestError(0, undefined, `audit list longer than ${maxPages} pages`);
+    const { body, headers } = await gatekeeperRequest(gatekeeperUrl, path, { token, fetch });
+    entries.push(...auditResponseSchema.parse(body));
+    path = nextLink(headers, gatekeeperUrl);
+  }
+  return entries;
 }
 
 /**

@@ -63,10 +63,14 @@ export {
   verifyAuditEntries,
 } from "./audit-anchor.ts";
 export {
+  fetchAuditEntries,
   GatekeeperRequestError,
+  type GatekeeperRequestOptions,
   type GatekeeperSession,
   gatekeeperJson,
+  gatekeeperRequest,
   type MessageSigner,
+  nextLink,
   type SignInParameters,
   signIn,
 } from "./client.ts";
