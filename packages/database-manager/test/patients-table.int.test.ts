@@ -9,7 +9,7 @@ import type { Knex } from "knex";
 import { type Address, getAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createDb, migrateToLatest } from "../src/db/knex.ts";
-import * as m0010 from "../src/db/migrations/0010_patients_delegate_sequence.ts";
+import * as m0006 from "../src/db/migrations/0006_patients_delegate_sequence.ts";
 import { type PatientsRepository, patientsRepository } from "../src/patients/patients.repository.knex.ts";
 import { createRecordsService, type RecordsStore } from "../src/records/records.service.ts";
 import { seedPatients } from "../src/seed/seed.ts";
@@ -89,7 +89,7 @@ describe("delegate indexes", () => {
     assert.deepEqual(await delegateIndexes(), before);
   });
 
-  test("behavior: migration 0010 repairs a sequence left behind by the old max + 1 seeder", async () => {
+  test("behavior: migration 0006 repairs a sequence left behind by the old max + 1 seeder", async () => {
     await freshDatabase();
     assert.ok(await patients.insert("MRN-OLD-0", address())); // index 0, sequence → 1
     // What the old seeder wrote: max + 1, beside the sequence.
@@ -97,8 +97,8 @@ describe("delegate indexes", () => {
       { mrn: "SYN-OLD-1", patient_address: address(), delegate_index: 1 },
       { mrn: "SYN-OLD-2", patient_address: address(), delegate_index: 2 },
     ]);
-    await m0010.up(db);
-    await m0010.up(db); // idempotent: it never moves the sequence back
+    await m0006.up(db);
+    await m0006.up(db); // idempotent: it never moves the sequence back
     assert.ok(await patients.insert("MRN-NEW", address()));
     assert.deepEqual(await delegateIndexes(), [0, 1, 2, 3]);
   });

@@ -4,6 +4,7 @@ import * as m0002 from "./0002_records.ts";
 import * as m0003 from "./0003_auth_audit.ts";
 import * as m0004 from "./0004_chain.ts";
 import * as m0005 from "./0005_audit_transparency.ts";
+import * as m0006 from "./0006_patients_delegate_sequence.ts";
 
 /** Every migration, in order. Forward-only: never edit one that has shipped; add the next. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Knex.Migration> = {
   "0003_auth_audit": m0003,
   "0004_chain": m0004,
   "0005_audit_transparency": m0005,
+  "0006_patients_delegate_sequence": m0006,
 };
