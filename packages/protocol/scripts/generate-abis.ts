@@ -13,7 +13,19 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 /** The contracts whose bindings are generated, by Solidity name. */
-export const CONTRACTS = ["AgentRegistry", "Agent", "Relationship", "AuditAnchor"] as const;
+export const CONTRACTS = [
+  "AgentRegistry",
+  "Agent",
+  "Relationship",
+  "AuditAnchor",
+  "MedRecForwarder",
+] as const;
+
+/**
+ * Contracts without a MedRec interface (OpenZeppelin's ERC2771Forwarder, subclassed only to fix its
+ * EIP-712 name): `--interfaces` reads their implementation's ABI, still with bytecode "0x".
+ */
+export const WITHOUT_INTERFACE: ReadonlySet<string> = new Set(["MedRecForwarder"]);
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DEFAULT_ARTIFACTS = resolve(PACKAGE_ROOT, "../../contracts/artifacts/contracts");
@@ -29,7 +41,8 @@ function lowerFirst(name: string): string {
 }
 
 /** The artifact path of `name` under `artifactsDir` (interfaces: `interfaces/I<Name>.sol/I<Name>.json`). */
-export function artifactPath(artifactsDir: string, name: string, interfaces = false): string {
+export function artifactPath(artifactsDir: string, name: string, wantInterface = false): string {
+  const interfaces = wantInterface && !WITHOUT_INTERFACE.has(name);
   const file = interfaces ? `I${name}` : name;
   return join(artifactsDir, ...(interfaces ? ["interfaces"] : []), `${file}.sol`, `${file}.json`);
 }

@@ -22,6 +22,7 @@ export const apiPaths = {
   auditConsistency: "/v1/audit/consistency",
   patients: "/v1/patients",
   patientRecords: (mrn: string) => `/v1/patients/${encodeURIComponent(mrn)}/records`,
+  relay: "/v1/relay",
   healthz: "/healthz",
   metrics: "/metrics",
   openapi: "/openapi.json",
@@ -202,6 +203,87 @@ export const uploadRecordsResponseSchema = z.looseObject({
   recordRoot: bytes32Schema,
 });
 export type UploadRecordsResponse = z.output<typeof uploadRecordsResponseSchema>;
+
+// ── Relay ──────────────────────────────────────────────────────────────────────────────────
+// `POST /v1/relay`: an EIP-712 `ForwardRequest` for the MedRecForwarder (see relay.ts), signed by
+// `from`. On the wire the uint256 fields (`value`, `gas`, `nonce`) are decimal strings — JSON
+// numbers lose precision above 2^53 — and a non-negative safe integer is accepted too; `deadline`
+// (uint48, unix seconds) is a number or a decimal string. Parsed: bigints, and a number deadline.
+
+const UINT256_MAX = (1n << 256n) - 1n;
+const UINT48_MAX = 2 ** 48 - 1;
+
+/** A uint256 as a decimal string (canonical) or a non-negative safe integer; output a bigint. */
+export const uint256Schema = z
+  .union([
+    z.string().regex(/^(?:0|[1-9][0-9]{0,77})$/, "Invalid uint256: expected a decimal string"),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  ])
+  .transform((value) => BigInt(value))
+  .refine((value) => value <= UINT256_MAX, { message: "Invalid uint256: too large" });
+
+/** A uint48 (a deadline in unix seconds) as a number or a decimal string; output a number. */
+export const uint48Schema = z
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(/^(?:0|[1-9][0-9]{0,14})$/, "Invalid uint48: expected a decimal string"),
+  ])
+  .transform((value) => Number(value))
+  .refine((value) => value <= UINT48_MAX, { message: "Invalid uint48: too large" });
+
+/** Largest calldata a relayed request may carry, in bytes. */
+export const RELAY_DATA_MAX_BYTES = 8192;
+
+/** Calldata: `0x` and an even number of hex digits, output lower case. */
+export const calldataSchema = z
+  .string()
+  .regex(/^0x(?:[0-9a-fA-F]{2})*$/, "Invalid calldata: expected 0x followed by whole bytes of hex")
+  .max(2 + 2 * RELAY_DATA_MAX_BYTES, `Invalid calldata: longer than ${RELAY_DATA_MAX_BYTES} bytes`)
+  .transform((value) => value.toLowerCase() as `0x${string}`);
+
+/** The fields of an ERC2771Forwarder `ForwardRequest`, as signed (EIP-712 message). */
+export const forwardRequestSchema = z.object({
+  from: addressSchema,
+  to: addressSchema,
+  value: uint256Schema,
+  gas: uint256Schema,
+  nonce: uint256Schema,
+  deadline: uint48Schema,
+  data: calldataSchema,
+});
+export type ForwardRequest = z.output<typeof forwardRequestSchema>;
+/** A forward request as sent in JSON: uint256 fields as decimal strings. */
+export type ForwardRequestJson = z.input<typeof forwardRequestSchema>;
+
+/** `POST /v1/relay` body: the request and `from`'s 65-byte EIP-712 signature of it. */
+export const relayRequestSchema = z.object({
+  request: forwardRequestSchema,
+  signature: signatureSchema.refine((value) => value.length === 132, {
+    message: "Invalid signature: expected 65 bytes (r, s, v)",
+  }),
+});
+export type RelayRequest = z.output<typeof relayRequestSchema>;
+export type RelayRequestJson = z.input<typeof relayRequestSchema>;
+
+/** `POST /v1/relay` → 202: the hash of the relayer's transaction (the same for a repeated request). */
+export const relayResponseSchema = z.object({ txHash: bytes32Schema });
+export type RelayResponse = z.output<typeof relayResponseSchema>;
+
+/** The JSON body of `POST /v1/relay` for `request` (uint256 fields as decimal strings). */
+export function serializeRelayRequest(request: ForwardRequest, signature: `0x${string}`): RelayRequestJson {
+  return {
+    request: {
+      from: request.from,
+      to: request.to,
+      value: request.value.toString(),
+      gas: request.gas.toString(),
+      nonce: request.nonce.toString(),
+      deadline: request.deadline,
+      data: request.data,
+    },
+    signature,
+  };
+}
 
 // ── Errors ─────────────────────────────────────────────────────────────────────────────────
 

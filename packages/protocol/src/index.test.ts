@@ -15,9 +15,16 @@ describe("entry points", () => {
       "signIn",
       "gatekeeperJson",
       "verifyAuditEntries",
+      "relayAndWait",
+      "signForwardRequest",
     ])
       assert.equal(typeof (protocol as Record<string, unknown>)[name], "function", name);
-    for (const name of ["networkManifestSchema", "problemSchema", "sessionRequestSchema"])
+    for (const name of [
+      "networkManifestSchema",
+      "problemSchema",
+      "sessionRequestSchema",
+      "relayRequestSchema",
+    ])
       assert.equal(
         typeof (protocol as unknown as Record<string, { safeParse?: unknown }>)[name]?.safeParse,
         "function",
@@ -36,7 +43,7 @@ describe("entry points", () => {
     const errors = Object.entries(node).filter(
       ([name, value]) => typeof value === "function" && name.endsWith("Error") && name !== "BaseError",
     );
-    assert.equal(errors.length, 16);
+    assert.equal(errors.length, 17);
     for (const [name, value] of errors) {
       assert.ok((value as { prototype: unknown }).prototype instanceof protocol.BaseError, name);
     }

@@ -1,0 +1,408 @@
+/**
+ * Relayed meta-transactions (ERC-2771): a patient or a delegate signs an EIP-712 `ForwardRequest`
+ * for the MedRecForwarder and a gatekeeper's relay (`POST /v1/relay`) pays the gas. The one helper
+ * the dapp, the gatekeeper and the tests use: build, sign, submit, wait. Browser-safe.
+ *
+ * @example
+ * const { txHash } = await relayAndWait({
+ *   client, gatekeeperUrl, forwarder: manifest.contracts.Forwarder, account: patient,
+ *   to: manifest.contracts.Agent,
+ *   data: encodeFunctionData({ abi: agentAbi, functionName: "register", args: [key, [], 0] }),
+ * })
+ */
+import {
+  type Abi,
+  type Address,
+  type Client,
+  concat,
+  decodeErrorResult,
+  getAddress,
+  type Hex,
+  hashTypedData,
+  parseEventLogs,
+  recoverTypedDataAddress,
+  type TransactionReceipt,
+} from "viem";
+import {
+  call,
+  estimateGas,
+  getBlock,
+  getChainId,
+  readContract,
+  waitForTransactionReceipt,
+} from "viem/actions";
+import {
+  apiPaths,
+  type ForwardRequest,
+  type RelayRequest,
+  relayResponseSchema,
+  serializeRelayRequest,
+} from "./api.ts";
+import { gatekeeperJson } from "./client.ts";
+import { BaseError } from "./errors.ts";
+import {
+  agentAbi,
+  agentRegistryAbi,
+  auditAnchorAbi,
+  medRecForwarderAbi,
+  relationshipAbi,
+} from "./generated/abis.ts";
+
+export { medRecForwarderAbi, medRecForwarderBytecode } from "./generated/abis.ts";
+
+/** The forwarder's EIP-712 name (fixed in MedRecForwarder.sol) and version (OpenZeppelin's "1"). */
+export const FORWARDER_NAME = "MedRecForwarder";
+export const FORWARDER_VERSION = "1";
+
+/** EIP-712 types of OpenZeppelin 5.4's `ERC2771Forwarder` (`_FORWARD_REQUEST_TYPEHASH`). */
+export const forwardRequestTypes = {
+  ForwardRequest: [
+    { name: "from", type: "address" },
+    { name: "to", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "gas", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint48" },
+    { name: "data", type: "bytes" },
+  ],
+} as const;
+
+/** Where a forward request is valid: one forwarder on one chain. */
+export type ForwarderDomainParameters = { chainId: number; forwarder: Address };
+
+/** The EIP-712 domain of the MedRecForwarder at `forwarder` on `chainId`. */
+export function forwarderDomain({ chainId, forwarder }: ForwarderDomainParameters) {
+  return {
+    name: FORWARDER_NAME,
+    version: FORWARDER_VERSION,
+    chainId,
+    verifyingContract: getAddress(forwarder),
+  } as const;
+}
+
+/** The full EIP-712 typed data of `request` (what a wallet shows and signs). */
+export function forwardRequestTypedData(request: ForwardRequest, domain: ForwarderDomainParameters) {
+  return {
+    domain: forwarderDomain(domain),
+    types: forwardRequestTypes,
+    primaryType: "ForwardRequest",
+    message: request,
+  } as const;
+}
+
+/** The EIP-712 digest of `request`: what `from` signs, and a relay's idempotency key. */
+export function hashForwardRequest(request: ForwardRequest, domain: ForwarderDomainParameters): Hex {
+  return hashTypedData(forwardRequestTypedData(request, domain));
+}
+
+/** The address that signed `request` (compare with `request.from`). */
+export async function recoverForwardRequestSigner(
+  request: ForwardRequest,
+  signature: Hex,
+  domain: ForwarderDomainParameters,
+): Promise<Address> {
+  return getAddress(
+    await recoverTypedDataAddress({ ...forwardRequestTypedData(request, domain), signature }),
+  );
+}
+
+/** Something that signs EIP-712 typed data: a viem local account (or a wallet client with an account). */
+export type TypedDataSigner = {
+  signTypedData(parameters: ReturnType<typeof forwardRequestTypedData>): Promise<Hex>;
+};
+
+/** `from`'s EIP-712 signature of `request` (viem `signTypedData`). */
+export function signForwardRequest(
+  account: TypedDataSigner,
+  request: ForwardRequest,
+  domain: ForwarderDomainParameters,
+): Promise<Hex> {
+  return account.signTypedData(forwardRequestTypedData(request, domain));
+}
+
+/** The `ForwardRequestData` struct that `execute` / `executeBatch` / `verify` take (no nonce: the forwarder's). */
+export function toForwardRequestData(request: ForwardRequest, signature: Hex) {
+  return {
+    from: request.from,
+    to: request.to,
+    value: request.value,
+    gas: request.gas,
+    deadline: request.deadline,
+    data: request.data,
+    signature,
+  };
+}
+
+/** The calldata the forwarder sends to `to`: `data` with `from` appended (ERC-2771). */
+export function forwardedCalldata(request: Pick<ForwardRequest, "from" | "data">): Hex {
+  return concat([request.data, request.from]);
+}
+
+/** Default lifetime of a request: 5 minutes (relays refuse deadlines more than 10 minutes ahead). */
+export const DEFAULT_DEADLINE_SECONDS = 300;
+/** Default gas margin over the estimate of the forwarded call, in percent. */
+export const DEFAULT_GAS_MARGIN_PERCENT = 25;
+
+export type BuildForwardRequestParameters = {
+  /** A client of the chain (reads the nonce, estimates gas, reads the latest block's time). */
+  client: Client;
+  forwarder: Address;
+  from: Address;
+  to: Address;
+  data: Hex;
+  /** Wei sent along; MedRec's contracts take none. Default 0. */
+  value?: bigint;
+  /** Gas for the forwarded call. Default: estimated (as the forwarder calls it) plus `gasMarginPercent`. */
+  gas?: bigint;
+  gasMarginPercent?: number;
+  /** Lifetime from now (the later of the clock and the latest block). Default {@link DEFAULT_DEADLINE_SECONDS}. */
+  deadlineSeconds?: number;
+};
+
+/**
+ * A `ForwardRequest` ready to sign: `from`'s current forwarder nonce (`nonces(from)`), the gas of the
+ * forwarded call estimated from the forwarder with `from` appended (so a call that would revert
+ * fails here, with its reason), and a deadline.
+ *
+ * @throws {RelayedCallRevertedError} the call would revert (the decoded reason in `reason`).
+ */
+export async function buildForwardRequest({
+  client,
+  forwarder,
+  from,
+  to,
+  data,
+  value = 0n,
+  gas,
+  gasMarginPercent = DEFAULT_GAS_MARGIN_PERCENT,
+  deadlineSeconds = DEFAULT_DEADLINE_SECONDS,
+}: BuildForwardRequestParameters): Promise<ForwardRequest> {
+  const request = { from: getAddress(from), to: getAddress(to), data: data.toLowerCase() as Hex };
+  const [nonce, block] = await Promise.all([
+    readContract(client, {
+      address: forwarder,
+      abi: medRecForwarderAbi,
+      functionName: "nonces",
+      args: [request.from],
+    }),
+    getBlock(client, { blockTag: "latest" }),
+  ]);
+  let forwardedGas = gas;
+  if (forwardedGas === undefined) {
+    let estimate: bigint;
+    try {
+      estimate = await estimateGas(client, {
+        account: getAddress(forwarder),
+        to: request.to,
+        data: forwardedCalldata(request),
+        value,
+      });
+    } catch (cause) {
+      throw new RelayedCallRevertedError({ request, reason: decodeRevertReason(cause), cause });
+    }
+    forwardedGas = (estimate * BigInt(100 + gasMarginPercent)) / 100n;
+  }
+  const now = Math.max(Math.floor(Date.now() / 1000), Number(block.timestamp));
+  return { ...request, value, gas: forwardedGas, nonce, deadline: now + deadlineSeconds };
+}
+
+/** Sends `POST /v1/relay` to a gatekeeper; resolves to the relayer's transaction hash (202). */
+export async function submitRelayed({
+  gatekeeperUrl,
+  request,
+  signature,
+  fetch = globalThis.fetch,
+}: {
+  gatekeeperUrl: string;
+  request: ForwardRequest;
+  signature: Hex;
+  fetch?: typeof globalThis.fetch;
+}): Promise<Hex> {
+  const body = await gatekeeperJson(gatekeeperUrl, apiPaths.relay, {
+    method: "POST",
+    body: serializeRelayRequest(request, signature),
+    fetch,
+  });
+  return relayResponseSchema.parse(body).txHash;
+}
+
+/** Every MedRec error, for decoding a revert wherever it came from. */
+const MEDREC_ERRORS_ABI = [
+  ...agentAbi,
+  ...relationshipAbi,
+  ...agentRegistryAbi,
+  ...auditAnchorAbi,
+  ...medRecForwarderAbi,
+].filter((item) => item.type === "error") as Abi;
+
+/** Raw revert data found in a viem error's cause chain, if any. */
+function revertData(error: unknown): Hex | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && current instanceof Error; depth++) {
+    const data = (current as { data?: unknown }).data;
+    if (typeof data === "string" && /^0x[0-9a-fA-F]*$/.test(data) && data.length >= 10) return data as Hex;
+    if (typeof data === "object" && data !== null) {
+      const inner = (data as { data?: unknown }).data;
+      if (typeof inner === "string" && /^0x[0-9a-fA-F]*$/.test(inner) && inner.length >= 10)
+        return inner as Hex;
+    }
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * A revert as `ErrorName(arg, …)` decoded against the MedRec contracts' and the forwarder's errors
+ * (and `Error(string)` / `Panic`), or the short message of `error` when there is no revert data.
+ */
+export function decodeRevertReason(error: unknown): string {
+  const data = revertData(error);
+  if (data) {
+    try {
+      const decoded = decodeErrorResult({ abi: MEDREC_ERRORS_ABI, data });
+      const args = (decoded.args ?? []).map((arg) => String(arg));
+      return `${decoded.errorName}(${args.join(", ")})`;
+    } catch {
+      return `unknown error ${data.slice(0, 10)}`;
+    }
+  }
+  if (error instanceof Error)
+    return (error as { shortMessage?: string }).shortMessage ?? error.message.split("\n")[0] ?? "";
+  return String(error);
+}
+
+/** A relayed call that reverted, or would revert: `reason` is the decoded contract error. */
+export class RelayedCallRevertedError extends BaseError {
+  override name = "RelayedCallRevertedError" as const;
+  readonly reason: string;
+  readonly txHash: Hex | undefined;
+  constructor({
+    request,
+    reason,
+    txHash,
+    cause,
+  }: {
+    request: Pick<ForwardRequest, "from" | "to">;
+    reason: string;
+    txHash?: Hex;
+    cause?: unknown;
+  }) {
+    super(`The call from ${request.from} to ${request.to} through the forwarder reverted: ${reason}.`, {
+      cause,
+      ...(txHash ? { metaMessages: [`transaction ${txHash}`] } : {}),
+    });
+    this.reason = reason;
+    this.txHash = txHash;
+  }
+}
+
+/**
+ * Whether `receipt` executed `request` successfully: the forwarder's `ExecutedForwardRequest`
+ * event for (`from`, `nonce`) with `success` true. (`execute` reverts the whole transaction when the
+ * call fails; `executeBatch` with a refund receiver emits `success` false instead.)
+ */
+export function forwardRequestOutcome(
+  receipt: Pick<TransactionReceipt, "status" | "logs">,
+  { forwarder, request }: { forwarder: Address; request: Pick<ForwardRequest, "from" | "nonce"> },
+): "success" | "failed" | "not-executed" {
+  if (receipt.status !== "success") return "failed";
+  const events = parseEventLogs({
+    abi: medRecForwarderAbi,
+    eventName: "ExecutedForwardRequest",
+    logs: receipt.logs,
+  }).filter(
+    (log) =>
+      getAddress(log.address) === getAddress(forwarder) &&
+      getAddress(log.args.signer) === getAddress(request.from) &&
+      log.args.nonce === request.nonce,
+  );
+  if (events.length === 0) return "not-executed";
+  return events.some((log) => log.args.success) ? "success" : "failed";
+}
+
+/** Replays the forwarded call before `receipt`'s block to learn why it failed. */
+async function reasonOfFailure(
+  client: Client,
+  forwarder: Address,
+  request: ForwardRequest,
+  receipt: TransactionReceipt,
+): Promise<string> {
+  try {
+    await call(client, {
+      account: forwarder,
+      to: request.to,
+      data: forwardedCalldata(request),
+      gas: request.gas,
+      blockNumber: receipt.blockNumber > 0n ? receipt.blockNumber - 1n : receipt.blockNumber,
+    });
+  } catch (error) {
+    return decodeRevertReason(error);
+  }
+  return "the forwarder did not execute the request (expired, replayed, badly signed or out of gas)";
+}
+
+export type RelayAndWaitParameters = {
+  /** A client of the chain (nonce, gas estimate, chain id, receipt). */
+  client: Client;
+  forwarder: Address;
+  /** The signer: `from` of the request. */
+  account: TypedDataSigner & { address: Address };
+  to: Address;
+  data: Hex;
+  gas?: bigint;
+  deadlineSeconds?: number;
+  /** Chain id of the domain. Default: the client's. */
+  chainId?: number;
+  receiptTimeoutMs?: number;
+} & (
+  | { gatekeeperUrl: string; fetch?: typeof globalThis.fetch; submit?: undefined }
+  /** Submits the signed request some other way (a gatekeeper relaying in-process, a test); returns the tx hash. */
+  | { submit: (relay: RelayRequest) => Promise<Hex>; gatekeeperUrl?: undefined }
+);
+
+/**
+ * Builds, signs and submits a forward request, waits for the relayer's transaction and checks that
+ * the forwarder executed the call successfully.
+ *
+ * @throws {RelayedCallRevertedError} the call reverts (before submission, from the estimate; or on
+ *   chain, replayed to decode the reason).
+ * @throws {GatekeeperRequestError} the relay refused the request.
+ */
+export async function relayAndWait(parameters: RelayAndWaitParameters): Promise<{
+  txHash: Hex;
+  receipt: TransactionReceipt;
+  request: ForwardRequest;
+}> {
+  const { client, forwarder, account } = parameters;
+  const request = await buildForwardRequest({
+    client,
+    forwarder,
+    from: account.address,
+    to: parameters.to,
+    data: parameters.data,
+    ...(parameters.gas === undefined ? {} : { gas: parameters.gas }),
+    ...(parameters.deadlineSeconds === undefined ? {} : { deadlineSeconds: parameters.deadlineSeconds }),
+  });
+  const chainId = parameters.chainId ?? client.chain?.id ?? (await getChainId(client));
+  const signature = await signForwardRequest(account, request, { chainId, forwarder });
+  const txHash = parameters.submit
+    ? await parameters.submit({ request, signature })
+    : await submitRelayed({
+        gatekeeperUrl: parameters.gatekeeperUrl,
+        request,
+        signature,
+        ...(parameters.fetch ? { fetch: parameters.fetch } : {}),
+      });
+  const receipt = await waitForTransactionReceipt(client, {
+    hash: txHash,
+    pollingInterval: 250,
+    ...(parameters.receiptTimeoutMs === undefined ? {} : { timeout: parameters.receiptTimeoutMs }),
+  });
+  if (forwardRequestOutcome(receipt, { forwarder, request }) !== "success")
+    throw new RelayedCallRevertedError({
+      request,
+      reason: await reasonOfFailure(client, forwarder, request, receipt),
+      txHash,
+    });
+  return { txHash, receipt, request };
+}
