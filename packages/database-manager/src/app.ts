@@ -11,6 +11,7 @@ import { type HealthCheck, healthHandler } from "./ops/health.ts";
 import { exceedsDepth } from "./ops/json-depth.ts";
 import { type Metrics, metricsHandler, metricsMiddleware } from "./ops/metrics.ts";
 import { buildOpenApi, type OpenApiPaths } from "./ops/openapi.ts";
+import { isStreamedUpload, UPLOAD_LIMITS_LOCAL, type UploadLimits } from "./records/upload.ts";
 
 /** A slice of the API: its routes and their OpenAPI paths (every route must be documented). */
 export type AppModule = { router: Router; paths: OpenApiPaths };
@@ -49,6 +50,7 @@ export function routeOf(raw: RoutedRequest | undefined, url: string): string {
     "records",
     "audit",
     "sponsor",
+    "relay",
     "healthz",
     "metrics",
     "openapi.json",
@@ -108,12 +110,36 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
     }),
   );
   app.use(metricsMiddleware(metrics));
-  app.use(
-    express.json({
-      limit: config.BODY_LIMIT_BYTES,
-      type: ["application/json", "application/fhir+json", "application/*+json"],
-    }),
-  );
+  const json = express.json({
+    limit: config.BODY_LIMIT_BYTES,
+    type: ["application/json", "application/fhir+json", "application/*+json"],
+  });
+  const recordsLimit = config.RECORDS_UPLOAD_LIMIT_BYTES;
+  app.use((req, res, next) => {
+    // Staff record uploads are read as a stream by the records module, within their own limit.
+    if (isStreamedUpload(req)) {
+      const limits: UploadLimits = {
+        maxBytes: config.RECORDS_UPLOAD_LIMIT_BYTES,
+        maxResources: config.RECORDS_UPLOAD_MAX_RESOURCES,
+        maxDepth: config.JSON_MAX_DEPTH,
+      };
+      res.locals[UPLOAD_LIMITS_LOCAL] = limits;
+      next();
+      return;
+    }
+    json(req, res, (error?: unknown) => {
+      if ((error as { type?: string } | undefined)?.type === "entity.too.large") {
+        next(
+          new ProblemError(
+            "payload-too-large",
+            `The request body is larger than the ${config.BODY_LIMIT_BYTES} bytes this gatekeeper accepts here (BODY_LIMIT_BYTES). Records go to POST /v1/patients/{mrn}/records, which reads up to ${recordsLimit} bytes (RECORDS_UPLOAD_LIMIT_BYTES) as a stream, as a Bundle or as NDJSON (application/fhir+ndjson).`,
+          ),
+        );
+        return;
+      }
+      next(error);
+    });
+  });
   app.use((req, _res, next) => {
     if (req.body !== undefined && exceedsDepth(req.body, config.JSON_MAX_DEPTH)) {
       next(

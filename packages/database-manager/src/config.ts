@@ -110,6 +110,15 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(5_000_000),
   JSON_MAX_DEPTH: z.coerce.number().int().min(4).max(256).default(64),
+  /** Staff record uploads (`POST /v1/patients/{mrn}/records`), read as a stream: most bytes of one upload. */
+  RECORDS_UPLOAD_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024),
+  /** Most resources (Bundle entries or NDJSON lines) of one staff record upload. */
+  RECORDS_UPLOAD_MAX_RESOURCES: z.coerce.number().int().min(1).max(200_000).default(30_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Staff API key (header `X-Operator-Key`); at least 32 characters. Optional. */
   OPERATOR_KEY: z.string().min(32, "must be at least 32 characters").optional(),
@@ -132,7 +141,7 @@ export const configSchema = z.object({
    * peers have their client address taken from X-Forwarded-For (rate limits, logs).
    */
   TRUST_PROXY: proxies.default([]),
-  // The chain: RPC, contracts, the provider's identity and keys, sponsorship limits (chain/config.ts).
+  // The chain: RPC, contracts, the provider's identity and keys, the relay and its limits (chain/config.ts).
   ...chainConfigSchema.shape,
   // Audit anchoring, the owner/runtime database split, denial limits (audit/config.ts).
   ...auditConfigSchema.shape,

@@ -225,11 +225,11 @@ describe("records: invalid FHIR → 422 naming the element path, nothing stored"
       secret: "SecretThing",
     },
     {
-      name: "a Bundle type other than collection or transaction",
+      name: "a Bundle type other than collection, transaction or batch",
       mutate: (b) => {
-        b.type = "batch";
+        b.type = "searchset";
       },
-      detail: /^Bundle\.type: must be collection or transaction/,
+      detail: /^Bundle\.type: must be collection, transaction or batch/,
     },
     {
       name: "a transaction entry without a request",

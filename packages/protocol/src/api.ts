@@ -78,8 +78,22 @@ export type RelationshipParams = z.output<typeof relationshipParamsSchema>;
 export const recordsQuerySchema = z.object({
   category: scopeCodeSchema.optional(),
   _since: z.union([z.iso.date(), dateTimeSchema]).optional(),
+  /** Entries per page: 1 to {@link RECORDS_PAGE_MAX}, default {@link RECORDS_PAGE_DEFAULT}. */
+  _count: z.coerce.number().int().min(1).optional(),
+  /** Next pages only (from `link` `next`): the record root of the first page. */
+  _root: bytes32Schema.optional(),
+  /** Next pages only: index of the page's first entry among the matches. */
+  _offset: z.coerce.number().int().min(0).optional(),
 });
 export type RecordsQuery = z.output<typeof recordsQuerySchema>;
+
+/** Default and largest page of `GET …/records` (`_count`). */
+export const RECORDS_PAGE_DEFAULT = 500;
+export const RECORDS_PAGE_MAX = 2000;
+
+/** `Bundle.link[]` of a records page: `self`, and `next` while more entries follow. */
+export const bundleLinkSchema = z.object({ relation: z.string().min(1), url: z.string().min(1) });
+export type BundleLink = z.output<typeof bundleLinkSchema>;
 
 // ── Audit ──────────────────────────────────────────────────────────────────────────────────
 

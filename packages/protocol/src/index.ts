@@ -20,6 +20,8 @@ export {
   auditInclusionSchema,
   auditQuerySchema,
   auditResponseSchema,
+  type BundleLink,
+  bundleLinkSchema,
   type CreatePatientRequest,
   type CreatePatientResponse,
   calldataSchema,
@@ -36,6 +38,8 @@ export {
   type Problem,
   patientParamsSchema,
   problemSchema,
+  RECORDS_PAGE_DEFAULT,
+  RECORDS_PAGE_MAX,
   RELAY_DATA_MAX_BYTES,
   type RecordsQuery,
   type RelationshipParams,
@@ -174,6 +178,13 @@ export {
   verifyBundle,
   verifyProof,
 } from "./record-root.ts";
+export {
+  type FetchVerifiedRecordsParameters,
+  fetchVerifiedRecords,
+  type RecordsFailure,
+  type RecordsFailureReason,
+  type VerifiedRecords,
+} from "./records-client.ts";
 export {
   type BuildForwardRequestParameters,
   buildForwardRequest,

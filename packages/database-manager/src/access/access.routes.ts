@@ -9,6 +9,8 @@ import {
   auditResponseSchema,
   bytes32Schema,
   dateTimeSchema,
+  RECORDS_PAGE_DEFAULT,
+  RECORDS_PAGE_MAX,
   recordsQuerySchema,
   relationshipsResponseSchema,
   SCOPE_CODES,
@@ -24,9 +26,10 @@ import { commonProblems, jsonSchema, type OpenApiPaths, problemResponse } from "
 import type { Guards } from "../seams.ts";
 import type { AccessService } from "./access.service.ts";
 
-const QUERY_KEYS = new Set(["category", "_since"]);
+const QUERY_KEYS = new Set(["category", "_since", "_count", "_root", "_offset"]);
 const categorySchema = recordsQuerySchema.shape.category.unwrap();
 const sinceSchema = recordsQuerySchema.shape._since.unwrap();
+const DIGITS = /^[0-9]{1,9}$/;
 
 const badRequest = (detail: string) => new ProblemError("bad-request", detail);
 
@@ -37,29 +40,80 @@ export function parseRelationship(value: unknown): Hex {
   return parsed.data as Hex;
 }
 
-/** `?category=&_since=`, strictly: known keys, given once, valid values (never echoed). */
-export function parseRecordsQuery(query: Request["query"]): {
+/** A records query as parsed: filters, and the page (`_root` and `_offset` only on next pages). */
+export type ParsedRecordsQuery = {
   category?: ScopeCode;
   sinceMs?: number;
-} {
+  /** The `_since` text as given (kept in page links). */
+  since?: string;
+  count: number;
+  root?: Hex;
+  offset: number;
+};
+
+/**
+ * `?category=&_since=&_count=&_root=&_offset=`, strictly: known keys, given once, valid values
+ * (never echoed). `_root` and `_offset` come together, from a `next` link.
+ */
+export function parseRecordsQuery(query: Request["query"]): ParsedRecordsQuery {
   for (const key of Object.keys(query))
-    if (!QUERY_KEYS.has(key)) throw badRequest("Only the query parameters category and _since are accepted.");
-  const result: { category?: ScopeCode; sinceMs?: number } = {};
-  const { category, _since } = query as Record<string, unknown>;
+    if (!QUERY_KEYS.has(key))
+      throw badRequest(`Only the query parameters ${[...QUERY_KEYS].join(", ")} are accepted.`);
+  const result: ParsedRecordsQuery = { count: RECORDS_PAGE_DEFAULT, offset: 0 };
+  const given = query as Record<string, unknown>;
+  for (const key of QUERY_KEYS)
+    if (given[key] !== undefined && typeof given[key] !== "string") throw badRequest(`${key}: give it once.`);
+  const { category, _since, _count, _root, _offset } = given as Record<string, string | undefined>;
   if (category !== undefined) {
-    if (typeof category !== "string") throw badRequest("category: give it once.");
     const parsed = categorySchema.safeParse(category);
     if (!parsed.success) throw badRequest(`category: must be one of ${SCOPE_CODES.join(", ")}.`);
     result.category = parsed.data;
   }
   if (_since !== undefined) {
-    if (typeof _since !== "string") throw badRequest("_since: give it once.");
     const ms = sinceSchema.safeParse(_since).success ? Date.parse(_since) : Number.NaN;
     if (Number.isNaN(ms))
       throw badRequest("_since: must be an ISO 8601 date (2024-01-31) or date-time with a time zone.");
     result.sinceMs = ms;
+    result.since = _since;
+  }
+  if (_count !== undefined) {
+    const n = DIGITS.test(_count) ? Number(_count) : 0;
+    if (n < 1 || n > RECORDS_PAGE_MAX)
+      throw badRequest(
+        `_count: must be an integer from 1 to ${RECORDS_PAGE_MAX} (default ${RECORDS_PAGE_DEFAULT}).`,
+      );
+    result.count = n;
+  }
+  if ((_root === undefined) !== (_offset === undefined))
+    throw badRequest(
+      "_root and _offset come together, from a next link; start from the first page without them.",
+    );
+  if (_root !== undefined && _offset !== undefined) {
+    if (!bytes32Schema.safeParse(_root).success)
+      throw badRequest("_root: must be 0x followed by 64 hex digits (copy the next link as given).");
+    if (!DIGITS.test(_offset))
+      throw badRequest("_offset: must be a non-negative integer (copy the next link as given).");
+    result.root = _root.toLowerCase() as Hex;
+    result.offset = Number(_offset);
   }
   return result;
+}
+
+/** The URL of a records page (relative to the gatekeeper's base URL), filters first, then the page. */
+export function recordsPageUrl(
+  relationship: Hex,
+  query: Pick<ParsedRecordsQuery, "category" | "since" | "count">,
+  page?: { root: Hex; offset: number },
+): string {
+  const params = new URLSearchParams();
+  if (query.category !== undefined) params.set("category", query.category);
+  if (query.since !== undefined) params.set("_since", query.since);
+  params.set("_count", String(query.count));
+  if (page) {
+    params.set("_root", page.root);
+    params.set("_offset", String(page.offset));
+  }
+  return `${apiPaths.records(relationship)}?${params.toString()}`;
 }
 
 /** A request's caller, who must be a signed-in account (operators read no records). */
@@ -83,8 +137,20 @@ export function accessRouter(
   });
   router.get("/v1/relationships/:relationship/records", guards.requireSession, async (req, res) => {
     const relationship = parseRelationship(req.params.relationship);
-    const { category, sinceMs } = parseRecordsQuery(req.query);
-    const body = await service.records({ relationship, caller: accountOf(res), category, sinceMs });
+    const query = parseRecordsQuery(req.query);
+    const { body, next } = await service.records({
+      relationship,
+      caller: accountOf(res),
+      category: query.category,
+      sinceMs: query.sinceMs,
+      page: {
+        count: query.count,
+        offset: query.offset,
+        root: query.root,
+        url: (root, offset) => recordsPageUrl(relationship, query, { root, offset }),
+      },
+    });
+    if (next !== undefined) res.setHeader("Link", `<${next}>; rel="next"`);
     // Written directly: the text is final, and express's ETag would hash every body again.
     res.status(200);
     res.setHeader("Content-Type", "application/fhir+json; charset=utf-8");
@@ -160,7 +226,17 @@ const bundleSchema = {
   properties: {
     resourceType: { const: "Bundle" },
     type: { const: "searchset" },
-    total: { type: "integer", minimum: 0 },
+    total: { type: "integer", minimum: 0, description: "Every match of the search, on all pages" },
+    link: {
+      type: "array",
+      description:
+        "`self` and, while more entries follow, `next` (URLs relative to the gatekeeper's base URL)",
+      items: {
+        type: "object",
+        required: ["relation", "url"],
+        properties: { relation: { type: "string" }, url: { type: "string" } },
+      },
+    },
     meta: {
       type: "object",
       description: "`extension` carries the record root: url https://medrec.dev/fhir/record-root",
@@ -202,7 +278,7 @@ export const accessPaths: OpenApiPaths = {
       tags: ["records"],
       summary: "The FHIR R4 records of a relationship the caller may see, with Merkle proofs",
       description:
-        "The patient sees every entry; a viewer with an unexpired, unrevoked grant sees the entries whose required scopes (incl. `sensitive`) the grant fully covers, and only a category it covers. Every decision is audited before the answer.",
+        "The patient sees every entry; a viewer with an unexpired, unrevoked grant sees the entries whose required scopes (incl. `sensitive`) the grant fully covers, and only a category it covers. Paged as FHIR searchsets are (`_count`, `total`, `link` `next`); the pages of one search all come from the record set of the first page. Every decision (every page) is audited before the answer.",
       security: sessionOnly,
       parameters: [
         relationshipParameter,
@@ -220,13 +296,42 @@ export const accessPaths: OpenApiPaths = {
           description: "Only entries updated at or after this ISO 8601 date or date-time",
           schema: jsonSchema(z.union([z.iso.date(), dateTimeSchema])),
         },
+        {
+          name: "_count",
+          in: "query",
+          required: false,
+          description: `Entries per page (default ${RECORDS_PAGE_DEFAULT}, at most ${RECORDS_PAGE_MAX})`,
+          schema: { type: "integer", minimum: 1, maximum: RECORDS_PAGE_MAX, default: RECORDS_PAGE_DEFAULT },
+        },
+        {
+          name: "_root",
+          in: "query",
+          required: false,
+          description:
+            "Next pages only, as the `next` link gives it: the record root of the first page. A root that is no longer current is refused with 409 (start again).",
+          schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" },
+        },
+        {
+          name: "_offset",
+          in: "query",
+          required: false,
+          description: "Next pages only, with `_root`: index of the page's first entry among the matches",
+          schema: { type: "integer", minimum: 0 },
+        },
       ],
       responses: {
         "200": {
-          description: "A searchset Bundle",
+          description:
+            'One page of a searchset Bundle: `total` counts every match, `link` has `self` and, while more entries follow, `next` (also sent as a `Link: <…>; rel="next"` header). Every entry carries its proof against the root in `Bundle.meta`, the same root on every page.',
+          headers: {
+            Link: { description: "The next page, when there is one", schema: { type: "string" } },
+          },
           content: { "application/fhir+json": { schema: bundleSchema } },
         },
         ...permissionProblems,
+        "409": problemResponse(
+          "A next page of a record set that has changed since the first page: start again from the first page",
+        ),
       },
     },
   },

@@ -62,7 +62,22 @@ export type RecordsRequest = {
   caller: Address;
   category?: ScopeCode | undefined;
   sinceMs?: number | undefined;
+  /** Paging; without it every match in one bundle. */
+  page?: RecordsPageRequest | undefined;
 };
+
+/** Which page: `root` (of the first page) and `offset` are given on next pages only. */
+export type RecordsPageRequest = {
+  count: number;
+  offset: number;
+  root?: Hex | undefined;
+  /** The URL of the page of `root` starting at `offset`. */
+  url: (root: Hex, offset: number) => string;
+};
+
+/** The answer to a records page of a superseded record set. */
+export const STALE_PAGE_DETAIL =
+  "The records changed since the first page was served (its record root is no longer current); start again from the first page (without _root and _offset).";
 
 /**
  * Access decisions on relationships, from the chain view only (in memory): the patient
@@ -151,7 +166,13 @@ export function createAccessService({
      *
      * @throws {ProblemError} 503 when the chain view is stale; 403 ({@link FORBIDDEN_DETAIL}) when refused.
      */
-    async records({ relationship, caller, category, sinceMs }: RecordsRequest): Promise<string> {
+    async records({
+      relationship,
+      caller,
+      category,
+      sinceMs,
+      page,
+    }: RecordsRequest): Promise<{ body: string; next: string | undefined }> {
       view.assertCurrent();
       const decision = decideRecords(relationship, caller, category);
       const categoryBit = category === undefined ? undefined : 1 << SCOPE_BITS[category];
@@ -159,11 +180,32 @@ export function createAccessService({
         await record(relationship, caller, "records.read", category ? [category] : [], decision);
         throw new ProblemError("forbidden", FORBIDDEN_DETAIL);
       }
-      const set = prepareRecordSet(await records.recordSet(decision.patientId));
-      const { body, servedMask } = serializeBundle(set, { granted: decision.granted, categoryBit, sinceMs });
-      const categories = maskToScopes((servedMask | (categoryBit ?? 0)) & KNOWN_SCOPES_MASK);
+      const current = await records.recordSet(decision.patientId);
+      // A sequence of pages never mixes two record sets: next pages name the first page's root.
+      if (page?.root !== undefined && page.root !== current.root.toLowerCase())
+        throw new ProblemError("conflict", STALE_PAGE_DETAIL);
+      const set = prepareRecordSet(current);
+      const root = current.root.toLowerCase() as Hex;
+      let served: ReturnType<typeof serializeBundle>;
+      try {
+        served = serializeBundle(
+          set,
+          { granted: decision.granted, categoryBit, sinceMs },
+          page && { count: page.count, offset: page.offset, url: (offset) => page.url(root, offset) },
+        );
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        throw new ProblemError(
+          "bad-request",
+          "_offset: past the last entry of this search; start again from the first page.",
+        );
+      }
+      const categories = maskToScopes((served.servedMask | (categoryBit ?? 0)) & KNOWN_SCOPES_MASK);
       await record(relationship, caller, "records.read", categories, decision);
-      return body;
+      return {
+        body: served.body,
+        next: page && served.next !== undefined ? page.url(root, served.next) : undefined,
+      };
     },
 
     /**

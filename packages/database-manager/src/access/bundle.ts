@@ -53,25 +53,56 @@ export function prepareRecordSet(set: RecordSet): PreparedRecordSet {
   return result;
 }
 
+/** Which page of the matching entries to serve, and how the page links are written. */
+export type BundlePage = {
+  /** Entries per page (`_count`). */
+  count: number;
+  /** Index of the page's first entry among the matches (`_offset`). */
+  offset: number;
+  /** The URL of the page starting at `offset` (relative to the gatekeeper's base URL). */
+  url: (offset: number) => string;
+};
+
 /**
- * A FHIR R4 `searchset` Bundle of the entries the filter lets through, joined from the
- * prepared JSON (no per-request serialisation), and the union of the served entries' scope bits.
+ * A FHIR R4 `searchset` Bundle of one page of the entries the filter lets through, joined from
+ * the prepared JSON (no per-request serialisation): `total` counts every match, `link` has `self`
+ * and, when more entries follow, `next`. Also the union of the served entries' scope bits.
+ * Without `page`, every match in one bundle.
+ *
+ * @throws {RangeError} when `page.offset` is past the last match (and not 0).
  */
 export function serializeBundle(
   set: PreparedRecordSet,
   { granted, categoryBit, sinceMs }: BundleFilter,
-): { body: string; servedMask: number; total: number } {
-  const parts: string[] = [];
-  let servedMask = 0;
+  page?: BundlePage,
+): { body: string; servedMask: number; total: number; next: number | undefined } {
+  const matches: PreparedEntry[] = [];
   for (const entry of set.entries) {
     if ((entry.mask & ~granted) !== 0) continue;
     if (categoryBit !== undefined && (entry.mask & categoryBit) === 0) continue;
     if (sinceMs !== undefined && entry.lastUpdatedMs < sinceMs) continue;
+    matches.push(entry);
+  }
+  const offset = page?.offset ?? 0;
+  if (offset > 0 && offset >= matches.length) throw new RangeError("offset past the last match");
+  const end = page ? Math.min(matches.length, offset + page.count) : matches.length;
+  const parts: string[] = [];
+  let servedMask = 0;
+  for (let i = offset; i < end; i++) {
+    const entry = matches[i] as PreparedEntry;
     parts.push(entry.json);
     servedMask |= entry.mask;
   }
+  const next = end < matches.length ? end : undefined;
+  const links = page
+    ? [
+        { relation: "self", url: page.url(offset) },
+        ...(next === undefined ? [] : [{ relation: "next", url: page.url(next) }]),
+      ]
+    : [];
+  const link = links.length > 0 ? `,"link":${JSON.stringify(links)}` : "";
   // FHIR JSON has no empty arrays: an empty result has no `entry`.
   const entry = parts.length > 0 ? `,"entry":[${parts.join(",")}]` : "";
-  const body = `{"resourceType":"Bundle","type":"searchset","meta":${set.metaJson},"total":${parts.length}${entry}}`;
-  return { body, servedMask, total: parts.length };
+  const body = `{"resourceType":"Bundle","type":"searchset","meta":${set.metaJson},"total":${matches.length}${link}${entry}}`;
+  return { body, servedMask, total: matches.length, next };
 }

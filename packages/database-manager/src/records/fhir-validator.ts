@@ -175,17 +175,19 @@ function hasNul(value: unknown, path: string, issues: FhirIssue[]): void {
 
 /**
  * The shape checks Medplum does not name precisely (or that MedRec adds): a Bundle of type
- * collection or transaction, each entry holding one known, non-Bundle resource, transaction
- * entries with a POST or PUT request that agrees with the resource.
+ * collection, transaction or batch, each entry holding one known, non-Bundle resource, transaction
+ * and batch entries with a POST or PUT request that agrees with the resource.
  */
 function structureIssues(bundle: unknown): FhirIssue[] {
   if (!isObject(bundle) || bundle.resourceType !== "Bundle") {
     return [{ path: "Bundle", message: "expected a FHIR R4 Bundle (resourceType Bundle)" }];
   }
   const issues: FhirIssue[] = [];
-  if (bundle.type !== "collection" && bundle.type !== "transaction") {
-    issues.push({ path: "Bundle.type", message: "must be collection or transaction" });
+  if (bundle.type !== "collection" && bundle.type !== "transaction" && bundle.type !== "batch") {
+    issues.push({ path: "Bundle.type", message: "must be collection, transaction or batch" });
   }
+  // A batch's entries carry requests as a transaction's do (stored all or nothing all the same).
+  const withRequests = bundle.type === "transaction" || bundle.type === "batch";
   if (bundle.entry === undefined) return issues;
   if (!Array.isArray(bundle.entry)) return [...issues, { path: "Bundle.entry", message: "must be an array" }];
   bundle.entry.forEach((entry: unknown, i) => {
@@ -210,10 +212,10 @@ function structureIssues(bundle: unknown): FhirIssue[] {
     if (resource.id !== undefined && (typeof resource.id !== "string" || !FHIR_ID.test(resource.id))) {
       issues.push({ path: `${at}.resource.id`, message: "invalid id (1-64 of A-Z a-z 0-9 - .)" });
     }
-    if (bundle.type === "transaction") {
+    if (withRequests) {
       const request = entry.request;
       if (!isObject(request)) {
-        issues.push({ path: `${at}.request`, message: "is required in a transaction" });
+        issues.push({ path: `${at}.request`, message: `is required in a ${bundle.type}` });
         return;
       }
       if (request.method !== "POST" && request.method !== "PUT") {
@@ -243,7 +245,7 @@ function structureIssues(bundle: unknown): FhirIssue[] {
         });
       }
     } else if (entry.request !== undefined) {
-      issues.push({ path: `${at}.request`, message: "is only allowed in a transaction" });
+      issues.push({ path: `${at}.request`, message: "is only allowed in a transaction or batch" });
     }
   });
   return issues;

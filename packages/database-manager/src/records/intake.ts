@@ -37,7 +37,8 @@ export function stampMeta(resource: FhirResource, lastUpdated: string): FhirReso
 /**
  * The resources of a validated Bundle as they will be stored: deep copies with ids assigned
  * (resource id, else the PUT url's id, else the `urn:uuid:` of the fullUrl, else a new UUID),
- * references to in-bundle `fullUrl`s rewritten to `Type/id`, and `meta.lastUpdated` set.
+ * references to in-bundle `fullUrl`s and conditional references that match exactly one resource
+ * of the bundle ({@link conditionalTargets}) rewritten to `Type/id`, and `meta.lastUpdated` set.
  * Returns the 0-based entry index of a second entry with the same type and id as `duplicateOf`.
  */
 export function prepareBundleResources(
@@ -68,6 +69,34 @@ export function prepareBundleResources(
     if (first !== undefined) return { duplicate: i, duplicateOf: first };
     seen.set(key, i);
   }
-  if (fullUrls.size) for (const r of resources) rewriteReferences(r, fullUrls);
+  const targets = new Map([...fullUrls, ...conditionalTargets(resources)]);
+  if (targets.size) for (const r of resources) rewriteReferences(r, targets);
   return { resources: resources.map((r) => stampMeta(r, lastUpdated)) };
+}
+
+/**
+ * Conditional references (`Practitioner?identifier=system|value`, FHIR R4 transaction rules)
+ * that match exactly one resource of the same upload, mapped to that resource's `Type/id`. Those
+ * that match none (the provider directory is not part of a patient's upload) or several are not
+ * in the map and stay as written.
+ */
+export function conditionalTargets(resources: readonly FhirResource[]): Map<string, string> {
+  const found = new Map<string, string | null>();
+  const add = (key: string, target: string) => {
+    const seen = found.get(key);
+    found.set(key, seen === undefined || seen === target ? target : null);
+  };
+  for (const r of resources) {
+    if (!Array.isArray(r.identifier)) continue;
+    const target = `${r.resourceType}/${r.id}`;
+    for (const identifier of r.identifier as unknown[]) {
+      if (!isObject(identifier) || typeof identifier.value !== "string") continue;
+      const system = typeof identifier.system === "string" ? identifier.system : undefined;
+      if (system !== undefined) add(`${r.resourceType}?identifier=${system}|${identifier.value}`, target);
+      add(`${r.resourceType}?identifier=${identifier.value}`, target);
+    }
+  }
+  const map = new Map<string, string>();
+  for (const [key, target] of found) if (target !== null) map.set(key, target);
+  return map;
 }

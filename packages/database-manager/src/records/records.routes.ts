@@ -5,6 +5,13 @@ import { callerOf } from "../auth/auth.guards.ts";
 import { ProblemError } from "../errors.ts";
 import { commonProblems, jsonSchema, type OpenApiPaths, problemResponse } from "../ops/openapi.ts";
 import type { Guards, PatientsService } from "../seams.ts";
+import {
+  BUNDLE_TYPES,
+  NDJSON_TYPES,
+  UPLOAD_LIMITS_LOCAL,
+  type UploadLimits,
+  UploadStream,
+} from "./upload.ts";
 
 export type RecordsModuleParameters = {
   /** Uploads go through the patients service, which records each one in the patient's audit log. */
@@ -79,19 +86,47 @@ const paths: OpenApiPaths = {
   },
 };
 
-/** `POST /v1/patients/{mrn}/records` with its OpenAPI path, guarded by `requireStaff`. */
+/** The upload's format from its `Content-Type` (parameters such as charset ignored). */
+export function uploadFormatOf(contentType: string | undefined): "bundle" | "ndjson" | undefined {
+  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if ((NDJSON_TYPES as readonly string[]).includes(type)) return "ndjson";
+  if ((BUNDLE_TYPES as readonly string[]).includes(type)) return "bundle";
+  return undefined;
+}
+
+/**
+ * `POST /v1/patients/{mrn}/records` with its OpenAPI path, guarded by `requireStaff`. The body is
+ * not parsed by the app's JSON parser (`isStreamedUpload`, upload.ts): the records service
+ * reads it as a stream, within RECORDS_UPLOAD_LIMIT_BYTES.
+ */
 export function recordsModule({ patients, guards }: RecordsModuleParameters): AppModule {
   const router = Router();
   router.post("/v1/patients/:mrn/records", guards.requireStaff, async (req, res) => {
-    const { mrn } = patientParamsSchema.parse(req.params);
-    if (req.body === undefined) {
-      throw new ProblemError(
-        "unprocessable",
-        "Bundle: the request has no JSON body (send application/fhir+json)",
-      );
+    try {
+      const { mrn } = patientParamsSchema.parse(req.params);
+      let upload: unknown = req.body;
+      if (upload === undefined) {
+        const format = uploadFormatOf(req.headers["content-type"]);
+        if (format === undefined) {
+          if (!req.headers["content-type"] && !Number(req.headers["content-length"] ?? 0)) {
+            throw new ProblemError(
+              "unprocessable",
+              "Bundle: the request has no body (send application/fhir+json or application/fhir+ndjson)",
+            );
+          }
+          throw new ProblemError(
+            "unsupported-media-type",
+            "Send a FHIR Bundle as application/fhir+json, or resources as application/fhir+ndjson (one per line).",
+          );
+        }
+        upload = new UploadStream(format, req, res.locals[UPLOAD_LIMITS_LOCAL] as UploadLimits | undefined);
+      }
+      const result = await patients.uploadRecords(callerOf(res), mrn, upload);
+      res.json({ mrn, stored: result.stored, changed: result.changed, recordRoot: result.root });
+    } finally {
+      // What was not read is discarded, so that the answer still reaches the client.
+      if (!req.readableEnded) req.resume();
     }
-    const result = await patients.uploadRecords(callerOf(res), mrn, req.body);
-    res.json({ mrn, stored: result.stored, changed: result.changed, recordRoot: result.root });
   });
   return { router, paths };
 }

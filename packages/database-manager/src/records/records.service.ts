@@ -9,6 +9,14 @@ import { describeFhirIssues, loadFhirDefinitions, validateFhirBundle } from "./f
 import { prepareBundleResources, stampMeta } from "./intake.ts";
 import { buildRecordSet } from "./record-set.ts";
 import { RecordsRepository, type ResourceRow } from "./records.repository.knex.ts";
+import {
+  ALTERNATIVE,
+  type ParsedUpload,
+  readUpload,
+  tooManyResources,
+  type UploadLimits,
+  UploadStream,
+} from "./upload.ts";
 
 /**
  * What a write returns: `stored` resources accepted, of which `changed` differed; the committed
@@ -39,10 +47,18 @@ export type CreateRecordsServiceParameters = {
   patients?: PatientsLookup;
   /** Record sets kept in memory (least recently used are dropped). Default 2000. */
   cacheSize?: number;
-  /** Most entries one bundle may carry (413 beyond). Default 5000. */
+  /** Most resources one upload (bundle or NDJSON) may carry (413 beyond). Default 30,000. */
   maxEntries?: number;
+  /** Most bytes of one staff upload, read as a stream (413 beyond). Default 64 MiB. */
+  maxUploadBytes?: number;
+  /** Deepest JSON nesting of an upload. Default 64. */
+  maxDepth?: number;
   now?: () => Date;
 };
+
+/** Default RECORDS_UPLOAD_MAX_RESOURCES and RECORDS_UPLOAD_LIMIT_BYTES. */
+export const DEFAULT_MAX_RESOURCES = 30_000;
+export const DEFAULT_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 /** A record set as loaded, with the committed version it belongs to. */
 type Loaded = { version: number; set: RecordSet };
@@ -59,6 +75,7 @@ export class RecordsStore implements RecordsService {
   readonly #logger: Logger | undefined;
   readonly #cacheSize: number;
   readonly #maxEntries: number;
+  readonly #uploadLimits: UploadLimits;
   readonly #now: () => Date;
   readonly #cache = new Map<number, Loaded>();
   // One snapshot load per patient at a time; readers that need it share it.
@@ -74,7 +91,12 @@ export class RecordsStore implements RecordsService {
     this.#patients = patients;
     this.#logger = options.logger;
     this.#cacheSize = options.cacheSize ?? 2000;
-    this.#maxEntries = options.maxEntries ?? 5000;
+    this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_RESOURCES;
+    this.#uploadLimits = {
+      maxBytes: options.maxUploadBytes ?? DEFAULT_UPLOAD_BYTES,
+      maxResources: this.#maxEntries,
+      maxDepth: options.maxDepth ?? 64,
+    };
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -85,21 +107,72 @@ export class RecordsStore implements RecordsService {
     return id;
   }
 
+  /**
+   * Validates and stores a FHIR R4 Bundle (collection, transaction or batch) all or nothing —
+   * or a staff upload still to be read from the request ({@link UploadStream}: a streamed Bundle
+   * or NDJSON), see {@link ingestUpload}.
+   */
   async ingestBundle(patient: number | string, bundle: unknown): Promise<IngestResult> {
     const patientId = typeof patient === "number" ? patient : await this.patientIdOf(patient);
+    if (bundle instanceof UploadStream) return this.ingestUpload(patientId, bundle);
+    return this.#ingestBundle(patientId, bundle, this.#maxEntries);
+  }
+
+  #ingestBundle(patientId: number, bundle: unknown, maxEntries: number): Promise<IngestResult> {
     const entries = (bundle as { entry?: unknown } | null)?.entry;
-    if (Array.isArray(entries) && entries.length > this.#maxEntries) {
-      throw new ProblemError("payload-too-large", `A bundle may carry at most ${this.#maxEntries} entries.`);
+    if (Array.isArray(entries) && entries.length > maxEntries) {
+      throw new ProblemError(
+        "payload-too-large",
+        `A bundle may carry at most ${maxEntries} entries (RECORDS_UPLOAD_MAX_RESOURCES). ${ALTERNATIVE}`,
+      );
     }
+    return this.#ingest(patientId, bundle, (path) => path);
+  }
+
+  /**
+   * A staff upload as read from the request ({@link readUpload}): a Bundle, or NDJSON resources
+   * (FHIR Bulk Data, one per line) — validated, stored all or nothing with one root, as
+   * {@link ingestBundle}. NDJSON issues name the line: `line 12: Observation.status: …`.
+   */
+  async ingestUpload(patientId: number, upload: ParsedUpload | UploadStream): Promise<IngestResult> {
+    const limits = (upload instanceof UploadStream && upload.limits) || this.#uploadLimits;
+    const parsed = upload instanceof UploadStream ? await readUpload(upload, limits) : upload;
+    if (parsed.format === "bundle") return this.#ingestBundle(patientId, parsed.bundle, limits.maxResources);
+    const { resources, lines } = parsed;
+    if (resources.length > limits.maxResources) throw tooManyResources(limits);
+    const bundle = {
+      resourceType: "Bundle",
+      type: "collection",
+      entry: resources.map((resource) => ({ resource })),
+    };
+    return this.#ingest(patientId, bundle, (path) => {
+      const m = /^Bundle\.entry\[(\d+)\](\.resource)?(.*)$/.exec(path);
+      if (!m) return path;
+      const i = Number(m[1]);
+      const line = `line ${lines[i]}`;
+      if (!m[2]) return `${line}${m[3]}`;
+      if (m[3] === ".resourceType") return `${line}: resourceType`;
+      const type = (resources[i] as { resourceType?: unknown }).resourceType;
+      return `${line}: ${typeof type === "string" ? type : "resource"}${m[3]}`;
+    });
+  }
+
+  /** Validation, ids and references, then one write; `where` renames the issue paths. */
+  async #ingest(patientId: number, bundle: unknown, where: (path: string) => string): Promise<IngestResult> {
     const issues = validateFhirBundle(bundle);
-    if (issues.length) throw new ProblemError("unprocessable", describeFhirIssues(issues));
+    if (issues.length) {
+      throw new ProblemError(
+        "unprocessable",
+        describeFhirIssues(issues.map((i) => ({ ...i, path: where(i.path) }))),
+      );
+    }
     const prepared = prepareBundleResources(bundle as { entry?: unknown[] }, {
       lastUpdated: this.#now().toISOString(),
     });
     if ("duplicate" in prepared) {
       throw new ProblemError(
         "unprocessable",
-        `Bundle.entry[${prepared.duplicate}].resource: same type and id as Bundle.entry[${prepared.duplicateOf}].resource`,
+        `${where(`Bundle.entry[${prepared.duplicate}].resource`)}: same type and id as ${where(`Bundle.entry[${prepared.duplicateOf}].resource`)}`,
       );
     }
     return this.#write(patientId, prepared.resources, { source: "bundle", prune: false });

@@ -1,0 +1,182 @@
+/**
+ * Reading a relationship's records from a gatekeeper: every page of the searchset (`_count`,
+ * `link` `next`), each entry verified against the record root read from the chain — not the one
+ * the gatekeeper declares — and a report of what failed. One implementation for the tests, the
+ * black-box check and the dapp.
+ */
+import { apiPaths, RECORDS_PAGE_MAX } from "./api.ts";
+import { GatekeeperRequestError, gatekeeperRequest, nextLink } from "./client.ts";
+import type { FhirResource } from "./fhir.ts";
+import { type Hash, readBundleProofs, verifyBundle } from "./record-root.ts";
+import type { ScopeCode } from "./scopes.ts";
+
+/** Why one entry (or one page) did not verify. */
+export type RecordsFailureReason =
+  /** The page's `Bundle.meta` root differs from the on-chain root (or is missing). */
+  | "root-mismatch"
+  /** A later page declares another root than the first page: two record sets were mixed. */
+  | "root-changed"
+  | "missing-resource"
+  | "missing-proof"
+  | "malformed-proof"
+  /** The proof does not link the resource to the on-chain root. */
+  | "invalid-proof"
+  /** The pages together hold another number of entries than `total` says. */
+  | "total-mismatch";
+
+export type RecordsFailure = {
+  reason: RecordsFailureReason;
+  /** 0-based page number. */
+  page: number;
+  /** Index in the page's `Bundle.entry` (absent for page-level failures). */
+  entry?: number;
+  /** `Type/id` of the entry's resource, when it has one. */
+  resource?: string;
+};
+
+export type FetchVerifiedRecordsParameters = {
+  gatekeeperUrl: string;
+  relationship: string;
+  token: string;
+  /** The root on chain (`Relationship.relationshipOf(id).recordRoot`), or how to read it. */
+  onChainRoot: Hash | (() => Promise<Hash>);
+  category?: ScopeCode;
+  /** `_since`: ISO 8601 date or date-time. */
+  since?: string;
+  /** Entries per page. Default {@link RECORDS_PAGE_MAX}. */
+  count?: number;
+  /** Stop after this many pages (a gatekeeper that never ends its list cannot hang the caller). Default 1000. */
+  maxPages?: number;
+  /**
+   * Times to start again when the records change while paging (409 from the gatekeeper); the
+   * on-chain root is read again each time when `onChainRoot` is a function. Default 2.
+   */
+  restarts?: number;
+  fetch?: typeof globalThis.fetch;
+};
+
+export type VerifiedRecords = {
+  /** True when every page declares the on-chain root and every entry's proof verifies. */
+  valid: boolean;
+  /** The root the verification used (from the chain). */
+  onChainRoot: Hash;
+  /** The root the first page declared. */
+  servedRoot: Hash | undefined;
+  /** `total` of the first page: every match of the search. */
+  total: number;
+  /** Every entry's resource in the order served, verified or not (`failures` names those that did not). */
+  resources: FhirResource[];
+  failures: RecordsFailure[];
+  pages: number;
+  /** Bytes of the response bodies. */
+  bytes: number;
+  /** Times the read started again because the records changed meanwhile. */
+  restarted: number;
+};
+
+type Page = {
+  resourceType?: unknown;
+  total?: unknown;
+  entry?: { resource?: FhirResource }[];
+};
+
+const describe = (r: FhirResource | undefined) =>
+  r && typeof r.resourceType === "string" && typeof r.id === "string"
+    ? `${r.resourceType}/${r.id}`
+    : undefined;
+
+/**
+ * Fetches every page of `GET /v1/relationships/{relationship}/records` and verifies each entry
+ * against the on-chain root with {@link verifyBundle}. Refusals (403, 503, …) throw
+ * {@link GatekeeperRequestError}; what does not verify is reported in `failures`, never thrown.
+ *
+ * @example
+ * const read = await fetchVerifiedRecords({ gatekeeperUrl, relationship, token,
+ *   onChainRoot: async () => (await relationship.read.relationshipOf([id])).recordRoot })
+ * if (!read.valid) console.error(read.failures)
+ */
+export async function fetchVerifiedRecords(
+  parameters: FetchVerifiedRecordsParameters,
+): Promise<VerifiedRecords> {
+  const { restarts = 2 } = parameters;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await readOnce(parameters);
+      return { ...result, restarted: attempt };
+    } catch (error) {
+      if (error instanceof GatekeeperRequestError && error.status === 409 && attempt < restarts) continue;
+      throw error;
+    }
+  }
+}
+
+async function readOnce({
+  gatekeeperUrl,
+  relationship,
+  token,
+  onChainRoot,
+  category,
+  since,
+  count = RECORDS_PAGE_MAX,
+  maxPages = 1000,
+  fetch = globalThis.fetch,
+}: FetchVerifiedRecordsParameters): Promise<Omit<VerifiedRecords, "restarted">> {
+  const root = (typeof onChainRoot === "function" ? await onChainRoot() : onChainRoot).toLowerCase() as Hash;
+  let bytes = 0;
+  // Counts the bytes of each body as it is read.
+  const counting: typeof globalThis.fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const body = await response.arrayBuffer();
+    bytes += body.byteLength;
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+  const params = new URLSearchParams();
+  if (category !== undefined) params.set("category", category);
+  if (since !== undefined) params.set("_since", since);
+  params.set("_count", String(count));
+  let path: string | undefined = `${apiPaths.records(relationship)}?${params.toString()}`;
+  const resources: FhirResource[] = [];
+  const failures: RecordsFailure[] = [];
+  let servedRoot: Hash | undefined;
+  let total = 0;
+  let page = 0;
+  for (; path !== undefined; page++) {
+    if (page >= maxPages)
+      throw new GatekeeperRequestError(0, undefined, `records longer than ${maxPages} pages`);
+    const { body, headers } = await gatekeeperRequest<Page>(gatekeeperUrl, path, { token, fetch: counting });
+    const verdict = verifyBundle(body, root);
+    const declared = readBundleProofs(body).root;
+    if (page === 0) {
+      servedRoot = declared;
+      total = typeof body?.total === "number" ? body.total : 0;
+    } else if (declared !== servedRoot) {
+      failures.push({ reason: "root-changed", page });
+    }
+    if (!verdict.rootMatches) failures.push({ reason: "root-mismatch", page });
+    const entries = Array.isArray(body?.entry) ? body.entry : [];
+    for (const entry of verdict.entries) {
+      const resource = entries[entry.index]?.resource;
+      if (resource !== undefined) resources.push(resource);
+      if (entry.valid) continue;
+      const reason: RecordsFailureReason = entry.problem ?? "invalid-proof";
+      const name = describe(resource);
+      failures.push({ reason, page, entry: entry.index, ...(name ? { resource: name } : {}) });
+    }
+    path = nextLink(headers, gatekeeperUrl);
+  }
+  if (resources.length !== total) failures.push({ reason: "total-mismatch", page: page - 1 });
+  return {
+    valid: failures.length === 0,
+    onChainRoot: root,
+    servedRoot,
+    total,
+    resources,
+    failures,
+    pages: page,
+    bytes,
+  };
+}
