@@ -174,7 +174,12 @@ export async function startSystem(p: SystemParameters): Promise<System> {
     );
 
     const auditAnchor = await step("AuditAnchor contract", () =>
-      deployAuditAnchor({ rpcUrl, deployer, registry: contracts.AgentRegistry }),
+      deployAuditAnchor({
+        rpcUrl,
+        deployer,
+        registry: contracts.AgentRegistry,
+        forwarder: contracts.Forwarder,
+      }),
     );
 
     await mkdir(path.join(net.dir, "governance"), { recursive: true, mode: 0o700 });
@@ -430,6 +435,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
         Agent: contracts.Agent,
         Relationship: contracts.Relationship,
         AuditAnchor: auditAnchor.address,
+        Forwarder: contracts.Forwarder,
       },
       deployBlock: Number(contracts.registryBlock),
       providers: started.map((x) => ({

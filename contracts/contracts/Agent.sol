@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IAgent} from "./interfaces/IAgent.sol";
 import {IRelationship} from "./interfaces/IRelationship.sol";
 import {Relationship} from "./Relationship.sol";
 
 /// @title MedRec patient agents
 /// @notice See {IAgent}. Deploys and binds its {Relationship} contract.
-contract Agent is IAgent {
+/// @dev Accepts meta-transactions (ERC-2771): every authority check reads `_msgSender()`, which is the
+/// caller, or — when the caller is the trusted forwarder fixed at construction — the signer of the
+/// relayed request (the last 20 bytes of the calldata, appended by the forwarder after checking the
+/// signature). The bound {Relationship} trusts the same forwarder.
+contract Agent is IAgent, ERC2771Context {
     /// @dev One storage slot per address. An address is either an agent id (`isOwnerRecord` false,
     /// `owner` set), the owner of another agent (`isOwnerRecord` true, `owner` = that agent's id), or
     /// nothing. The roles cannot overlap: an agent never becomes the owner of another one and an owner
@@ -44,37 +49,40 @@ contract Agent is IAgent {
     mapping(address agent => mapping(uint256 index => bytes32)) private _relationshipAt;
     mapping(address agent => mapping(bytes32 relationship => uint64)) private _seen;
 
-    constructor() {
-        relationships = new Relationship(IAgent(address(this)));
+    /// @param trustedForwarder_ The MedRecForwarder whose relayed requests act for their signer
+    /// (`address(0)`: direct calls only).
+    constructor(address trustedForwarder_) ERC2771Context(trustedForwarder_) {
+        relationships = new Relationship(IAgent(address(this)), trustedForwarder_);
     }
 
     /// @inheritdoc IAgent
     function register(bytes32 encryptionKey, address[] calldata custodians_, uint8 recoveryThreshold_) external {
-        Account storage account = _accounts[msg.sender];
+        address sender = _msgSender();
+        Account storage account = _accounts[sender];
         if (account.owner != address(0)) {
-            revert AgentAlreadyRegistered(account.isOwnerRecord ? account.owner : msg.sender);
+            revert AgentAlreadyRegistered(account.isOwnerRecord ? account.owner : sender);
         }
         uint256 count = custodians_.length;
-        if (count > MAX_CUSTODIANS) revert AgentTooManyCustodians(msg.sender);
+        if (count > MAX_CUSTODIANS) revert AgentTooManyCustodians(sender);
         if (recoveryThreshold_ > count) revert AgentInvalidThreshold(recoveryThreshold_, count);
 
-        account.owner = msg.sender;
+        account.owner = sender;
         if (count != 0) {
             account.custodianCount = uint8(count);
             account.threshold = recoveryThreshold_;
         }
-        emit AgentRegistered(msg.sender, msg.sender, encryptionKey);
+        emit AgentRegistered(sender, sender, encryptionKey);
 
         for (uint256 i; i < count; ++i) {
             address custodian = custodians_[i];
-            if (custodian == address(0) || custodian == msg.sender || _custodianPosition[msg.sender][custodian] != 0) {
-                revert AgentInvalidCustodian(msg.sender, custodian);
+            if (custodian == address(0) || custodian == sender || _custodianPosition[sender][custodian] != 0) {
+                revert AgentInvalidCustodian(sender, custodian);
             }
-            _custodianAt[msg.sender][i] = custodian;
-            _custodianPosition[msg.sender][custodian] = i + 1;
-            emit CustodianAdded(msg.sender, custodian);
+            _custodianAt[sender][i] = custodian;
+            _custodianPosition[sender][custodian] = i + 1;
+            emit CustodianAdded(sender, custodian);
         }
-        if (recoveryThreshold_ != 0) emit RecoveryThresholdChanged(msg.sender, recoveryThreshold_);
+        if (recoveryThreshold_ != 0) emit RecoveryThresholdChanged(sender, recoveryThreshold_);
     }
 
     /// @inheritdoc IAgent
@@ -144,13 +152,14 @@ contract Agent is IAgent {
     /// @inheritdoc IAgent
     function approveRecovery(address agent, address newOwner) external {
         Account storage account = _requireAgent(agent);
-        if (_custodianPosition[agent][msg.sender] == 0) revert AgentNotCustodian(agent, msg.sender);
+        address custodian = _msgSender();
+        if (_custodianPosition[agent][custodian] == 0) revert AgentNotCustodian(agent, custodian);
         _requireValidOwner(newOwner);
 
         uint32 round = account.recoveryRound;
-        _approvals[agent][msg.sender] = Approval(newOwner, round);
+        _approvals[agent][custodian] = Approval(newOwner, round);
         uint256 approvals = _countApprovals(agent, account.custodianCount, round, newOwner);
-        emit RecoveryApproved(agent, msg.sender, newOwner, approvals);
+        emit RecoveryApproved(agent, custodian, newOwner, approvals);
 
         uint8 threshold = account.threshold;
         if (threshold == 0 || approvals < threshold) return;
@@ -192,8 +201,9 @@ contract Agent is IAgent {
     /// @inheritdoc IAgent
     function acknowledge(address agent, bytes32 relationship, uint64 seq) external {
         Account storage account = _requireAgent(agent);
-        if (msg.sender != account.owner && _custodianPosition[agent][msg.sender] == 0) {
-            revert AgentNotController(agent, msg.sender);
+        address sender = _msgSender();
+        if (sender != account.owner && _custodianPosition[agent][sender] == 0) {
+            revert AgentNotController(agent, sender);
         }
         IRelationship.RelationshipInfo memory info = relationships.relationshipOf(relationship);
         if (info.patient != agent) revert AgentNotPatientOf(agent, relationship);
@@ -204,7 +214,8 @@ contract Agent is IAgent {
 
     /// @inheritdoc IAgent
     function attachRelationship(address agent, bytes32 relationship) external {
-        if (msg.sender != address(relationships)) revert AgentOnlyRelationship(msg.sender);
+        address sender = _msgSender();
+        if (sender != address(relationships)) revert AgentOnlyRelationship(sender);
         Account storage account = _requireAgent(agent);
         uint32 index = account.relationshipCount;
         _relationshipAt[agent][index] = relationship;
@@ -301,7 +312,8 @@ contract Agent is IAgent {
 
     function _requireOwner(address agent) private view returns (Account storage account) {
         account = _requireAgent(agent);
-        if (msg.sender != account.owner) revert AgentNotOwner(agent, msg.sender);
+        address sender = _msgSender();
+        if (sender != account.owner) revert AgentNotOwner(agent, sender);
     }
 
     /// @dev An owner must be free to take the reverse-lookup entry: not an agent, not owning one.

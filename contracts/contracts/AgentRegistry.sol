@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IAgentRegistry} from "./interfaces/IAgentRegistry.sol";
 
 /// @title MedRec provider directory and sealer governance
@@ -8,7 +9,9 @@ import {IAgentRegistry} from "./interfaces/IAgentRegistry.sol";
 /// @dev Votes are never stored as counters: each vote records the voter's membership generation and the
 /// tally walks the (small) current signer set. A vote therefore stops counting when its voter is kicked and
 /// does not come back when that account is added again, since every admission starts a new generation.
-contract AgentRegistry is IAgentRegistry {
+/// Accepts meta-transactions (ERC-2771): every signer, proposer and provider check reads
+/// `_msgSender()` — the caller, or the signer of a request relayed by the trusted forwarder.
+contract AgentRegistry is IAgentRegistry, ERC2771Context {
     uint256 private constant _MAX_NAME_LENGTH = 64;
     uint256 private constant _MAX_URL_LENGTH = 256;
     uint256 private constant _MIN_SIGNERS = 2;
@@ -33,7 +36,8 @@ contract AgentRegistry is IAgentRegistry {
     mapping(address subject => uint256 proposalId) private _openAdds;
     mapping(address subject => uint256 proposalId) private _openKicks;
 
-    constructor(InitialSigner[] memory initialSigners) {
+    /// @param trustedForwarder_ The MedRecForwarder whose relayed requests act for their signer.
+    constructor(InitialSigner[] memory initialSigners, address trustedForwarder_) ERC2771Context(trustedForwarder_) {
         if (initialSigners.length == 0) revert AgentRegistryNoInitialSigners();
         for (uint256 i = 0; i < initialSigners.length; ++i) {
             InitialSigner memory signer = initialSigners[i];
@@ -50,7 +54,7 @@ contract AgentRegistry is IAgentRegistry {
 
     /// @inheritdoc IAgentRegistry
     function proposeProvider(string calldata name, string calldata gatekeeperUrl) external returns (uint256 proposalId) {
-        address account = msg.sender;
+        address account = _msgSender();
         if (_memberships[account].position != 0) revert AgentRegistryAlreadySigner(account);
         uint256 pending = _openAdds[account];
         if (pending != 0) revert AgentRegistryProposalPending(account, pending);
@@ -72,7 +76,7 @@ contract AgentRegistry is IAgentRegistry {
 
     /// @inheritdoc IAgentRegistry
     function proposeKick(address signer) external returns (uint256 proposalId) {
-        address proposer = msg.sender;
+        address proposer = _msgSender();
         _requireSigner(proposer);
         _requireSigner(signer);
         _requireAboveMinimum();
@@ -99,7 +103,7 @@ contract AgentRegistry is IAgentRegistry {
     /// @inheritdoc IAgentRegistry
     function vote(uint256 proposalId) external {
         Proposal storage p = _openProposal(proposalId);
-        address signer = msg.sender;
+        address signer = _msgSender();
         _requireSigner(signer);
         if (p.kind == ProposalKind.Kick && p.subject == signer) revert AgentRegistrySelfKickVote(proposalId, signer);
         uint256 generation = _memberships[signer].generation;
@@ -116,7 +120,8 @@ contract AgentRegistry is IAgentRegistry {
     /// @inheritdoc IAgentRegistry
     function withdraw(uint256 proposalId) external {
         Proposal storage p = _openProposal(proposalId);
-        if (p.proposer != msg.sender) revert AgentRegistryNotProposer(proposalId, msg.sender);
+        address sender = _msgSender();
+        if (p.proposer != sender) revert AgentRegistryNotProposer(proposalId, sender);
         _close(p);
         emit ProposalWithdrawn(proposalId);
     }
@@ -134,7 +139,7 @@ contract AgentRegistry is IAgentRegistry {
 
     /// @inheritdoc IAgentRegistry
     function updateProvider(string calldata gatekeeperUrl, address agent) external {
-        address account = msg.sender;
+        address account = _msgSender();
         _requireSigner(account);
         _validateUrl(gatekeeperUrl);
         Provider storage entry = _providers[account];

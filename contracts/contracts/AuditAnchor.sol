@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IAuditAnchor} from "./interfaces/IAuditAnchor.sol";
 
 interface ISignerSet {
@@ -9,7 +10,9 @@ interface ISignerSet {
 
 /// @title MedRec audit-log anchors
 /// @notice See {IAuditAnchor}.
-contract AuditAnchor is IAuditAnchor {
+/// @dev Accepts meta-transactions (ERC-2771): the log and provider checks read `_msgSender()` — the
+/// caller, or the signer of a request relayed by the trusted forwarder.
+contract AuditAnchor is IAuditAnchor, ERC2771Context {
     /// @inheritdoc IAuditAnchor
     address public immutable registry;
 
@@ -17,28 +20,31 @@ contract AuditAnchor is IAuditAnchor {
     mapping(address provider => address log) private _logs;
     mapping(address log => address provider) private _providers;
 
-    constructor(address registry_) {
+    /// @param trustedForwarder_ The MedRecForwarder whose relayed requests act for their signer.
+    constructor(address registry_, address trustedForwarder_) ERC2771Context(trustedForwarder_) {
         registry = registry_;
     }
 
     /// @inheritdoc IAuditAnchor
     function anchor(uint64 size, bytes32 root) external {
-        TreeHead storage head = _heads[msg.sender];
-        if (size <= head.size) revert AuditAnchorSizeNotGrowing(msg.sender, head.size, size);
+        address log = _msgSender();
+        TreeHead storage head = _heads[log];
+        if (size <= head.size) revert AuditAnchorSizeNotGrowing(log, head.size, size);
         head.size = size;
         head.root = root;
-        emit TreeHeadAnchored(msg.sender, size, root);
+        emit TreeHeadAnchored(log, size, root);
     }
 
     /// @inheritdoc IAuditAnchor
     function bindLog(address log) external {
-        if (!ISignerSet(registry).isSigner(msg.sender)) revert AuditAnchorNotProvider(msg.sender);
-        address bound = _logs[msg.sender];
-        if (bound != address(0)) revert AuditAnchorProviderBound(msg.sender, bound);
+        address provider = _msgSender();
+        if (!ISignerSet(registry).isSigner(provider)) revert AuditAnchorNotProvider(provider);
+        address bound = _logs[provider];
+        if (bound != address(0)) revert AuditAnchorProviderBound(provider, bound);
         if (log == address(0) || _providers[log] != address(0)) revert AuditAnchorInvalidLog(log);
-        _logs[msg.sender] = log;
-        _providers[log] = msg.sender;
-        emit LogBound(msg.sender, log);
+        _logs[provider] = log;
+        _providers[log] = provider;
+        emit LogBound(provider, log);
     }
 
     /// @inheritdoc IAuditAnchor

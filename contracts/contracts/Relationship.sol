@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IAgent} from "./interfaces/IAgent.sol";
 import {IRelationship} from "./interfaces/IRelationship.sol";
 
 /// @title MedRec patient–provider relationships
 /// @notice See {IRelationship}. Deployed by {Agent}, which accepts relationship attachments only from it.
-contract Relationship is IRelationship {
+/// @dev Accepts meta-transactions (ERC-2771): the provider, patient and party checks read
+/// `_msgSender()` — the caller, or the signer of a request relayed by the trusted forwarder (the
+/// one {Agent} was constructed with).
+contract Relationship is IRelationship, ERC2771Context {
     /// @dev Slot 0: patient, sequence, ended (read by every call). Slot 1: provider. Slot 2: root,
     /// first written by the first publication.
     struct Entry {
@@ -28,20 +32,22 @@ contract Relationship is IRelationship {
     mapping(bytes32 id => Entry) private _relationships;
     mapping(bytes32 id => mapping(address viewer => Grant)) private _grants;
 
-    constructor(IAgent agent_) {
+    /// @param trustedForwarder_ The MedRecForwarder whose relayed requests act for their signer.
+    constructor(IAgent agent_, address trustedForwarder_) ERC2771Context(trustedForwarder_) {
         agent = agent_;
     }
 
     /// @inheritdoc IRelationship
     function create(address patient, bytes calldata providerDetails) external returns (bytes32 id) {
         _checkDetails(providerDetails);
-        id = relationshipId(patient, msg.sender);
+        address provider = _msgSender();
+        id = relationshipId(patient, provider);
         Entry storage entry = _relationships[id];
         if (entry.patient != address(0)) revert RelationshipExists(id);
 
         entry.patient = patient;
-        entry.provider = msg.sender;
-        emit RelationshipCreated(id, patient, msg.sender, providerDetails);
+        entry.provider = provider;
+        emit RelationshipCreated(id, patient, provider, providerDetails);
         // Reverts with AgentUnknown when `patient` is not a registered agent.
         agent.attachRelationship(patient, id);
     }
@@ -92,11 +98,12 @@ contract Relationship is IRelationship {
     /// @inheritdoc IRelationship
     function end(bytes32 id) external {
         Entry storage entry = _requireOpen(id);
-        if (msg.sender != entry.provider && !agent.isController(entry.patient, msg.sender)) {
-            revert RelationshipNotParty(id, msg.sender);
+        address sender = _msgSender();
+        if (sender != entry.provider && !agent.isController(entry.patient, sender)) {
+            revert RelationshipNotParty(id, sender);
         }
         entry.ended = true;
-        emit RelationshipEnded(id, msg.sender);
+        emit RelationshipEnded(id, sender);
     }
 
     /// @inheritdoc IRelationship
@@ -142,12 +149,14 @@ contract Relationship is IRelationship {
     }
 
     function _requireProvider(bytes32 id, Entry storage entry) private view {
-        if (msg.sender != entry.provider) revert RelationshipNotProvider(id, msg.sender);
+        address sender = _msgSender();
+        if (sender != entry.provider) revert RelationshipNotProvider(id, sender);
     }
 
     function _requirePatient(bytes32 id, Entry storage entry) private view returns (address patient) {
         patient = entry.patient;
-        if (!agent.isController(patient, msg.sender)) revert RelationshipNotPatient(id, msg.sender);
+        address sender = _msgSender();
+        if (!agent.isController(patient, sender)) revert RelationshipNotPatient(id, sender);
     }
 
     function _checkDetails(bytes calldata details) private pure {

@@ -7,6 +7,10 @@ import {IAgentRegistry} from "../contracts/interfaces/IAgentRegistry.sol";
 
 /// @notice Property tests of AgentRegistry's governance against an independent in-memory model.
 contract AgentRegistryTest is TestBase {
+    /// @dev The trusted forwarder the contracts are built with. These properties are about direct
+    /// calls (the relayed path runs the node suites twice); never the zero address, which would make
+    /// a zero-address caller "the forwarder".
+    address private constant FORWARDER = address(0xF0F0);
     uint256 private constant ACTORS = 8;
     /// @dev Fewer names than actors, so that proposals collide on names. Index NAMES is the empty name.
     uint256 private constant NAMES = 6;
@@ -59,7 +63,7 @@ contract AgentRegistryTest is TestBase {
     /// @dev threshold(n) == floor(n / 2) + 1, a strict majority.
     function testFuzz_thresholdIsStrictMajority(uint256 n) public {
         n = bound(n, 1, 24);
-        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n));
+        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n), FORWARDER);
         uint256 t = registry.threshold();
         assertEq(t, n / 2 + 1, "threshold");
         assertTrue(t * 2 > n, "threshold is a majority");
@@ -70,7 +74,7 @@ contract AgentRegistryTest is TestBase {
     function testFuzz_addPassesExactlyOnStrictMajority(uint256 n, uint256 k) public {
         n = bound(n, 1, 12);
         k = bound(k, 0, n);
-        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n));
+        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n), FORWARDER);
         address newcomer = _actor(100);
         vm.prank(newcomer);
         uint256 id = registry.proposeProvider("Newcomer", URL);
@@ -86,7 +90,7 @@ contract AgentRegistryTest is TestBase {
     function testFuzz_kickPassesExactlyOnStrictMajority(uint256 n, uint256 k) public {
         n = bound(n, 3, 12);
         k = bound(k, 1, n - 1);
-        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n));
+        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n), FORWARDER);
         address subject = _actor(n - 1);
         vm.prank(_actor(0));
         uint256 id = registry.proposeKick(subject);
@@ -108,8 +112,8 @@ contract AgentRegistryTest is TestBase {
     /// @dev A non-signer can never vote, on an Add (even its own) or on a Kick, and its attempt changes nothing.
     function testFuzz_nonSignerCannotVote(address voter, uint256 n, bool onKick) public {
         n = bound(n, 3, 8);
-        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n));
-        vm.assume(!registry.isSigner(voter) && voter != address(vm));
+        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n), FORWARDER);
+        vm.assume(!registry.isSigner(voter) && voter != address(vm) && voter != FORWARDER);
         uint256 id;
         if (onKick) {
             vm.prank(_actor(0));
@@ -132,7 +136,7 @@ contract AgentRegistryTest is TestBase {
         n = bound(n, 4, 9);
         v = bound(v, 1, n - 1);
         rounds = bound(rounds, 1, 3);
-        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n));
+        AgentRegistry registry = new AgentRegistry(_initialSigners(0, n), FORWARDER);
         address voter = _actor(v);
         vm.prank(_actor(100));
         uint256 id = registry.proposeProvider("Newcomer", URL);
@@ -171,7 +175,7 @@ contract AgentRegistryTest is TestBase {
         nameLength = bound(nameLength, 0, 100);
         urlLength = bound(urlLength, 0, 300);
         IAgentRegistry.InitialSigner[] memory initial = _initialSigners(0, 2);
-        AgentRegistry registry = new AgentRegistry(initial);
+        AgentRegistry registry = new AgentRegistry(initial, FORWARDER);
         string memory name = string(new bytes(nameLength));
         string memory url = string(new bytes(urlLength));
         bool nameOk = nameLength >= 1 && nameLength <= 64;
@@ -348,7 +352,7 @@ contract AgentRegistryTest is TestBase {
             m.nameOf[a] = j;
             m.nameHolder[j] = a + 1;
         }
-        m.registry = new AgentRegistry(initial);
+        m.registry = new AgentRegistry(initial, FORWARDER);
         m.initialSize = initialSize;
         m.size = initialSize;
         m.proposals = new ModelProposal[](MAX_STEPS);

@@ -11,6 +11,10 @@ contract RelationshipPropertiesTest is TestBase {
     uint16 private constant KNOWN_SCOPES = 0xC3FF;
     uint256 private constant START = 1_700_000_000;
 
+    /// @dev The trusted forwarder the contracts are built with. These properties are about direct
+    /// calls (the relayed path runs the node suites twice); never the zero address, which would make
+    /// a zero-address caller "the forwarder".
+    address private constant FORWARDER = address(0xF0F0);
     Agent private agent;
     Relationship private rel;
 
@@ -25,7 +29,7 @@ contract RelationshipPropertiesTest is TestBase {
 
     function setUp() public {
         vm.warp(START);
-        agent = new Agent();
+        agent = new Agent(FORWARDER);
         rel = Relationship(address(agent.relationships()));
         address[] memory custodians = new address[](2);
         custodians[0] = CUSTODIAN_1;

@@ -74,7 +74,7 @@ interface IRelationship {
     event RelationshipEnded(bytes32 indexed id, address indexed by);
 
     /// @notice Provider delegate (the caller): create the relationship with the patient agent `patient`.
-    /// @return id `relationshipId(patient, msg.sender)`.
+    /// @return id `relationshipId(patient, _msgSender())` (the caller, or the signer of a request relayed by the trusted forwarder).
     function create(address patient, bytes calldata providerDetails) external returns (bytes32 id);
 
     /// @notice Provider delegate: re-publish encrypted provider details.

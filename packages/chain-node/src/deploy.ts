@@ -4,6 +4,8 @@ import {
   agentRegistryAbi,
   agentRegistryBytecode,
   type MedRecContractAddresses,
+  medRecForwarderAbi,
+  medRecForwarderBytecode,
 } from "@medrec/protocol";
 import {
   type Account,
@@ -41,6 +43,8 @@ export type DeployRegistryParameters = {
 
 /** What {@link deployRegistry} deployed. */
 export type DeployedContracts = MedRecContractAddresses & {
+  /** The MedRecForwarder (ERC-2771) every contract trusts: relayed requests act for their signer. */
+  Forwarder: Address;
   /** Block of the AgentRegistry's deployment: where a governance daemon may start reading logs. */
   registryBlock: bigint;
   chainId: number;
@@ -64,8 +68,9 @@ export function compareSignerSets(
 }
 
 /**
- * Deploys `AgentRegistry` (with the genesis sealers as its initial signers) and `Agent` (whose
- * constructor deploys its `Relationship`) on a running MedRec network.
+ * Deploys `MedRecForwarder` (the trusted ERC-2771 forwarder), then `AgentRegistry` (with the
+ * genesis sealers as its initial signers) and `Agent` (whose constructor deploys its
+ * `Relationship`), both trusting the forwarder, on a running MedRec network.
  *
  * Before sending anything it checks that `initialSigners` equal the node's `clique_getSigners`
  * (as sets, case-insensitive): a contract cannot read the genesis header, so this is where the
@@ -127,6 +132,12 @@ export async function deployRegistry(parameters: DeployRegistryParameters): Prom
     return { address: getAddress(receipt.contractAddress), block: receipt.blockNumber };
   };
 
+  const forwarderTx = await wallet.deployContract({
+    abi: medRecForwarderAbi,
+    bytecode: medRecForwarderBytecode,
+    args: [],
+  });
+  const forwarder = await confirm("MedRecForwarder deployment", forwarderTx);
   const registryTx = await wallet.deployContract({
     abi: agentRegistryAbi,
     bytecode: agentRegistryBytecode,
@@ -136,10 +147,15 @@ export async function deployRegistry(parameters: DeployRegistryParameters): Prom
         name: s.name,
         gatekeeperUrl: s.gatekeeperUrl,
       })),
+      forwarder.address,
     ],
   });
   const registry = await confirm("AgentRegistry deployment", registryTx);
-  const agentTx = await wallet.deployContract({ abi: agentAbi, bytecode: agentBytecode, args: [] });
+  const agentTx = await wallet.deployContract({
+    abi: agentAbi,
+    bytecode: agentBytecode,
+    args: [forwarder.address],
+  });
   const agent = await confirm("Agent deployment", agentTx);
   const relationship = await client.readContract({
     address: agent.address,
@@ -162,6 +178,7 @@ export async function deployRegistry(parameters: DeployRegistryParameters): Prom
     AgentRegistry: registry.address,
     Agent: agent.address,
     Relationship: getAddress(relationship),
+    Forwarder: forwarder.address,
     registryBlock: registry.block,
     chainId,
   };

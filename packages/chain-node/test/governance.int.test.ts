@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { agentRegistryAbi, agentRegistryBytecode } from "@medrec/protocol";
+import { agentAbi, agentRegistryAbi, agentRegistryBytecode, relationshipAbi } from "@medrec/protocol";
 import {
   type Address,
   type Chain,
@@ -298,6 +298,17 @@ describe("governance daemon on a 3-sealer network", () => {
       lower(await readRegistry<Address[]>("signers")),
       lower(net.state.nodes.map((n) => n.address)),
     );
+    // The forwarder is deployed first and every contract trusts it (relayed meta-transactions).
+    assert.notEqual(await publicClient().getCode({ address: contracts.Forwarder }), undefined);
+    for (const [address, abi] of [
+      [contracts.AgentRegistry, agentRegistryAbi],
+      [contracts.Agent, agentAbi],
+      [contracts.Relationship, relationshipAbi],
+    ] as const)
+      assert.equal(
+        await publicClient().readContract({ address, abi, functionName: "trustedForwarder" } as never),
+        contracts.Forwarder,
+      );
     for (const d of [daemons[0], daemons[1]]) {
       assert.ok(d);
       assert.equal(d.reconciliation.drift.inSync, true);
@@ -474,6 +485,7 @@ describe("governance daemon on a 3-sealer network", () => {
             name: `n${i}`,
             gatekeeperUrl: `https://g${i}.example`,
           })),
+          contracts.Forwarder,
         ],
       });
       return (await publicClient().waitForTransactionReceipt({ hash, timeout: 30_000 }))

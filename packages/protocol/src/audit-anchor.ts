@@ -15,6 +15,7 @@ import {
   type Hex,
   http,
   webSocket,
+  zeroAddress,
 } from "viem";
 import { getContractEvents } from "viem/actions";
 import type { AuditEntry } from "./api.ts";
@@ -254,21 +255,30 @@ export function medrecChain({
 }
 
 /**
- * Deploys AuditAnchor bound to `registry` (the AgentRegistry whose signers are the providers)
- * from `deployer`, over the JSON-RPC at `rpcUrl`, and waits for the receipt.
+ * Deploys AuditAnchor bound to `registry` (the AgentRegistry whose signers are the providers) and
+ * trusting `forwarder` (the MedRecForwarder: relayed requests act for their signer) from
+ * `deployer`, over the JSON-RPC at `rpcUrl`, and waits for the receipt.
  *
  * @example
- * const { address } = await deployAuditAnchor({ rpcUrl, deployer, registry: contracts.AgentRegistry })
+ * const { address } = await deployAuditAnchor({
+ *   rpcUrl, deployer, registry: contracts.AgentRegistry, forwarder: contracts.Forwarder,
+ * })
  */
 export async function deployAuditAnchor({
   rpcUrl,
   deployer,
   registry,
+  forwarder = zeroAddress,
   receiptTimeoutMs = 60_000,
 }: {
   rpcUrl: string;
   deployer: Account;
   registry: Address;
+  /**
+   * The trusted forwarder (`deployRegistry`'s `Forwarder`). Omitted: none (the zero address, which
+   * never sends a transaction) — direct calls only.
+   */
+  forwarder?: Address;
   receiptTimeoutMs?: number;
 }): Promise<{ address: Address; blockNumber: bigint }> {
   const chainId = await createPublicClient({ transport: http(rpcUrl, { retryCount: 0 }) }).getChainId();
@@ -278,7 +288,7 @@ export async function deployAuditAnchor({
   const hash = await wallet.deployContract({
     abi: auditAnchorAbi,
     bytecode: auditAnchorBytecode,
-    args: [getAddress(registry)],
+    args: [getAddress(registry), getAddress(forwarder)],
   });
   const receipt = await client.waitForTransactionReceipt({
     hash,
