@@ -41,6 +41,11 @@ const steps: Step[] = [
     command: ["pnpm", "--filter", "@medrec/chain-node", "run", "test"],
     counts: true,
   },
+  // Synthea's FHIR for the records tests: generated once into ~/.cache/medrec (Java 17, Maven).
+  {
+    name: "database-manager: Synthea population",
+    command: ["pnpm", "--filter", "@medrec/database-manager", "run", "setup-synthea"],
+  },
   {
     name: "database-manager: tests",
     command: ["pnpm", "--filter", "@medrec/database-manager", "run", "test"],

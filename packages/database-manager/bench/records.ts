@@ -2,8 +2,10 @@
 /**
  * `bench:records` — a hospital-scale patient history through the whole gatekeeper on a REAL geth
  * network and PostgreSQL server (test/system.support.ts): a Synthea lifetime (scripts/synthea.ts,
- * generated once into ~/.cache/medrec; ~11,000 resources, ~30 MB) uploaded through the staff API
- * as the file's own FHIR Bundle (streamed) and again as NDJSON for a second patient; then read
+ * generated once into ~/.cache/medrec; the population's largest history under 40 MB, ~8,000
+ * resources / ~28 MB) uploaded through the staff API as the file's own FHIR Bundle (streamed) and
+ * again as NDJSON for a second patient; 15,000 resources of the population's histories in one
+ * NDJSON upload for a third; then the lifetime read
  * back by the patient with the protocol's `fetchVerifiedRecords` (every page, every entry
  * verified against the root read from the chain).
  *
@@ -14,7 +16,7 @@
  *
  *   node bench/records.ts [--out FILE] [--reads 5]
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +28,7 @@ import { startSystem } from "../test/system.support.ts";
 
 const GOALS = { intakeS: 30, intakePeakRssMiB: 1024, readAndVerifyS: 5 } as const;
 
-/** One lifetime of ~11,000 resources (~30 MB): an older patient, whole history, no directory bundles. */
+/** Older people's whole histories (Synthea adds the deceased it generates on the way), no directory bundles. */
 export const BENCH_POPULATION: Population = {
   name: "bench-lifetime",
   seed: 3,
@@ -89,11 +91,25 @@ async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMiB: n
 
 console.log(`bench:records — Synthea ${SYNTHEA_VERSION} lifetime (seed ${BENCH_POPULATION.seed})`);
 const files = await ensurePopulation(BENCH_POPULATION);
-const file = files.find((f) => !/(hospital|practitioner)Information/.test(f)) as string;
-const bytes = await readFile(file);
+// The population's people, largest history first; the lifetime is the largest under 40 MB.
+const people: { file: string; size: number }[] = [];
+for (const f of files) people.push({ file: f, size: (await stat(f)).size });
+people.sort((a, b) => b.size - a.size);
+const lifetime = people.find((p) => p.size <= 40 * 1000 * 1000);
+if (!lifetime) throw new Error("no Synthea history under 40 MB in the bench population");
+const bytes = await readFile(lifetime.file);
 const bundle = JSON.parse(bytes.toString("utf8")) as Bundle;
 const resources = bundle.entry.length;
-console.log(`${resources} resources, ${round(bytes.length / MiB)} MiB`);
+console.log(`lifetime: ${resources} resources, ${round(bytes.length / MiB)} MiB`);
+/** ≥ 15,000 resources as one NDJSON upload: the population's histories (under the upload limit) together. */
+async function bulkNdjson(target: number): Promise<{ text: string; count: number }> {
+  const lines: string[] = [];
+  for (const p of people.filter((x) => x.size <= 40 * 1000 * 1000)) {
+    const b = JSON.parse(await readFile(p.file, "utf8")) as Bundle;
+    for (const line of toNdjson(b).split("\n")) if (lines.length < target) lines.push(line);
+  }
+  return { text: lines.join("\n"), count: lines.length };
+}
 
 const sys = await startSystem("bench_records", { database: "server" });
 try {
@@ -127,6 +143,15 @@ try {
   await sys.registerPatient("BENCH-LIFE-2", patient2);
   const nd = await upload("BENCH-LIFE-2", ndjson, "application/fhir+ndjson");
   console.log(`intake (NDJSON, ${round(Buffer.byteLength(ndjson) / MiB)} MiB): ${round(nd.ms / 1000, 2)} s`);
+
+  // ≥ 15,000 resources in one NDJSON upload (several Synthea histories together).
+  const bulk = await bulkNdjson(15_000);
+  const patient3 = await sys.env.patient();
+  await sys.registerPatient("BENCH-BULK-3", patient3);
+  const bulkIntake = await peakRss(() => upload("BENCH-BULK-3", bulk.text, "application/fhir+ndjson"));
+  console.log(
+    `intake (NDJSON, ${bulk.count} resources, ${round(Buffer.byteLength(bulk.text) / MiB)} MiB): ${round(bulkIntake.result.ms / 1000, 2)} s, peak RSS ${bulkIntake.peakMiB} MiB`,
+  );
 
   // Reads, as the patient.
   const token = await sys.signIn(patient.account);
@@ -185,6 +210,12 @@ try {
       rootOnChainAfterMs: round(publishMs),
       ndjsonS: round(nd.ms / 1000, 2),
       ndjsonMiB: round(Buffer.byteLength(ndjson) / MiB),
+      bulk: {
+        resources: bulk.count,
+        mib: round(Buffer.byteLength(bulk.text) / MiB),
+        ndjsonS: round(bulkIntake.result.ms / 1000, 2),
+        peakRssMiB: bulkIntake.peakMiB,
+      },
       note: "peak RSS of the one process running the gatekeeper and the bench client (which holds the upload's bytes); geth and PostgreSQL are other processes",
     },
     firstPageMs: { median: round(median(firstPage)), runs: firstPage.map((x) => round(x)) },
