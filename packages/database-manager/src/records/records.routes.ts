@@ -23,7 +23,7 @@ export type RecordsModuleParameters = {
 const bundleSchema = {
   type: "object",
   description:
-    "A FHIR R4 Bundle of type `collection` or `transaction` (POST or PUT entries). Every entry is validated against the R4 StructureDefinitions and required bindings; a resource with the same type and id as a stored one replaces it.",
+    "A FHIR R4 Bundle of type `collection`, `transaction` or `batch` (POST or PUT entries). Every entry is validated against the R4 StructureDefinitions and required bindings; a resource with the same type and id as a stored one replaces it.",
   required: ["resourceType", "type"],
   properties: {
     resourceType: { const: "Bundle" },
@@ -37,7 +37,7 @@ const paths: OpenApiPaths = {
     post: {
       summary: "Store FHIR R4 records of a patient (provider staff)",
       description:
-        "Validates the whole bundle, then stores it in one transaction (all or nothing) and recomputes the patient's record root, which the gatekeeper then publishes on the Relationship. Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing. Recorded in the patient's audit log as `staff.records.upload` (actor, count, salted MRN hash).",
+        "A Bundle (collection, transaction or batch) or NDJSON (one resource per line), read as a stream. Validates the whole upload (422 naming the element path, or the NDJSON line), then stores it in one transaction (all or nothing) and recomputes the patient's record root once, which the gatekeeper then publishes on the Relationship. Conditional references matching exactly one resource of the upload are rewritten to it; others are kept. Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing. Recorded in the patient's audit log as `staff.records.upload` (actor, count, salted MRN hash).",
       operationId: "uploadPatientRecords",
       security: [{ session: [] }, { operator: [] }],
       parameters: [
@@ -54,6 +54,13 @@ const paths: OpenApiPaths = {
         content: {
           "application/fhir+json": { schema: bundleSchema },
           "application/json": { schema: bundleSchema },
+          "application/fhir+ndjson": {
+            schema: {
+              type: "string",
+              description:
+                "FHIR Bulk Data NDJSON ($import): one FHIR R4 resource per line, references as `Type/id`. Also accepted as application/ndjson and application/x-ndjson.",
+            },
+          },
         },
       },
       responses: {
@@ -77,7 +84,12 @@ const paths: OpenApiPaths = {
         "401": problemResponse("Not signed in, or no valid operator key"),
         "403": problemResponse("Signed in, but not as this provider's staff"),
         "404": problemResponse("No patient with this MRN at this provider"),
-        "413": problemResponse("The body or the number of entries exceeds the limit"),
+        "413": problemResponse(
+          "The upload exceeds RECORDS_UPLOAD_LIMIT_BYTES (default 64 MiB) or RECORDS_UPLOAD_MAX_RESOURCES (default 30,000); the detail names the limit and the alternative (several uploads; NDJSON)",
+        ),
+        "415": problemResponse(
+          "Neither a FHIR Bundle (application/fhir+json) nor NDJSON (application/fhir+ndjson)",
+        ),
         "422": problemResponse(
           "Not a valid FHIR R4 collection/transaction Bundle; the detail names the failing element path (e.g. `Bundle.entry[3].resource.birthDate: Invalid date format`). Nothing was stored.",
         ),
