@@ -1,5 +1,6 @@
 import { AUDIT_GENESIS_HASH } from "@medrec/protocol";
 import type { Knex } from "knex";
+import { AUDIT_APPEND_LOCK } from "../db/migrations/0003_auth_audit.ts";
 import { type AuditRow, CHAIN_GENESIS_HASH, chainHash, entryHash, type PendingEntry } from "./audit.entry.ts";
 
 const COLUMNS = [
@@ -61,8 +62,8 @@ export function auditRepository(db: Knex): AuditRepository {
   const heads = new Map<string, string>();
 
   /** Reads the tail and the heads of `relationships` in one snapshot. */
-  const load = async (relationships: readonly string[]) => {
-    const { rows } = await db.raw<{
+  const load = async (relationships: readonly string[], executor: Knex | Knex.Transaction = db) => {
+    const { rows } = await executor.raw<{
       rows: { id: string | null; chain_hash: string | null; heads: Record<string, string> | null }[];
     }>(
       `select t.id, t.chain_hash,
@@ -155,6 +156,26 @@ export function auditRepository(db: Knex): AuditRepository {
         tail = undefined;
         heads.clear();
       }
+      // Still racing (busy writers in other processes): read the head and append while holding
+      // the append lock, which then cannot fail. Rare, so the common path stays lock-free.
+      const appended = await db.transaction(async (trx) => {
+        await trx.raw("select pg_advisory_xact_lock(?::bigint)", [AUDIT_APPEND_LOCK.toString()]);
+        await load([...new Set(entries.map((e) => e.relationship))], trx);
+        const from = tail as { id: bigint; chainHash: string };
+        const chained = chain(entries, from);
+        const { rows } = await trx.raw<{ rows: { ok: boolean }[] }>(
+          "select medrec_audit_append(?::bigint, ?, ?::jsonb) as ok",
+          [from.id.toString(), from.chainHash, JSON.stringify(chained.rows)],
+        );
+        return rows[0]?.ok ? chained : undefined;
+      });
+      if (appended) {
+        for (const [r, hash] of appended.next) heads.set(r, hash);
+        tail = appended.tail;
+        return;
+      }
+      tail = undefined;
+      heads.clear();
       throw new AuditContentionError("the audit log's head kept moving");
     },
 
