@@ -15,6 +15,7 @@ import {
   apiPaths,
   auditAnchorAbi,
   fetchAuditEntries,
+  fetchVerifiedRecords,
   findAuditChainBreak,
   GatekeeperRequestError,
   gatekeeperJson,
@@ -23,7 +24,6 @@ import {
   resourceCategories,
   signIn,
   verifyAuditEntries,
-  verifyBundle,
 } from "@medrec/protocol";
 import { type NetworkManifest, readManifest } from "@medrec/protocol/node";
 import { createPublicClient, type Hex, http, isAddressEqual } from "viem";
@@ -103,21 +103,24 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
       assert(mine.length === 1, `expected one relationship as patient, got ${mine.length}`);
       relationship = mine[0]?.relationship;
       assert(relationship, "no relationship");
-      const info = await client.readContract({
-        address: relationshipContract,
-        abi: relationshipAbi,
-        functionName: "relationshipOf",
-        args: [relationship],
-      });
-      const bundle = await gatekeeperJson<Bundle>(gk, apiPaths.records(relationship), {
+      const id = relationship;
+      const read = await fetchVerifiedRecords({
+        gatekeeperUrl: gk,
+        relationship: id,
         token: patientToken,
+        onChainRoot: async () =>
+          (
+            await client.readContract({
+              address: relationshipContract,
+              abi: relationshipAbi,
+              functionName: "relationshipOf",
+              args: [id],
+            })
+          ).recordRoot,
       });
-      const verification = verifyBundle(bundle, info.recordRoot);
-      assert(verification.rootMatches, "the served root is not the root on chain");
-      const bad = verification.entries.filter((e) => !e.valid).length;
-      assert(bad === 0, `${bad} entries do not verify`);
-      assert(verification.entries.length > 0, "no records");
-      return `${verification.entries.length} records verified against root ${info.recordRoot.slice(0, 10)}…`;
+      assert(read.valid, read.failures.map((f) => `${f.reason} ${f.resource ?? ""}`).join("; "));
+      assert(read.resources.length > 0 && read.resources.length === read.total, "not every record was read");
+      return `${read.resources.length} records in ${read.pages} page(s) verified against root ${read.onChainRoot.slice(0, 10)}…`;
     });
 
     await check(

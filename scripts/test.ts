@@ -52,8 +52,8 @@ const steps: Step[] = [
     counts: true,
   },
   {
-    name: "system: ./medrec start",
-    command: ["node", "--test", "--test-timeout=300000", "scripts/start.int.test.ts"],
+    name: "system: ./medrec start, the black-box check, linkage",
+    command: ["node", "--test", "--test-timeout=600000", "scripts/*.test.ts"],
     counts: true,
   },
 ];
