@@ -183,7 +183,6 @@ describe("gethNode (with a stand-in binary)", () => {
         binary: fake,
         startTimeoutMs: 800,
       });
-      const t = Date.now();
       let pid: number | undefined;
       const timer = setInterval(() => {
         pid ??= node.pid;
@@ -195,7 +194,6 @@ describe("gethNode (with a stand-in binary)", () => {
         return true;
       });
       clearInterval(timer);
-      assert.ok(Date.now() - t < 5000);
       assert.equal(node.status, "stopped");
       assert.ok(pid);
       assert.throws(() => process.kill(pid as number, 0), /ESRCH/);

@@ -55,9 +55,7 @@ export function ipcRpc<T = unknown>(
     socket.on("error", (cause) => finish(() => reject(new RpcUnreachableError({ endpoint, method, cause }))));
     socket.on("close", () =>
       finish(() =>
-        reject(
-          new RpcUnreachableError({ endpoint, method, cause: new Error("socket closed before a reply") }),
-        ),
+        reject(new RpcUnreachableError({ endpoint, method, reason: "socket closed before a reply" })),
       ),
     );
   });

@@ -185,17 +185,22 @@ export async function readState(dir: string): Promise<NetworkState> {
       { cause },
     );
   }
+  const invalid = (parameters: { cause?: unknown; details?: string }) =>
+    new NetworkError(`${join(dir, STATE_FILE)} is not a valid network state file.`, parameters);
+  let state: NetworkState;
   try {
-    const state = JSON.parse(text) as NetworkState;
-    if ((state.version as number) === 1)
-      throw new Error(
-        "version 1 (sealers serving HTTP with an unlocked key) is no longer supported: create the network again with `init`",
-      );
-    if (state.version !== 2 || !Array.isArray(state.nodes)) throw new Error("unknown version or no nodes");
-    return state;
+    state = JSON.parse(text) as NetworkState;
   } catch (cause) {
-    throw new NetworkError(`${join(dir, STATE_FILE)} is not a valid network state file.`, { cause });
+    throw invalid({ cause });
   }
+  if ((state?.version as number) === 1)
+    throw invalid({
+      details:
+        "version 1 (sealers serving HTTP with an unlocked key) is no longer supported: create the network again with `init`",
+    });
+  if (state?.version !== 2 || !Array.isArray(state.nodes))
+    throw invalid({ details: "unknown version or no nodes" });
+  return state;
 }
 
 /** Writes the state file atomically. */

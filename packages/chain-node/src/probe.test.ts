@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, describe, test } from "node:test";
-import { probeSigningSurface } from "./probe.ts";
+import { ProbeParametersError, probeSigningSurface } from "./probe.ts";
 
 type Handler = (method: string, params: unknown[]) => { result?: unknown; error?: string } | "garbage";
 
@@ -97,6 +97,6 @@ describe("probeSigningSurface", () => {
   });
 
   test("error: a non-HTTP/WS URL is refused", async () => {
-    await assert.rejects(probeSigningSurface("/tmp/geth.ipc"), TypeError);
+    await assert.rejects(probeSigningSurface("/tmp/geth.ipc"), ProbeParametersError);
   });
 });

@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { BaseError } from "./errors.ts";
 import { httpRpc, type RpcOptions, RpcResponseError, WsRpcClient } from "./rpc.ts";
+
+/** {@link probeSigningSurface} was given something other than an HTTP(S) or WS(S) URL. */
+export class ProbeParametersError extends BaseError {
+  override name = "ProbeParametersError" as const;
+  constructor({ url }: { url: string }) {
+    super(`probeSigningSurface needs an http(s):// or ws(s):// URL, got ${url}`);
+  }
+}
 
 /** Parameters of {@link probeSigningSurface}. */
 export type ProbeSigningSurfaceOptions = RpcOptions & {
@@ -87,7 +96,7 @@ export async function probeSigningSurface(
       return { ok: false, violations: [`cannot connect to ${url}: ${messageOf(error)}`] };
     }
   } else if (!/^https?:\/\//i.test(url)) {
-    throw new TypeError(`probeSigningSurface needs an http(s):// or ws(s):// URL, got ${url}`);
+    throw new ProbeParametersError({ url });
   }
   const call = <T>(method: string, params: readonly unknown[]) =>
     ws ? ws.call<T>(method, params, { timeoutMs }) : httpRpc<T>(url, method, params, { timeoutMs });

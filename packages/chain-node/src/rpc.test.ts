@@ -22,26 +22,25 @@ after(async () => {
 });
 
 describe("httpRpc", () => {
-  test("error: nothing listening → RpcUnreachableError at once", async () => {
+  test("error: nothing listening → RpcUnreachableError at once, not a timeout", async () => {
     const [port] = await freePorts(1);
-    const t = Date.now();
-    await assert.rejects(httpRpc(`http://127.0.0.1:${port}`, "eth_chainId"), (e: unknown) => {
-      assert.ok(e instanceof RpcUnreachableError);
-      assert.equal(e.name, "RpcUnreachableError");
-      assert.match(e.message, /not reachable at http:\/\/127\.0\.0\.1:\d+ \(eth_chainId\)/);
-      return true;
-    });
-    assert.ok(Date.now() - t < 2000);
+    // A refused connection is reported as such; waiting out the timeout would be an RpcTimeoutError.
+    await assert.rejects(
+      httpRpc(`http://127.0.0.1:${port}`, "eth_chainId", [], { timeoutMs: 60_000 }),
+      (e: unknown) => {
+        assert.ok(e instanceof RpcUnreachableError);
+        assert.equal(e.name, "RpcUnreachableError");
+        assert.match(e.message, /not reachable at http:\/\/127\.0\.0\.1:\d+ \(eth_chainId\)/);
+        return true;
+      },
+    );
   });
 
   test("error: a server that never answers → RpcTimeoutError after the timeout, not a hang", async () => {
-    const t = Date.now();
     await assert.rejects(
       httpRpc(`http://127.0.0.1:${silentPort}`, "eth_chainId", [], { timeoutMs: 300 }),
-      RpcTimeoutError,
+      (e: unknown) => e instanceof RpcTimeoutError && /no answer within 300 ms/.test(e.shortMessage),
     );
-    const took = Date.now() - t;
-    assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
   });
 });
 

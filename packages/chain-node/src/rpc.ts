@@ -22,9 +22,21 @@ export class RpcResponseError extends BaseError {
 /** Thrown when nothing answers at the endpoint (refused, no such socket, bad reply). */
 export class RpcUnreachableError extends BaseError {
   override name = "RpcUnreachableError" as const;
-  constructor({ endpoint, method, cause }: { endpoint: string; method: string; cause?: unknown }) {
+  constructor({
+    endpoint,
+    method,
+    cause,
+    reason,
+  }: {
+    endpoint: string;
+    method: string;
+    cause?: unknown;
+    /** What went wrong when there is no underlying error (e.g. "socket closed before a reply"). */
+    reason?: string;
+  }) {
     super(`geth is not reachable at ${endpoint} (${method}).`, {
       cause,
+      ...(reason ? { details: reason } : {}),
       metaMessages: ["Is the node running? `medrec-chain status` shows each node's state."],
     });
   }
@@ -63,7 +75,7 @@ export function rpcResult<T>(endpoint: string, method: string, response: unknown
     });
   }
   if (!r || typeof r !== "object" || !("result" in r)) {
-    throw new RpcUnreachableError({ endpoint, method, cause: new Error("reply is not a JSON-RPC response") });
+    throw new RpcUnreachableError({ endpoint, method, reason: "reply is not a JSON-RPC response" });
   }
   return r.result as T;
 }
@@ -107,8 +119,12 @@ export async function httpRpc<T = unknown>(
 export class WsRpcClient {
   readonly url: string;
   readonly #socket: WebSocket;
-  readonly #pending = new Map<number, { method: string; settle: (reply: unknown, error?: Error) => void }>();
-  #closed: Error | undefined;
+  readonly #pending = new Map<
+    number,
+    { method: string; settle: (reply: unknown, closed?: string) => void }
+  >();
+  /** Why the socket can no longer be used. */
+  #closed: string | undefined;
 
   private constructor(url: string, socket: WebSocket) {
     this.url = url;
@@ -124,7 +140,7 @@ export class WsRpcClient {
       entry?.settle(reply);
     });
     socket.addEventListener("close", () => {
-      this.#closed = new Error("the WebSocket closed");
+      this.#closed = "the WebSocket closed";
       for (const [, entry] of this.#pending) entry.settle(undefined, this.#closed);
       this.#pending.clear();
     });
@@ -157,7 +173,7 @@ export class WsRpcClient {
   ): Promise<T> {
     const endpoint = this.url;
     if (this.#closed)
-      return Promise.reject(new RpcUnreachableError({ endpoint, method, cause: this.#closed }));
+      return Promise.reject(new RpcUnreachableError({ endpoint, method, reason: this.#closed }));
     const body = rpcBody(method, params);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -166,10 +182,10 @@ export class WsRpcClient {
       }, timeoutMs);
       this.#pending.set(body.id, {
         method,
-        settle: (reply, error) => {
+        settle: (reply, closed) => {
           clearTimeout(timer);
           this.#pending.delete(body.id);
-          if (error) return reject(new RpcUnreachableError({ endpoint, method, cause: error }));
+          if (closed) return reject(new RpcUnreachableError({ endpoint, method, reason: closed }));
           try {
             resolve(rpcResult<T>(endpoint, method, reply));
           } catch (e) {

@@ -126,16 +126,15 @@ describe("gethNode", () => {
     const pw = join(dir, "wrong-password");
     await writeFile(pw, "wrong", { mode: 0o600 });
     const n = node("badpw", { sealer: { ...key, passwordPath: pw } });
-    const t = Date.now();
     await assert.rejects(n.start(), (e: unknown) => {
       assert.ok(e instanceof GethStartError);
       assert.equal(e.name, "GethStartError");
+      // Fails fast: geth's exit is noticed, not the start-up timeout ("not ready within").
       assert.match(e.shortMessage, /exited during start-up/);
       assert.match(e.message, /geth's last log lines/);
       assert.match(e.message, /could not decrypt key with given password/);
       return true;
     });
-    assert.ok(Date.now() - t < 20_000);
     assert.equal(n.status, "stopped");
   });
 
