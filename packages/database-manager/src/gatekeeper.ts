@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Knex } from "knex";
 import { type Logger, pino } from "pino";
+import { privateKeyToAccount } from "viem/accounts";
 import { accessModule } from "./access/index.ts";
 import { type AppModule, createApp } from "./app.ts";
 import { anchorSettingsOf } from "./audit/config.ts";
@@ -99,6 +100,10 @@ export async function startGatekeeper({
         db,
         logger,
         records,
+        metrics,
+        auditLogAccount: config.AUDIT_ANCHOR_PRIVATE_KEY
+          ? privateKeyToAccount(config.AUDIT_ANCHOR_PRIVATE_KEY).address
+          : undefined,
         ...(chainSettings ? { settings: chainSettings } : {}),
       });
       const auth = createAuth({
@@ -112,7 +117,7 @@ export async function startGatekeeper({
         anchoring: anchorSettingsOf(config, {
           rpcUrl: chain.settings.rpcUrl,
           chainId: chain.settings.chainId,
-          sponsorPrivateKey: chain.settings.sponsorPrivateKey,
+          relayerPrivateKey: chain.settings.relayerPrivateKey,
           receiptTimeoutMs: chain.settings.receiptTimeoutMs,
         }),
         anchorIntervalMs: config.AUDIT_ANCHOR_INTERVAL_MS,
@@ -146,7 +151,7 @@ export async function startGatekeeper({
         }),
         ...chain.modules(auth.guards),
       );
-      checks.push(chain.health);
+      checks.push(chain.health, ...chain.relayHealth);
     } else {
       checks.push({
         name: "chain",

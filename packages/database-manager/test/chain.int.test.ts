@@ -5,9 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { openJson, providerDetailsSchema, relationshipAbi } from "@medrec/protocol";
-import { type Address, type Hex, keccak256, parseEventLogs, toHex, zeroHash } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import {
+  buildForwardRequest,
+  openJson,
+  providerDetailsSchema,
+  relationshipAbi,
+  serializeRelayRequest,
+  signForwardRequest,
+} from "@medrec/protocol";
+import { type Address, encodeFunctionData, type Hex, keccak256, parseEventLogs, toHex, zeroHash } from "viem";
+import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { DelegateKeys } from "../src/chain/client.ts";
 import { type Chain, createChain } from "../src/chain/index.ts";
 import { createChainWriter, relationshipIdOf } from "../src/chain/writer.ts";
@@ -66,6 +73,28 @@ const sparePatient = (): Patient => {
 };
 const MRNS = ["MRN-0001", "MRN-0002", "MRN-TAKEN", "MRN-ROOTS", "MRN-VIEW", "MRN-LATENCY", "MRN-FAILCLOSED"];
 
+/** What a crashed process had done: `call` signed by `account` as a forward request, relayed, not awaited. */
+async function sendRelayed(
+  account: LocalAccount,
+  call: {
+    address: Address;
+    abi: typeof relationshipAbi;
+    functionName: "create" | "publishRoot";
+    args: readonly unknown[];
+  },
+): Promise<Hex> {
+  const domain = { chainId: env.chain.id, forwarder: env.contracts.Forwarder };
+  const request = await buildForwardRequest({
+    client: env.publicClient,
+    forwarder: env.contracts.Forwarder,
+    from: account.address,
+    to: call.address,
+    data: encodeFunctionData(call as never),
+  });
+  const signature = await signForwardRequest(account, request, domain);
+  return (await chain.relay.relay(serializeRelayRequest(request, signature))).txHash;
+}
+
 async function expectProblem(promise: Promise<unknown>, kind: string, pattern?: RegExp) {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof ProblemError, `expected a ProblemError, got ${String(error)}`);
@@ -112,6 +141,9 @@ describe("registerPatient", () => {
     assert.equal(row.relationshipId, id);
     // The delegate is not the provider's registry account (adr/0003).
     assert.notEqual(delegate, env.settings().provider.account);
+    // It holds no ether and never sent a transaction: its create was a relayed forward request.
+    assert.equal(await env.publicClient.getBalance({ address: delegate }), 0n);
+    assert.equal(await env.publicClient.getTransactionCount({ address: delegate }), 0);
 
     const logs = await env.publicClient.getLogs({
       address: env.contracts.Relationship,
@@ -158,8 +190,7 @@ describe("registerPatient", () => {
     const row = await repo.insert("MRN-CRASH", patient.address);
     assert.ok(row);
     const delegate = new DelegateKeys(DELEGATE_MNEMONIC).account(row.delegateIndex);
-    await chain.sponsor.fundDelegate(delegate.address);
-    const hash = await env.send(delegate, {
+    const hash = await sendRelayed(delegate, {
       address: env.contracts.Relationship,
       abi: relationshipAbi,
       functionName: "create",
@@ -252,7 +283,7 @@ describe("publishRoot", () => {
       db: env.db,
       logger: silent,
       delegates: new DelegateKeys(DELEGATE_MNEMONIC),
-      sponsor: chain.sponsor,
+      relay: chain.submitter,
       rootOf: (p) => records.recordSet(p).then((s) => s.root),
     });
     const calls: Promise<unknown>[] = [];
@@ -285,7 +316,7 @@ describe("publishRoot", () => {
   test("behavior: a publication left in flight by a crashed process does not win over a newer root", async () => {
     const before = await readRelationship(id);
     // The crashed process had sent an older root with the next sequence.
-    const hash = await env.send(delegate, {
+    const hash = await sendRelayed(delegate, {
       address: env.contracts.Relationship,
       abi: relationshipAbi,
       functionName: "publishRoot",
@@ -299,7 +330,7 @@ describe("publishRoot", () => {
       db: env.db,
       logger: silent,
       delegates: new DelegateKeys(DELEGATE_MNEMONIC),
-      sponsor: chain.sponsor,
+      relay: chain.submitter,
       rootOf: (p) => records.recordSet(p).then((s) => s.root),
     });
     await restarted.reconcile();

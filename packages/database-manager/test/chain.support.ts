@@ -38,7 +38,7 @@ import {
   type PrivateKeyAccount,
   privateKeyToAccount,
 } from "viem/accounts";
-import type { ChainSettings } from "../src/chain/config.ts";
+import { type ChainSettings, defaultRelaySettings } from "../src/chain/config.ts";
 import { createDb, migrateToLatest } from "../src/db/knex.ts";
 import { problem, sendProblem } from "../src/errors.ts";
 import type { Guards } from "../src/seams.ts";
@@ -54,11 +54,16 @@ export type ChainEnv = {
   chain: Chain;
   publicClient: PublicClient<Transport, Chain>;
   deployer: PrivateKeyAccount;
-  sponsorKey: Hex;
+  /** Each provider's relayer key (funded at genesis); `relayerKey` is the first provider's. */
+  relayerKey: Hex;
+  relayerKeys: Hex[];
+  /** The providers registered in AgentRegistry: one sealer each. */
+  providers: { name: string; account: Address; gatekeeperUrl: string }[];
   pg: TestPostgres;
   dbUrl: string;
   db: Knex;
-  settings(overrides?: Partial<ChainSettings>): ChainSettings;
+  /** Chain settings of provider `index` (default the first), with `overrides`. */
+  settings(overrides?: Partial<ChainSettings>, index?: number): ChainSettings;
   /** A new patient with a 12-word seed, funded, registered as an agent (unless `register: false`). */
   patient(options?: { register?: boolean }): Promise<Patient>;
   /** A funded plain account (viewer, custodian). */
@@ -79,10 +84,21 @@ export type Patient = {
   encryption: { secretKey: Uint8Array; publicKey: Hex };
 };
 
-export async function startChainEnv(name: string): Promise<ChainEnv> {
+export type ChainEnvOptions = {
+  /** The providers (one sealer each) and their gatekeeper URLs. Default: Riverside General at :7101. */
+  providers?: { name: string; gatekeeperUrl: string }[];
+};
+
+export async function startChainEnv(
+  name: string,
+  {
+    providers: wanted = [{ name: "Riverside General", gatekeeperUrl: "http://127.0.0.1:7101" }],
+  }: ChainEnvOptions = {},
+): Promise<ChainEnv> {
   const deployer = privateKeyToAccount(generatePrivateKey());
-  const sponsorKey = generatePrivateKey();
-  const sponsor = privateKeyToAccount(sponsorKey);
+  // Relayers are funded at genesis, by whoever runs the network; nothing else funds them.
+  const relayerKeys = wanted.map(() => generatePrivateKey());
+  const delegateMnemonics = wanted.map((_, i) => (i === 0 ? DELEGATE_MNEMONIC : generatePatientMnemonic()));
   const pg = await startTestPostgres();
   let network: Network | undefined;
   let db: Knex | undefined;
@@ -91,12 +107,14 @@ export async function startChainEnv(name: string): Promise<ChainEnv> {
     db = createDb(dbUrl);
     await migrateToLatest(db);
     network = await startNetwork({
-      sealers: 1,
+      sealers: wanted.length,
       periodSeconds: 1,
       scrypt: "light",
       prefund: {
         [deployer.address]: parseEther("100000").toString(),
-        [sponsor.address]: parseEther("1000").toString(),
+        ...Object.fromEntries(
+          relayerKeys.map((k) => [privateKeyToAccount(k).address, parseEther("1000").toString()]),
+        ),
       },
     });
     const node = network.nodes[0];
@@ -114,15 +132,16 @@ export async function startChainEnv(name: string): Promise<ChainEnv> {
       transport: http(rpcUrl, { retryCount: 0 }),
       pollingInterval: 50,
     });
-    const sealerNode = state.nodes[0];
-    if (!sealerNode) throw new Error("no sealer");
+    const providers = wanted.map((p, i) => {
+      const sealer = state.nodes[i];
+      if (!sealer) throw new Error("no sealer");
+      return { ...p, account: sealer.address };
+    });
     const contracts = await deployRegistry({
       rpcUrl,
       ipcPath: node.ipcPath,
       deployer,
-      initialSigners: [
-        { account: sealerNode.address, name: "Riverside General", gatekeeperUrl: "http://127.0.0.1:7101" },
-      ],
+      initialSigners: providers,
     });
 
     const deployerWallet = createWalletClient({
@@ -161,30 +180,28 @@ export async function startChainEnv(name: string): Promise<ChainEnv> {
       chain,
       publicClient,
       deployer,
-      sponsorKey,
+      relayerKey: relayerKeys[0] as Hex,
+      relayerKeys,
+      providers,
       pg,
       dbUrl,
       db,
-      settings: (overrides = {}) => ({
+      settings: (overrides = {}, index = 0) => ({
         rpcUrl,
         chainId: state.chainId,
         agent: contracts.Agent,
         relationship: contracts.Relationship,
         startBlock: contracts.registryBlock,
         provider: {
-          name: "Riverside General",
-          account: sealerNode.address,
-          gatekeeperUrl: "http://127.0.0.1:7101",
+          name: (providers[index] as (typeof providers)[number]).name,
+          account: (providers[index] as (typeof providers)[number]).account,
+          gatekeeperUrl: (providers[index] as (typeof providers)[number]).gatekeeperUrl,
         },
-        delegateMnemonic: DELEGATE_MNEMONIC,
-        sponsorPrivateKey: sponsorKey,
-        limits: {
-          delegateMinBalance: parseEther("0.01"),
-          delegateFund: parseEther("0.1"),
-          sponsorTopUp: parseEther("0.05"),
-          sponsorAddressDaily: parseEther("0.1"),
-          sponsorTotalDaily: parseEther("0.25"),
-        },
+        delegateMnemonic: delegateMnemonics[index] as string,
+        relayerPrivateKey: relayerKeys[index] as Hex,
+        forwarder: contracts.Forwarder,
+        registry: contracts.AgentRegistry,
+        relay: defaultRelaySettings({ minBalance: parseEther("1") }),
         view: { pollIntervalMs: 250, maxStalenessMs: 1_500, maxLagBlocks: 2, maxHeadAgeSeconds: 30 },
         rpcTimeoutMs: 1_000,
         receiptTimeoutMs: 30_000,

@@ -124,7 +124,8 @@ describe("POST /v1/patients", () => {
       paths: Record<string, Record<string, unknown>>;
     };
     assert.ok(doc.paths["/v1/patients"]?.post);
-    assert.ok(doc.paths["/v1/sponsor"]?.post);
+    assert.ok(doc.paths["/v1/relay"]?.post);
+    assert.equal((doc.paths["/v1/sponsor"]?.post as { deprecated?: boolean } | undefined)?.deprecated, true);
   });
 
   test("behavior: /healthz includes the chain view", async () => {

@@ -370,8 +370,8 @@ function behavesLikeMedRec(database: Database) {
         viewerToken,
         patient.mnemonic,
         settings.delegateMnemonic,
-        settings.sponsorPrivateKey,
-        settings.sponsorPrivateKey.slice(2),
+        settings.relayerPrivateKey,
+        settings.relayerPrivateKey.slice(2),
       ];
       for (const secret of secrets) {
         assert.ok(secret && !text.includes(secret), `the logs contain ${secret?.slice(0, 12)}…`);

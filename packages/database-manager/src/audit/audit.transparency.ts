@@ -65,7 +65,7 @@ export type AnchorSettings = {
   chainId: number;
   /** The AuditAnchor contract. */
   address: Address;
-  /** The log account's key: anchoring only (never a delegate or the sponsor). */
+  /** The log account's key: anchoring only (never a delegate or the relayer). */
   privateKey: Hex;
   receiptTimeoutMs?: number;
 };

@@ -18,8 +18,8 @@ export const auditConfigSchema = z.object({
     .optional(),
   /** The AuditAnchor contract; unset: the audit log's tree heads are not anchored (/healthz says so). */
   AUDIT_ANCHOR_ADDRESS: chainConfigSchema.shape.AGENT_ADDRESS,
-  /** Secret: the log account's key — used for anchoring only; never a delegate's or the sponsor's. */
-  AUDIT_ANCHOR_PRIVATE_KEY: chainConfigSchema.shape.SPONSOR_PRIVATE_KEY,
+  /** Secret: the log account's key — used for anchoring only; never a delegate's or the relayer's. */
+  AUDIT_ANCHOR_PRIVATE_KEY: chainConfigSchema.shape.RELAYER_PRIVATE_KEY,
   /** How often new entries are anchored (at most this long unanchored). */
   AUDIT_ANCHOR_INTERVAL_MS: z.coerce.number().int().min(1_000).max(60_000).default(60_000),
   /** Refused reads per caller per minute before 429 (they are audited until then). */
@@ -32,21 +32,21 @@ export type AuditConfig = z.output<typeof auditConfigSchema>;
  * The anchoring settings from the configuration and the chain's, or undefined when
  * AUDIT_ANCHOR_ADDRESS is unset.
  *
- * @throws {Error} when the anchor key is missing, or is the sponsor's (that would link the
- * provider's log account to the account that funds its patients).
+ * @throws {Error} when the anchor key is missing, or is the relayer's (the log account is bound
+ * to its provider in public; the relayer serves other providers' delegates, adr/0006).
  */
 export function anchorSettingsOf(
   config: AuditConfig,
-  chain: { rpcUrl: string; chainId: number; sponsorPrivateKey?: Hex | undefined; receiptTimeoutMs?: number },
+  chain: { rpcUrl: string; chainId: number; relayerPrivateKey?: Hex | undefined; receiptTimeoutMs?: number },
 ): AnchorSettings | undefined {
   if (!config.AUDIT_ANCHOR_ADDRESS) return undefined;
   if (!config.AUDIT_ANCHOR_PRIVATE_KEY)
     throw new Error(
       "AUDIT_ANCHOR_ADDRESS is set but AUDIT_ANCHOR_PRIVATE_KEY is not: the log account's key is needed.",
     );
-  if (chain.sponsorPrivateKey?.toLowerCase() === config.AUDIT_ANCHOR_PRIVATE_KEY.toLowerCase())
+  if (chain.relayerPrivateKey?.toLowerCase() === config.AUDIT_ANCHOR_PRIVATE_KEY.toLowerCase())
     throw new Error(
-      "AUDIT_ANCHOR_PRIVATE_KEY must not be the sponsor's key: use an account for anchoring only.",
+      "AUDIT_ANCHOR_PRIVATE_KEY must not be the relayer's key (RELAYER_PRIVATE_KEY): use an account for anchoring only.",
     );
   return {
     rpcUrl: chain.rpcUrl,

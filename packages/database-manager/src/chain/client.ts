@@ -8,10 +8,12 @@ import {
   defineChain,
   http,
   type PublicClient,
+  parseAbi,
   type Transport,
   toHex,
   BaseError as ViemBaseError,
   webSocket,
+  zeroAddress,
 } from "viem";
 import { HDKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { ProblemError } from "../errors.ts";
@@ -24,9 +26,12 @@ export type ChainClient = {
   publicClient: PublicClient<Transport, Chain>;
   agent: Address;
   relationship: Address;
+  /** The settings' forwarder, or the one Agent trusts when the settings name none. */
+  forwarder: Address;
 };
 
 export const chainAbi = [...agentAbi, ...relationshipAbi] as const;
+const forwarderAbi = parseAbi(["function trustedForwarder() view returns (address)"]);
 
 /** viem clients for the settings' node; checks the chain id and reads `Agent.relationships()` when needed. */
 export async function connectChain(settings: ChainSettings): Promise<ChainClient> {
@@ -50,7 +55,15 @@ export async function connectChain(settings: ChainSettings): Promise<ChainClient
   });
   if (settings.relationship && onChain.toLowerCase() !== settings.relationship.toLowerCase())
     throw new ChainConfigError("RELATIONSHIP_ADDRESS is not the Relationship bound to AGENT_ADDRESS.");
-  return { chain, transport, publicClient, agent: settings.agent, relationship: onChain };
+  const forwarder =
+    settings.forwarder !== zeroAddress
+      ? settings.forwarder
+      : await publicClient.readContract({
+          address: settings.agent,
+          abi: forwarderAbi,
+          functionName: "trustedForwarder",
+        });
+  return { chain, transport, publicClient, agent: settings.agent, relationship: onChain, forwarder };
 }
 
 /**
@@ -60,7 +73,10 @@ export async function connectChain(settings: ChainSettings): Promise<ChainClient
 export class DelegateKeys {
   readonly #parent: HDKey;
   readonly #cache = new Map<number, PrivateKeyAccount>();
-  constructor(mnemonic: string) {
+  readonly #forbidden: Set<string>;
+  /** `forbidden`: accounts no delegate may be (the relayer, the audit log account): refused when derived. */
+  constructor(mnemonic: string, { forbidden = [] }: { forbidden?: readonly Address[] } = {}) {
+    this.#forbidden = new Set(forbidden.map((a) => a.toLowerCase()));
     // BIP39 seed: PBKDF2-HMAC-SHA512(NFKD mnemonic, "mnemonic", 2048 rounds, 64 bytes).
     const seed = pbkdf2Sync(normalizeMnemonic(mnemonic).normalize("NFKD"), "mnemonic", 2048, 64, "sha512");
     this.#parent = HDKey.fromMasterSeed(seed).derive("m/44'/60'/0'/0");
@@ -74,6 +90,10 @@ export class DelegateKeys {
       const key = this.#parent.deriveChild(index).privateKey;
       if (!key) throw new Error("delegate key derivation failed");
       account = privateKeyToAccount(toHex(key));
+      if (this.#forbidden.has(account.address.toLowerCase()))
+        throw new ChainConfigError(
+          `Delegate ${index} of DELEGATE_MNEMONIC is the relayer's or the audit log's account: keep those keys apart.`,
+        );
       this.#cache.set(index, account);
     }
     return account;

@@ -1,13 +1,13 @@
 /**
  * The chain part's configuration: a zod fragment the integrator merges into `configSchema`
  * (config.ts), and {@link resolveChainSettings}, which fills what is unset from the network manifest.
- * Two values are secrets (DELEGATE_MNEMONIC, SPONSOR_PRIVATE_KEY): validation messages never echo
+ * Two values are secrets (DELEGATE_MNEMONIC, RELAYER_PRIVATE_KEY): validation messages never echo
  * values, and nothing here logs them.
  */
 
 import { BaseError, isValidMnemonic, rpcUrlSchema } from "@medrec/protocol";
 import { readManifest } from "@medrec/protocol/node";
-import { type Address, getAddress, type Hex, parseEther } from "viem";
+import { type Address, getAddress, type Hex, parseEther, zeroAddress } from "viem";
 import { z } from "zod";
 
 const address = z
@@ -19,6 +19,10 @@ const ether = z
   .regex(/^\d{1,9}(\.\d{1,18})?$/, "must be an amount of ether like 0.05")
   .transform((v) => parseEther(v));
 const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const privateKey = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits (the value is not shown)")
+  .transform((k) => k as Hex);
 
 /** Environment variables of the chain part (merge into `configSchema`). */
 export const chainConfigSchema = z.object({
@@ -40,21 +44,40 @@ export const chainConfigSchema = z.object({
     .string()
     .refine(isValidMnemonic, "must be a 12-word BIP39 English mnemonic (the value is not shown)")
     .optional(),
-  /** Secret: private key of the account that pays delegates' gas and the patient faucet. */
-  SPONSOR_PRIVATE_KEY: z
-    .string()
-    .regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits (the value is not shown)")
-    .transform((k) => k as Hex)
-    .optional(),
-  /** A delegate is topped up to DELEGATE_FUND_ETH when below DELEGATE_MIN_BALANCE_ETH. */
-  DELEGATE_MIN_BALANCE_ETH: ether.default(parseEther("0.01")),
-  DELEGATE_FUND_ETH: ether.default(parseEther("0.1")),
-  /** Faucet: tops the caller's balance up to this. */
-  SPONSOR_TOP_UP_ETH: ether.default(parseEther("0.05")),
-  /** Faucet: at most this much per address in any 24 h. */
-  SPONSOR_ADDRESS_DAILY_ETH: ether.default(parseEther("0.2")),
-  /** Faucet: at most this much for all addresses together in any 24 h. */
-  SPONSOR_TOTAL_DAILY_ETH: ether.default(parseEther("10")),
+  /**
+   * Secret: the relayer's private key — the account that pays the gas of the forward requests this
+   * gatekeeper relays (POST /v1/relay). Funded at genesis; never a delegate's, the audit log's or
+   * the provider's key (refused at start-up). Nothing sends it ether but whoever runs the network.
+   */
+  RELAYER_PRIVATE_KEY: privateKey.optional(),
+  /** @deprecated Read as RELAYER_PRIVATE_KEY when that is unset (the faucet is retired). */
+  SPONSOR_PRIVATE_KEY: privateKey.optional(),
+  /** The MedRecForwarder (ERC-2771); default: the manifest's `contracts.Forwarder`, else `Agent.trustedForwarder()`. */
+  FORWARDER_ADDRESS: address.optional(),
+  /** The AgentRegistry (other providers' relays); default: the manifest's `contracts.AgentRegistry`. */
+  AGENT_REGISTRY_ADDRESS: address.optional(),
+  /** /healthz reports `degraded` (still 200) while the relayer holds less than this. */
+  RELAYER_MIN_BALANCE_ETH: ether.default(parseEther("1")),
+  /** Largest `gas` a relayed request may ask for its call. */
+  RELAY_GAS_CAP: z.coerce.number().int().min(21_000).max(30_000_000).default(1_000_000),
+  /** Requests relayed for one signer in any 24 h. */
+  RELAY_SIGNER_DAILY_REQUESTS: z.coerce.number().int().min(1).max(1_000_000).default(500),
+  /** Requests relayed for all signers together in any 24 h. */
+  RELAY_DAILY_REQUESTS: z.coerce.number().int().min(1).max(100_000_000).default(20_000),
+  /** Gas (the relayer's transactions' gas limits) spent in any 24 h, all signers together. */
+  RELAY_DAILY_GAS: z.coerce.bigint().min(100_000n).default(2_000_000_000n),
+  /** POST /v1/relay calls per client address per minute (no session: the signature is the authentication). */
+  RELAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(300),
+  /** Timeout of one submission to another provider's relay. */
+  RELAY_PEER_TIMEOUT_MS: ms(200, 60_000).default(5_000),
+  /** How long the other providers' gatekeeper URLs (from AgentRegistry) are cached. */
+  RELAY_PEERS_REFRESH_MS: ms(1_000, 3_600_000).default(60_000),
+  /**
+   * When no other provider's relay has answered for this long, this provider's own transactions
+   * go through its own relay (which links them to it: adr/0006). Unset (default): never — they
+   * wait and are retried, and /healthz says so.
+   */
+  RELAY_OWN_FALLBACK_AFTER_MS: ms(0, 86_400_000).optional(),
   /** How often the chain view asks the node for new blocks (eth_getLogs). */
   CHAIN_POLL_INTERVAL_MS: ms(50, 60_000).default(250),
   /** Fail closed: refuse reads when the last good poll is older than this … */
@@ -76,6 +99,42 @@ export class ChainConfigError extends BaseError {
   override name = "ChainConfigError";
 }
 
+/** The relay's limits and its use of other providers' relays (chain/config.ts variables RELAY_*). */
+export type RelaySettings = {
+  gasCap: bigint;
+  signerDailyRequests: number;
+  dailyRequests: number;
+  dailyGas: bigint;
+  /** Wei; below it /healthz reports degraded. */
+  minBalance: bigint;
+  ratePerMinute: number;
+  peerTimeoutMs: number;
+  peersRefreshMs: number;
+  /** Undefined: never relay this provider's own transactions through its own relay while others exist. */
+  ownFallbackAfterMs: number | undefined;
+};
+
+/** The relay settings of a configuration. */
+export function relaySettingsOf(config: ChainConfig): RelaySettings {
+  return {
+    gasCap: BigInt(config.RELAY_GAS_CAP),
+    signerDailyRequests: config.RELAY_SIGNER_DAILY_REQUESTS,
+    dailyRequests: config.RELAY_DAILY_REQUESTS,
+    dailyGas: config.RELAY_DAILY_GAS,
+    minBalance: config.RELAYER_MIN_BALANCE_ETH,
+    ratePerMinute: config.RELAY_RATE_LIMIT_PER_MINUTE,
+    peerTimeoutMs: config.RELAY_PEER_TIMEOUT_MS,
+    peersRefreshMs: config.RELAY_PEERS_REFRESH_MS,
+    ownFallbackAfterMs: config.RELAY_OWN_FALLBACK_AFTER_MS,
+  };
+}
+
+/** The defaults of {@link RelaySettings}, with `overrides` (tests). */
+export const defaultRelaySettings = (overrides: Partial<RelaySettings> = {}): RelaySettings => ({
+  ...relaySettingsOf(chainConfigSchema.parse({})),
+  ...overrides,
+});
+
 /** Everything the chain part needs, resolved. */
 export type ChainSettings = {
   rpcUrl: string;
@@ -86,14 +145,13 @@ export type ChainSettings = {
   startBlock: bigint;
   provider: { name: string; account: Address; gatekeeperUrl: string };
   delegateMnemonic: string;
-  sponsorPrivateKey: Hex;
-  limits: {
-    delegateMinBalance: bigint;
-    delegateFund: bigint;
-    sponsorTopUp: bigint;
-    sponsorAddressDaily: bigint;
-    sponsorTotalDaily: bigint;
-  };
+  /** The relayer's key (RELAYER_PRIVATE_KEY): pays the gas of what this gatekeeper relays. */
+  relayerPrivateKey: Hex;
+  /** The MedRecForwarder every relayed request goes through (zero: `Agent.trustedForwarder()`, see connectChain). */
+  forwarder: Address;
+  /** AgentRegistry: where other providers' relays are listed. Undefined: no other relay is known. */
+  registry: Address | undefined;
+  relay: RelaySettings;
   view: { pollIntervalMs: number; maxStalenessMs: number; maxLagBlocks: number; maxHeadAgeSeconds: number };
   rpcTimeoutMs: number;
   receiptTimeoutMs: number;
@@ -143,14 +201,11 @@ export async function resolveChainSettings(
       gatekeeperUrl: config.PUBLIC_URL,
     },
     delegateMnemonic: need(config.DELEGATE_MNEMONIC, "DELEGATE_MNEMONIC"),
-    sponsorPrivateKey: need(config.SPONSOR_PRIVATE_KEY, "SPONSOR_PRIVATE_KEY"),
-    limits: {
-      delegateMinBalance: config.DELEGATE_MIN_BALANCE_ETH,
-      delegateFund: config.DELEGATE_FUND_ETH,
-      sponsorTopUp: config.SPONSOR_TOP_UP_ETH,
-      sponsorAddressDaily: config.SPONSOR_ADDRESS_DAILY_ETH,
-      sponsorTotalDaily: config.SPONSOR_TOTAL_DAILY_ETH,
-    },
+    relayerPrivateKey: need(config.RELAYER_PRIVATE_KEY ?? config.SPONSOR_PRIVATE_KEY, "RELAYER_PRIVATE_KEY"),
+    // Default: the manifest's, else (zero) the one Agent trusts, read from the node by connectChain.
+    forwarder: config.FORWARDER_ADDRESS ?? contracts.Forwarder ?? zeroAddress,
+    registry: config.AGENT_REGISTRY_ADDRESS ?? contracts.AgentRegistry,
+    relay: relaySettingsOf(config),
     view: {
       pollIntervalMs: config.CHAIN_POLL_INTERVAL_MS,
       maxStalenessMs: config.CHAIN_MAX_STALENESS_MS,
@@ -164,7 +219,5 @@ export async function resolveChainSettings(
     throw new ChainConfigError("The chain settings are incomplete.", {
       metaMessages: missing.map((m) => `${m}: required (no network manifest provides it)`),
     });
-  if (settings.limits.delegateFund <= settings.limits.delegateMinBalance)
-    throw new ChainConfigError("DELEGATE_FUND_ETH must be more than DELEGATE_MIN_BALANCE_ETH.");
   return settings;
 }

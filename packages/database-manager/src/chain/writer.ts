@@ -11,12 +11,19 @@
  *   and publishes with `sequence = on-chain + 1`. A publication that raced (another process, or a
  *   transaction sent before a crash) reverts with `RelationshipStaleSequence` and is retried from a
  *   fresh read, so an older root never overwrites a newer one.
+ *
+ * Delegates hold no ether and send no transaction: each write is an ERC-2771 forward request
+ * signed by the relationship's delegate and relayed through another provider's relay, chosen at
+ * random per request (relay/peers.ts, adr/0006). The forwarder's per-delegate nonce means at most
+ * one of two requests signed for the same step executes; the other reverts and is re-read.
  */
 
 import {
   mrnSchema,
   type ProviderDetails,
+  RelayedCallRevertedError,
   relationshipAbi,
+  relayAndWait,
   sealJson,
   toChecksumAddress,
 } from "@medrec/protocol";
@@ -24,8 +31,8 @@ import type { Knex } from "knex";
 import type { Logger } from "pino";
 import {
   type Address,
-  createWalletClient,
   encodeAbiParameters,
+  encodeFunctionData,
   type Hex,
   keccak256,
   parseEventLogs,
@@ -34,25 +41,28 @@ import {
 import type { PrivateKeyAccount } from "viem/accounts";
 import { ProblemError } from "../errors.ts";
 import { patientsRepository } from "../patients/patients.repository.knex.ts";
+import type { RelaySubmitter } from "../relay/peers.ts";
+import { RelayRefusal, revertNameOf } from "../relay/relay.service.ts";
 import type { ChainWriter } from "../seams.ts";
-import type { Sponsor } from "../sponsorship/sponsorship.service.ts";
-import { type ChainClient, chainAbi, type DelegateKeys, revertName, unavailable } from "./client.ts";
+import { type ChainClient, chainAbi, type DelegateKeys, unavailable } from "./client.ts";
 import type { ChainSettings } from "./config.ts";
 import type { LiveChainView } from "./view.ts";
 
 /** Advisory-lock namespace of per-patient chain writes (pg_advisory_xact_lock(ns, patientId)). */
 const LOCK_NAMESPACE = 0x4d52; // "MR"
 const MAX_PUBLISH_ATTEMPTS = 6;
+const MAX_CREATE_ATTEMPTS = 6;
 
 export type RegisterPatientResult = { patientId: number; relationship: Hex; created: boolean };
 
 export type ChainWriterParameters = {
   client: ChainClient;
-  settings: Pick<ChainSettings, "provider" | "receiptTimeoutMs">;
+  settings: Pick<ChainSettings, "provider" | "receiptTimeoutMs" | "forwarder">;
   db: Knex;
   logger: Logger;
   delegates: DelegateKeys;
-  sponsor: Pick<Sponsor, "fundDelegate">;
+  /** Where the delegates' signed requests go: another provider's relay (relay/peers.ts). */
+  relay: Pick<RelaySubmitter, "submit">;
   view?: Pick<LiveChainView, "link">;
   /** The patient's current record root (records part: `recordSet(patientId).root`). */
   rootOf: (patientId: number) => Promise<Hex>;
@@ -72,25 +82,41 @@ export function relationshipIdOf(agent: Address, delegate: Address): Hex {
 }
 
 export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
-  const { client, db, delegates, sponsor } = p;
+  const { client, db, delegates } = p;
   const patients = patientsRepository(db);
   const log = p.logger.child({ component: "chain-writer" });
   const pc = client.publicClient;
   const running = new Map<number, Promise<unknown>>();
   const queued = new Map<number, Promise<{ root: Hex; sequence: bigint } | undefined>>();
 
-  const wallet = (account: PrivateKeyAccount) =>
-    createWalletClient({ account, chain: client.chain, transport: client.transport });
-
-  async function confirm(hash: Hex, what: string) {
+  /**
+   * Signs `functionName(args)` on Relationship as `delegate`, has it relayed, and waits until the
+   * forwarder executed it.
+   *
+   * @throws {RelayedCallRevertedError} the call reverts (from the estimate, or on chain: `txHash`).
+   * @throws {RelayRefusal} the relay refused the request (e.g. `wrong-nonce`, `simulation-reverted`).
+   * @throws {ProblemError} 503 when no relay or node answers.
+   */
+  async function sendAs(
+    delegate: PrivateKeyAccount,
+    call:
+      | { functionName: "create"; args: readonly [Address, Hex] }
+      | { functionName: "publishRoot"; args: readonly [Hex, Hex, bigint] },
+  ): Promise<void> {
     try {
-      return await pc.waitForTransactionReceipt({
-        hash,
-        timeout: p.settings.receiptTimeoutMs,
-        pollingInterval: 200,
+      await relayAndWait({
+        client: pc,
+        forwarder: p.settings.forwarder,
+        account: delegate,
+        to: client.relationship,
+        data: encodeFunctionData({ abi: relationshipAbi, ...call } as never),
+        chainId: client.chain.id,
+        receiptTimeoutMs: p.settings.receiptTimeoutMs,
+        submit: (relay) => p.relay.submit(relay),
       });
-    } catch (cause) {
-      throw unavailable(`${what} was not confirmed in time`, cause);
+    } catch (error) {
+      if (error instanceof RelayedCallRevertedError || error instanceof ProblemError) throw error;
+      throw unavailable(`Relaying ${call.functionName}`, error);
     }
   }
 
@@ -128,46 +154,29 @@ export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
     const existing = await relationshipOnChain(id);
     if (existing.patient !== zeroAddress) return id;
 
-    const [latest, pending] = await Promise.all([
-      pc.getTransactionCount({ address: delegate.address, blockTag: "latest" }),
-      pc.getTransactionCount({ address: delegate.address, blockTag: "pending" }),
-    ]);
-    if (pending === latest) {
-      // Nothing in flight from this delegate: (re)send create.
-      const key = await encryptionKeyOf(row.patientAddress);
-      const details: ProviderDetails = { v: 1, ...p.settings.provider };
-      const sealed = sealJson(details, key);
-      await sponsor.fundDelegate(delegate.address);
-      let hash: Hex;
+    const key = await encryptionKeyOf(row.patientAddress);
+    const details: ProviderDetails = { v: 1, ...p.settings.provider };
+    const sealed = sealJson(details, key);
+    for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt++) {
       try {
-        hash = await wallet(delegate).writeContract({
-          address: client.relationship,
-          abi: relationshipAbi,
-          functionName: "create",
-          args: [row.patientAddress, sealed],
-          chain: client.chain,
-          account: delegate,
-        });
+        await sendAs(delegate, { functionName: "create", args: [row.patientAddress, sealed] });
+        return id;
       } catch (cause) {
-        const name = revertName(cause);
-        if (name === "RelationshipExists") return id;
-        if (name === "AgentUnknown")
+        // A request signed before a crash (same delegate, same forwarder nonce) may have won.
+        if ((await relationshipOnChain(id)).patient !== zeroAddress) return id;
+        const failure = failureOf(cause);
+        if (failure.revert === "RelationshipExists") return id;
+        if (failure.race) {
+          log.info({ attempt }, "relationship creation raced; re-reading");
+          await new Promise((r) => setTimeout(r, 250 * attempt));
+          continue;
+        }
+        if (failure.revert === "AgentUnknown")
           throw new ProblemError("unprocessable", "patientAddress is not a registered MedRec agent.");
-        if (name) throw new ProblemError("unprocessable", `The chain refused the relationship (${name}).`);
-        throw unavailable("Creating the relationship failed", cause);
+        if (failure.revert)
+          throw new ProblemError("unprocessable", `The chain refused the relationship (${failure.revert}).`);
+        throw cause instanceof ProblemError ? cause : unavailable("Creating the relationship failed", cause);
       }
-      const receipt = await confirm(hash, "The relationship");
-      if (receipt.status !== "success" && (await relationshipOnChain(id)).patient === zeroAddress)
-        throw new ProblemError("internal", "Creating the relationship reverted on chain.");
-      return id;
-    }
-    // A create sent before a crash is still pending: wait for it instead of racing it.
-    const deadline = Date.now() + p.settings.receiptTimeoutMs;
-    while (Date.now() < deadline) {
-      if ((await relationshipOnChain(id)).patient !== zeroAddress) return id;
-      const now = await pc.getTransactionCount({ address: delegate.address, blockTag: "latest" });
-      if (now >= pending) return ensureRelationship(row);
-      await new Promise((r) => setTimeout(r, 250));
     }
     throw new ProblemError(
       "unavailable",
@@ -196,36 +205,25 @@ export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
         if (info.ended) return undefined;
         if (info.recordRoot.toLowerCase() === root) return undefined;
         const sequence = info.sequence + 1n;
-        await sponsor.fundDelegate(delegate.address);
-        let hash: Hex;
         try {
-          hash = await wallet(delegate).writeContract({
-            address: client.relationship,
-            abi: relationshipAbi,
-            functionName: "publishRoot",
-            args: [id, root, sequence],
-            chain: client.chain,
-            account: delegate,
-          });
+          await sendAs(delegate, { functionName: "publishRoot", args: [id, root, sequence] });
         } catch (cause) {
-          const name = revertName(cause);
-          if (name === "RelationshipStaleSequence" || isNonceRace(cause)) {
+          const failure = failureOf(cause);
+          if (failure.revert === "RelationshipStaleSequence" || failure.race) {
+            // Another publication took this sequence first (or this delegate's nonce): re-read.
             log.info({ patientId, attempt }, "root publication raced; re-reading");
-            await new Promise((r) => setTimeout(r, 100 * attempt));
+            await new Promise((r) => setTimeout(r, 250 * attempt));
             continue;
           }
-          if (name === "RelationshipAlreadyEnded") return undefined;
-          throw name
-            ? new ProblemError("internal", `Publishing the root reverted (${name}).`)
-            : unavailable("Publishing the root failed", cause);
+          if (failure.revert === "RelationshipAlreadyEnded") return undefined;
+          throw failure.revert
+            ? new ProblemError("internal", `Publishing the root reverted (${failure.revert}).`)
+            : cause instanceof ProblemError
+              ? cause
+              : unavailable("Publishing the root failed", cause);
         }
-        const receipt = await confirm(hash, "The root publication");
-        if (receipt.status === "success") {
-          log.info({ patientId, sequence: String(sequence) }, "record root published");
-          return { root, sequence };
-        }
-        // Mined but reverted: someone published this sequence first. Re-read and retry.
-        log.info({ patientId, attempt }, "root publication reverted (stale sequence); re-reading");
+        log.info({ patientId, sequence: String(sequence) }, "record root published");
+        return { root, sequence };
       }
       throw new ProblemError(
         "unavailable",
@@ -350,8 +348,23 @@ export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
   return writer;
 }
 
-/** Two sends from one delegate picked the same nonce (e.g. a transaction left over from before a crash). */
-function isNonceRace(error: unknown): boolean {
-  const text = error instanceof Error ? error.message : "";
-  return /nonce too low|already known|replacement transaction underpriced/i.test(text);
+/**
+ * What a failed relayed write says: the contract error it reverts with (before sending, or mined),
+ * and whether it lost a race — mined but not executed, or refused for the delegate's nonce (two
+ * requests signed for the same forwarder nonce: one executes).
+ */
+function failureOf(error: unknown): { revert?: string; race: boolean } {
+  if (error instanceof RelayedCallRevertedError) {
+    const revert = revertNameOf(error.reason);
+    const known = /^[A-Za-z_][A-Za-z0-9_]*$/.test(revert) && !revert.startsWith("ERC2771");
+    return { ...(known ? { revert } : {}), race: error.txHash !== undefined && !known };
+  }
+  if (error instanceof RelayRefusal) {
+    if (error.check === "wrong-nonce" || error.check === "nonce-in-flight") return { race: true };
+    if (error.check === "simulation-reverted" && error.revert) {
+      const forwarder = error.revert.startsWith("ERC2771");
+      return forwarder ? { race: true } : { revert: error.revert, race: false };
+    }
+  }
+  return { race: false };
 }

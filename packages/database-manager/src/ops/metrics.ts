@@ -1,5 +1,5 @@
 import type { RequestHandler } from "express";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** This gatekeeper's Prometheus registry (its own, not prom-client's global one). */
 export type Metrics = {
@@ -10,7 +10,30 @@ export type Metrics = {
   unheldDenials: Counter<"action">;
   /** Refused reads answered 429 because the caller exceeded AUDIT_DENIALS_PER_MINUTE. */
   denialsRateLimited: Counter<"action">;
+  /** POST /v1/relay answers: `relayed`, `repeated`, `rate-limited`, or the refusing check's name. */
+  relayRequests: Counter<"outcome">;
+  /** This provider's own forward requests (delegates), by the relay that took them: `peer` or `own`. */
+  relaySubmissions: Counter<"via">;
 };
+
+/**
+ * `medrec_relayer_balance_wei`: the relayer's balance, read from the node at each scrape (absent
+ * while the node does not answer).
+ */
+export function registerRelayerBalance(metrics: Metrics, read: () => Promise<bigint>): void {
+  new Gauge({
+    name: "medrec_relayer_balance_wei",
+    help: "Balance of this gatekeeper's relayer account (pays the gas of POST /v1/relay), in wei",
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        this.set(Number(await read()));
+      } catch {
+        this.reset();
+      }
+    },
+  });
+}
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -40,6 +63,18 @@ export function createMetrics(): Metrics {
       name: "medrec_access_denials_rate_limited_total",
       help: "Refused reads answered 429: the caller exceeded its denials per minute",
       labelNames: ["action"],
+      registers: [registry],
+    }),
+    relayRequests: new Counter({
+      name: "medrec_relay_requests_total",
+      help: "POST /v1/relay answers by outcome: relayed, repeated, rate-limited, or the check that refused",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    relaySubmissions: new Counter({
+      name: "medrec_relay_own_submissions_total",
+      help: "This provider's own forward requests by the relay that took them: peer (another provider's) or own",
+      labelNames: ["via"],
       registers: [registry],
     }),
   };

@@ -1,73 +1,40 @@
+import { apiPaths } from "@medrec/protocol";
 import { Router } from "express";
-import { z } from "zod";
 import type { AppModule } from "../app.ts";
-import { ProblemError } from "../errors.ts";
-import { commonProblems, jsonSchema, problemResponse } from "../ops/openapi.ts";
-import type { Caller, Guards } from "../seams.ts";
-import type { Sponsor } from "./sponsorship.service.ts";
+import { PROBLEM_TYPE_BASE } from "../errors.ts";
+import { problemResponse } from "../ops/openapi.ts";
 
 export const SPONSOR_PATH = "/v1/sponsor";
 
-/** `POST /v1/sponsor` → 200. Amounts in wei, as decimal strings. */
-export const sponsorResponseSchema = z.object({
-  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-  amount: z.string().regex(/^\d+$/),
-  transaction: z
-    .string()
-    .regex(/^0x[0-9a-f]{64}$/)
-    .nullable(),
-  balance: z.string().regex(/^\d+$/),
-});
-
-export type SponsorshipModuleParameters = {
-  sponsor: Pick<Sponsor, "topUp">;
-  guards: Pick<Guards, "requireSession">;
-};
-
-/** The gas faucet: the signed-in caller's own address is topped up, within daily limits. */
-export function sponsorshipModule({ sponsor, guards }: SponsorshipModuleParameters): AppModule {
+/**
+ * `POST /v1/sponsor` is retired (issue 8): the faucet sent ether to patients and delegates, which
+ * grouped a provider's relationships by their common funder. Nobody needs ether now: sign a forward
+ * request and send it to `POST /v1/relay`. Answers 410 Gone, with the relay in `Link` and `relay`.
+ */
+export function retiredSponsorModule(): AppModule {
   const router = Router();
-  router.post(SPONSOR_PATH, guards.requireSession, async (_req, res) => {
-    const caller = res.locals.caller as Caller | undefined;
-    if (caller?.kind !== "session")
-      throw new ProblemError("forbidden", "Only a signed-in account can be sponsored (its own address).");
-    try {
-      const result = await sponsor.topUp(caller.address);
-      res.json({
-        address: result.address,
-        amount: result.amount.toString(),
-        transaction: result.transaction,
-        balance: result.balance.toString(),
-      } satisfies z.input<typeof sponsorResponseSchema>);
-    } catch (error) {
-      const retry = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
-      if (retry !== undefined) res.set("Retry-After", String(retry));
-      throw error;
-    }
+  router.all(SPONSOR_PATH, (_req, res) => {
+    res
+      .status(410)
+      .set("Link", `<${apiPaths.relay}>; rel="successor-version"`)
+      .type("application/problem+json")
+      .send(
+        JSON.stringify({
+          type: `${PROBLEM_TYPE_BASE}gone`,
+          title: "Gone",
+          status: 410,
+          detail: `The gas faucet is retired: nobody needs ether. Sign an EIP-712 ForwardRequest for the MedRecForwarder and POST it to ${apiPaths.relay} (@medrec/protocol relayAndWait does both).`,
+          relay: apiPaths.relay,
+        }),
+      );
   });
-
   const paths = {
     [SPONSOR_PATH]: {
       post: {
-        summary: "Gas faucet: top the caller's own address up so it can send its transactions",
-        description:
-          "Patients never obtain ether by hand. Tops the signed-in address up to the configured amount; " +
-          "nothing is sent when it already has enough. Limited per address and in total per 24 hours " +
-          "(kept in the database: restarts do not reset it). Waits for the transfer to be mined.",
-        security: [{ session: [] }],
+        summary: "Retired gas faucet: use POST /v1/relay",
+        deprecated: true,
         responses: {
-          ...commonProblems,
-          "200": {
-            description: "Topped up (or already had enough: amount 0, transaction null)",
-            content: { "application/json": { schema: jsonSchema(sponsorResponseSchema) } },
-          },
-          "401": problemResponse("Not signed in"),
-          "403": problemResponse("Not a session (operators have no address)"),
-          "429": {
-            ...problemResponse("The address's or the provider's daily allowance is used up"),
-            headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds" } },
-          },
-          "503": problemResponse("The chain node is unreachable"),
+          "410": problemResponse(`Gone: sign a forward request and send it to ${apiPaths.relay}`),
         },
       },
     },

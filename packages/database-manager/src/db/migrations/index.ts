@@ -5,6 +5,7 @@ import * as m0003 from "./0003_auth_audit.ts";
 import * as m0004 from "./0004_chain.ts";
 import * as m0005 from "./0005_audit_transparency.ts";
 import * as m0006 from "./0006_patients_delegate_sequence.ts";
+import * as m0007 from "./0007_relay.ts";
 
 /** Every migration, in order. Forward-only: never edit one that has shipped; add the next. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Knex.Migration> = {
   "0004_chain": m0004,
   "0005_audit_transparency": m0005,
   "0006_patients_delegate_sequence": m0006,
+  "0007_relay": m0007,
 };

@@ -1,0 +1,138 @@
+import { apiPaths, relayResponseSchema } from "@medrec/protocol";
+import { type ErrorRequestHandler, Router } from "express";
+import { rateLimit } from "express-rate-limit";
+import type { AppModule } from "../app.ts";
+import { PROBLEM_TYPE_BASE, problem, sendProblem } from "../errors.ts";
+import type { Metrics } from "../ops/metrics.ts";
+import { commonProblems, jsonSchema, problemResponse } from "../ops/openapi.ts";
+import { describeAllowlist } from "./allowlist.ts";
+import {
+  MAX_DEADLINE_AHEAD_SECONDS,
+  RELAY_CHECKS,
+  RelayRefusal,
+  type RelayService,
+} from "./relay.service.ts";
+
+export const RELAY_PATH = apiPaths.relay;
+
+/** The `type` of a relay refusal's problem: one per check. */
+export const relayProblemType = (check: string) => `${PROBLEM_TYPE_BASE}relay/${check}`;
+
+export type RelayModuleParameters = {
+  relay: Pick<RelayService, "relay">;
+  /** POST /v1/relay calls per client address per minute. */
+  ratePerMinute: number;
+  metrics?: Pick<Metrics, "relayRequests">;
+};
+
+/** `POST /v1/relay` (no session: the EIP-712 signature is the authentication), rate limited per client. */
+export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParameters): AppModule {
+  const router = Router();
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: ratePerMinute,
+    standardHeaders: "draft-8",
+    legacyHeaders: false,
+    handler: (_req, res) => {
+      metrics?.relayRequests.inc({ outcome: "rate-limited" });
+      sendProblem(res, problem("too-many-requests", "Too many relay requests from this client; slow down."));
+    },
+  });
+  router.post(RELAY_PATH, limiter, async (req, res) => {
+    const result = await relay.relay(req.body);
+    metrics?.relayRequests.inc({ outcome: result.repeated ? "repeated" : "relayed" });
+    res.status(202).json({ txHash: result.txHash });
+  });
+  const refusals: ErrorRequestHandler = (error, _req, res, next) => {
+    if (!(error instanceof RelayRefusal) || res.headersSent) return next(error);
+    metrics?.relayRequests.inc({ outcome: error.check });
+    if (error.retryAfterSeconds !== undefined) res.set("Retry-After", String(error.retryAfterSeconds));
+    const base = problem(error.kind, error.detail);
+    res
+      .status(base.status)
+      .type("application/problem+json")
+      .send(
+        JSON.stringify({
+          ...base,
+          type: relayProblemType(error.check),
+          check: error.check,
+          ...(error.revert === undefined ? {} : { revert: error.revert }),
+        }),
+      );
+  };
+  router.use(RELAY_PATH, refusals);
+
+  const statuses = Object.entries(RELAY_CHECKS).reduce<Record<string, string[]>>((acc, [check, kind]) => {
+    const status = String(problem(kind, "").status);
+    acc[status] = [...(acc[status] ?? []), check];
+    return acc;
+  }, {});
+  const refused = (status: string, what: string) =>
+    problemResponse(`${what} — \`check\`: ${(statuses[status] ?? []).join(", ")}`);
+
+  const paths = {
+    [RELAY_PATH]: {
+      post: {
+        summary: "Relay a signed ERC-2771 forward request: the gatekeeper's relayer pays the gas",
+        description:
+          "Body: `{request: {from, to, value, gas, nonce, deadline, data}, signature}` — an EIP-712 " +
+          "`ForwardRequest` of the network's MedRecForwarder (domain `MedRecForwarder`, version `1`), signed by " +
+          "`from` (`@medrec/protocol` `relayAndWait` builds, signs, submits and waits). No session: the " +
+          "signature is the authentication; calls are rate limited per client. Relayed only when `to` is " +
+          `this network's Agent or Relationship and the function is one of: ${describeAllowlist()}; ` +
+          `\`value\` is 0; the deadline is in the future and at most ${MAX_DEADLINE_AHEAD_SECONDS} s ahead; ` +
+          "`gas` is within the relay's cap; `nonce` is the forwarder's `nonces(from)`; the forwarder's " +
+          "`verify` accepts it; the per-signer and daily limits and the daily gas budget (kept in the " +
+          "database) allow it; and `eth_call` of the forwarder's `execute` from the relayer succeeds. " +
+          "The same request again answers the same transaction. Every refusal is problem+json whose " +
+          "`type` ends in `relay/<check>` and whose `check` member names the check that failed " +
+          "(`revert` names the contract error of a simulated revert).",
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["request", "signature"],
+                properties: {
+                  request: {
+                    type: "object",
+                    required: ["from", "to", "value", "gas", "nonce", "deadline", "data"],
+                    properties: {
+                      from: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" },
+                      to: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" },
+                      value: { type: "string", pattern: "^[0-9]+$", description: "uint256, decimal" },
+                      gas: { type: "string", pattern: "^[0-9]+$", description: "uint256, decimal" },
+                      nonce: { type: "string", pattern: "^[0-9]+$", description: "uint256, decimal" },
+                      deadline: { type: "integer", description: "uint48, unix seconds" },
+                      data: { type: "string", pattern: "^0x([0-9a-fA-F]{2})*$" },
+                    },
+                  },
+                  signature: { type: "string", pattern: "^0x[0-9a-fA-F]{130}$" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          ...commonProblems,
+          "202": {
+            description: "Sent (or sent before: the same transaction); wait for its receipt",
+            content: { "application/json": { schema: jsonSchema(relayResponseSchema) } },
+          },
+          "400": refused("400", "Not a relay request"),
+          "401": refused("401", "The signature does not hold"),
+          "403": refused("403", "Not a MedRec contract, or a function this relay does not pay for"),
+          "409": refused("409", "Not the signer's next nonce"),
+          "422": refused("422", "Refused: value, deadline, gas cap, or the call reverts"),
+          "429": {
+            ...refused("429", "A limit is reached (or the per-client rate limit, without `check`)"),
+            headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds" } },
+          },
+          "503": refused("503", "The relayer cannot pay, or the chain node does not answer"),
+        },
+      },
+    },
+  };
+  return { router, paths };
+}

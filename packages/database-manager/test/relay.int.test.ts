@@ -1,0 +1,584 @@
+/**
+ * The relay (issue 8, adr/0006) on a REAL geth v1.13.15 network of three providers, each with its
+ * full gatekeeper on a real PostgreSQL server: patients and delegates hold no ether and never send
+ * a transaction; every refusal of POST /v1/relay names its check; identical requests are one
+ * transaction; the daily limits hold across a restart; /v1/sponsor is gone; the relayer's balance
+ * is a gauge and /healthz degrades (200) below the floor; a provider's own transactions go through
+ * other providers' relays, and wait (or, opted in, fall back) when none answers.
+ */
+import assert from "node:assert/strict";
+import type { Server } from "node:http";
+import { after, before, describe, test } from "node:test";
+import {
+  agentAbi,
+  agentRegistryAbi,
+  buildForwardRequest,
+  type ForwardRequest,
+  type RelayRequestJson,
+  relationshipAbi,
+  relayAndWait,
+  serializeRelayRequest,
+  signForwardRequest,
+} from "@medrec/protocol";
+import { type Address, encodeFunctionData, getAddress, type Hex, parseEther, parseEventLogs } from "viem";
+import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
+import { createApp } from "../src/app.ts";
+import { connectChain } from "../src/chain/client.ts";
+import { defaultRelaySettings } from "../src/chain/config.ts";
+import { loadConfig } from "../src/config.ts";
+import { createDb, migrateToLatest } from "../src/db/knex.ts";
+import { createMetrics } from "../src/ops/metrics.ts";
+import { createRelaySubmitter } from "../src/relay/peers.ts";
+import { relayModule } from "../src/relay/relay.routes.ts";
+import { createRelayService, type RelayService } from "../src/relay/relay.service.ts";
+import { eventually, silent } from "./chain.support.ts";
+import { type RelayNetwork, startRelayNetwork } from "./relay.support.ts";
+import { createTestDatabase } from "./support/postgres.ts";
+
+let net: RelayNetwork;
+const relayers = () => net.env.relayerKeys.map((k) => privateKeyToAccount(k).address);
+const domain = () => ({ chainId: net.env.chain.id, forwarder: net.env.contracts.Forwarder });
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** POST /v1/relay at `url` with a raw body. */
+async function postRelay(url: string, body: unknown) {
+  const res = await fetch(`${url}/v1/relay`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    retryAfter: res.headers.get("retry-after"),
+    json: (await res.json()) as Record<string, unknown>,
+  };
+}
+
+/** A signed relay body: `call` as `account`, with `tweak` applied to the request before signing. */
+async function signed(
+  account: LocalAccount,
+  to: Address,
+  data: Hex,
+  tweak: (r: ForwardRequest) => ForwardRequest = (r) => r,
+  signer: LocalAccount = account,
+): Promise<RelayRequestJson> {
+  const built = await buildForwardRequest({
+    client: net.env.publicClient,
+    forwarder: net.env.contracts.Forwarder,
+    from: account.address,
+    to,
+    data,
+    gas: 300_000n,
+  });
+  const request = tweak(built);
+  return serializeRelayRequest(request, await signForwardRequest(signer, request, domain()));
+}
+
+const setKey = (account: LocalAccount) =>
+  encodeFunctionData({
+    abi: agentAbi,
+    functionName: "setEncryptionKey",
+    args: [account.address, `0x${"11".repeat(32)}`],
+  });
+
+async function expectRefusal(
+  url: string,
+  body: unknown,
+  status: number,
+  check: string,
+  detail?: RegExp,
+): Promise<Record<string, unknown>> {
+  const r = await postRelay(url, body);
+  assert.equal(r.status, status, JSON.stringify(r.json));
+  assert.match(r.type, /application\/problem\+json/);
+  assert.equal(r.json.check, check, JSON.stringify(r.json));
+  assert.equal(r.json.type, `https://medrec.dev/problems/relay/${check}`);
+  assert.equal(r.json.status, status);
+  if (detail) assert.match(String(r.json.detail), detail);
+  return r.json;
+}
+
+/** `Relationship.relationshipOf(id)` on chain. */
+const relationshipOf = (id: Hex) =>
+  net.env.publicClient.readContract({
+    address: net.env.contracts.Relationship,
+    abi: relationshipAbi,
+    functionName: "relationshipOf",
+    args: [id],
+  });
+
+/** The sender (relayer) of the transaction that emitted `eventName` for relationship `id`. */
+async function sendersOf(eventName: "RelationshipCreated" | "RootPublished", id: Hex): Promise<Address[]> {
+  const logs = await net.env.publicClient.getLogs({
+    address: net.env.contracts.Relationship,
+    fromBlock: net.env.contracts.registryBlock,
+    toBlock: "latest",
+  });
+  const mine = parseEventLogs({ abi: relationshipAbi, logs, eventName }).filter(
+    (l) => (l.args as { id: Hex }).id === id,
+  );
+  return Promise.all(
+    mine.map(async (l) =>
+      getAddress((await net.env.publicClient.getTransaction({ hash: l.transactionHash })).from),
+    ),
+  );
+}
+
+const bundleOf = (patientRef: string, n: number) => ({
+  resourceType: "Bundle",
+  type: "collection",
+  entry: [
+    {
+      resource: {
+        resourceType: "Observation",
+        id: `obs-${n}`,
+        status: "final",
+        category: [
+          {
+            coding: [
+              { system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "vital-signs" },
+            ],
+          },
+        ],
+        code: { coding: [{ system: "http://loinc.org", code: "8867-4" }] },
+        subject: { reference: patientRef },
+        valueQuantity: { value: 60 + n, unit: "/min", system: "http://unitsofmeasure.org", code: "/min" },
+      },
+    },
+  ],
+});
+
+before(async () => {
+  net = await startRelayNetwork("relay_int", {
+    // Hilltop's relayer floor is above what it holds: its /healthz is degraded.
+    settings: (i) => (i === 2 ? { relay: defaultRelaySettings({ minBalance: parseEther("5000") }) } : {}),
+  });
+});
+
+after(async () => {
+  await net?.stop();
+});
+
+describe("patients and delegates need no ether", () => {
+  let patient: Awaited<ReturnType<RelayNetwork["patient"]>>;
+  let relationship: Hex;
+
+  test("default: a patient with zero balance registers its agent and grants a viewer through a relay", async () => {
+    patient = await net.patient(net.urls[0] as string);
+    const { env } = net;
+    assert.equal(
+      await env.publicClient.readContract({
+        address: env.contracts.Agent,
+        abi: agentAbi,
+        functionName: "exists",
+        args: [patient.address],
+      }),
+      true,
+    );
+    // Lakeside links the patient: its delegate's `create` goes through another provider's relay.
+    const linked = await net.staff(1, "/v1/patients", { mrn: "RL-0001", patientAddress: patient.address });
+    assert.equal(linked.status, 201, JSON.stringify(linked.json));
+    relationship = linked.json.relationship as Hex;
+    const viewer = privateKeyToAccount(generatePrivateKey()).address;
+    const expiresAt = BigInt(nowSeconds() + 3600);
+    const { receipt } = await relayAndWait({
+      client: env.publicClient,
+      forwarder: env.contracts.Forwarder,
+      account: patient.account,
+      to: env.contracts.Relationship,
+      data: encodeFunctionData({
+        abi: relationshipAbi,
+        functionName: "grant",
+        args: [relationship, viewer, 0b101, expiresAt, "0x"],
+      }),
+      gatekeeperUrl: net.urls[2] as string,
+    });
+    await net.gk(1).chain?.view.waitForBlock(receipt.blockNumber);
+    assert.equal(net.gk(1).chain?.view.viewerScopes(relationship, viewer, nowSeconds()), 0b101);
+    assert.equal(await env.publicClient.getBalance({ address: patient.address }), 0n);
+    assert.equal(await env.publicClient.getTransactionCount({ address: patient.address }), 0);
+  });
+
+  test("default: a delegate with zero balance creates the relationship and publishes roots via other providers' relays", async () => {
+    const { env } = net;
+    const info = await relationshipOf(relationship);
+    const delegate = info.provider;
+    const own = relayers()[1] as Address;
+    for (let n = 1; n <= 3; n++) {
+      const up = await net.staff(
+        1,
+        "/v1/patients/RL-0001/records",
+        bundleOf("Patient/rl-1", n),
+        "application/fhir+json",
+      );
+      assert.equal(up.status, 200, JSON.stringify(up.json));
+      const root = up.json.recordRoot as Hex;
+      await eventually(
+        `root ${n} on chain`,
+        async () => (await relationshipOf(relationship)).recordRoot === root,
+        60_000,
+      );
+    }
+    const created = await sendersOf("RelationshipCreated", relationship);
+    const published = await sendersOf("RootPublished", relationship);
+    assert.equal(created.length, 1);
+    assert.ok(published.length >= 3);
+    for (const sender of [...created, ...published]) {
+      assert.ok(relayers().includes(sender), `${sender} is a relayer`);
+      assert.notEqual(sender, own, "never the provider's own relayer");
+    }
+    assert.equal(await env.publicClient.getBalance({ address: delegate }), 0n);
+    assert.equal(await env.publicClient.getTransactionCount({ address: delegate }), 0);
+    const metrics = await (await fetch(`${net.urls[1]}/metrics`)).text();
+    assert.match(metrics, /medrec_relay_own_submissions_total\{via="peer"\} [4-9]/);
+    assert.doesNotMatch(metrics, /medrec_relay_own_submissions_total\{via="own"\}/);
+  });
+});
+
+describe("POST /v1/relay refusals", () => {
+  let alice: LocalAccount;
+  let url: string;
+
+  before(async () => {
+    url = net.urls[0] as string;
+    const p = await net.patient(url);
+    alice = p.account;
+  });
+
+  test("error: each check refuses with its status and names itself", async () => {
+    const { env } = net;
+    await expectRefusal(url, { request: { from: alice.address }, signature: "0x12" }, 400, "malformed");
+    await expectRefusal(
+      url,
+      await signed(
+        alice,
+        env.contracts.AgentRegistry,
+        encodeFunctionData({ abi: agentRegistryAbi, functionName: "signers" }),
+      ),
+      403,
+      "foreign-target",
+      /not one of this network's MedRec contracts/,
+    );
+    await expectRefusal(
+      url,
+      await signed(
+        alice,
+        env.contracts.Agent,
+        encodeFunctionData({ abi: agentAbi, functionName: "exists", args: [alice.address] }),
+      ),
+      403,
+      "function-not-allowed",
+      /Agent\.register/,
+    );
+    const mallory = privateKeyToAccount(generatePrivateKey());
+    await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, setKey(alice), (r) => r, mallory),
+      401,
+      "bad-signature",
+    );
+    await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, setKey(alice), (r) => ({ ...r, deadline: nowSeconds() - 5 })),
+      422,
+      "deadline-expired",
+    );
+    await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, setKey(alice), (r) => ({
+        ...r,
+        deadline: nowSeconds() + 3600,
+      })),
+      422,
+      "deadline-too-far",
+      /600 s/,
+    );
+    await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, setKey(alice), (r) => ({ ...r, nonce: r.nonce + 1n })),
+      409,
+      "wrong-nonce",
+      /sign the request again with nonce/,
+    );
+    await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, setKey(alice), (r) => ({ ...r, gas: 1_000_001n })),
+      422,
+      "gas-over-cap",
+      /RELAY_GAS_CAP/,
+    );
+    await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, setKey(alice), (r) => ({ ...r, value: 1n })),
+      422,
+      "value-not-zero",
+    );
+    const registerAgain = encodeFunctionData({
+      abi: agentAbi,
+      functionName: "register",
+      args: [`0x${"22".repeat(32)}`, [], 0],
+    });
+    const reverted = await expectRefusal(
+      url,
+      await signed(alice, env.contracts.Agent, registerAgain),
+      422,
+      "simulation-reverted",
+      /AgentAlreadyRegistered/,
+    );
+    assert.equal(reverted.revert, "AgentAlreadyRegistered");
+    // Nothing of it was sent.
+    assert.equal(
+      await net
+        .gk(0)
+        .db("relay_requests")
+        .where({ signer: alice.address })
+        .count({ n: "*" })
+        .then((r) => Number(r[0]?.n)),
+      1,
+    );
+  });
+
+  test("behavior: the same request twice (and twice at once) is one transaction with one hash", async () => {
+    const { env } = net;
+    const body = await signed(alice, env.contracts.Agent, setKey(alice));
+    const relayer = relayers()[0] as Address;
+    const before = await env.publicClient.getTransactionCount({ address: relayer, blockTag: "pending" });
+    const [a, b] = await Promise.all([postRelay(url, body), postRelay(url, body)]);
+    const c = await postRelay(url, body);
+    assert.equal(a.status, 202, JSON.stringify(a.json));
+    assert.equal(b.status, 202);
+    assert.equal(c.status, 202);
+    assert.match(String(a.json.txHash), /^0x[0-9a-f]{64}$/);
+    assert.equal(b.json.txHash, a.json.txHash);
+    assert.equal(c.json.txHash, a.json.txHash);
+    const receipt = await env.publicClient.waitForTransactionReceipt({ hash: a.json.txHash as Hex });
+    assert.equal(receipt.status, "success");
+    assert.equal(
+      await env.publicClient.getTransactionCount({ address: relayer, blockTag: "pending" }),
+      before + 1,
+    );
+    // After it was mined (the nonce moved on) the same request still answers its transaction.
+    assert.equal((await postRelay(url, body)).json.txHash, a.json.txHash);
+  });
+});
+
+describe("daily limits and the gas budget (in the database)", () => {
+  let limitUrl: string;
+  let budgetUrl: string;
+  const servers: Server[] = [];
+
+  /** A relay app with `limits` on its own database (a restart: the same database again). */
+  async function startRelayApp(
+    dbUrl: string,
+    limits: Parameters<typeof defaultRelaySettings>[0],
+  ): Promise<{ url: string; relay: RelayService }> {
+    const db = createDb(dbUrl);
+    await migrateToLatest(db);
+    const settings = net.env.settings({ relay: defaultRelaySettings(limits) });
+    const client = await connectChain(settings);
+    const relay = createRelayService({ client, settings, db, logger: silent });
+    const app = createApp({
+      config: loadConfig({}),
+      logger: silent,
+      metrics: createMetrics(),
+      health: [],
+      modules: [relayModule({ relay, ratePerMinute: 1000 })],
+    });
+    const s: Server = await new Promise((resolve) => {
+      const l = app.listen(0, "127.0.0.1", () => resolve(l));
+    });
+    s.on("close", () => void db.destroy());
+    servers.push(s);
+    const address = s.address();
+    return { url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, relay };
+  }
+
+  let limitDb: string;
+  before(async () => {
+    limitDb = await createTestDatabase(net.env.pg.url, "relay_int_limits");
+    limitUrl = (await startRelayApp(limitDb, { signerDailyRequests: 2, dailyRequests: 3 })).url;
+    budgetUrl = (
+      await startRelayApp(await createTestDatabase(net.env.pg.url, "relay_int_budget"), { dailyGas: 21_000n })
+    ).url;
+  });
+  after(async () => {
+    for (const s of servers) await new Promise((r) => s.close(r));
+  });
+
+  test("error: per signer, per day, and the daily gas budget: 429 naming the limit, also after a restart", async () => {
+    const { env } = net;
+    const bob = (await net.patient(limitUrl)).account; // 1 request of bob's
+    const send = (account: LocalAccount, url: string) =>
+      relayAndWait({
+        client: env.publicClient,
+        forwarder: env.contracts.Forwarder,
+        account,
+        to: env.contracts.Agent,
+        data: setKey(account),
+        gatekeeperUrl: url,
+      });
+    await send(bob, limitUrl); // 2
+    const refused = await expectRefusal(
+      limitUrl,
+      await signed(bob, env.contracts.Agent, setKey(bob)),
+      429,
+      "signer-limit",
+      /RELAY_SIGNER_DAILY_REQUESTS/,
+    );
+    assert.ok(refused);
+    await net.patient(limitUrl); // 3 in total
+    const carol = (await net.patient(net.urls[0] as string)).account;
+    await expectRefusal(
+      limitUrl,
+      await signed(carol, env.contracts.Agent, setKey(carol)),
+      429,
+      "daily-limit",
+      /RELAY_DAILY_REQUESTS/,
+    );
+    const r = await postRelay(limitUrl, await signed(carol, env.contracts.Agent, setKey(carol)));
+    assert.ok(Number(r.retryAfter) > 80_000 && Number(r.retryAfter) <= 86_400, `Retry-After ${r.retryAfter}`);
+
+    // A restart (a new service on the same database) resets nothing.
+    const restarted = await startRelayApp(limitDb, { signerDailyRequests: 2, dailyRequests: 3 });
+    await expectRefusal(
+      restarted.url,
+      await signed(bob, env.contracts.Agent, setKey(bob)),
+      429,
+      "signer-limit",
+    );
+
+    await expectRefusal(
+      budgetUrl,
+      await signed(carol, env.contracts.Agent, setKey(carol)),
+      429,
+      "gas-budget",
+      /RELAY_DAILY_GAS/,
+    );
+  });
+});
+
+describe("operations", () => {
+  test("error: /v1/sponsor is gone (410) and points to the relay", async () => {
+    const res = await fetch(`${net.urls[0]}/v1/sponsor`, { method: "POST" });
+    assert.equal(res.status, 410);
+    assert.match(res.headers.get("content-type") ?? "", /application\/problem\+json/);
+    assert.match(res.headers.get("link") ?? "", /<\/v1\/relay>/);
+    const json = (await res.json()) as Record<string, unknown>;
+    assert.equal(json.relay, "/v1/relay");
+    assert.match(String(json.detail), /\/v1\/relay/);
+  });
+
+  test("behavior: the relayer's balance is a gauge; /healthz is degraded (200) below the floor", async () => {
+    const { env } = net;
+    const metrics = await (await fetch(`${net.urls[0]}/metrics`)).text();
+    const gauge = /^medrec_relayer_balance_wei (\S+)$/m.exec(metrics);
+    assert.ok(gauge, "the gauge is exported");
+    assert.ok(Number(gauge[1]) > 900e18 && Number(gauge[1]) <= 1000e18, gauge[1]);
+    const balance = await env.publicClient.getBalance({ address: relayers()[0] as Address });
+    assert.ok(Math.abs(Number(gauge[1]) - Number(balance)) < 1e16);
+
+    const ok = await fetch(`${net.urls[0]}/healthz`);
+    assert.equal(ok.status, 200);
+    const okJson = (await ok.json()) as { status: string; checks: Record<string, { status: string }> };
+    assert.equal(okJson.status, "ok");
+    assert.equal(okJson.checks.relayer?.status, "ok");
+    assert.equal(okJson.checks["relay-peers"]?.status, "ok");
+
+    const low = await fetch(`${net.urls[2]}/healthz`);
+    assert.equal(low.status, 200, "a low relayer does not take reads down");
+    const lowJson = (await low.json()) as {
+      status: string;
+      checks: Record<string, { status: string; detail: string }>;
+    };
+    assert.equal(lowJson.status, "degraded");
+    assert.equal(lowJson.checks.relayer?.status, "failing");
+    assert.match(String(lowJson.checks.relayer?.detail), /below RELAYER_MIN_BALANCE_ETH/);
+    assert.equal(lowJson.checks.chain?.status, "ok");
+  });
+});
+
+describe("relaying through other providers (adr/0006)", () => {
+  test("behavior: with every other relay stopped a publication waits (degraded, nothing from the own relayer), then lands through another's; opted in, it falls back to the own relay", async () => {
+    const { env } = net;
+    const patient = await net.patient(net.urls[0] as string);
+    const linked = await net.staff(1, "/v1/patients", { mrn: "RL-WAIT", patientAddress: patient.address });
+    assert.equal(linked.status, 201, JSON.stringify(linked.json));
+    const id = linked.json.relationship as Hex;
+    const own = relayers()[1] as Address;
+    const ownNonce = await env.publicClient.getTransactionCount({ address: own, blockTag: "pending" });
+
+    await net.gk(0).stop();
+    await net.gk(2).stop();
+    net.gatekeepers[0] = undefined;
+    net.gatekeepers[2] = undefined;
+    const up = await net.staff(
+      1,
+      "/v1/patients/RL-WAIT/records",
+      bundleOf("Patient/rl-wait", 1),
+      "application/fhir+json",
+    );
+    assert.equal(up.status, 200, "records are stored and served meanwhile");
+    const root = up.json.recordRoot as Hex;
+    const health = await eventually("the relay-peers check to fail", async () => {
+      const r = await fetch(`${net.urls[1]}/healthz`);
+      const json = (await r.json()) as {
+        status: string;
+        checks: Record<string, { status: string; detail: string }>;
+      };
+      return json.checks["relay-peers"]?.status === "failing" ? { status: r.status, json } : undefined;
+    });
+    assert.ok(health);
+    assert.equal(health.status, 200);
+    assert.equal(health.json.status, "degraded");
+    assert.match(health.json.checks["relay-peers"]?.detail ?? "", /wait and are retried/);
+    const onChain = await relationshipOf(id);
+    assert.notEqual(onChain.recordRoot, root, "not published while no other relay answers");
+    assert.equal(
+      await env.publicClient.getTransactionCount({ address: own, blockTag: "pending" }),
+      ownNonce,
+      "the own relayer sent nothing",
+    );
+
+    // Opted in (RELAY_OWN_FALLBACK_AFTER_MS=0), the same situation goes through the own relay.
+    const fallback = createRelaySubmitter({
+      client: { publicClient: env.publicClient },
+      settings: { ...env.settings({}, 1), relay: defaultRelaySettings({ ownFallbackAfterMs: 0 }) },
+      own: net.gk(1).chain?.relay as RelayService,
+      logger: silent,
+    });
+    const dave = privateKeyToAccount(generatePrivateKey());
+    const { receipt } = await relayAndWait({
+      client: env.publicClient,
+      forwarder: env.contracts.Forwarder,
+      account: dave,
+      to: env.contracts.Agent,
+      data: encodeFunctionData({
+        abi: agentAbi,
+        functionName: "register",
+        args: [`0x${"33".repeat(32)}`, [], 0],
+      }),
+      submit: (relay) => fallback.submit(relay),
+    });
+    assert.equal(
+      getAddress((await env.publicClient.getTransaction({ hash: receipt.transactionHash })).from),
+      own,
+    );
+
+    // Riverside is back: the waiting publication lands through its relay.
+    await net.start(0);
+    await eventually(
+      "the waiting root on chain",
+      async () => (await relationshipOf(id)).recordRoot === root,
+      90_000,
+    );
+    const senders = await sendersOf("RootPublished", id);
+    assert.equal(senders.at(-1), relayers()[0]);
+    await eventually("the relay-peers check to recover", async () => {
+      const json = (await (await fetch(`${net.urls[1]}/healthz`)).json()) as {
+        checks: Record<string, { status: string }>;
+      };
+      return json.checks["relay-peers"]?.status === "ok";
+    });
+  });
+});
