@@ -1,0 +1,225 @@
+/**
+ * bench:chain's set-up: a 3-provider network in a temp dir (stopped and removed by the cleanup),
+ * Agent and Relationship deployed, every patient registered with one relationship.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { agentAbi, agentBytecode, relationshipAbi } from "@medrec/protocol";
+import {
+  decodeFunctionResult,
+  encodeAbiParameters,
+  encodeDeployData,
+  encodeFunctionData,
+  type Hex,
+  keccak256,
+  toHex,
+  zeroAddress,
+} from "viem";
+import { findGeth, type Network, startNetwork, stopNetwork } from "../../src/index.ts";
+import { otherGethProcesses } from "../diagnostics.ts";
+import { TXPOOL_FLAGS } from "../geth-flags.ts";
+import { Rpc, sleep, waitForReceipts } from "../rpc.ts";
+import { DETAILS_BYTES, grantCalldata, Sender, type SignedTx } from "../txs.ts";
+import { type BenchOptions, FEES, PERIOD_SECONDS, PREFUND, SEALERS, SETUP_FEES } from "./config.ts";
+import { cleanups, log } from "./process.ts";
+
+/** Starts the network and deploys and fills the contracts; everything the measurements need. */
+export async function setUp(opts: BenchOptions, smoke: boolean) {
+  // Environment
+  const gethBinary = await findGeth();
+  const gethVersion =
+    /Version:\s*(\S+)/.exec(execFileSync(gethBinary, ["version"], { encoding: "utf8" }))?.[1] ?? "unknown";
+  const environment = {
+    geth: gethVersion,
+    node: process.version,
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? "unknown",
+    platform: `${process.platform}-${process.arch}`,
+  };
+  log(
+    `geth ${environment.geth}, Node ${environment.node}, ${environment.cores} cores (${environment.cpu})` +
+      (smoke ? "  — SMOKE RUN: no report is written" : ""),
+  );
+
+  const foreignAtStart = await otherGethProcesses([]);
+  if (foreignAtStart.length > 0)
+    console.warn(
+      `warning: ${foreignAtStart.length} other geth process(es) are running on this machine (pids ${foreignAtStart.join(", ")}); ` +
+        "they compete for the same cores and will depress the figures",
+    );
+
+  // Accounts: a deployer, one provider delegate, latency patients and load patients, each patient
+  // pinned to one node (as a patient would use its own provider's node).
+  const latencySenderCount = 6;
+  const deployer = new Sender(0);
+  const delegate = new Sender(0);
+  const latencySenders = Array.from({ length: latencySenderCount }, (_, i) => new Sender(i % SEALERS));
+  const loadSenders = Array.from({ length: opts.senders }, (_, i) => new Sender(i % SEALERS));
+  const patients = [...latencySenders, ...loadSenders];
+  const prefund = Object.fromEntries([deployer, delegate, ...patients].map((s) => [s.address, PREFUND]));
+
+  // Network (in our own temp dir, so an interrupted start-up is cleaned up too)
+  const work = await mkdtemp(join(tmpdir(), "medrec-bench-"));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  log(
+    `starting ${SEALERS} providers (each a sealer, IPC only, + an RPC node; period ${PERIOD_SECONDS} s, gas limit ${opts.gasLimit.toLocaleString("en-US")}) in ${work}`,
+  );
+  let network: Network | undefined;
+  const starting = startNetwork({
+    dataDir: join(work, "net"),
+    sealers: SEALERS,
+    periodSeconds: PERIOD_SECONDS,
+    gasLimit: opts.gasLimit,
+    prefund,
+    scrypt: "light",
+    binary: gethBinary,
+    extraArgs: TXPOOL_FLAGS,
+    readyTimeoutMs: 90_000,
+  });
+  cleanups.push(async () => {
+    // If start-up is still running, give it a moment to finish (it stops what started on failure).
+    const net =
+      network ?? (await Promise.race([starting.catch(() => undefined), sleep(20_000).then(() => undefined)]));
+    if (net) await stopNetwork(net);
+  });
+  network = await starting;
+  const rpcs = network.nodes.map((n) => new Rpc(n.rpcUrl));
+  const chainId = network.state.chainId;
+  log(`network up: ${network.nodes.map((n) => n.rpcUrl).join(", ")}`);
+
+  // ---- Setup: Agent (→ Relationship), patients registered, one relationship each -------------
+  const node0 = rpcs[0] as Rpc;
+  const send = async (txs: SignedTx[]) => {
+    const byNode = new Map<number, SignedTx[]>();
+    for (const tx of txs) byNode.set(tx.sender.node, [...(byNode.get(tx.sender.node) ?? []), tx]);
+    await Promise.all(
+      [...byNode].map(async ([node, list]) => {
+        const replies = await (rpcs[node] as Rpc).batch(
+          list.map((t) => ({ method: "eth_sendRawTransaction", params: [t.raw] })),
+        );
+        const bad = replies.find((r) => r.error);
+        if (bad) throw new Error(`eth_sendRawTransaction: ${bad.error?.message}`);
+      }),
+    );
+  };
+  const mine = async (txs: SignedTx[], what: string) => {
+    await send(txs);
+    const receipts = await waitForReceipts(
+      node0,
+      txs.map((t) => t.hash),
+    );
+    const failed = [...receipts.values()].filter((r) => r.status !== "0x1");
+    if (failed.length > 0) throw new Error(`${failed.length} ${what} transaction(s) reverted`);
+    return receipts;
+  };
+  const estimate = async (from: string, to: string | null, data: Hex) =>
+    BigInt(await node0.call<string>("eth_estimateGas", [{ from, ...(to ? { to } : {}), data }]));
+
+  // Agent(trustedForwarder): the grants are sent directly, so no forwarder (address zero) — a
+  // direct call costs the same either way (the forwarder is an immutable compared with msg.sender).
+  const agentDeployData = encodeDeployData({ abi: agentAbi, bytecode: agentBytecode, args: [zeroAddress] });
+  const deployGas = await estimate(deployer.address, null, agentDeployData);
+  const deployTx = await deployer.sign({
+    chainId,
+    to: null,
+    data: agentDeployData,
+    gas: (deployGas * 12n) / 10n,
+    fees: SETUP_FEES,
+  });
+  const agentAddress = (await mine([deployTx], "deploy")).get(deployTx.hash)?.contractAddress;
+  if (!agentAddress) throw new Error("Agent deployment has no contract address");
+  const relationshipAddress = decodeFunctionResult({
+    abi: agentAbi,
+    functionName: "relationships",
+    data: await node0.call<Hex>("eth_call", [
+      { to: agentAddress, data: encodeFunctionData({ abi: agentAbi, functionName: "relationships" }) },
+      "latest",
+    ]),
+  });
+  log(`Agent ${agentAddress}, Relationship ${relationshipAddress}`);
+
+  const registerData = () =>
+    encodeFunctionData({ abi: agentAbi, functionName: "register", args: [toHex(randomBytes(32)), [], 0] });
+  const registerGas =
+    ((await estimate((patients[0] as Sender).address, agentAddress, registerData())) * 13n) / 10n;
+  await mine(
+    await Promise.all(
+      patients.map((p) =>
+        p.sign({ chainId, to: agentAddress, data: registerData(), gas: registerGas, fees: SETUP_FEES }),
+      ),
+    ),
+    "register",
+  );
+  const createData = (patient: `0x${string}`) =>
+    encodeFunctionData({
+      abi: relationshipAbi,
+      functionName: "create",
+      args: [patient, toHex(randomBytes(DETAILS_BYTES))],
+    });
+  const createGas =
+    ((await estimate(delegate.address, relationshipAddress, createData((patients[0] as Sender).address))) *
+      13n) /
+    10n;
+  const creates: SignedTx[] = [];
+  for (const p of patients)
+    creates.push(
+      await delegate.sign({
+        chainId,
+        to: relationshipAddress,
+        data: createData(p.address),
+        gas: createGas,
+        fees: SETUP_FEES,
+      }),
+    );
+  await mine(creates, "create");
+  const idOf = (patient: `0x${string}`) =>
+    keccak256(encodeAbiParameters([{ type: "address" }, { type: "address" }], [patient, delegate.address]));
+  const onChainId = decodeFunctionResult({
+    abi: relationshipAbi,
+    functionName: "relationshipId",
+    data: await node0.call<Hex>("eth_call", [
+      {
+        to: relationshipAddress,
+        data: encodeFunctionData({
+          abi: relationshipAbi,
+          functionName: "relationshipId",
+          args: [(patients[0] as Sender).address, delegate.address],
+        }),
+      },
+      "latest",
+    ]),
+  });
+  if (onChainId !== idOf((patients[0] as Sender).address)) throw new Error("relationshipId mismatch");
+  const relationshipIds = new Map(patients.map((p) => [p.address, idOf(p.address)]));
+
+  const latest = await node0.call<{ timestamp: Hex }>("eth_getBlockByNumber", ["latest", false]);
+  const expiresAt = BigInt(latest.timestamp) + 30n * 24n * 3600n;
+  const grantFor = (s: Sender) => grantCalldata(relationshipIds.get(s.address) as Hex, expiresAt);
+  const grantEstimate = await estimate(
+    (patients[0] as Sender).address,
+    relationshipAddress,
+    grantFor(patients[0] as Sender),
+  );
+  const grantGasLimit = (grantEstimate * 11n) / 10n;
+  const signGrant = (s: Sender) =>
+    s.sign({ chainId, to: relationshipAddress, data: grantFor(s), gas: grantGasLimit, fees: FEES });
+  log(
+    `${patients.length} patients registered, ${patients.length} relationships created; ` +
+      `grant ≈ ${grantEstimate.toLocaleString("en-US")} gas (tx gas limit ${grantGasLimit.toLocaleString("en-US")})`,
+  );
+  return {
+    environment,
+    foreignAtStart,
+    network,
+    rpcs,
+    latencySenders,
+    loadSenders,
+    signGrant,
+    relationshipAddress,
+    grantEstimate,
+    grantGasLimit,
+  };
+}
