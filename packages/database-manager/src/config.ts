@@ -6,6 +6,7 @@ import { type Address, getAddress, isAddressEqual } from "viem";
 import { z } from "zod";
 import { auditConfigSchema } from "./audit/config.ts";
 import { chainConfigSchema } from "./chain/config.ts";
+import { legacyConfigSchema } from "./legacy/config.ts";
 
 /** Thrown by {@link loadConfig}: one line per bad variable, naming it and what it needs. */
 export class ConfigError extends BaseError {
@@ -145,6 +146,7 @@ export const configSchema = z.object({
   ...chainConfigSchema.shape,
   // Audit anchoring, the owner/runtime database split, denial limits (audit/config.ts).
   ...auditConfigSchema.shape,
+  ...legacyConfigSchema.shape, // LEGACY_*: the legacy adapter and its periodic sync (legacy/config.ts)
 });
 
 /** The validated configuration. */

@@ -13,6 +13,7 @@ import type { ChainSettings } from "./chain/config.ts";
 import { type Chain, createChain } from "./chain/index.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { openGatekeeperDatabase } from "./db/setup.ts";
+import { type LegacySync, startLegacySync } from "./legacy/legacy.sync.ts";
 import type { HealthCheck } from "./ops/health.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { patientsModule } from "./patients/patients.routes.ts";
@@ -69,7 +70,9 @@ export async function startGatekeeper({
   const { db } = database;
   let chain: Chain | undefined;
   let audit: ReturnType<typeof createAuditLog> | undefined;
+  let legacySync: LegacySync | undefined;
   const cleanup = async () => {
+    await legacySync?.stop();
     await audit?.stop();
     await chain?.stop();
     await database.close();
@@ -152,6 +155,7 @@ export async function startGatekeeper({
         ...chain.modules(auth.guards),
       );
       checks.push(chain.health, ...chain.relayHealth);
+      legacySync = startLegacySync({ config, db, patients, records, logger });
     } else {
       checks.push({
         name: "chain",

@@ -6,6 +6,15 @@
  */
 import { z } from "zod";
 
+/** A schema name as the adapter accepts it (it is put into SQL as an identifier, never bound). */
+export const LEGACY_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Validates a schema name before it is put into SQL (identifiers cannot be bound parameters). */
+export function assertSchemaName(schema: string): string {
+  if (!LEGACY_SCHEMA_NAME.test(schema)) throw new RangeError("schema must be a lower-case SQL identifier");
+  return schema;
+}
+
 /** View names, in the configured schema. */
 export const LEGACY_VIEWS = {
   patient: "medrec_patient",
@@ -128,3 +137,27 @@ export type LegacyPatientRecord = {
   labResults: LegacyLabResultRow[];
   medications: LegacyMedicationRow[];
 };
+
+/**
+ * Per view: its name, key column, the zod schema of a row (whose keys are the required columns)
+ * and the DATE columns, read as text (the pg driver would turn a DATE into a local-midnight Date).
+ */
+export const LEGACY_CONTRACT = {
+  patient: { view: LEGACY_VIEWS.patient, key: "patient_key", row: legacyPatientRow, dates: ["birth_date"] },
+  encounter: { view: LEGACY_VIEWS.encounter, key: "encounter_key", row: legacyEncounterRow, dates: [] },
+  document: { view: LEGACY_VIEWS.document, key: "document_key", row: legacyDocumentRow, dates: [] },
+  labResult: { view: LEGACY_VIEWS.labResult, key: "result_key", row: legacyLabResultRow, dates: [] },
+  medication: {
+    view: LEGACY_VIEWS.medication,
+    key: "medication_key",
+    row: legacyMedicationRow,
+    dates: ["start_date", "end_date"],
+  },
+} as const satisfies Record<
+  keyof typeof LEGACY_VIEWS,
+  { view: string; key: string; row: z.ZodObject<z.ZodRawShape>; dates: readonly string[] }
+>;
+
+/** The columns each view must have, in contract order. */
+export const legacyColumnsOf = (kind: keyof typeof LEGACY_CONTRACT): string[] =>
+  Object.keys(LEGACY_CONTRACT[kind].row.shape);

@@ -2,4 +2,3 @@
 export { LEGACY_VIEWS, type LegacyPatientRecord } from "./contract.ts";
 export { type SyncFromLegacyOptions, syncAllFromLegacy, syncFromLegacy } from "./legacy.service.ts";
 export { type LegacyMappingOptions, legacyId, mapLegacyPatient } from "./mapping.ts";
-export { createLegacySampleSchema } from "./sample-schema.ts";

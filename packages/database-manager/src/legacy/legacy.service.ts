@@ -1,6 +1,8 @@
+import { leafHash } from "@medrec/protocol";
 import type { Knex } from "knex";
 import { ProblemError } from "../errors.ts";
 import type { IngestResult, RecordsStore } from "../records/records.service.ts";
+import type { FhirResource } from "../seams.ts";
 import { LegacyRepository } from "./legacy.repository.knex.ts";
 import { type LegacyMappingOptions, mapLegacyPatient } from "./mapping.ts";
 
@@ -28,10 +30,52 @@ export async function syncFromLegacy(
   { records, schema = "legacy", source = "legacy", ...mapping }: SyncFromLegacyOptions,
 ): Promise<IngestResult> {
   const patientId = await records.patientIdOf(mrn);
+  const resources = await readLegacyResources(legacyDb, mrn, { schema, source, ...mapping });
+  return records.ingestResources(patientId, resources, { source, prune: true, keepLastUpdated: true });
+}
+
+/** The patient's rows in the contract views, mapped to FHIR R4. @throws {ProblemError} not-found, unprocessable. */
+async function readLegacyResources(
+  legacyDb: Knex,
+  mrn: string,
+  { schema, source, ...mapping }: LegacyMappingOptions & { schema: string; source: string },
+): Promise<FhirResource[]> {
   const record = await new LegacyRepository(legacyDb, { schema }).patientRecord(mrn);
   if (!record) throw new ProblemError("not-found", "No patient with this MRN in the legacy source.");
-  const resources = mapLegacyPatient(record, { idPrefix: source, ...mapping });
-  return records.ingestResources(patientId, resources, { source, prune: true, keepLastUpdated: true });
+  return mapLegacyPatient(record, { idPrefix: source, ...mapping });
+}
+
+/** A resource's content as stored, without `meta.lastUpdated` (what a re-sync compares). */
+function contentOf(resource: FhirResource): string {
+  const r = JSON.parse(JSON.stringify(resource)) as FhirResource & { meta?: Record<string, unknown> };
+  if (r.meta) {
+    delete r.meta.lastUpdated;
+    delete r.meta.versionId;
+    if (Object.keys(r.meta).length === 0) delete r.meta;
+  }
+  return leafHash(r);
+}
+
+/**
+ * Whether a sync of this patient would change what is stored: a row added, changed or deleted
+ * in the views since the last sync (`updated_at` alone does not count). Reads and maps the
+ * views; writes nothing. Lets the periodic sync leave unchanged patients alone (no write, no
+ * audit entry, no publication).
+ */
+export async function legacyChanged(
+  legacyDb: Knex,
+  mrn: string,
+  patientId: number,
+  { records, schema = "legacy", source = "legacy", ...mapping }: SyncFromLegacyOptions,
+): Promise<boolean> {
+  const resources = await readLegacyResources(legacyDb, mrn, { schema, source, ...mapping });
+  const stored = new Map<string, string>();
+  for (const { resource } of (await records.recordSet(patientId)).resources) {
+    if (typeof resource.id === "string" && resource.id.startsWith(`${source}-`))
+      stored.set(`${resource.resourceType}/${resource.id}`, contentOf(resource));
+  }
+  if (stored.size !== resources.length) return true;
+  return resources.some((r) => stored.get(`${r.resourceType}/${r.id}`) !== contentOf(r));
 }
 
 /**

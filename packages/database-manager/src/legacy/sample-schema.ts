@@ -6,15 +6,7 @@
  * a gatekeeper migration.
  */
 import type { Knex } from "knex";
-import { LEGACY_VIEWS } from "./contract.ts";
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** Validates a schema name before it is put into DDL (identifiers cannot be bound parameters). */
-export function assertSchemaName(schema: string): string {
-  if (!SCHEMA_NAME.test(schema)) throw new RangeError("schema must be a lower-case SQL identifier");
-  return schema;
-}
+import { assertSchemaName, LEGACY_VIEWS } from "./contract.ts";
 
 /** The hospital's own tables (what an EHR export looks like), in `schema`. */
 function tablesSql(s: string): string {
