@@ -4,8 +4,31 @@
  * whose events it emitted. Used by the system test to check that relaying leaves no funding graph
  * and no shared sender that groups a provider's relationships (adr/0003, adr/0006).
  */
-import { relationshipAbi } from "@medrec/protocol";
-import { type Address, type Hex, type PublicClient, parseEventLogs } from "viem";
+import {
+  accountFromMnemonic,
+  agentAbi,
+  apiPaths,
+  type CreatePatientResponse,
+  encryptionKeyPairFromMnemonic,
+  gatekeeperJson,
+  generatePatientMnemonic,
+  type NetworkManifest,
+  relationshipAbi,
+  relayAndWait,
+  scopesToMask,
+  signIn,
+} from "@medrec/protocol";
+import {
+  type Address,
+  createPublicClient,
+  encodeFunctionData,
+  type Hex,
+  http,
+  type PublicClient,
+  parseEventLogs,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { untilSeen, waitForRoot } from "./wait.ts";
 
 /** Adjusted Rand index of two labelings of the same items (1 = identical partitions, ~0 = chance). */
 export function adjustedRandIndex(a: readonly string[], b: readonly string[]): number {
@@ -82,4 +105,151 @@ export async function scanTransactions(
     }
   }
   return out;
+}
+
+export type OnboardedPatient = { address: Address; provider: string; relationship: Hex };
+
+/**
+ * Onboards `count` patients spread over the providers as a hospital and its patients would, with
+ * nothing but the manifest's demo staff keys and relays: each patient registers its agent through
+ * a provider's relay, staff link it and upload its records (the gatekeeper creates the relationship
+ * and publishes the root through relays), and the patient grants a viewer through a relay.
+ */
+export async function onboardPatients(
+  manifest: NetworkManifest,
+  { count, records }: { count: number; records: (index: number) => { mrn: string; bundle: unknown } },
+): Promise<OnboardedPatient[]> {
+  const client = createPublicClient({ transport: http(manifest.rpcUrl), pollingInterval: 250 });
+  const forwarder = manifest.contracts.Forwarder as Address;
+  const staffKeys =
+    (manifest.demo as { staff?: { provider: string; privateKey: Hex }[] } | undefined)?.staff ?? [];
+  const relays = manifest.providers.map((x) => x.gatekeeperUrl);
+  const anyRelay = () => relays[Math.floor(Math.random() * relays.length)] as string;
+  const onboard = async (index: number): Promise<OnboardedPatient> => {
+    const provider = manifest.providers[index % manifest.providers.length];
+    const staffKey = staffKeys.find((x) => x.provider === provider?.name)?.privateKey;
+    if (!provider || !staffKey) throw new Error(`no demo staff key for provider ${index}`);
+    const mnemonic = generatePatientMnemonic();
+    const patient = accountFromMnemonic(mnemonic, 0);
+    const relay = (to: Address, data: Hex) =>
+      relayAndWait({ client, forwarder, account: patient, to, data, gatekeeperUrl: anyRelay() });
+    await relay(
+      manifest.contracts.Agent as Address,
+      encodeFunctionData({
+        abi: agentAbi,
+        functionName: "register",
+        args: [encryptionKeyPairFromMnemonic(mnemonic).publicKey, [], 0],
+      }),
+    );
+    const { token } = await signIn({
+      gatekeeperUrl: provider.gatekeeperUrl,
+      account: privateKeyToAccount(staffKey),
+      chainId: manifest.chainId,
+    });
+    const { mrn, bundle } = records(index);
+    const linked = await untilSeen(() =>
+      gatekeeperJson<CreatePatientResponse>(provider.gatekeeperUrl, apiPaths.patients, {
+        method: "POST",
+        token,
+        body: { mrn, patientAddress: patient.address },
+      }),
+    );
+    await gatekeeperJson(provider.gatekeeperUrl, apiPaths.patientRecords(mrn), {
+      method: "POST",
+      token,
+      body: bundle,
+    });
+    const relationship = linked.relationship as Hex;
+    // The relationship is created and its root published through relays: wait before granting.
+    await waitForRoot(client as PublicClient, {
+      relationshipContract: manifest.contracts.Relationship as Address,
+      relationship,
+      what: `patient ${index}`,
+    });
+    await relay(
+      manifest.contracts.Relationship as Address,
+      encodeFunctionData({
+        abi: relationshipAbi,
+        functionName: "grant",
+        args: [
+          relationship,
+          privateKeyToAccount(generatePrivateKey()).address,
+          scopesToMask(["labs"]),
+          2n ** 40n,
+          "0x",
+        ],
+      }),
+    );
+    return {
+      address: patient.address,
+      provider: provider.name,
+      relationship: relationship.toLowerCase() as Hex,
+    };
+  };
+  return Promise.all(Array.from({ length: count }, (_, i) => onboard(i)));
+}
+
+export type LinkageReport = {
+  transactions: number;
+  /** Patients or delegates that sent a transaction themselves. */
+  selfSenders: string[];
+  /** Patients or delegates that received value. */
+  funded: string[];
+  /** Per provider: the distinct senders of its relationships' transactions. */
+  sendersByProvider: Record<string, string[]>;
+  /** ARI of "cluster relationships by the sender of their creation" against the true provider. */
+  ariByCreationSender: number;
+  /** ARI of "relationships sharing any sender are one cluster" against the true provider. */
+  ariBySharedSenders: number;
+};
+
+/** What the chain tells about the onboarded patients' relationships, against the truth. */
+export async function linkageReport(
+  manifest: NetworkManifest,
+  patients: readonly OnboardedPatient[],
+): Promise<LinkageReport> {
+  const client = createPublicClient({ transport: http(manifest.rpcUrl) }) as PublicClient;
+  const txs = await scanTransactions(client, {
+    fromBlock: BigInt((manifest as { deployBlock?: number }).deployBlock ?? 0),
+    relationship: manifest.contracts.Relationship as Address,
+  });
+  const created = await client.getContractEvents({
+    address: manifest.contracts.Relationship as Address,
+    abi: relationshipAbi,
+    eventName: "RelationshipCreated",
+    fromBlock: BigInt((manifest as { deployBlock?: number }).deployBlock ?? 0),
+  });
+  const delegates = new Set(created.map((e) => (e.args.provider as string).toLowerCase()));
+  const accounts = new Set([...patients.map((p) => p.address.toLowerCase()), ...delegates]);
+  const selfSenders = [...new Set(txs.map((t) => t.from.toLowerCase()).filter((a) => accounts.has(a)))];
+  const funded = [
+    ...new Set(
+      txs.filter((t) => t.value > 0n && t.to && accounts.has(t.to.toLowerCase())).map((t) => t.to as string),
+    ),
+  ];
+  const sendersOf = (relationship: Hex) =>
+    txs.filter((t) => t.relationships.includes(relationship)).map((t) => t.from.toLowerCase());
+  const sendersByProvider: Record<string, string[]> = {};
+  for (const p of patients)
+    sendersByProvider[p.provider] = [
+      ...new Set([...(sendersByProvider[p.provider] ?? []), ...sendersOf(p.relationship)]),
+    ];
+  const creationSender = patients.map((p) => {
+    const creation = txs.find(
+      (t) => t.relationships.includes(p.relationship) && created.some((e) => e.transactionHash === t.hash),
+    );
+    return creation?.from.toLowerCase() ?? "unknown";
+  });
+  const truth = patients.map((p) => p.provider);
+  return {
+    transactions: txs.length,
+    selfSenders,
+    funded,
+    sendersByProvider,
+    ariByCreationSender: adjustedRandIndex(truth, creationSender),
+    ariBySharedSenders: adjustedRandIndex(
+      truth,
+      clusterBySharedKeys(patients.map((p) => sendersOf(p.relationship))),
+    ),
+  };
 }

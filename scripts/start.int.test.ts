@@ -8,8 +8,10 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "@medrec/chain-node";
+import { generatePatientBundle } from "@medrec/database-manager";
 import { readManifest } from "@medrec/protocol/node";
 import { checkNetwork } from "./check.ts";
+import { linkageReport, onboardPatients } from "./linkage.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -57,7 +59,7 @@ describe("./medrec start", async () => {
   await chmod(dir, 0o755);
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it("behavior: three providers' whole stacks pass the black-box check, and Ctrl-C leaves nothing", async () => {
+  it("behavior: three providers' whole stacks pass the black-box check, relaying leaves no funding graph, and Ctrl-C leaves nothing", async (t) => {
     const tmp = await runDir(dir, "run");
     const manifestFile = path.join(dir, "network.json");
     const { child, output } = start({ MEDREC_MANIFEST: manifestFile, MEDREC_GATEKEEPER_PORT: "0" }, tmp);
@@ -91,6 +93,25 @@ describe("./medrec start", async () => {
       );
       // Every provider got every check (6 each, 7 with a family grant), plus the RPC probes.
       assert.ok(results.length >= 3 * 6 + 3, `${results.length} checks ran`);
+
+      // Linkage: 12 more patients over the three providers, all through relays, then what the chain shows.
+      const patients = await onboardPatients(manifest, {
+        count: 12,
+        records: (i) => generatePatientBundle({ seed: 11, index: i }),
+      });
+      const report = await linkageReport(manifest, patients);
+      t.diagnostic(`linkage: ${JSON.stringify(report)}`);
+      assert.deepEqual(report.selfSenders, [], "no patient or delegate ever sent a transaction itself");
+      assert.deepEqual(report.funded, [], "no patient or delegate ever received value");
+      for (const provider of manifest.providers) {
+        const relayer = String((provider as { relayer?: unknown }).relayer).toLowerCase();
+        const senders = report.sendersByProvider[provider.name] ?? [];
+        assert.ok(senders.length > 0, `${provider.name} has relationships`);
+        assert.ok(
+          senders.some((s) => s !== relayer),
+          `${provider.name}'s relationships are not sent by its own relayer alone`,
+        );
+      }
     } finally {
       child.kill("SIGINT");
     }

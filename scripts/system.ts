@@ -35,6 +35,7 @@ import {
   encryptionKeyPairFromMnemonic,
   gatekeeperJson,
   relationshipAbi,
+  relayAndWait,
   scopesToMask,
   sealJson,
   signIn,
@@ -56,6 +57,7 @@ import {
   parseEther,
 } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
+import { untilSeen, waitForRoot } from "./wait.ts";
 
 export const PROVIDERS = [
   { name: "Riverside General", port: 7101 },
@@ -105,6 +107,7 @@ export type ProviderHandle = {
   dataDir: string;
   staffKey: Hex;
   operatorKey: string;
+  relayerKey: Hex;
   mrn: string;
   relationship: Hex;
   resources: number;
@@ -142,12 +145,35 @@ export async function startSystem(p: SystemParameters): Promise<System> {
     const binary = await step("geth", () => findGeth());
     // The deployer only deploys and funds: a fresh key each run, prefunded in the genesis.
     const deployer = privateKeyToAccount(generatePrivateKey());
+    // Demo identities (local demo secrets only): the patient, a family member, and per provider a
+    // staff member, an operator key, a delegate seed, a relayer and an audit log account.
+    const patientMnemonic = generatePatientMnemonic();
+    const patient = accountFromMnemonic(patientMnemonic, 0);
+    const viewerMnemonic = generatePatientMnemonic();
+    const viewer = accountFromMnemonic(viewerMnemonic, 0);
+    const perProvider = PROVIDERS.map(() => ({
+      staffKey: generatePrivateKey(),
+      operatorKey: generatePrivateKey().slice(2),
+      delegateMnemonic: generatePatientMnemonic(),
+      // Pays the gas of what this provider's gatekeeper relays: funded in the genesis, by no one.
+      relayerKey: generatePrivateKey(),
+      // The audit log account: used for nothing else, funded in the genesis too.
+      anchorKey: generatePrivateKey(),
+    }));
     network = await step("chain network (sealers and RPC nodes)", () =>
       startNetwork({
         sealers: PROVIDERS.length,
         periodSeconds: p.periodSeconds,
         binary,
-        prefund: { [deployer.address]: parseEther("1000000") },
+        prefund: {
+          [deployer.address]: parseEther("1000000"),
+          ...Object.fromEntries(
+            perProvider.flatMap((x) => [
+              [privateKeyToAccount(x.relayerKey).address, parseEther("1000")],
+              [privateKeyToAccount(x.anchorKey).address, parseEther("10")],
+            ]),
+          ),
+        },
       }),
     );
     const net = network;
@@ -220,30 +246,10 @@ export async function startSystem(p: SystemParameters): Promise<System> {
         throw new Error(`${what}: transaction ${receipt.transactionHash} reverted`);
     };
 
-    // Demo identities (local demo secrets only): the patient, a family member, and per provider a
-    // staff member, an operator key, a delegate seed and a sponsor.
-    const patientMnemonic = generatePatientMnemonic();
-    const patient = accountFromMnemonic(patientMnemonic, 0);
-    const viewerMnemonic = generatePatientMnemonic();
-    const viewer = accountFromMnemonic(viewerMnemonic, 0);
-    const perProvider = PROVIDERS.map(() => ({
-      staffKey: generatePrivateKey(),
-      operatorKey: generatePrivateKey().slice(2),
-      sponsorKey: generatePrivateKey(),
-      delegateMnemonic: generatePatientMnemonic(),
-      // The audit log account: used for nothing else, funded by the deployer (never the sponsor).
-      anchorKey: generatePrivateKey(),
-    }));
-
     await step("funding", async () => {
-      // Sealers pay their own governance transactions; sponsors pay delegates' gas; the patient
-      // pays for its own agent and grants (until relayed transactions exist).
-      const transfers: [Address, string][] = [
-        ...nodes.map((node): [Address, string] => [node.address, "100"]),
-        ...perProvider.map((x): [Address, string] => [privateKeyToAccount(x.sponsorKey).address, "1000"]),
-        ...perProvider.map((x): [Address, string] => [privateKeyToAccount(x.anchorKey).address, "10"]),
-        [patient.address, "1"],
-      ];
+      // Sealers pay their own governance transactions (and the audit log binding). Nobody funds a
+      // patient or a delegate: their transactions are relayed.
+      const transfers: [Address, string][] = nodes.map((node): [Address, string] => [node.address, "100"]);
       const nonce = await client.getTransactionCount({ address: deployer.address, blockTag: "pending" });
       const hashes = await Promise.all(
         transfers.map(([to, ether], i) =>
@@ -276,19 +282,6 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       ),
     );
 
-    await step("demo patient's agent", () =>
-      confirm(
-        wallet(patient).writeContract({
-          address: contracts.Agent,
-          abi: agentAbi,
-          functionName: "register",
-          args: [encryptionKeyPairFromMnemonic(patientMnemonic).publicKey, [], 0],
-          chain: null,
-        }),
-        "agent registration",
-      ),
-    );
-
     // The three gatekeepers, each on its own embedded PostgreSQL (own temp dir: as root,
     // PostgreSQL runs as `postgres`, who cannot enter the 0700 network dir).
     const bundles = demoPatientBundles();
@@ -317,11 +310,13 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             CHAIN_ID: String(contracts.chainId),
             AGENT_ADDRESS: contracts.Agent,
             RELATIONSHIP_ADDRESS: contracts.Relationship,
+            AGENT_REGISTRY_ADDRESS: contracts.AgentRegistry,
             CHAIN_START_BLOCK: String(contracts.registryBlock),
             PROVIDER_NAME: provider.name,
             PROVIDER_ACCOUNT: node.address,
             DELEGATE_MNEMONIC: keys.delegateMnemonic,
-            SPONSOR_PRIVATE_KEY: keys.sponsorKey,
+            RELAYER_PRIVATE_KEY: keys.relayerKey,
+            FORWARDER_ADDRESS: contracts.Forwarder,
             AUDIT_ANCHOR_ADDRESS: auditAnchor.address,
             AUDIT_ANCHOR_PRIVATE_KEY: keys.anchorKey,
           }),
@@ -343,23 +338,58 @@ export async function startSystem(p: SystemParameters): Promise<System> {
           wsUrl: net.nodes[i]?.wsUrl ?? "",
           staffKey: keys.staffKey,
           operatorKey: keys.operatorKey,
+          relayerKey: keys.relayerKey,
         });
 
-        // The demo goes through the staff API as a hospital's staff would: sign in, link, upload.
+        return handle as ProviderHandle;
+      }),
+    );
+    // All settle before a failure is thrown, so that stop() sees every gatekeeper that started.
+    const gatekeepers = settled.map((x) => {
+      if (x.status === "rejected") throw x.reason;
+      return x.value;
+    });
+    const randomRelay = () =>
+      gatekeepers[Math.floor(Math.random() * gatekeepers.length)]?.gatekeeper.url ?? "";
+
+    // The patient holds no ether: its agent is registered through a provider's relay.
+    await step("demo patient's agent (relayed)", () =>
+      relayAndWait({
+        client,
+        forwarder: contracts.Forwarder,
+        account: patient,
+        to: contracts.Agent,
+        data: encodeFunctionData({
+          abi: agentAbi,
+          functionName: "register",
+          args: [encryptionKeyPairFromMnemonic(patientMnemonic).publicKey, [], 0],
+        }),
+        gatekeeperUrl: randomRelay(),
+      }),
+    );
+
+    // The demo goes through the staff API as a hospital's staff would: sign in, link, upload.
+    const demoSettled = await Promise.allSettled(
+      gatekeepers.map(async (handle, i) => {
         const demo = bundles[i];
-        if (!demo) throw new ComponentError(provider.name, "no demo records");
-        return step(`demo data at ${provider.name}`, async () => {
+        const keys = perProvider[i];
+        const gatekeeper = handle.gatekeeper;
+        if (!demo || !keys) throw new ComponentError(handle.name, "no demo records");
+        return step(`demo data at ${handle.name}`, async () => {
           const staff = privateKeyToAccount(keys.staffKey);
           const { token } = await signIn({
             gatekeeperUrl: gatekeeper.url,
             account: staff,
             chainId: contracts.chainId,
           });
-          const linked = await gatekeeperJson<CreatePatientResponse>(gatekeeper.url, apiPaths.patients, {
-            method: "POST",
-            token,
-            body: { mrn: demo.mrn, patientAddress: patient.address },
-          });
+          // Each gatekeeper learns of the new agent from its own RPC node, a block or so later.
+          const linked = await untilSeen(() =>
+            gatekeeperJson<CreatePatientResponse>(gatekeeper.url, apiPaths.patients, {
+              method: "POST",
+              token,
+              body: { mrn: demo.mrn, patientAddress: patient.address },
+            }),
+          );
           const uploaded = await gatekeeperJson<{ stored?: number; root?: Hex }>(
             gatekeeper.url,
             apiPaths.patientRecords(demo.mrn),
@@ -370,12 +400,11 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             relationship: linked.relationship,
             resources: uploaded.stored ?? demo.bundle.entry?.length ?? 0,
           });
-          return handle as ProviderHandle;
+          return handle;
         });
       }),
     );
-    // All settle before a failure is thrown, so that stop() sees every gatekeeper that started.
-    const started = settled.map((x) => {
+    const started = demoSettled.map((x) => {
       if (x.status === "rejected") throw x.reason;
       return x.value;
     });
@@ -384,13 +413,16 @@ export async function startSystem(p: SystemParameters): Promise<System> {
     await step("family member's grant", async () => {
       const viewerKey = encryptionKeyPairFromMnemonic(viewerMnemonic).publicKey;
       const expiresAt = BigInt(Math.floor(Date.now() / 1000) + FAMILY_GRANT_DAYS * 86_400);
-      const patientWallet = wallet(patient);
+      // One after the other: each relayed request takes the patient's next forwarder nonce.
       for (const handle of started.filter((x) =>
         (DEMO_FAMILY_GRANT.providers as readonly string[]).includes(x.name),
       ))
-        await confirm(
-          patientWallet.writeContract({
-            address: contracts.Relationship,
+        await relayAndWait({
+          client,
+          forwarder: contracts.Forwarder,
+          account: patient,
+          to: contracts.Relationship,
+          data: encodeFunctionData({
             abi: relationshipAbi,
             functionName: "grant",
             args: [
@@ -400,30 +432,21 @@ export async function startSystem(p: SystemParameters): Promise<System> {
               expiresAt,
               sealJson({ from: DEMO_PATIENT.given[0], label: "Family" }, viewerKey),
             ],
-            chain: null,
           }),
-          `grant at ${handle.name}`,
-        );
+          gatekeeperUrl: randomRelay(),
+        });
     });
 
     // The demo starts consistent: every provider's record root is on chain.
     await step("record roots on chain", () =>
       Promise.all(
-        started.map(async (handle) => {
-          const deadline = Date.now() + 60_000;
-          for (;;) {
-            const info = await client.readContract({
-              address: contracts.Relationship,
-              abi: relationshipAbi,
-              functionName: "relationshipOf",
-              args: [handle.relationship],
-            });
-            if (info.sequence > 0n) return;
-            if (Date.now() > deadline)
-              throw new Error(`${handle.name}'s record root was not published in 60 s`);
-            await new Promise((r) => setTimeout(r, 250));
-          }
-        }),
+        started.map((handle) =>
+          waitForRoot(client, {
+            relationshipContract: contracts.Relationship,
+            relationship: handle.relationship,
+            what: handle.name,
+          }),
+        ),
       ),
     );
 
@@ -441,6 +464,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       providers: started.map((x) => ({
         name: x.name,
         account: x.account,
+        relayer: privateKeyToAccount(x.relayerKey).address,
         gatekeeperUrl: x.gatekeeper.url,
         rpcUrl: x.rpcUrl,
         wsUrl: x.wsUrl,

@@ -9,5 +9,6 @@ export {
   DEMO_INTERACTION,
   DEMO_PATIENT,
   demoPatientBundles,
+  generatePatientBundle,
   seedPatientRecords,
 } from "./seed/index.ts";

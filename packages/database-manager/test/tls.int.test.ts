@@ -149,7 +149,7 @@ describe("HTTPS with TLS_CERT_FILE / TLS_KEY_FILE", () => {
   });
 
   test("error: plain HTTP to the TLS port is not served", async () => {
-    await assert.rejects(call(gk.url.replace("https:", "http:") + "/openapi.json"));
+    await assert.rejects(call(`${gk.url.replace("https:", "http:")}/openapi.json`));
   });
 
   test("behavior: SIWE is checked against the https PUBLIC_URL", async () => {

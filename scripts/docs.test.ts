@@ -1,0 +1,54 @@
+/**
+ * The repository explains itself: every relative link in its Markdown resolves to a file or
+ * folder in the repository, and nothing points outside it (the design notes it was started from
+ * are not shipped with it).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const markdown = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "*.md"], {
+  cwd: root,
+  encoding: "utf8",
+})
+  .split("\n")
+  .filter((f) => f && existsSync(path.join(root, f)));
+
+/** `[text](target)` links, without code spans and fenced blocks. */
+function links(text: string): string[] {
+  const prose = text.replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+  return [...prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((m) => m[1] as string);
+}
+
+describe("docs", () => {
+  test("default: the repository has its own architecture and protocol documents", () => {
+    for (const doc of ["docs/architecture.md", "docs/protocol.md", "README.md"])
+      assert.ok(existsSync(path.join(root, doc)), doc);
+    assert.ok(markdown.length > 10, `found ${markdown.length} Markdown files`);
+  });
+
+  test("behavior: every relative link resolves inside the repository", () => {
+    const dangling: string[] = [];
+    for (const file of markdown) {
+      for (const target of links(readFileSync(path.join(root, file), "utf8"))) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith("#")) continue;
+        const resolved = path.resolve(path.dirname(path.join(root, file)), target.split("#")[0] as string);
+        if (!resolved.startsWith(`${root}${path.sep}`) && resolved !== root)
+          dangling.push(`${file}: ${target} points outside the repository`);
+        else if (!existsSync(resolved)) dangling.push(`${file}: ${target} does not exist`);
+      }
+    }
+    assert.deepEqual(dangling, []);
+  });
+
+  test("behavior: no document sends the reader to design notes outside the repository", () => {
+    const outside = markdown.filter((file) =>
+      /\.\.\/shared\/|shared\/(DESIGN|PROTOCOL|STYLE)\.md/.test(readFileSync(path.join(root, file), "utf8")),
+    );
+    assert.deepEqual(outside, []);
+  });
+});
