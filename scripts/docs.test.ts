@@ -51,4 +51,20 @@ describe("docs", () => {
     );
     assert.deepEqual(outside, []);
   });
+
+  test("behavior: the README's layout names every top-level folder and every package", () => {
+    const readme = readFileSync(path.join(root, "README.md"), "utf8");
+    const layout = /## Layout\s+```([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+    const tracked = execFileSync("git", ["ls-files"], { cwd: root, encoding: "utf8" }).split("\n");
+    const folders = new Set(
+      tracked
+        .filter((f) => f.includes("/") && !f.startsWith("."))
+        .map((f) =>
+          f.startsWith("packages/") ? f.split("/").slice(0, 2).join("/") : (f.split("/")[0] as string),
+        ),
+    );
+    folders.delete("packages");
+    const missing = [...folders].filter((folder) => !layout.includes(`${folder}/`));
+    assert.deepEqual(missing, [], "folders missing from the README's layout");
+  });
 });
