@@ -41,6 +41,115 @@ const eventAbi = chainAbi.filter(
 /** Blocks per eth_getLogs call while catching up. */
 const CHUNK = 5_000n;
 
+export type ViewState = { agents: Map<Address, AgentState>; relationships: Map<Hex, RelationshipState> };
+export const createViewState = (): ViewState => ({ agents: new Map(), relationships: new Map() });
+export type ApplyOptions = {
+  /** The contracts whose events are trusted (an event counts only from the contract that defines it). */
+  agent: Address;
+  relationship: Address;
+  keepRelationship?: (id: Hex, provider: Address) => boolean;
+};
+
+/**
+ * Applies `logs` (any order-preserving slice of the two contracts' logs) to `state`: the pure part of
+ * the view, exported so that `bench:view` replays a synthetic log stream through the same code.
+ * `keepRelationship`, when given, drops the relationships it refuses (and so their roots and grants).
+ */
+export function applyLogs(
+  state: ViewState,
+  logs: readonly Log[],
+  { agent: agentContract, relationship: relationshipContract, keepRelationship }: ApplyOptions,
+): void {
+  const { agents, relationships } = state;
+  const parsed = parseEventLogs({ abi: eventAbi, logs: logs as Log[], strict: true });
+  for (const event of parsed) {
+    const from = getAddress(event.address);
+    const isAgentEvent = AGENT_EVENTS.has(event.eventName);
+    // An event is trusted only from the contract that defines it.
+    if (isAgentEvent ? from !== agentContract : from !== relationshipContract) continue;
+    const a = event.args as Record<string, unknown>;
+    switch (event.eventName) {
+      case "AgentRegistered":
+        agents.set(getAddress(a.agent as string), {
+          owner: getAddress(a.owner as string),
+          custodians: new Set(),
+          encryptionKey: a.encryptionKey as Hex,
+        });
+        break;
+      case "EncryptionKeyChanged": {
+        const agent = agents.get(getAddress(a.agent as string));
+        if (agent) agent.encryptionKey = a.encryptionKey as Hex;
+        break;
+      }
+      case "OwnershipTransferred": {
+        const agent = agents.get(getAddress(a.agent as string));
+        if (agent) agent.owner = getAddress(a.newOwner as string);
+        break;
+      }
+      case "CustodianAdded":
+        agents.get(getAddress(a.agent as string))?.custodians.add(getAddress(a.custodian as string));
+        break;
+      case "CustodianRemoved":
+        agents.get(getAddress(a.agent as string))?.custodians.delete(getAddress(a.custodian as string));
+        break;
+      case "RelationshipCreated": {
+        const id = (a.id as Hex).toLowerCase() as Hex;
+        const provider = getAddress(a.provider as string);
+        if (keepRelationship && !keepRelationship(id, provider)) break;
+        relationships.set(id, {
+          id,
+          patientAgent: getAddress(a.patient as string),
+          provider,
+          ended: false,
+          recordRoot: zeroHash,
+          sequence: 0n,
+          grants: new Map(),
+        });
+        break;
+      }
+      case "RootPublished": {
+        const r = relationships.get((a.id as Hex).toLowerCase() as Hex);
+        if (r) {
+          r.recordRoot = a.root as Hex;
+          r.sequence = a.sequence as bigint;
+        }
+        break;
+      }
+      case "ViewerGranted":
+        relationships.get((a.id as Hex).toLowerCase() as Hex)?.grants.set(getAddress(a.viewer as string), {
+          scopes: Number(a.scopes),
+          expiresAt: a.expiresAt as bigint,
+        });
+        break;
+      case "ViewerRevoked":
+        relationships.get((a.id as Hex).toLowerCase() as Hex)?.grants.delete(getAddress(a.viewer as string));
+        break;
+      case "RelationshipEnded": {
+        const r = relationships.get((a.id as Hex).toLowerCase() as Hex);
+        if (r) r.ended = true;
+        break;
+      }
+    }
+  }
+}
+
+/** The relationship `id` if it is this provider's (in `ours`). */
+export function relationshipIn(state: ViewState, ours: ReadonlyMap<Hex, number>, id: Hex) {
+  const key = id.toLowerCase() as Hex;
+  return ours.has(key) ? state.relationships.get(key) : undefined;
+}
+/** Whether `account` owns or is a custodian of `agent`. */
+export function controls(state: ViewState, agent: Address, account: Address): boolean {
+  const a = state.agents.get(agent);
+  return !!a && (a.owner === account || a.custodians.has(account));
+}
+/** The scopes `viewer` holds on `r` at `nowSeconds` (0 once ended, expired or revoked). */
+export function scopesOf(r: RelationshipState, viewer: Address, nowSeconds: number): number {
+  if (r.ended) return 0;
+  const grant = r.grants.get(viewer);
+  return grant && BigInt(Math.floor(nowSeconds)) < grant.expiresAt ? grant.scopes : 0;
+}
+
 export type ChainViewParameters = {
   client: ChainClient;
   settings: Pick<ChainSettings, "startBlock" | "view">;
@@ -75,8 +184,7 @@ export function createChainView({
 }: ChainViewParameters): LiveChainView {
   const { pollIntervalMs, maxStalenessMs, maxLagBlocks, maxHeadAgeSeconds } = settings.view;
   const log = logger.child({ component: "chain-view" });
-  let agents = new Map<Address, AgentState>();
-  let relationships = new Map<Hex, RelationshipState>();
+  let state = createViewState();
   /** relationship id → local patient id: only this provider's (from the patients table). */
   const ours = new Map<Hex, number>();
   let cursor = -1n;
@@ -106,76 +214,7 @@ export function createChainView({
   const current = () => staleReason() === undefined;
 
   function apply(logs: readonly Log[]): void {
-    const parsed = parseEventLogs({ abi: eventAbi, logs: logs as Log[], strict: true });
-    for (const event of parsed) {
-      const from = getAddress(event.address);
-      const isAgentEvent = AGENT_EVENTS.has(event.eventName);
-      // An event is trusted only from the contract that defines it.
-      if (isAgentEvent ? from !== client.agent : from !== client.relationship) continue;
-      const a = event.args as Record<string, unknown>;
-      switch (event.eventName) {
-        case "AgentRegistered":
-          agents.set(getAddress(a.agent as string), {
-            owner: getAddress(a.owner as string),
-            custodians: new Set(),
-            encryptionKey: a.encryptionKey as Hex,
-          });
-          break;
-        case "EncryptionKeyChanged": {
-          const agent = agents.get(getAddress(a.agent as string));
-          if (agent) agent.encryptionKey = a.encryptionKey as Hex;
-          break;
-        }
-        case "OwnershipTransferred": {
-          const agent = agents.get(getAddress(a.agent as string));
-          if (agent) agent.owner = getAddress(a.newOwner as string);
-          break;
-        }
-        case "CustodianAdded":
-          agents.get(getAddress(a.agent as string))?.custodians.add(getAddress(a.custodian as string));
-          break;
-        case "CustodianRemoved":
-          agents.get(getAddress(a.agent as string))?.custodians.delete(getAddress(a.custodian as string));
-          break;
-        case "RelationshipCreated": {
-          const id = (a.id as Hex).toLowerCase() as Hex;
-          relationships.set(id, {
-            id,
-            patientAgent: getAddress(a.patient as string),
-            provider: getAddress(a.provider as string),
-            ended: false,
-            recordRoot: zeroHash,
-            sequence: 0n,
-            grants: new Map(),
-          });
-          break;
-        }
-        case "RootPublished": {
-          const r = relationships.get((a.id as Hex).toLowerCase() as Hex);
-          if (r) {
-            r.recordRoot = a.root as Hex;
-            r.sequence = a.sequence as bigint;
-          }
-          break;
-        }
-        case "ViewerGranted":
-          relationships.get((a.id as Hex).toLowerCase() as Hex)?.grants.set(getAddress(a.viewer as string), {
-            scopes: Number(a.scopes),
-            expiresAt: a.expiresAt as bigint,
-          });
-          break;
-        case "ViewerRevoked":
-          relationships
-            .get((a.id as Hex).toLowerCase() as Hex)
-            ?.grants.delete(getAddress(a.viewer as string));
-          break;
-        case "RelationshipEnded": {
-          const r = relationships.get((a.id as Hex).toLowerCase() as Hex);
-          if (r) r.ended = true;
-          break;
-        }
-      }
-    }
+    applyLogs(state, logs, client);
   }
 
   async function refreshOurs(): Promise<void> {
@@ -206,8 +245,7 @@ export function createChainView({
   async function rebuild(): Promise<void> {
     const head = await client.publicClient.getBlock({ blockTag: "latest" });
     const logs = await fetchLogs(settings.startBlock, head.number);
-    agents = new Map();
-    relationships = new Map();
+    state = createViewState();
     apply(logs);
     cursor = head.number;
     cursorHash = head.hash;
@@ -260,19 +298,7 @@ export function createChainView({
     timer.unref?.();
   }
 
-  const relationshipOf = (id: Hex): RelationshipState | undefined => {
-    const key = id.toLowerCase() as Hex;
-    return ours.has(key) ? relationships.get(key) : undefined;
-  };
-  const controls = (agent: Address, account: Address): boolean => {
-    const state = agents.get(agent);
-    return !!state && (state.owner === account || state.custodians.has(account));
-  };
-  const scopesOf = (r: RelationshipState, viewer: Address, nowSeconds: number): number => {
-    if (r.ended) return 0;
-    const grant = r.grants.get(viewer);
-    return grant && BigInt(Math.floor(nowSeconds)) < grant.expiresAt ? grant.scopes : 0;
-  };
+  const relationshipOf = (id: Hex) => relationshipIn(state, ours, id);
 
   return {
     get cursor() {
@@ -312,7 +338,7 @@ export function createChainView({
     // Deny-by-default answers while the view is stale, in case a caller forgot assertCurrent().
     isPatientController(id, account) {
       const r = relationshipOf(id);
-      return !!r && current() && controls(r.patientAgent, getAddress(account));
+      return !!r && current() && controls(state, r.patientAgent, getAddress(account));
     },
     viewerScopes(id, viewer, nowSeconds) {
       const r = relationshipOf(id);
@@ -323,9 +349,9 @@ export function createChainView({
       const who = getAddress(account);
       const out: { id: Hex; role: "patient" | "viewer" }[] = [];
       for (const id of ours.keys()) {
-        const r = relationships.get(id);
+        const r = state.relationships.get(id);
         if (!r) continue;
-        if (controls(r.patientAgent, who)) out.push({ id: r.id, role: "patient" });
+        if (controls(state, r.patientAgent, who)) out.push({ id: r.id, role: "patient" });
         else if (scopesOf(r, who, nowSeconds) !== 0) out.push({ id: r.id, role: "viewer" });
       }
       return out;
@@ -334,7 +360,7 @@ export function createChainView({
       return relationshipOf(id) ? ours.get(id.toLowerCase() as Hex) : undefined;
     },
     encryptionKeyOf(agent) {
-      return current() ? agents.get(getAddress(agent))?.encryptionKey : undefined;
+      return current() ? state.agents.get(getAddress(agent))?.encryptionKey : undefined;
     },
     waitForBlock(block, timeoutMs = 30_000) {
       if (cursor >= block) return Promise.resolve();
