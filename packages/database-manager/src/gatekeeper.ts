@@ -14,7 +14,7 @@ import { type Chain, createChain } from "./chain/index.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { openGatekeeperDatabase } from "./db/setup.ts";
 import { type LegacySync, startLegacySync } from "./legacy/legacy.sync.ts";
-import type { HealthCheck } from "./ops/health.ts";
+import { type HealthCheck, HealthCheckError } from "./ops/health.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { patientsModule } from "./patients/patients.routes.ts";
 import { auditSaltOf, createPatientsService, type LivePatientsService } from "./patients/patients.service.ts";
@@ -160,7 +160,7 @@ export async function startGatekeeper({
       checks.push({
         name: "chain",
         check: async () => {
-          throw new Error("no chain view in this mode");
+          throw new HealthCheckError("no chain view in this mode");
         },
       });
     }

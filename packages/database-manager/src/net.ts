@@ -1,4 +1,10 @@
 import { createServer } from "node:net";
+import { BaseError } from "@medrec/protocol";
+
+/** Thrown when the OS gives no port. */
+export class FreePortError extends BaseError {
+  override name = "FreePortError";
+}
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -8,7 +14,7 @@ export function freePort(): Promise<number> {
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
       server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+        typeof address === "object" && address ? resolve(address.port) : reject(new FreePortError("no port")),
       );
     });
   });

@@ -11,7 +11,7 @@ import type { GatekeeperAuditLog } from "../audit/audit.log.ts";
 import { ProblemError } from "../errors.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { AuditLog, ChainView, RecordsService } from "../seams.ts";
-import { prepareRecordSet, serializeBundle } from "./bundle.ts";
+import { PageOffsetError, prepareRecordSet, serializeBundle } from "./bundle.ts";
 
 export type AccessServiceParameters = {
   view: ChainView;
@@ -194,7 +194,7 @@ export function createAccessService({
           page && { count: page.count, offset: page.offset, url: (offset) => page.url(root, offset) },
         );
       } catch (error) {
-        if (!(error instanceof RangeError)) throw error;
+        if (!(error instanceof PageOffsetError)) throw error;
         throw new ProblemError(
           "bad-request",
           "_offset: past the last entry of this search; start again from the first page.",

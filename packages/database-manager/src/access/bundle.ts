@@ -1,4 +1,4 @@
-import { annotateBundle, type FhirResource, requiredScopes } from "@medrec/protocol";
+import { annotateBundle, BaseError, type FhirResource, requiredScopes } from "@medrec/protocol";
 import type { RecordSet } from "../seams.ts";
 
 /** One entry of a record set, serialised once with its proof (PROTOCOL.md `record-proof`). */
@@ -63,13 +63,18 @@ export type BundlePage = {
   url: (offset: number) => string;
 };
 
+/** Thrown when a page starts past the last match. */
+export class PageOffsetError extends BaseError {
+  override name = "PageOffsetError";
+}
+
 /**
  * A FHIR R4 `searchset` Bundle of one page of the entries the filter lets through, joined from
  * the prepared JSON (no per-request serialisation): `total` counts every match, `link` has `self`
  * and, when more entries follow, `next`. Also the union of the served entries' scope bits.
  * Without `page`, every match in one bundle.
  *
- * @throws {RangeError} when `page.offset` is past the last match (and not 0).
+ * @throws {PageOffsetError} when `page.offset` is past the last match (and not 0).
  */
 export function serializeBundle(
   set: PreparedRecordSet,
@@ -84,7 +89,7 @@ export function serializeBundle(
     matches.push(entry);
   }
   const offset = page?.offset ?? 0;
-  if (offset > 0 && offset >= matches.length) throw new RangeError("offset past the last match");
+  if (offset > 0 && offset >= matches.length) throw new PageOffsetError("offset past the last match");
   const end = page ? Math.min(matches.length, offset + page.count) : matches.length;
   const parts: string[] = [];
   let servedMask = 0;

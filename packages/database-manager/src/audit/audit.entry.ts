@@ -3,6 +3,7 @@ import {
   AUDIT_GENESIS_HASH,
   type AuditEntry,
   auditEntryHash,
+  BaseError,
   canonicalJson,
   isScopeCode,
   toChecksumAddress,
@@ -15,6 +16,11 @@ import type { AuditEvent } from "../seams.ts";
  * the operator is no account: it is recorded as the zero address, which no one can sign for.
  */
 export const OPERATOR_ACTOR = zeroAddress;
+
+/** Thrown for a malformed audit event (a programming error: the caller built it). */
+export class InvalidAuditEventError extends BaseError {
+  override name = "InvalidAuditEventError";
+}
 
 /** An audit row as stored (snake_case columns of `audit_log`). */
 export type AuditRow = {
@@ -54,23 +60,24 @@ const MRN_HASH = /^(0x)?[0-9a-fA-F]{16,128}$/;
 /**
  * Checks and normalises an event (a programming error otherwise: the caller built it).
  *
- * @throws {TypeError} naming the bad field, never echoing it.
+ * @throws {InvalidAuditEventError} naming the bad field, never echoing it.
  */
 export function toPendingEntry(event: AuditEvent, at: Date): PendingEntry {
-  if (!RELATIONSHIP.test(event.relationship)) throw new TypeError("audit event: invalid relationship");
-  if (!ACTION.test(event.action)) throw new TypeError("audit event: invalid action");
-  if (!event.categories.every(isScopeCode)) throw new TypeError("audit event: unknown category");
+  if (!RELATIONSHIP.test(event.relationship))
+    throw new InvalidAuditEventError("audit event: invalid relationship");
+  if (!ACTION.test(event.action)) throw new InvalidAuditEventError("audit event: invalid action");
+  if (!event.categories.every(isScopeCode)) throw new InvalidAuditEventError("audit event: unknown category");
   if (event.decision !== "allowed" && event.decision !== "denied")
-    throw new TypeError("audit event: invalid decision");
+    throw new InvalidAuditEventError("audit event: invalid decision");
   if (event.reason !== undefined && !REASON.test(event.reason))
-    throw new TypeError("audit event: invalid reason");
+    throw new InvalidAuditEventError("audit event: invalid reason");
   if (
     event.count !== undefined &&
     !(Number.isSafeInteger(event.count) && event.count >= 0 && event.count < 2 ** 31)
   )
-    throw new TypeError("audit event: invalid count");
+    throw new InvalidAuditEventError("audit event: invalid count");
   if (event.mrnHash !== undefined && !MRN_HASH.test(event.mrnHash))
-    throw new TypeError("audit event: invalid mrnHash");
+    throw new InvalidAuditEventError("audit event: invalid mrnHash");
   return {
     relationship: event.relationship.toLowerCase() as Hex,
     at,

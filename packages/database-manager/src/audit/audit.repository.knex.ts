@@ -1,4 +1,4 @@
-import { AUDIT_GENESIS_HASH } from "@medrec/protocol";
+import { AUDIT_GENESIS_HASH, BaseError } from "@medrec/protocol";
 import type { Knex } from "knex";
 import { AUDIT_APPEND_LOCK } from "../db/migrations/0003_auth_audit.ts";
 import { type AuditRow, CHAIN_GENESIS_HASH, chainHash, entryHash, type PendingEntry } from "./audit.entry.ts";
@@ -51,7 +51,7 @@ const MAX_CACHED_HEADS = 100_000;
 const MAX_ATTEMPTS = 5;
 
 /** Thrown when other writers kept moving the head for {@link MAX_ATTEMPTS} attempts. */
-export class AuditContentionError extends Error {
+export class AuditContentionError extends BaseError {
   override name = "AuditContentionError";
 }
 

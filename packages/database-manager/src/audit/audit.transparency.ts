@@ -1,6 +1,7 @@
 import {
   auditAnchorAbi,
   auditLeafHash,
+  BaseError,
   MerkleTree,
   medrecChain,
   proofToHex,
@@ -24,6 +25,11 @@ import type { HealthCheck } from "../ops/health.ts";
 import type { AuditRepository } from "./audit.repository.knex.ts";
 
 const LEAF_PAGE = 10_000;
+
+/** Thrown when an anchoring transaction reverts. */
+export class AuditAnchorError extends BaseError {
+  override name = "AuditAnchorError";
+}
 
 /**
  * The audit log as an RFC 9162 Merkle tree, in memory (64 bytes per entry), following the table:
@@ -169,7 +175,7 @@ export function createAuditAnchorer({
     });
     if (receipt.status !== "success") {
       reconciled = false;
-      throw new Error(`anchor transaction ${hash} reverted`);
+      throw new AuditAnchorError(`anchor transaction ${hash} reverted`);
     }
     await db("audit_anchors")
       .insert({

@@ -1,3 +1,4 @@
+import { BaseError } from "@medrec/protocol";
 import type { Hex } from "viem";
 import { z } from "zod";
 import { chainConfigSchema } from "../chain/config.ts";
@@ -26,13 +27,18 @@ export const auditConfigSchema = z.object({
   AUDIT_DENIALS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
 });
 
+/** Thrown when the anchoring settings are incomplete or reuse the relayer's key. Never names a secret's value. */
+export class AuditConfigError extends BaseError {
+  override name = "AuditConfigError";
+}
+
 export type AuditConfig = z.output<typeof auditConfigSchema>;
 
 /**
  * The anchoring settings from the configuration and the chain's, or undefined when
  * AUDIT_ANCHOR_ADDRESS is unset.
  *
- * @throws {Error} when the anchor key is missing, or is the relayer's (the log account is bound
+ * @throws {AuditConfigError} when the anchor key is missing, or is the relayer's (the log account is bound
  * to its provider in public; the relayer serves other providers' delegates, adr/0006).
  */
 export function anchorSettingsOf(
@@ -41,11 +47,11 @@ export function anchorSettingsOf(
 ): AnchorSettings | undefined {
   if (!config.AUDIT_ANCHOR_ADDRESS) return undefined;
   if (!config.AUDIT_ANCHOR_PRIVATE_KEY)
-    throw new Error(
+    throw new AuditConfigError(
       "AUDIT_ANCHOR_ADDRESS is set but AUDIT_ANCHOR_PRIVATE_KEY is not: the log account's key is needed.",
     );
   if (chain.relayerPrivateKey?.toLowerCase() === config.AUDIT_ANCHOR_PRIVATE_KEY.toLowerCase())
-    throw new Error(
+    throw new AuditConfigError(
       "AUDIT_ANCHOR_PRIVATE_KEY must not be the relayer's key (RELAYER_PRIVATE_KEY): use an account for anchoring only.",
     );
   return {

@@ -1,5 +1,5 @@
 import { pbkdf2Sync } from "node:crypto";
-import { agentAbi, normalizeMnemonic, relationshipAbi } from "@medrec/protocol";
+import { agentAbi, BaseError, normalizeMnemonic, relationshipAbi } from "@medrec/protocol";
 import {
   type Address,
   type Chain,
@@ -66,6 +66,11 @@ export async function connectChain(settings: ChainSettings): Promise<ChainClient
   return { chain, transport, publicClient, agent: settings.agent, relationship: onChain, forwarder };
 }
 
+/** Thrown for a delegate index outside 0 ≤ index < 2³¹, or a derivation that yields no key. */
+export class DelegateKeyError extends BaseError {
+  override name = "DelegateKeyError";
+}
+
 /**
  * The provider's per-relationship delegate keys: `m/44'/60'/0'/0/<index>` of DELEGATE_MNEMONIC
  * (any BIP44 wallet recovers them). The seed is stretched once; each index is one child derivation.
@@ -86,9 +91,10 @@ export class DelegateKeys {
   account(index: number): PrivateKeyAccount {
     let account = this.#cache.get(index);
     if (!account) {
-      if (!Number.isInteger(index) || index < 0 || index >= 2 ** 31) throw new Error("bad delegate index");
+      if (!Number.isInteger(index) || index < 0 || index >= 2 ** 31)
+        throw new DelegateKeyError("bad delegate index");
       const key = this.#parent.deriveChild(index).privateKey;
-      if (!key) throw new Error("delegate key derivation failed");
+      if (!key) throw new DelegateKeyError("delegate key derivation failed");
       account = privateKeyToAccount(toHex(key));
       if (this.#forbidden.has(account.address.toLowerCase()))
         throw new ChainConfigError(

@@ -13,7 +13,7 @@ import type { Knex } from "knex";
 import type { Logger } from "pino";
 import { type Address, getAddress, type Hex, type Log, parseEventLogs, zeroHash } from "viem";
 import { ProblemError } from "../errors.ts";
-import type { HealthCheck } from "../ops/health.ts";
+import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
 import type { ChainView, RelationshipView } from "../seams.ts";
 import { type ChainClient, chainAbi } from "./client.ts";
 import type { ChainSettings } from "./config.ts";
@@ -47,13 +47,15 @@ export type ApplyOptions = {
   /** The contracts whose events are trusted (an event counts only from the contract that defines it). */
   agent: Address;
   relationship: Address;
-  keepRelationship?: (id: Hex, provider: Address) => boolean;
+  /** Keeps only the relationships whose id (lowercase) it accepts; the others' logs are not even decoded. */
+  keepRelationship?: (id: Hex) => boolean;
 };
 
 /**
  * Applies `logs` (any order-preserving slice of the two contracts' logs) to `state`: the pure part of
  * the view, exported so that `bench:view` replays a synthetic log stream through the same code.
- * `keepRelationship`, when given, drops the relationships it refuses (and so their roots and grants).
+ * `keepRelationship`, when given, drops the relationships it refuses (and so their roots and grants)
+ * before decoding: every Relationship event's first topic after the signature is the relationship id.
  */
 export function applyLogs(
   state: ViewState,
@@ -61,7 +63,15 @@ export function applyLogs(
   { agent: agentContract, relationship: relationshipContract, keepRelationship }: ApplyOptions,
 ): void {
   const { agents, relationships } = state;
-  const parsed = parseEventLogs({ abi: eventAbi, logs: logs as Log[], strict: true });
+  const relationshipLower = relationshipContract.toLowerCase();
+  const kept = keepRelationship
+    ? logs.filter(
+        (l) =>
+          l.address.toLowerCase() !== relationshipLower ||
+          keepRelationship((l.topics[1] ?? zeroHash).toLowerCase() as Hex),
+      )
+    : logs;
+  const parsed = parseEventLogs({ abi: eventAbi, logs: kept as Log[], strict: true });
   for (const event of parsed) {
     const from = getAddress(event.address);
     const isAgentEvent = AGENT_EVENTS.has(event.eventName);
@@ -94,12 +104,10 @@ export function applyLogs(
         break;
       case "RelationshipCreated": {
         const id = (a.id as Hex).toLowerCase() as Hex;
-        const provider = getAddress(a.provider as string);
-        if (keepRelationship && !keepRelationship(id, provider)) break;
         relationships.set(id, {
           id,
           patientAgent: getAddress(a.patient as string),
-          provider,
+          provider: getAddress(a.provider as string),
           ended: false,
           recordRoot: zeroHash,
           sequence: 0n,
@@ -385,7 +393,7 @@ export function createChainView({
         name: "chain",
         check: async () => {
           const reason = staleReason();
-          if (reason) throw new Error(reason);
+          if (reason) throw new HealthCheckError(reason);
         },
       };
     },

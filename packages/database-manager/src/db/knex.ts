@@ -1,4 +1,5 @@
 import knex, { type Knex } from "knex";
+import { MigrationError } from "./errors.ts";
 import { migrations } from "./migrations/index.ts";
 
 /** A knex instance on PostgreSQL (`pg`). */
@@ -22,7 +23,7 @@ class CodeMigrationSource implements Knex.MigrationSource<string> {
   }
   async getMigration(name: string): Promise<Knex.Migration> {
     const migration = migrations[name];
-    if (!migration) throw new Error(`unknown migration ${name}`);
+    if (!migration) throw new MigrationError(`unknown migration ${name}`);
     return migration;
   }
 }

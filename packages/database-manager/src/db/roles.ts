@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { RuntimeRoleError } from "./errors.ts";
 
 /** The append-only audit tables: the runtime role may only read and append to them. */
 export const AUDIT_TABLES = ["audit_log", "audit_anchors"] as const;
@@ -17,8 +18,8 @@ export function roleOf(connectionString: string): string {
  * patterns, since PostgreSQL takes no bound parameters in role DDL.
  */
 export async function ensureRuntimeRole(owner: Knex, role: string, password: string): Promise<void> {
-  if (!ROLE.test(role)) throw new TypeError("runtime role: invalid name");
-  if (!PASSWORD.test(password)) throw new TypeError("runtime role: invalid password");
+  if (!ROLE.test(role)) throw new RuntimeRoleError("runtime role: invalid name");
+  if (!PASSWORD.test(password)) throw new RuntimeRoleError("runtime role: invalid password");
   const { rows } = await owner.raw<{ rows: unknown[] }>("select 1 from pg_roles where rolname = ?", [role]);
   const verb = rows.length === 0 ? "create" : "alter";
   await owner.raw(
@@ -32,10 +33,10 @@ export async function ensureRuntimeRole(owner: Knex, role: string, password: str
  * {@link AUDIT_TABLES}, SELECT only on knex's bookkeeping. Not being the owner, the role cannot
  * ALTER, DROP or disable the triggers of any table.
  *
- * @throws {Error} when the runtime role is a superuser or owns the audit tables (no separation).
+ * @throws {RuntimeRoleError} when the runtime role is a superuser or owns the audit tables (no separation).
  */
 export async function grantRuntimeRole(owner: Knex, role: string): Promise<void> {
-  if (!ROLE.test(role)) throw new TypeError("runtime role: invalid name");
+  if (!ROLE.test(role)) throw new RuntimeRoleError("runtime role: invalid name");
   const { rows } = await owner.raw<{ rows: { rolsuper: boolean; owns: boolean }[] }>(
     `select r.rolsuper,
             exists (select 1 from pg_tables t where t.schemaname = current_schema()
@@ -44,9 +45,11 @@ export async function grantRuntimeRole(owner: Knex, role: string): Promise<void>
     [[...AUDIT_TABLES], role],
   );
   const found = rows[0];
-  if (!found) throw new Error(`runtime role ${role} does not exist`);
+  if (!found) throw new RuntimeRoleError(`runtime role ${role} does not exist`);
   if (found.rolsuper || found.owns)
-    throw new Error(`runtime role ${role} is a superuser or owns the audit tables: use a separate role`);
+    throw new RuntimeRoleError(
+      `runtime role ${role} is a superuser or owns the audit tables: use a separate role`,
+    );
   const statements = [
     `grant usage on schema public to "${role}"`,
     `grant select, insert, update, delete on all tables in schema public to "${role}"`,

@@ -4,14 +4,21 @@
  * with `create view` (src/legacy/README.md); the adapter reads nothing else. Keys are the
  * hospital's primary keys as text: FHIR ids are derived from them, so they must be stable.
  */
+import { BaseError } from "@medrec/protocol";
 import { z } from "zod";
 
 /** A schema name as the adapter accepts it (it is put into SQL as an identifier, never bound). */
 export const LEGACY_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** Thrown for a schema name that is not a lower-case SQL identifier. */
+export class LegacySchemaNameError extends BaseError {
+  override name = "LegacySchemaNameError";
+}
+
 /** Validates a schema name before it is put into SQL (identifiers cannot be bound parameters). */
 export function assertSchemaName(schema: string): string {
-  if (!LEGACY_SCHEMA_NAME.test(schema)) throw new RangeError("schema must be a lower-case SQL identifier");
+  if (!LEGACY_SCHEMA_NAME.test(schema))
+    throw new LegacySchemaNameError("schema must be a lower-case SQL identifier");
   return schema;
 }
 

@@ -5,10 +5,12 @@
  */
 import type { Knex } from "knex";
 import { pino } from "pino";
+import { ChainConfigError } from "../chain/config.ts";
 import type { CliIo } from "../cli.ts";
 import type { Config } from "../config.ts";
 import type { EmbeddedPostgresHandle } from "../db/embedded.ts";
 import { createDb } from "../db/knex.ts";
+import { ProblemError } from "../errors.ts";
 import { LEGACY_SCHEMA_NAME } from "./contract.ts";
 import { checkLegacySchema } from "./legacy.check.ts";
 import { errorFields, runLegacySync } from "./legacy.sync.ts";
@@ -71,7 +73,7 @@ export function parseLegacyArgs(argv: readonly string[]): LegacyCliArgs | string
 
 /** What failed: a problem's detail (never values), else the error's first line. */
 const reasonOf = (error: unknown) =>
-  error instanceof Error && !("kind" in error)
+  error instanceof Error && !(error instanceof ProblemError)
     ? (error.message.split("\n")[0] ?? error.name)
     : Object.values(errorFields(error)).join(" ");
 
@@ -134,7 +136,7 @@ async function syncOnce(schema: string, config: Config, io: CliIo): Promise<numb
       logger,
     });
     const { patients, chain } = gk;
-    if (!patients || !chain) throw new Error("the gatekeeper started without its chain");
+    if (!patients || !chain) throw new ChainConfigError("the gatekeeper started without its chain");
     legacyDb = config.LEGACY_DATABASE_URL ? createDb(config.LEGACY_DATABASE_URL, { poolMax: 2 }) : gk.db;
     const summary = await runLegacySync({
       legacyDb,

@@ -1,3 +1,4 @@
+import { BaseError } from "@medrec/protocol";
 import type { RequestHandler } from "express";
 
 /**
@@ -6,6 +7,11 @@ import type { RequestHandler } from "express";
  * relays) makes the report `degraded` when it fails — still 200: reads do not depend on it.
  */
 export type HealthCheck = { name: string; check: () => Promise<unknown>; degradesOnly?: boolean };
+
+/** Thrown by a failing health check; its first line is the reason /healthz shows. */
+export class HealthCheckError extends BaseError {
+  override name = "HealthCheckError";
+}
 
 export type HealthReport = {
   /** `ok` and `degraded` answer 200; `unavailable` answers 503. */
@@ -29,7 +35,10 @@ export async function runHealthChecks(
         const detail = await Promise.race([
           check(),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(
+              () => reject(new HealthCheckError(`no answer within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
           }),
         ]);
         return [

@@ -6,7 +6,7 @@
  * AuditAnchor (the log account is bound to its provider in public and paid by it: relaying it
  * would hide nothing), and every view function (nothing to pay for).
  */
-import { agentAbi, relationshipAbi } from "@medrec/protocol";
+import { agentAbi, BaseError, relationshipAbi } from "@medrec/protocol";
 import { type Abi, type Address, type Hex, toFunctionSelector } from "viem";
 
 export const RELAYED_FUNCTIONS = {
@@ -27,6 +27,11 @@ export const RELAYED_FUNCTIONS = {
 
 export type RelayedContract = keyof typeof RELAYED_FUNCTIONS;
 
+/** Thrown at load when a relayed function is not in its contract's ABI. */
+export class RelayAllowlistError extends BaseError {
+  override name = "RelayAllowlistError";
+}
+
 const ABIS: Record<RelayedContract, Abi> = { Agent: agentAbi as Abi, Relationship: relationshipAbi as Abi };
 
 /** selector → function name, per contract (from the ABIs: a renamed function fails here, at load). */
@@ -34,7 +39,7 @@ function selectorsOf(contract: RelayedContract): Map<Hex, string> {
   const out = new Map<Hex, string>();
   for (const name of RELAYED_FUNCTIONS[contract]) {
     const item = ABIS[contract].find((x) => x.type === "function" && x.name === name);
-    if (item?.type !== "function") throw new Error(`${contract}.${name} is not in the ABI`);
+    if (item?.type !== "function") throw new RelayAllowlistError(`${contract}.${name} is not in the ABI`);
     out.set(toFunctionSelector(item), name);
   }
   return out;

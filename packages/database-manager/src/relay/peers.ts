@@ -26,7 +26,7 @@ import { type Address, type Hex, isAddressEqual } from "viem";
 import type { ChainClient } from "../chain/client.ts";
 import type { ChainSettings } from "../chain/config.ts";
 import { ProblemError } from "../errors.ts";
-import type { HealthCheck } from "../ops/health.ts";
+import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { RELAY_CHECKS, type RelayCheck, RelayRefusal, type RelayService } from "./relay.service.ts";
 
@@ -201,14 +201,14 @@ export function createRelaySubmitter({
       degradesOnly: true,
       check: async () => {
         if (!settings.registry)
-          throw new Error(
+          throw new HealthCheckError(
             "AGENT_REGISTRY_ADDRESS is unset and no manifest names it: no other provider's relay is known, so this provider's transactions go through its own relay, linkable to it (adr/0006)",
           );
         const urls = await peers();
         if (urls.length === 0)
           return "no other provider is registered: this provider's transactions go through its own relay";
         if (failingSince !== undefined)
-          throw new Error(
+          throw new HealthCheckError(
             `no other provider's relay has answered since ${new Date(failingSince).toISOString()}: this provider's transactions ${
               settings.relay.ownFallbackAfterMs === undefined
                 ? "wait and are retried (RELAY_OWN_FALLBACK_AFTER_MS is unset)"

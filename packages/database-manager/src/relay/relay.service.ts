@@ -50,7 +50,7 @@ import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { type ChainClient, unavailable } from "../chain/client.ts";
 import type { ChainSettings } from "../chain/config.ts";
 import { describeZodError, ProblemError, type ProblemKind } from "../errors.ts";
-import type { HealthCheck } from "../ops/health.ts";
+import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
 import { type Allowlist, createAllowlist, describeAllowlist } from "./allowlist.ts";
 import { relayRepository } from "./relay.repository.knex.ts";
 
@@ -392,7 +392,7 @@ export function createRelayService({
       check: async () => {
         const wei = await balance();
         if (wei < limits.minBalance)
-          throw new Error(
+          throw new HealthCheckError(
             `the relayer ${relayer.address} holds ${formatEther(wei)} ether, below RELAYER_MIN_BALANCE_ETH (${formatEther(limits.minBalance)}): relayed writes will soon fail; fund it`,
           );
         return `the relayer ${relayer.address} holds ${formatEther(wei)} ether`;

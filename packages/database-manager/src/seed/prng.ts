@@ -1,3 +1,10 @@
+import { BaseError } from "@medrec/protocol";
+
+/** Thrown when picking from an empty list. */
+export class EmptyPickError extends BaseError {
+  override name = "EmptyPickError";
+}
+
 /** A small seeded PRNG (mulberry32): the same seed gives the same sequence on every machine. */
 export type Prng = {
   /** Uniform in [0, 1). */
@@ -36,7 +43,7 @@ export function createPrng(seed: number): Prng {
       return Math.round((min + next() * (max - min)) * f) / f;
     },
     pick: (items) => {
-      if (items.length === 0) throw new RangeError("pick from an empty list");
+      if (items.length === 0) throw new EmptyPickError("pick from an empty list");
       return items[Math.floor(next() * items.length)] as (typeof items)[number];
     },
   };

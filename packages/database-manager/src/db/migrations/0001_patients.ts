@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { MigrationError } from "../errors.ts";
 
 /** Patients this provider has linked to an on-chain agent: MRN ↔ patient address ↔ relationship. */
 export async function up(db: Knex): Promise<void> {
@@ -15,5 +16,5 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  throw new Error("forward-only migrations");
+  throw new MigrationError("forward-only migrations");
 }

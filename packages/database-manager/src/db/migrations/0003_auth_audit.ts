@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { MigrationError } from "../errors.ts";
 
 /** Transaction-scoped advisory lock that serialises audit appends across every process on the database. */
 export const AUDIT_APPEND_LOCK = 0x6d65_6472_6563_0003n;
@@ -96,5 +97,5 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  throw new Error("forward-only migrations");
+  throw new MigrationError("forward-only migrations");
 }

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { MigrationError } from "../errors.ts";
 
 /**
  * The chain part: delegate indexes from a sequence (never reused, even after a rollback or a
@@ -34,5 +35,5 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  throw new Error("forward-only migrations");
+  throw new MigrationError("forward-only migrations");
 }

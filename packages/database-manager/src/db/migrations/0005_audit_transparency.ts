@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { MigrationError } from "../errors.ts";
 import { AUDIT_APPEND_LOCK } from "./0003_auth_audit.ts";
 
 /**
@@ -75,5 +76,5 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  throw new Error("forward-only migrations");
+  throw new MigrationError("forward-only migrations");
 }

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { MigrationError } from "../errors.ts";
 
 /**
  * The relay (`POST /v1/relay`, src/relay/): one row per relayed forward request, keyed by its
@@ -32,5 +33,5 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(): Promise<void> {
-  throw new Error("forward-only migrations");
+  throw new MigrationError("forward-only migrations");
 }
