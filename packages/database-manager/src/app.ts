@@ -10,7 +10,7 @@ import { notFoundHandler, ProblemError, problem, problemHandler, sendProblem } f
 import { type HealthCheck, healthHandler } from "./ops/health.ts";
 import { exceedsDepth } from "./ops/json-depth.ts";
 import { type Metrics, metricsHandler, metricsMiddleware } from "./ops/metrics.ts";
-import { buildOpenApi, type OpenApiPaths } from "./ops/openapi.ts";
+import { buildOpenApi, type OpenApiPaths, opsPaths } from "./ops/openapi.ts";
 import { isStreamedUpload, UPLOAD_LIMITS_LOCAL, type UploadLimits } from "./records/upload.ts";
 
 /** A slice of the API: its routes and their OpenAPI paths (every route must be documented). */
@@ -30,37 +30,38 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 type RoutedRequest = { route?: { path?: unknown }; baseUrl?: string };
 
 /**
- * What a log line says of the request's path: the matched route template
- * (`/v1/patients/:mrn/records`), or for unmatched requests the path with every segment after a
- * known collection replaced, so no identifier a client sent ends up in the logs.
+ * The path segments a log line may name: the literal segments of every documented path
+ * (`/v1/patients/{mrn}/records` → `v1`, `patients`, `records`), so the list follows the routes.
  */
-export function routeOf(raw: RoutedRequest | undefined, url: string): string {
+export function routeSegments(paths: readonly OpenApiPaths[]): ReadonlySet<string> {
+  const segments = new Set([""]);
+  for (const documented of paths)
+    for (const path of Object.keys(documented))
+      for (const segment of path.split("/")) if (!/^\{[^}]*\}$/.test(segment)) segments.add(segment);
+  return segments;
+}
+
+/**
+ * What a log line says of the request's path: the matched route template
+ * (`/v1/patients/:mrn/records`), or for unmatched requests the path with every segment that is
+ * not one of `known` ({@link routeSegments}) replaced, so no identifier a client sent ends up in
+ * the logs.
+ */
+export function routeOf(raw: RoutedRequest | undefined, url: string, known: ReadonlySet<string>): string {
   const template = raw?.route?.path;
   if (typeof template === "string") return `${raw?.baseUrl ?? ""}${template}`;
   const path = url.split("?")[0] ?? "";
-  const segments = path.split("/");
-  const known = new Set([
-    "",
-    "v1",
-    "auth",
-    "nonce",
-    "session",
-    "patients",
-    "relationships",
-    "records",
-    "audit",
-    "sponsor",
-    "relay",
-    "healthz",
-    "metrics",
-    "openapi.json",
-  ]);
-  return segments.map((s) => (known.has(s) ? s : ":id")).join("/");
+  return path
+    .split("/")
+    .map((s) => (known.has(s) ? s : ":id"))
+    .join("/");
 }
 
 /** The gatekeeper's express app. */
 export function createApp({ config, logger, metrics, health, modules = [] }: AppDependencies): Express {
   const app = express();
+  const paths = [opsPaths, ...modules.map((m) => m.paths)];
+  const known = routeSegments(paths);
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   // Behind a TLS proxy: X-Forwarded-For names the client only when the request comes from one
@@ -84,7 +85,7 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
         req: (req: { id: unknown; method: string; url: string; raw?: RoutedRequest }) => ({
           id: req.id,
           method: req.method,
-          route: routeOf(req.raw, req.url),
+          route: routeOf(req.raw, req.url, known),
         }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
