@@ -52,6 +52,27 @@ describe("docs", () => {
     assert.deepEqual(outside, []);
   });
 
+  test("behavior: no code, contract or document points to design notes outside the repository", () => {
+    const files = execFileSync(
+      "git",
+      ["ls-files", "--cached", "--others", "--exclude-standard", "*.ts", "*.sol", "*.md"],
+      { cwd: root, encoding: "utf8" },
+    )
+      .split("\n")
+      .filter((f) => f && !/(^|\/)(node_modules|generated)\//.test(f) && existsSync(path.join(root, f)));
+    const outside = files.flatMap((file) =>
+      readFileSync(path.join(root, file), "utf8")
+        .split("\n")
+        .flatMap((line, i) =>
+          /\.\.\/shared\/|\b(PROTOCOL|DESIGN|STYLE)\.md\b/.test(line)
+            ? [`${file}:${i + 1}: ${line.trim()}`]
+            : [],
+        ),
+    );
+    assert.ok(files.length > 100, `found ${files.length} files`);
+    assert.deepEqual(outside, [], "point to docs/protocol.md, docs/architecture.md or adr/ instead");
+  });
+
   test("behavior: the README's layout names every top-level folder and every package", () => {
     const readme = readFileSync(path.join(root, "README.md"), "utf8");
     const layout = /## Layout\s+```([\s\S]*?)```/.exec(readme)?.[1] ?? "";

@@ -6,7 +6,7 @@ import {IAgent} from "./IAgent.sol";
 /// @title MedRec patient–provider relationships
 /// @notice One relationship per patient–provider pair, kept as an entry of this contract. It holds
 /// the patient's agent id, the provider's *delegate* account, the current record root
-/// (../../shared/PROTOCOL.md: SHA-256 sorted-pair Merkle root) with a sequence number, and viewer
+/// (docs/protocol.md: SHA-256 sorted-pair Merkle root) with a sequence number, and viewer
 /// grants (viewer → scope bit set, expiry).
 ///
 /// Privacy: an observer must not learn which provider a patient sees. The provider's identity is only
@@ -28,7 +28,7 @@ interface IRelationship {
         bytes32 recordRoot;
     }
 
-    /// @notice A viewer grant as stored: scope bits (PROTOCOL.md) and expiry (unix seconds, exclusive).
+    /// @notice A viewer grant as stored: scope bits (docs/protocol.md) and expiry (unix seconds, exclusive).
     struct Grant {
         uint16 scopes;
         uint64 expiresAt;
@@ -48,7 +48,7 @@ interface IRelationship {
     error RelationshipNotParty(bytes32 id, address account);
     /// @notice A root must carry sequence `expected` (current + 1); `given` is stale or skips ahead.
     error RelationshipStaleSequence(bytes32 id, uint64 expected, uint64 given);
-    /// @notice `scopes` is empty or sets a bit that PROTOCOL.md does not define.
+    /// @notice `scopes` is empty or sets a bit that docs/protocol.md does not define.
     error RelationshipInvalidScopes(uint16 scopes);
     /// @notice `expiresAt` is not in the future.
     error RelationshipInvalidExpiry(uint64 expiresAt);
@@ -96,7 +96,7 @@ interface IRelationship {
     /// @notice The Agent contract whose controllers act for patients.
     function agent() external view returns (IAgent);
 
-    /// @notice Scope bits PROTOCOL.md defines (bits 0–9, 14 `sensitive`, 15 `other`).
+    /// @notice Scope bits docs/protocol.md defines (bits 0–9, 14 `sensitive`, 15 `other`).
     function KNOWN_SCOPES() external view returns (uint16);
 
     /// @notice Maximum length of an encrypted details blob.

@@ -48,7 +48,7 @@ export class Sender {
   }
 }
 
-/** Scopes of the benchmark's grants: labs (6) and medications (3) — PROTOCOL.md's bits. */
+/** Scopes of the benchmark's grants: labs (6) and medications (3) — docs/protocol.md's bits. */
 export const GRANT_SCOPES = (1 << 6) | (1 << 3);
 /** Viewer details: 160 bytes of ciphertext, like the gas benchmark's grant. */
 export const DETAILS_BYTES = 160;

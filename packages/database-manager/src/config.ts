@@ -187,7 +187,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
 /**
  * What is wrong with a staff list given the provider's (sealer's) account: a sealer key is never
- * a staff identity (PROTOCOL.md). Checked at load and again once the chain settings are known.
+ * a staff identity (docs/protocol.md). Checked at load and again once the chain settings are known.
  */
 export function staffProblems(staff: readonly Address[], providerAccount: Address): string[] {
   const i = staff.findIndex((a) => isAddressEqual(a, providerAccount));

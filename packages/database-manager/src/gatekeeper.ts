@@ -50,7 +50,7 @@ export type StartGatekeeperParameters = {
 
 /**
  * Starts the database (embedded unless DATABASE_URL), migrates, connects the chain view, and
- * serves PROTOCOL.md's API. Fails (without serving) when any part cannot start.
+ * serves docs/protocol.md's API. Fails (without serving) when any part cannot start.
  */
 export async function startGatekeeper({
   config,

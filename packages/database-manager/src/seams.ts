@@ -13,7 +13,7 @@ export type FhirResource = { resourceType: string; id?: string; [key: string]: u
 /** One stored resource of a patient with what reads need, precomputed at write time. */
 export type StoredResource = {
   resource: FhirResource;
-  /** SHA-256 leaf (PROTOCOL.md): of the JCS canonical JSON of `resource`. */
+  /** SHA-256 leaf (docs/protocol.md): of the JCS canonical JSON of `resource`. */
   leaf: Hex;
   /** Scope bits this resource needs (`requiredScopes` of @medrec/protocol). */
   scopeMask: number;

@@ -11,7 +11,7 @@ import { isValidNonce } from "./siwe.ts";
 /** Media type of every gatekeeper error (RFC 9457). */
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
-/** Paths of the gatekeeper HTTP API (PROTOCOL.md "Gatekeeper HTTP API"), relative to its base URL. */
+/** Paths of the gatekeeper HTTP API (docs/protocol.md "The gatekeeper HTTP API"), relative to its base URL. */
 export const apiPaths = {
   nonce: "/v1/auth/nonce",
   session: "/v1/auth/session",

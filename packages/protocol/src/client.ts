@@ -150,7 +150,7 @@ export async function fetchAuditEntries({
 }
 
 /**
- * Signs in to a gatekeeper with SIWE (PROTOCOL.md "Sign-in"): nonce, EIP-4361 message for this
+ * Signs in to a gatekeeper with SIWE (docs/protocol.md "Signing in"): nonce, EIP-4361 message for this
  * gatekeeper's host and chain, signature, session.
  *
  * @example

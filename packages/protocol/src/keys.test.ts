@@ -16,7 +16,7 @@ const VECTOR =
   "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
 describe("accountFromMnemonic", () => {
-  test("default: PROTOCOL.md test vector", () => {
+  test("default: docs/protocol.md test vector", () => {
     assert.equal(accountFromMnemonic(VECTOR).address, "0x9858EfFD232B4033E47d90003D41EC34EcaEda94");
   });
 

@@ -3,7 +3,7 @@ import { type Address, getAddress, isAddress } from "viem";
 import { english, generateMnemonic, type HDAccount, mnemonicToAccount } from "viem/accounts";
 import { BaseError } from "./errors.ts";
 
-/** Number of words of a patient mnemonic (PROTOCOL.md "Keys"). */
+/** Number of words of a patient mnemonic (docs/protocol.md "Keys and addresses"). */
 export const MNEMONIC_WORDS = 12;
 
 /** Thrown for a mnemonic that is not a valid 12-word BIP39 English mnemonic. */
@@ -85,7 +85,7 @@ export function accountFromMnemonic(mnemonic: string, index = 0): HDAccount {
 }
 
 /**
- * An address in EIP-55 checksum form. Accepts any case (PROTOCOL.md: addresses are accepted in
+ * An address in EIP-55 checksum form. Accepts any case (docs/protocol.md: addresses are accepted in
  * any case and returned checksummed).
  *
  * @throws {InvalidAddressError} unless `input` is `0x` + 40 hex digits.

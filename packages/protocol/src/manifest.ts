@@ -9,7 +9,7 @@ export const MANIFEST_RELATIVE_PATH = ".medrec/network.json";
 /** Environment variable that overrides the manifest's path. */
 export const MANIFEST_ENV = "MEDREC_MANIFEST";
 
-/** One provider of the network (PROTOCOL.md "Network manifest"). Extra fields allowed. */
+/** One provider of the network (docs/protocol.md "The network manifest"). Extra fields allowed. */
 export const manifestProviderSchema = z.looseObject({
   name: z.string().min(1),
   account: addressSchema,

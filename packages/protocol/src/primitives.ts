@@ -38,7 +38,7 @@ export const rpcUrlSchema = z.url({
 /** An ISO 8601 / RFC 3339 date-time with a time zone, e.g. `2025-06-01T12:00:00.000Z`. */
 export const dateTimeSchema = z.iso.datetime({ offset: true });
 
-/** A scope code from the PROTOCOL.md table. */
+/** A scope code from the docs/protocol.md table. */
 export const scopeCodeSchema = z
   .string()
   .refine(isScopeCode, { message: "Unknown scope code" })

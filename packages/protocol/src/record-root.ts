@@ -134,7 +134,7 @@ function buildLevels(leaves: readonly Hash[]): { levels: Uint8Array[][]; order: 
 }
 
 /**
- * The record root of a set of leaves (PROTOCOL.md "Record root"): sorted-pair tree over the
+ * The record root of a set of leaves (docs/protocol.md "The record root"): sorted-pair tree over the
  * leaves sorted ascending; one leaf → the leaf; none → 32 zero bytes.
  *
  * @throws {InvalidHashError} if a leaf is not a 32-byte hex hash.
@@ -189,7 +189,7 @@ export function verifyProof({
   return compareBytes(node, hexToBytes(root)) === 0;
 }
 
-/** Encodes a proof as PROTOCOL.md's `valueString`: comma-separated `0x…` siblings. */
+/** Encodes a proof as docs/protocol.md's `valueString`: comma-separated `0x…` siblings. */
 export function encodeProof(proof: readonly Hash[]): string {
   return proof.map((sibling) => sibling.toLowerCase()).join(",");
 }

@@ -25,7 +25,7 @@ const observation = (...codes: string[]) => ({
 const security = (system: string, code: string) => ({ meta: { security: [{ system, code }] } });
 
 describe("scope table", () => {
-  test("default: codes and bits as in PROTOCOL.md", () => {
+  test("default: codes and bits as in docs/protocol.md", () => {
     assert.deepEqual(SCOPE_BITS, {
       demographics: 0,
       encounters: 1,

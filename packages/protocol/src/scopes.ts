@@ -1,7 +1,7 @@
 import { BaseError } from "./errors.ts";
 import { isObject } from "./fhir.ts";
 
-/** Scope code → bit index in the on-chain `uint16` scope set (PROTOCOL.md "Scopes"). */
+/** Scope code → bit index in the on-chain `uint16` scope set (docs/protocol.md "Scopes"). */
 export const SCOPE_BITS = {
   demographics: 0,
   encounters: 1,
@@ -178,7 +178,7 @@ export function resourceCategories(resource: unknown): ScopeCode[] {
 }
 
 /**
- * The scope mask a viewer needs to see a FHIR R4 resource: its category bit per the PROTOCOL.md
+ * The scope mask a viewer needs to see a FHIR R4 resource: its category bit per the docs/protocol.md
  * table (unknown types → `other`), plus `sensitive` for confidentiality `R` / `V`.
  *
  * @throws {InvalidResourceError} if `resource` is not an object.

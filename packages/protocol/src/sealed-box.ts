@@ -9,7 +9,7 @@
  * Key derivation (MedRec v1, documented for every client): the X25519 secret key of an Ethereum
  * account is `HKDF-SHA256(ikm = its 32-byte secp256k1 private key, salt = "medrec",
  * info = "medrec:x25519-encryption-key:v1", length = 32)`; for a patient that is the account at
- * `m/44'/60'/0'/0/0` of the 12-word mnemonic (PROTOCOL.md "Keys"). HKDF keeps the two curves'
+ * `m/44'/60'/0'/0/0` of the 12-word mnemonic (docs/protocol.md "Keys and addresses"). HKDF keeps the two curves'
  * keys independent (MetaMask's `eth_getEncryptionPublicKey` reuses the secp256k1 key directly).
  */
 import { hsalsa, xsalsa20poly1305 } from "@noble/ciphers/salsa";

@@ -5,10 +5,10 @@ import { BaseError } from "./errors.ts";
 /** How far in the future `issued-at` may be (clock skew), in ms. */
 export const ISSUED_AT_MAX_SKEW_MS = 60_000;
 
-/** Longest session a sign-in may open, in ms (PROTOCOL.md: ≤ 1 h). */
+/** Longest session a sign-in may open, in ms (docs/protocol.md: ≤ 1 h). */
 export const SESSION_MAX_LIFETIME_MS = 3_600_000;
 
-/** Longest a nonce may stay valid after issue, in ms (PROTOCOL.md: ≤ 5 min). */
+/** Longest a nonce may stay valid after issue, in ms (docs/protocol.md: ≤ 5 min). */
 export const NONCE_MAX_AGE_MS = 300_000;
 
 /** Fewest characters of a nonce. */
@@ -65,7 +65,7 @@ export class InvalidSignInParametersError extends BaseError {
   override name = "InvalidSignInParametersError";
 }
 
-/** Whether `nonce` has the form PROTOCOL.md requires: at least 16 alphanumerics. */
+/** Whether `nonce` has the form docs/protocol.md requires: at least 16 alphanumerics. */
 export function isValidNonce(nonce: unknown): nonce is string {
   return typeof nonce === "string" && nonce.length >= NONCE_MIN_LENGTH && NONCE_REGEX.test(nonce);
 }
@@ -311,7 +311,7 @@ export type VerifySignInReturnType = SignInMessage & {
 };
 
 /**
- * Checks a sign-in against every rule of PROTOCOL.md "Sign-in" except nonce bookkeeping, which
+ * Checks a sign-in against every rule of docs/protocol.md "Signing in" except nonce bookkeeping, which
  * is the gatekeeper's (the nonce must have been issued there, be unexpired and unused, and be
  * consumed even when this throws). Pure: no I/O, time passed in.
  *

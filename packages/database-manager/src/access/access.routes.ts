@@ -219,7 +219,7 @@ const permissionProblems = {
   "503": problemResponse("The chain view is not current (fail closed) or the decision could not be audited"),
 };
 
-/** A FHIR R4 Bundle with the record root and per-entry proofs (PROTOCOL.md), loosely described. */
+/** A FHIR R4 Bundle with the record root and per-entry proofs (docs/protocol.md), loosely described. */
 const bundleSchema = {
   type: "object",
   required: ["resourceType", "type", "meta", "total"],

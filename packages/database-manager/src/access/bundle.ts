@@ -1,7 +1,7 @@
 import { annotateBundle, BaseError, type FhirResource, requiredScopes } from "@medrec/protocol";
 import type { RecordSet } from "../seams.ts";
 
-/** One entry of a record set, serialised once with its proof (PROTOCOL.md `record-proof`). */
+/** One entry of a record set, serialised once with its proof (docs/protocol.md `record-proof`). */
 type PreparedEntry = { json: string; mask: number; lastUpdatedMs: number };
 
 /** A record set ready to serve: the bundle's `meta` (root) and every entry as JSON text. */

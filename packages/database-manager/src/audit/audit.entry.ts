@@ -91,7 +91,7 @@ export function toPendingEntry(event: AuditEvent, at: Date): PendingEntry {
   };
 }
 
-/** The relationship-chain hash (PROTOCOL.md, protocol's `auditEntryHash`) of an entry. */
+/** The relationship-chain hash (docs/protocol.md, protocol's `auditEntryHash`) of an entry. */
 export function entryHash(
   entry: {
     at: Date;

@@ -95,7 +95,7 @@ export function createAuthService({
     },
 
     /**
-     * Opens a session for a signed EIP-4361 message when every PROTOCOL.md rule holds. The
+     * Opens a session for a signed EIP-4361 message when every docs/protocol.md rule holds. The
      * nonce is consumed first, so a failed attempt burns it too.
      *
      * @throws {ProblemError} 401 naming the rule that failed (never the values).

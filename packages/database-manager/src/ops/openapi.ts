@@ -76,7 +76,7 @@ export function buildOpenApi({ publicUrl, paths }: { publicUrl: string; paths: O
       title: "MedRec gatekeeper",
       version: "1",
       description:
-        "A provider's Database Manager (../shared/PROTOCOL.md v1): FHIR R4 records served only with on-chain permission. Errors are RFC 9457 application/problem+json.",
+        "A provider's gatekeeper (the MedRec protocol, v1: docs/protocol.md in the MedRec repository): FHIR R4 records served only with on-chain permission. Errors are RFC 9457 application/problem+json.",
     },
     servers: [{ url: publicUrl }],
     paths: Object.assign({}, opsPaths, ...paths),

@@ -3,7 +3,7 @@ import type { Hex } from "viem";
 import type { RecordSet, StoredResource } from "../seams.ts";
 
 /**
- * Builds the tree (PROTOCOL.md, `recordTree` of @medrec/protocol) over the resources' leaves.
+ * Builds the tree (docs/protocol.md, `recordTree` of @medrec/protocol) over the resources' leaves.
  * Resources come out in tree order (ascending leaf), so the bundle order never depends on the
  * database's. Serving (filtering, the searchset's JSON with each proof) is `access/bundle.ts`.
  */

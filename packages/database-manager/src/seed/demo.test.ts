@@ -28,7 +28,7 @@ const categoryCodes = (r: FhirResource) =>
 const isLab = (r: FhirResource) =>
   r.resourceType === "Observation" && categoryCodes(r).includes("laboratory");
 
-/** The scope each resource should need per PROTOCOL.md, written out independently of the protocol package. */
+/** The scope each resource should need per docs/protocol.md, written out independently of the protocol package. */
 function expectedScope(r: FhirResource): ScopeCode {
   switch (r.resourceType) {
     case "Patient":
@@ -208,7 +208,7 @@ describe("demo patient bundles", () => {
     assert.deepEqual(maskToScopes(requiredScopes(r)), ["conditions", "sensitive"]);
   });
 
-  test("behavior: every resource maps to the scope PROTOCOL.md gives its type and category", () => {
+  test("behavior: every resource maps to the scope docs/protocol.md gives its type and category", () => {
     for (const b of bundles) {
       for (const r of resourcesOf(b)) {
         const want: ScopeCode[] = isSensitive(r) ? [expectedScope(r), "sensitive"] : [expectedScope(r)];

@@ -12,7 +12,7 @@
  *   creatinine and eGFR (CKD-EPI 2009, then CKD-EPI 2021 from 2022); blood pressure, weight, BMI
  *   at every visit; influenza every autumn, COVID-19, pneumococcal, Tdap; penicillin allergy; a
  *   referral to cardiology; and the one sensitive item: a depressive disorder Condition labelled
- *   confidentiality `R` (PROTOCOL.md scopes: it needs `sensitive` in addition to `conditions`).
+ *   confidentiality `R` (docs/protocol.md scopes: it needs `sensitive` in addition to `conditions`).
  * - Hilltop Medical (cardiology, 2024–2025): referral for palpitations, ECG, Holter, transthoracic
  *   echocardiogram, paroxysmal atrial fibrillation, apixaban and metoprolol, consult and
  *   follow-up notes.

@@ -12,7 +12,7 @@ export async function up(db: Knex): Promise<void> {
     t.text("resource_type").notNullable();
     t.text("fhir_id").notNullable();
     t.jsonb("content").notNullable();
-    // SHA-256 of the JCS canonical JSON of `content` (PROTOCOL.md leaf), 0x + 64 hex.
+    // SHA-256 of the JCS canonical JSON of `content` (docs/protocol.md leaf), 0x + 64 hex.
     t.text("leaf").notNullable();
     // Leaf of the content without meta.lastUpdated: tells a real change from a re-send.
     t.text("content_hash").notNullable();

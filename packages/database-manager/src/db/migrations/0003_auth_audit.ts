@@ -37,7 +37,7 @@ export async function up(db: Knex): Promise<void> {
     t.specificType("categories", "text[]").notNullable();
     t.text("decision").notNullable();
     t.text("reason");
-    // The relationship's chain (PROTOCOL.md, served by the audit API): auditEntryHash of the entry.
+    // The relationship's chain (docs/protocol.md, served by the audit API): auditEntryHash of the entry.
     t.text("prev_hash").notNullable();
     t.text("hash").notNullable();
     // The whole table's chain: covers id, relationship, hash and reason of every row in id order.
