@@ -15,7 +15,8 @@
  *    on this provider's relationships, half granted viewers and half strangers; median and p99 over
  *    100,000 timed calls each, in microseconds.
  * Variants: `all` (the current design: every agent and relationship of the network) and `ours`
- * (`keepRelationship`: only relationships whose id is this provider's, 1/50th; agents still all).
+ * (`keepRelationship`: only relationships whose id is this provider's, 1/50th, dropped on the raw
+ * log's id topic before decoding; every agent is still decoded and kept).
  *
  * Writes `reports/view.json` at the repository root.
  *
@@ -245,6 +246,11 @@ if (flags.variant) {
     decisionUs,
     goals: GOALS,
     missed,
+    notes: [
+      "catchUpS: time inside applyLogs (viem parseEventLogs + the view's maps), logs generated in the same process outside the timer; eth_getLogs transfer not included",
+      "rssMiB: process RSS after gc(); V8 keeps the pages the in-process log generator churned through, so heapUsedMiB is the view's live size",
+      "decisionUs: p50 of max(viewerScopes, isPatientController), callers' addresses lowercase so getAddress checksums them (keccak) as in production",
+    ],
     variants: results,
     machine: {
       cpus: cpus().length,
