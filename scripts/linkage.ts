@@ -28,7 +28,7 @@ import {
   parseEventLogs,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { untilSeen, waitForRoot } from "./wait.ts";
+import { untilRelayed, untilSeen, waitForRoot } from "./wait.ts";
 
 /** Adjusted Rand index of two labelings of the same items (1 = identical partitions, ~0 = chance). */
 export function adjustedRandIndex(a: readonly string[], b: readonly string[]): number {
@@ -132,7 +132,9 @@ export async function onboardPatients(
     const mnemonic = generatePatientMnemonic();
     const patient = accountFromMnemonic(mnemonic, 0);
     const relay = (to: Address, data: Hex) =>
-      relayAndWait({ client, forwarder, account: patient, to, data, gatekeeperUrl: anyRelay() });
+      untilRelayed(() =>
+        relayAndWait({ client, forwarder, account: patient, to, data, gatekeeperUrl: anyRelay() }),
+      );
     await relay(
       manifest.contracts.Agent as Address,
       encodeFunctionData({

@@ -57,7 +57,7 @@ import {
   parseEther,
 } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
-import { untilSeen, waitForRoot } from "./wait.ts";
+import { untilRelayed, untilSeen, waitForRoot } from "./wait.ts";
 
 export const PROVIDERS = [
   { name: "Riverside General", port: 7101 },
@@ -417,24 +417,26 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       for (const handle of started.filter((x) =>
         (DEMO_FAMILY_GRANT.providers as readonly string[]).includes(x.name),
       ))
-        await relayAndWait({
-          client,
-          forwarder: contracts.Forwarder,
-          account: patient,
-          to: contracts.Relationship,
-          data: encodeFunctionData({
-            abi: relationshipAbi,
-            functionName: "grant",
-            args: [
-              handle.relationship,
-              viewer.address,
-              scopesToMask(DEMO_FAMILY_GRANT.scopes),
-              expiresAt,
-              sealJson({ from: DEMO_PATIENT.given[0], label: "Family" }, viewerKey),
-            ],
+        await untilRelayed(() =>
+          relayAndWait({
+            client,
+            forwarder: contracts.Forwarder,
+            account: patient,
+            to: contracts.Relationship,
+            data: encodeFunctionData({
+              abi: relationshipAbi,
+              functionName: "grant",
+              args: [
+                handle.relationship,
+                viewer.address,
+                scopesToMask(DEMO_FAMILY_GRANT.scopes),
+                expiresAt,
+                sealJson({ from: DEMO_PATIENT.given[0], label: "Family" }, viewerKey),
+              ],
+            }),
+            gatekeeperUrl: randomRelay(),
           }),
-          gatekeeperUrl: randomRelay(),
-        });
+        );
     });
 
     // The demo starts consistent: every provider's record root is on chain.
