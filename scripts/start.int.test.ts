@@ -7,9 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { freePorts } from "@medrec/chain-node";
 import { generatePatientBundle } from "@medrec/database-manager";
-import { readManifest } from "@medrec/protocol/node";
+import { freePorts, readManifest } from "@medrec/protocol/node";
 import { checkNetwork } from "./check.ts";
 import { linkageReport, onboardPatients } from "./linkage.ts";
 

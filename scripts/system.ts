@@ -10,7 +10,6 @@ import path from "node:path";
 import {
   deployRegistry,
   findGeth,
-  freePorts,
   type GovernanceDaemon,
   ipcRpc,
   type Network,
@@ -30,6 +29,7 @@ import {
   agentAbi,
   apiPaths,
   auditAnchorAbi,
+  BaseError,
   type CreatePatientResponse,
   deployAuditAnchor,
   encryptionKeyPairFromMnemonic,
@@ -42,6 +42,7 @@ import {
 } from "@medrec/protocol";
 import {
   accountFromMnemonic,
+  freePorts,
   generatePatientMnemonic,
   type NetworkManifestInput,
 } from "@medrec/protocol/node";
@@ -69,11 +70,18 @@ export const PROVIDERS = [
 const FAMILY_GRANT_DAYS = 90;
 
 /** A failure of one named component: `./medrec start` prints it and stops everything. */
-export class ComponentError extends Error {
+export class ComponentError extends BaseError {
   override name = "ComponentError";
   readonly component: string;
   constructor(component: string, cause: unknown) {
-    super(`${component}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const reason =
+      cause instanceof BaseError
+        ? cause.shortMessage
+        : cause instanceof Error
+          ? cause.message
+          : String(cause);
+    // The reason is in the message already; only a MedRec error has details beyond it.
+    super(`${component}: ${reason}`, { cause, details: cause instanceof BaseError ? cause.details : "" });
     this.component = component;
   }
 }
@@ -243,7 +251,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
     const confirm = async (hash: Hex | Promise<Hex>, what: string) => {
       const receipt = await client.waitForTransactionReceipt({ hash: await hash });
       if (receipt.status !== "success")
-        throw new Error(`${what}: transaction ${receipt.transactionHash} reverted`);
+        throw new BaseError(`${what}: transaction ${receipt.transactionHash} reverted`);
     };
 
     await step("funding", async () => {
@@ -326,7 +334,9 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             (error: unknown) => {
               const inUse = (error as { code?: string })?.code === "EADDRINUSE";
               throw inUse
-                ? new Error(`port ${port} is in use (set MEDREC_GATEKEEPER_PORT to another first port, or 0)`)
+                ? new BaseError(
+                    `port ${port} is in use (set MEDREC_GATEKEEPER_PORT to another first port, or 0)`,
+                  )
                 : error;
             },
           ),

@@ -25,6 +25,7 @@ const steps: Step[] = [
     counts: true,
   },
   { name: "protocol: tests", command: ["pnpm", "--filter", "@medrec/protocol", "run", "test"], counts: true },
+  { name: "testkit: tests", command: ["pnpm", "--filter", "@medrec/testkit", "run", "test"], counts: true },
   // chain-node's compose test validates docker-compose.yml with `docker-compose config` (no engine needed).
   {
     name: "chain-node: docker-compose",

@@ -1,10 +1,4 @@
-/** Nearest-rank percentile (p in 0…100) of unsorted samples; NaN when there are none. */
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1] as number;
-}
+import { percentile } from "@medrec/testkit";
 
 export type Summary = {
   n: number;
@@ -18,17 +12,14 @@ export type Summary = {
 
 export function summarize(samples: readonly number[]): Summary {
   const n = samples.length;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) =>
-    n ? (sorted[Math.min(n, Math.max(1, Math.ceil((p / 100) * n))) - 1] as number) : Number.NaN;
   return {
     n,
-    min: n ? (sorted[0] as number) : Number.NaN,
-    p50: at(50),
-    p90: at(90),
-    p99: at(99),
-    max: n ? (sorted[n - 1] as number) : Number.NaN,
-    mean: n ? sorted.reduce((a, b) => a + b, 0) / n : Number.NaN,
+    min: percentile(samples, 0),
+    p50: percentile(samples, 50),
+    p90: percentile(samples, 90),
+    p99: percentile(samples, 99),
+    max: percentile(samples, 100),
+    mean: n ? samples.reduce((a, b) => a + b, 0) / n : Number.NaN,
   };
 }
 

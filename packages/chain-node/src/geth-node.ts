@@ -4,11 +4,11 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts } from "@medrec/protocol/node";
 import { BaseError } from "./errors.ts";
 import { findGeth } from "./geth-binary.ts";
 import { ipcRpc } from "./ipc.ts";
 import { ensureNodeKey, makePrivateDir } from "./keys.ts";
-import { freePorts } from "./ports.ts";
 import { httpRpc, RpcResponseError } from "./rpc.ts";
 
 /** The account a sealer signs blocks with (see `createSealerKey`). */

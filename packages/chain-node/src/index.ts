@@ -7,6 +7,5 @@ export * from "./governance.ts";
 export * from "./ipc.ts";
 export * from "./keys.ts";
 export * from "./network.ts";
-export { freePorts } from "./ports.ts";
 export * from "./probe.ts";
 export * from "./rpc.ts";

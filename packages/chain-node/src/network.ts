@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts } from "@medrec/protocol/node";
 import { BaseError } from "./errors.ts";
 import { buildGenesis, DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, type Genesis } from "./genesis.ts";
 import {
@@ -15,7 +16,6 @@ import {
 } from "./geth-node.ts";
 import { adminPeers, anyRpc, cliqueGetSigners, ipcRpc } from "./ipc.ts";
 import { createSealerKey, ensureNodeKey, makePrivateDir, type ScryptStrength } from "./keys.ts";
-import { freePorts } from "./ports.ts";
 import type { RpcOptions } from "./rpc.ts";
 
 /** Name of the state file in a network directory. */

@@ -4,8 +4,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { freePorts } from "@medrec/protocol/node";
 import { ipcRpc } from "./ipc.ts";
-import { freePorts } from "./ports.ts";
 import { httpRpc, RpcTimeoutError, RpcUnreachableError } from "./rpc.ts";
 
 // A server that accepts connections and never answers: the case that must not hang.

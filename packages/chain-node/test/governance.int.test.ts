@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { agentAbi, agentRegistryAbi, agentRegistryBytecode, relationshipAbi } from "@medrec/protocol";
+import { freePorts } from "@medrec/protocol/node";
+import { eventually } from "@medrec/testkit";
 import {
   type Address,
   type Chain,
@@ -36,7 +38,6 @@ import {
   type DeployedContracts,
   deployRegistry,
   encryptKeystore,
-  freePorts,
   type GethNode,
   type GovernanceDaemon,
   type GovernanceLogEntry,
@@ -81,23 +82,6 @@ const ipc = (i: number) => network?.nodes[i]?.ipcPath as string;
 const rpc = (i: number) => network?.nodes[i]?.rpcUrl as string;
 const cursorPath = (i: number) => join(network?.dir as string, `governance-${i}.cursor.json`);
 const lower = (xs: readonly string[]) => xs.map((x) => x.toLowerCase()).sort();
-
-/** Polls `fn` until it returns something other than undefined, or fails after `timeoutMs`. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const publicClient = () => createPublicClient({ chain, transport: http(rpc0, { retryCount: 0 }) });
 

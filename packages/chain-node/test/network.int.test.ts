@@ -9,6 +9,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { freePorts } from "@medrec/protocol/node";
+import { eventually } from "@medrec/testkit";
 import { createWalletClient, defineChain, http, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -21,7 +23,6 @@ import {
   createSealerKey,
   ensureNodeKey,
   findGeth,
-  freePorts,
   httpRpc,
   killGroup,
   type Network,
@@ -50,23 +51,6 @@ before(async () => {
 after(async () => {
   if (network) await stopNetwork(network, { removeDir: true });
 });
-
-/** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const addresses = () => network.state.nodes.map((n) => n.address.toLowerCase());
 
@@ -334,7 +318,7 @@ describe("a 3-sealer Clique network", () => {
         const signers = await signersOf(network.nodes[0]?.ipcPath as string, target + 1n, head);
         return signers.includes(me) ? true : undefined;
       },
-      45_000,
+      { timeoutMs: 45_000 },
     );
     assert.equal((await cliqueGetSigners(node.ipcPath)).length, 3);
     await eventually("the restarted sealer to have its 5 peers again", async () =>

@@ -1,21 +1,5 @@
-import { createServer } from "node:net";
-import { BaseError } from "@medrec/protocol";
-
-/** Thrown when the OS gives no port. */
-export class FreePortError extends BaseError {
-  override name = "FreePortError";
-}
-
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new FreePortError("no port")),
-      );
-    });
-  });
-}
+/**
+ * Kept only for bench/gatekeeper.ts until it imports `freePort` from `@medrec/protocol/node` (the
+ * one copy); nothing else may import this file.
+ */
+export { freePort } from "@medrec/protocol/node";

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
-  buildSignInMessage,
   CONFIDENTIALITY_SYSTEM,
   findAuditChainBreak,
   leafHash,
@@ -14,6 +13,7 @@ import {
   scopesToMask,
   verifyBundle,
 } from "@medrec/protocol";
+import { sessionToken } from "@medrec/testkit";
 import { pino } from "pino";
 import { type Address, type Hex, isAddressEqual } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
@@ -230,33 +230,16 @@ before(async () => {
     },
   });
   for (const account of [patient, labViewer, sensitiveLabViewer, revokedViewer, expiredViewer, stranger])
-    tokens.set(account.address, await signIn(account));
+    tokens.set(
+      account.address,
+      await sessionToken({ url: gk.url, publicUrl: PUBLIC_URL, account, chainId: CHAIN_ID }),
+    );
 });
 after(async () => {
   await failingGk?.stop();
   await gk?.stop();
   await server?.stop();
 });
-
-async function signIn(account: PrivateKeyAccount): Promise<string> {
-  const { nonce } = (await (await fetch(`${gk.url}/v1/auth/nonce`)).json()) as { nonce: string };
-  const message = buildSignInMessage({
-    address: account.address,
-    domain: new URL(PUBLIC_URL).host,
-    uri: PUBLIC_URL,
-    chainId: CHAIN_ID,
-    nonce,
-    issuedAt: new Date(),
-    expirationTime: new Date(Date.now() + 600_000),
-  });
-  const res = await fetch(`${gk.url}/v1/auth/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
-  });
-  assert.equal(res.status, 200);
-  return ((await res.json()) as { token: string }).token;
-}
 
 async function get(path: string, as?: PrivateKeyAccount, base = gk.url) {
   const res = await fetch(`${base}${path}`, {

@@ -8,11 +8,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { findAuditChainBreak, verifyBundle } from "@medrec/protocol";
+import { eventually } from "@medrec/testkit";
 import type { Hex } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { createAuth } from "../src/auth/index.ts";
 import { ProblemError } from "../src/errors.ts";
-import { eventually, type Patient } from "./chain.support.ts";
+import type { Patient } from "./chain.support.ts";
 import { assertProblem, type Reply, type System, seededRecords, startSystem } from "./system.support.ts";
 
 const MRN_A = "MRN-ADV-A";
@@ -79,7 +80,7 @@ before(async () => {
   assert.equal(end.status, 204);
   // Sanity: the grants are what the cases assume.
   assert.equal((await readA(labsViewer)).status, 200);
-  await eventually("the short grant to expire", () => nowSeconds() > expiresSoon, 15_000);
+  await eventually("the short grant to expire", () => nowSeconds() > expiresSoon, { timeoutMs: 15_000 });
   for (const t of ["patients", "record_resources", "record_sets", "audit_log", "auth_sessions"])
     counts[t] = Number((await sys.gk.db(t).count({ n: "*" }))[0]?.n);
 });

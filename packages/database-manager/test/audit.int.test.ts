@@ -8,13 +8,13 @@ import {
   auditResponseSchema,
   findAuditChainBreak,
 } from "@medrec/protocol";
+import { freePort } from "@medrec/protocol/node";
 import type { Knex } from "knex";
 import { type Hex, zeroAddress } from "viem";
 import { toAuditEntry } from "../src/audit/audit.entry.ts";
 import { createAuditLog, verifyAuditLog } from "../src/audit/index.ts";
 import { createDb, migrateToLatest } from "../src/db/knex.ts";
 import { ProblemError } from "../src/errors.ts";
-import { freePort } from "../src/net.ts";
 import type { AuditEvent } from "../src/seams.ts";
 import { createTestDatabase, startTestPostgres, type TestPostgres } from "./support/postgres.ts";
 

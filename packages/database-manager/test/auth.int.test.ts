@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { buildSignInMessage, isValidNonce, sessionResponseSchema } from "@medrec/protocol";
+import { isValidNonce, sessionResponseSchema } from "@medrec/protocol";
+import { type SignInOverrides, signInBody, signInMessage } from "@medrec/testkit";
 import { Router } from "express";
 import { pino } from "pino";
 import { type Address, getAddress } from "viem";
@@ -13,7 +14,6 @@ import type { Guards } from "../src/seams.ts";
 import { createTestDatabase, startTestPostgres, type TestPostgres } from "./support/postgres.ts";
 
 const PUBLIC_URL = "http://gatekeeper.test:7101";
-const DOMAIN = "gatekeeper.test:7101";
 const CHAIN_ID = 633732;
 const OPERATOR_KEY = "op-key-0123456789abcdef0123456789abcdef";
 const provider = privateKeyToAccount(generatePrivateKey());
@@ -93,28 +93,27 @@ async function call(
 
 const nonce = async (): Promise<string> => (await call("/v1/auth/nonce")).json.nonce;
 
-type MessageOptions = Partial<Parameters<typeof buildSignInMessage>[0]>;
-async function message(account: PrivateKeyAccount, options: MessageOptions = {}) {
-  const now = Date.now();
-  return buildSignInMessage({
-    address: account.address,
-    domain: DOMAIN,
-    uri: PUBLIC_URL,
+const message = async (account: PrivateKeyAccount, options: SignInOverrides = {}) =>
+  signInMessage({
+    account,
+    publicUrl: PUBLIC_URL,
     chainId: CHAIN_ID,
     nonce: options.nonce ?? (await nonce()),
-    issuedAt: new Date(now),
-    expirationTime: new Date(now + 10 * 60_000),
     ...options,
   });
-}
 
-async function signIn(account: PrivateKeyAccount, options: MessageOptions = {}, signer = account) {
-  const text = await message(account, options);
-  return call("/v1/auth/session", {
+const signIn = async (account: PrivateKeyAccount, options: SignInOverrides = {}, signer = account) =>
+  call("/v1/auth/session", {
     method: "POST",
-    body: { message: text, signature: await signer.signMessage({ message: text }) },
+    body: await signInBody({
+      account,
+      signer,
+      publicUrl: PUBLIC_URL,
+      chainId: CHAIN_ID,
+      nonce: options.nonce ?? (await nonce()),
+      ...options,
+    }),
   });
-}
 
 async function tokenOf(account: PrivateKeyAccount): Promise<string> {
   const r = await signIn(account);
@@ -309,7 +308,7 @@ describe("POST /v1/auth/session", () => {
       body: { message: text, signature: await patient.signMessage({ message: text }) },
     });
     assertRefused(r, /another domain/);
-    assert.ok(!r.text.includes("secret-value") && !r.text.includes(DOMAIN));
+    assert.ok(!r.text.includes("secret-value") && !r.text.includes(new URL(PUBLIC_URL).host));
   });
 
   test("behavior: the nonce is consumed atomically — of 8 concurrent sign-ins with one nonce, one wins", async () => {

@@ -13,6 +13,7 @@ import {
   serializeRelayRequest,
   signForwardRequest,
 } from "@medrec/protocol";
+import { eventually, percentile } from "@medrec/testkit";
 import { type Address, encodeFunctionData, type Hex, keccak256, parseEventLogs, toHex, zeroHash } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { DelegateKeys } from "../src/chain/client.ts";
@@ -24,9 +25,7 @@ import {
   agentAbi,
   type ChainEnv,
   DELEGATE_MNEMONIC,
-  eventually,
   type Patient,
-  percentile,
   silent,
   startChainEnv,
 } from "./chain.support.ts";
@@ -536,7 +535,7 @@ describe("fail-closed", () => {
           return true;
         }
       },
-      10_000,
+      { timeoutMs: 10_000 },
     );
     console.log(`# fail-closed after the node stopped: ${(performance.now() - stoppedAt).toFixed(0)} ms`);
     assert.equal(chain.view.viewerScopes(id, viewer, now()), 0, "deny while stale");
@@ -552,7 +551,7 @@ describe("fail-closed", () => {
         chain.view.assertCurrent();
         return true;
       },
-      30_000,
+      { timeoutMs: 30_000 },
     );
     assert.equal(chain.view.viewerScopes(id, viewer, now()), 1);
     await chain.health.check();

@@ -243,29 +243,6 @@ export async function startChainEnv(
 
 export { agentAbi, relationshipAbi };
 
-/** Polls `fn` until it returns a value other than undefined/false. */
-export async function eventually<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** p-th percentile (nearest rank) of `xs`. */
-export function percentile(xs: readonly number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 /** Test guards: `X-Test-Staff: yes` is staff; `X-Test-Address` is a session. */
 export const stubGuards: Guards = {
   requireStaff: ((req, res, next) => {

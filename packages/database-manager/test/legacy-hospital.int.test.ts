@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { eventually } from "@medrec/testkit";
 import { pino } from "pino";
 import type { Hex } from "viem";
 import { main } from "../src/cli.ts";
 import { STAFF_ACTIONS } from "../src/patients/patients.service.ts";
 import { seedLegacy } from "../src/seed/seed.ts";
-import { DELEGATE_MNEMONIC, eventually } from "./chain.support.ts";
+import { DELEGATE_MNEMONIC } from "./chain.support.ts";
 import { type System, startSystem } from "./system.support.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: log lines and FHIR JSON read loosely
@@ -84,7 +85,7 @@ const patientIdOf = async (mrn: string) =>
 async function moreRuns(n: number) {
   const done = () => syncLogs().filter((l) => l.msg === "legacy sync done").length;
   const target = done() + n;
-  await eventually(`${n} more periodic syncs`, () => done() >= target || undefined, 30_000);
+  await eventually(`${n} more periodic syncs`, () => done() >= target || undefined, { timeoutMs: 30_000 });
 }
 /** The record set the gatekeeper serves to the patient, read over HTTP. */
 async function served(relationship: Hex, token: string): Promise<Any> {
@@ -184,7 +185,7 @@ describe("periodic sync (LEGACY_SYNC_INTERVAL_SECONDS)", () => {
       () =>
         syncLogs().filter((l) => l.msg === "legacy sync failed; retrying at the next interval").length >= 2 ||
         undefined,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const failed = syncLogs().find((l) => l.msg.startsWith("legacy sync failed"));
     assert.equal(failed.code, "42P01"); // undefined_table: the views are not there yet
@@ -202,7 +203,7 @@ describe("periodic sync (LEGACY_SYNC_INTERVAL_SECONDS)", () => {
     await eventually(
       "the first sync",
       async () => (await legacySyncEntries(relationship)).length === 1 || undefined,
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const set = await sys.gk.records.recordSet(patientId);
     assert.equal(set.resources.length, 18);

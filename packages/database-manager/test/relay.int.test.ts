@@ -20,6 +20,7 @@ import {
   serializeRelayRequest,
   signForwardRequest,
 } from "@medrec/protocol";
+import { eventually } from "@medrec/testkit";
 import { type Address, encodeFunctionData, getAddress, type Hex, parseEther, parseEventLogs } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { createApp } from "../src/app.ts";
@@ -31,7 +32,7 @@ import { createMetrics } from "../src/ops/metrics.ts";
 import { createRelaySubmitter } from "../src/relay/peers.ts";
 import { relayModule } from "../src/relay/relay.routes.ts";
 import { createRelayService, type RelayService } from "../src/relay/relay.service.ts";
-import { eventually, silent } from "./chain.support.ts";
+import { silent } from "./chain.support.ts";
 import { type RelayNetwork, startRelayNetwork } from "./relay.support.ts";
 import { createTestDatabase } from "./support/postgres.ts";
 
@@ -217,7 +218,7 @@ describe("patients and delegates need no ether", () => {
       await eventually(
         `root ${n} on chain`,
         async () => (await relationshipOf(relationship)).recordRoot === root,
-        60_000,
+        { timeoutMs: 60_000 },
       );
     }
     const created = await sendersOf("RelationshipCreated", relationship);
@@ -570,7 +571,7 @@ describe("relaying through other providers (adr/0006)", () => {
     await eventually(
       "the waiting root on chain",
       async () => (await relationshipOf(id)).recordRoot === root,
-      90_000,
+      { timeoutMs: 90_000 },
     );
     const senders = await sendersOf("RootPublished", id);
     assert.equal(senders.at(-1), relayers()[0]);

@@ -12,11 +12,11 @@ import {
   generatePatientMnemonic,
   relayAndWait,
 } from "@medrec/protocol";
+import { freePort } from "@medrec/protocol/node";
 import { type Address, encodeFunctionData, type Hex } from "viem";
 import type { ChainSettings } from "../src/chain/config.ts";
 import { loadConfig } from "../src/config.ts";
 import { type Gatekeeper, startGatekeeper } from "../src/gatekeeper.ts";
-import { freePort } from "../src/net.ts";
 import { type ChainEnv, type Patient, silent, startChainEnv } from "./chain.support.ts";
 import { createTestDatabase } from "./support/postgres.ts";
 

@@ -18,12 +18,13 @@ import {
   resourceCategories,
   verifyBundle,
 } from "@medrec/protocol";
+import { eventually } from "@medrec/testkit";
 import { pino } from "pino";
 import { type Hex, parseEventLogs } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { DelegateKeys } from "../src/chain/client.ts";
 import type { FhirResource } from "../src/seams.ts";
-import { DELEGATE_MNEMONIC, eventually, type Patient } from "./chain.support.ts";
+import { DELEGATE_MNEMONIC, type Patient } from "./chain.support.ts";
 import {
   assertProblem,
   type Database,
@@ -201,7 +202,7 @@ function behavesLikeMedRec(database: Database) {
           assertProblem(r, 403, records.distinctive, "revoked");
           return sys.env.publicClient.getBlockNumber();
         },
-        10_000,
+        { timeoutMs: 10_000 },
       )) as bigint;
       assert.ok(refusedAt - block <= 2n, `refused ${refusedAt - block} blocks after the revocation`);
       assertProblem(
@@ -321,7 +322,9 @@ function behavesLikeMedRec(database: Database) {
       let lateRoot: Hex | undefined;
       await node.stop();
       try {
-        await eventually("/healthz to fail", async () => (await sys.get("/healthz")).status === 503, 15_000);
+        await eventually("/healthz to fail", async () => (await sys.get("/healthz")).status === 503, {
+          timeoutMs: 15_000,
+        });
         const health = await sys.get("/healthz");
         assert.equal(health.json.checks.chain.status, "failing");
         assert.equal(health.json.checks.database.status, "ok");
@@ -345,7 +348,9 @@ function behavesLikeMedRec(database: Database) {
       } finally {
         await node.start();
       }
-      await eventually("/healthz to recover", async () => (await sys.get("/healthz")).status === 200, 30_000);
+      await eventually("/healthz to recover", async () => (await sys.get("/healthz")).status === 200, {
+        timeoutMs: 30_000,
+      });
       assert.ok(lateRoot);
       await sys.rootPublished(relationship, lateRoot, 30_000);
       const r = await sys.get(path(), { token: patientToken });

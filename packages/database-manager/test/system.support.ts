@@ -17,7 +17,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  buildSignInMessage,
   CONFIDENTIALITY_SYSTEM,
   type FhirBundle,
   OBSERVATION_CATEGORY_SYSTEM,
@@ -25,6 +24,8 @@ import {
   type ScopeCode,
   scopesToMask,
 } from "@medrec/protocol";
+import { freePort } from "@medrec/protocol/node";
+import { type SignInOverrides, signInBody, signInMessage } from "@medrec/testkit";
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
@@ -32,7 +33,6 @@ import type { LocalAccount } from "viem/accounts";
 import { loadConfig } from "../src/config.ts";
 import { createDb } from "../src/db/knex.ts";
 import { type Gatekeeper, startGatekeeper } from "../src/gatekeeper.ts";
-import { freePort } from "../src/net.ts";
 import type { FhirResource } from "../src/seams.ts";
 import { generatePatientRecords } from "../src/seed/synthetic.ts";
 import { type ChainEnv, type Patient, silent, startChainEnv } from "./chain.support.ts";
@@ -75,8 +75,6 @@ export type CallInit = {
   contentType?: string;
 };
 
-export type SignInOptions = Partial<Parameters<typeof buildSignInMessage>[0]>;
-
 export type System = {
   env: ChainEnv;
   gk: Gatekeeper;
@@ -95,11 +93,11 @@ export type System = {
   post(path: string, body?: unknown, init?: Omit<CallInit, "method" | "body">): Promise<Reply>;
   nonce(): Promise<string>;
   /** A valid EIP-4361 message for this gatekeeper, with `options` overriding any field. */
-  message(account: LocalAccount, options?: SignInOptions): Promise<string>;
+  message(account: LocalAccount, options?: SignInOverrides): Promise<string>;
   /** `POST /v1/auth/session` with a message built from `options`, signed by `signer` (default `account`). */
-  trySignIn(account: LocalAccount, options?: SignInOptions, signer?: LocalAccount): Promise<Reply>;
+  trySignIn(account: LocalAccount, options?: SignInOverrides, signer?: LocalAccount): Promise<Reply>;
   /** Nonce → SIWE message → signature → token (asserts 200). */
-  signIn(account: LocalAccount, options?: SignInOptions): Promise<string>;
+  signIn(account: LocalAccount, options?: SignInOverrides): Promise<string>;
   /** `POST /v1/patients` as the operator (asserts 201); the relationship id. */
   registerPatient(mrn: string, patient: Patient): Promise<Hex>;
   /** `POST /v1/patients/{mrn}/records` as the operator (asserts 200); the committed root. */
@@ -232,26 +230,26 @@ export async function startSystem(
     };
     const domain = new URL(url).host;
     const chainId = base.chainId;
-    const message = async (account: LocalAccount, options: SignInOptions = {}) => {
-      const now = Date.now();
-      return buildSignInMessage({
-        address: account.address,
-        domain,
-        uri: url,
+    const message = async (account: LocalAccount, options: SignInOverrides = {}) =>
+      signInMessage({
+        account,
+        publicUrl: url,
         chainId,
         nonce: options.nonce ?? (await nonce()),
-        issuedAt: new Date(now),
-        expirationTime: new Date(now + 10 * 60_000),
         ...options,
       });
-    };
-    const trySignIn = async (account: LocalAccount, options: SignInOptions = {}, signer = account) => {
-      const text = await message(account, options);
-      return call("/v1/auth/session", {
+    const trySignIn = async (account: LocalAccount, options: SignInOverrides = {}, signer = account) =>
+      call("/v1/auth/session", {
         method: "POST",
-        body: { message: text, signature: await signer.signMessage({ message: text }) },
+        body: await signInBody({
+          account,
+          signer,
+          publicUrl: url,
+          chainId,
+          nonce: options.nonce ?? (await nonce()),
+          ...options,
+        }),
       });
-    };
     const receiptBlock = async (hash: Hex) => {
       const r = await env.receipt(hash);
       assert.equal(r.status, "success");

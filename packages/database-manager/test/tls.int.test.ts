@@ -12,13 +12,13 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildSignInMessage } from "@medrec/protocol";
+import { freePort } from "@medrec/protocol/node";
+import { signInBody } from "@medrec/testkit";
 import { pino } from "pino";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createAuth } from "../src/auth/index.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { type Gatekeeper, startGatekeeper } from "../src/gatekeeper.ts";
-import { freePort } from "../src/net.ts";
 import { createTestDatabase, startTestPostgres, type TestPostgres } from "./support/postgres.ts";
 
 const CHAIN_ID = 633732;
@@ -158,20 +158,9 @@ describe("HTTPS with TLS_CERT_FILE / TLS_KEY_FILE", () => {
     const signIn = async (uri: string, domain = host) => {
       const nonce = ((await call(`${publicUrl}/v1/auth/nonce`, { ca: cert })).json as { nonce: string })
         .nonce;
-      const now = Date.now();
-      const message = buildSignInMessage({
-        address: account.address,
-        domain,
-        uri,
-        chainId: CHAIN_ID,
-        nonce,
-        issuedAt: new Date(now),
-        expirationTime: new Date(now + 600_000),
-      });
-      const signature = await account.signMessage({ message });
       return call(`${publicUrl}/v1/auth/session`, {
         method: "POST",
-        body: { message, signature },
+        body: await signInBody({ account, publicUrl, chainId: CHAIN_ID, nonce, domain, uri }),
         ca: cert,
       });
     };

@@ -36,6 +36,8 @@ describe("entry points", () => {
   test("behavior: file helpers only in ./node", () => {
     assert.equal("readManifest" in protocol, false);
     assert.equal(typeof node.readManifest, "function");
+    assert.equal("freePorts" in protocol, false);
+    assert.equal(typeof node.freePorts, "function");
     assert.equal(node.recordRoot, protocol.recordRoot);
   });
 

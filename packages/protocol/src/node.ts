@@ -1,4 +1,5 @@
-// @medrec/protocol/node — everything in "@medrec/protocol" plus the Node-only manifest file helpers.
+// @medrec/protocol/node — everything in "@medrec/protocol" plus the Node-only helpers: the manifest
+// file, free TCP ports.
 
 export * from "./index.ts";
 export {
@@ -10,3 +11,4 @@ export {
   readManifest,
   writeManifest,
 } from "./manifest-file.ts";
+export { freePort, freePorts } from "./ports.ts";

@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { BaseError } from "@medrec/protocol";
-import { freePort } from "../net.ts";
+import { freePort } from "@medrec/protocol/node";
 
 /** Thrown when the embedded PostgreSQL cannot be prepared or started. */
 export class EmbeddedPostgresError extends BaseError {

@@ -9,8 +9,8 @@ import { chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
+import { freePort } from "@medrec/protocol/node";
 import pg from "pg";
-import { freePort } from "../../src/net.ts";
 
 export type TestPostgres = { url: string; binDir: string; stop(): Promise<void> };
 

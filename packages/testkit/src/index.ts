@@ -1,0 +1,14 @@
+// @medrec/testkit — the helpers MedRec's tests and benchmarks share (dev-only; no browser code).
+// Free TCP ports are in `@medrec/protocol/node` (the launchers need them too); fixtures that start
+// a component live in the package that owns it.
+
+export { EventuallyTimeoutError, eventually, type RetryOptions, retryWhile } from "./retry.ts";
+export {
+  type SignInMessageParameters,
+  type SignInOverrides,
+  sessionToken,
+  signInBody,
+  signInMessage,
+  TestSignInError,
+} from "./siwe.ts";
+export { percentile } from "./stats.ts";
