@@ -183,6 +183,7 @@ export {
   fetchVerifiedRecords,
   type RecordsFailure,
   type RecordsFailureReason,
+  type VerifiedPage,
   type VerifiedRecords,
 } from "./records-client.ts";
 export {

@@ -53,6 +53,26 @@ export type FetchVerifiedRecordsParameters = {
    */
   restarts?: number;
   fetch?: typeof globalThis.fetch;
+  /**
+   * Called with each page as soon as it is read and verified, before the next is fetched (a first
+   * screen from the first page). After a restart (409) pages come again from page 0 with a higher
+   * `attempt`: drop what the earlier attempt delivered.
+   */
+  onPage?: (page: VerifiedPage) => void | Promise<void>;
+};
+
+/** One page as {@link FetchVerifiedRecordsParameters.onPage} receives it. */
+export type VerifiedPage = {
+  /** 0-based page number. */
+  page: number;
+  /** Restarts so far (0 for the first read). */
+  attempt: number;
+  /** `total` of the first page of this attempt. */
+  total: number;
+  /** The page's entries: `verified` only when the page declares the on-chain root and the entry's proof verifies. */
+  entries: { resource: FhirResource; verified: boolean; failure?: RecordsFailureReason }[];
+  /** What failed on this page (also in the final {@link VerifiedRecords.failures}). */
+  failures: RecordsFailure[];
 };
 
 export type VerifiedRecords = {
@@ -101,7 +121,7 @@ export async function fetchVerifiedRecords(
   const { restarts = 2 } = parameters;
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await readOnce(parameters);
+      const result = await readOnce(parameters, attempt);
       return { ...result, restarted: attempt };
     } catch (error) {
       if (error instanceof GatekeeperRequestError && error.status === 409 && attempt < restarts) continue;
@@ -110,17 +130,21 @@ export async function fetchVerifiedRecords(
   }
 }
 
-async function readOnce({
-  gatekeeperUrl,
-  relationship,
-  token,
-  onChainRoot,
-  category,
-  since,
-  count = RECORDS_PAGE_MAX,
-  maxPages = 1000,
-  fetch = globalThis.fetch,
-}: FetchVerifiedRecordsParameters): Promise<Omit<VerifiedRecords, "restarted">> {
+async function readOnce(
+  {
+    gatekeeperUrl,
+    relationship,
+    token,
+    onChainRoot,
+    category,
+    since,
+    count = RECORDS_PAGE_MAX,
+    maxPages = 1000,
+    fetch = globalThis.fetch,
+    onPage,
+  }: FetchVerifiedRecordsParameters,
+  attempt = 0,
+): Promise<Omit<VerifiedRecords, "restarted">> {
   const root = (typeof onChainRoot === "function" ? await onChainRoot() : onChainRoot).toLowerCase() as Hash;
   let bytes = 0;
   // Counts the bytes of each body as it is read.
@@ -150,6 +174,7 @@ async function readOnce({
     const { body, headers } = await gatekeeperRequest<Page>(gatekeeperUrl, path, { token, fetch: counting });
     const verdict = verifyBundle(body, root);
     const declared = readBundleProofs(body).root;
+    const before = failures.length;
     if (page === 0) {
       servedRoot = declared;
       total = typeof body?.total === "number" ? body.total : 0;
@@ -157,15 +182,28 @@ async function readOnce({
       failures.push({ reason: "root-changed", page });
     }
     if (!verdict.rootMatches) failures.push({ reason: "root-mismatch", page });
+    const pageTrusted = failures.length === before;
     const entries = Array.isArray(body?.entry) ? body.entry : [];
+    const delivered: VerifiedPage["entries"] = [];
     for (const entry of verdict.entries) {
       const resource = entries[entry.index]?.resource;
       if (resource !== undefined) resources.push(resource);
-      if (entry.valid) continue;
+      if (entry.valid) {
+        const pageFailure = failures[before]?.reason;
+        if (resource !== undefined)
+          delivered.push({
+            resource,
+            verified: pageTrusted,
+            ...(pageFailure ? { failure: pageFailure } : {}),
+          });
+        continue;
+      }
       const reason: RecordsFailureReason = entry.problem ?? "invalid-proof";
       const name = describe(resource);
       failures.push({ reason, page, entry: entry.index, ...(name ? { resource: name } : {}) });
+      if (resource !== undefined) delivered.push({ resource, verified: false, failure: reason });
     }
+    await onPage?.({ page, attempt, total, entries: delivered, failures: failures.slice(before) });
     path = nextLink(headers, gatekeeperUrl);
   }
   if (resources.length !== total) failures.push({ reason: "total-mismatch", page: page - 1 });

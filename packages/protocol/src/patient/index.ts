@@ -1,0 +1,113 @@
+// @medrec/protocol/patient — the patient's data layer (see ../../README.md "The patient's data layer").
+// Framework-free and browser-safe (viem and fetch only): the dapp and the tests use the same code.
+
+export {
+  type AccessLog,
+  type AccessLogEntry,
+  type AccessProofStatus,
+  type Contacts,
+  describeActor,
+  loadAccessLog,
+  loadProviderAccessLog,
+  type ProviderAccessLog,
+} from "./access-log.ts";
+export {
+  addCustodian,
+  approveRecovery,
+  cancelRecovery,
+  executeRecovery,
+  type RecoveryState,
+  readRecoveryState,
+  removeCustodian,
+  setRecoveryThreshold,
+} from "./custodians.ts";
+export {
+  describePatientErrorCode,
+  PatientDataError,
+  type PatientErrorCode,
+  patientErrorCode,
+  toPatientDataError,
+} from "./errors.ts";
+export {
+  EXPORT_SOURCE_URL,
+  exportFhirBundle,
+  type HealthSummary,
+  healthSummary,
+  type SummaryLine,
+} from "./export.ts";
+export {
+  agentOf,
+  chainNow,
+  createPatientClient,
+  type PatientAccount,
+  type PatientContext,
+  type PatientNetwork,
+  type PatientProvider,
+  patientContextFromMnemonic,
+  patientNetworkFromManifest,
+  readRecordRoot,
+  shortAddress,
+} from "./network.ts";
+export {
+  describeRecordChange,
+  diffFingerprints,
+  fingerprint,
+  type PatientNotification,
+  type RecordFingerprints,
+  type WatchPatientParameters,
+  watchPatient,
+} from "./notifications.ts";
+export {
+  type LoadPatientRecordsParameters,
+  loadPatientRecords,
+  loadProviderRecords,
+  type PatientRecords,
+  type ProviderRecords,
+  type ProviderRecordsStatus,
+  type RecordsEvent,
+  type UnverifiedRecord,
+  verifiedTimelineItems,
+} from "./records.ts";
+export {
+  discoverRelationships,
+  openProviderDetails,
+  type PatientRelationship,
+  relationshipLabel,
+} from "./relationships.ts";
+export { type RelayedCall, relayPatientCall } from "./relaying.ts";
+export { createPatientSessions, type PatientSessions } from "./sessions.ts";
+export {
+  type ActiveGrant,
+  type BatchResult,
+  expiryToTimestamp,
+  formatTimeLeft,
+  type GrantExpiry,
+  listActiveGrants,
+  type PerProviderResult,
+  readEncryptionKey,
+  revokeAccess,
+  SHAREABLE_CATEGORIES,
+  type ShareParameters,
+  shareRecords,
+  type ViewerDetails,
+} from "./sharing.ts";
+export {
+  buildTimeline,
+  compareTimelineItems,
+  conceptText,
+  filterTimeline,
+  mergeTimeline,
+  type RangeFlag,
+  resourceDate,
+  resourceFlag,
+  resourceRange,
+  resourceTitle,
+  resourceValue,
+  searchTimeline,
+  type TimelineFilter,
+  type TimelineItem,
+  type TimelineRange,
+  type TimelineSource,
+  type TimelineValue,
+  toTimelineItem,
+} from "./timeline.ts";

@@ -1,0 +1,296 @@
+/**
+ * Notifications for the patient, from the chain (and the audit log for first use of a grant):
+ *
+ * - `new-records`: a provider published a new record root on one of the patient's relationships;
+ *   the new set is read (verified) and compared with the previous one: "3 new records from
+ *   Lakeside Clinic".
+ * - `grant-first-use`: a viewer read records under a grant for the first time (from the audit log).
+ * - `grant-expired`: a grant's expiry passed (against the chain's time).
+ *
+ * The watcher polls the RPC node for the Relationship contract's logs every `pollingIntervalMs`
+ * (default 500 ms: blocks come every second on the local network), so a callback fires within a
+ * block or two of the event. It keeps a block cursor, so nothing between two polls is missed.
+ */
+import type { Address, Hex } from "viem";
+import { getBlock, getContractEvents } from "viem/actions";
+import { fetchAuditEntries } from "../client.ts";
+import type { FhirResource } from "../fhir.ts";
+import { relationshipAbi } from "../generated/abis.ts";
+import { canonicalJson, leafHash } from "../record-root.ts";
+import { fetchVerifiedRecords } from "../records-client.ts";
+import { toPatientDataError } from "./errors.ts";
+import { type PatientContext, readRecordRoot } from "./network.ts";
+import type { ProviderRecords } from "./records.ts";
+import { type PatientRelationship, relationshipLabel } from "./relationships.ts";
+import { createPatientSessions, type PatientSessions } from "./sessions.ts";
+import { type ActiveGrant, listActiveGrants } from "./sharing.ts";
+
+export type PatientNotification =
+  | {
+      type: "new-records";
+      provider: string;
+      relationship: Hex;
+      /** Resources in the new set that were not in the previous one. */
+      added: number;
+      /** Resources whose content changed. */
+      changed: number;
+      /** Resources no longer in the set. */
+      removed: number;
+      sequence: bigint;
+      blockNumber: bigint;
+      /** "3 new records from Lakeside Clinic". */
+      message: string;
+    }
+  | {
+      type: "grant-first-use";
+      provider: string;
+      relationship: Hex;
+      viewer: Address;
+      at: string;
+      message: string;
+    }
+  | { type: "grant-expired"; provider: string; relationship: Hex; viewer: Address; message: string }
+  /** Something could not be checked (a gatekeeper or the node did not answer); the watcher goes on. */
+  | { type: "error"; provider?: string; message: string };
+
+/** `Type/id` → leaf of each resource: what a new record set is compared against. */
+export type RecordFingerprints = Map<string, string>;
+
+/** The fingerprints of a list of resources. */
+export function fingerprint(resources: readonly FhirResource[]): RecordFingerprints {
+  return new Map(resources.map((r) => [`${r.resourceType}/${r.id ?? canonicalJson(r)}`, leafHash(r)]));
+}
+
+/** What changed from `before` to `after`. */
+export function diffFingerprints(before: RecordFingerprints, after: RecordFingerprints) {
+  let added = 0;
+  let changed = 0;
+  for (const [key, leaf] of after) {
+    const old = before.get(key);
+    if (old === undefined) added++;
+    else if (old !== leaf) changed++;
+  }
+  let removed = 0;
+  for (const key of before.keys()) if (!after.has(key)) removed++;
+  return { added, changed, removed };
+}
+
+/** "3 new records from Lakeside Clinic", "1 record updated at …". */
+export function describeRecordChange(
+  provider: string,
+  { added, changed, removed }: ReturnType<typeof diffFingerprints>,
+) {
+  const parts: string[] = [];
+  if (added) parts.push(`${added} new record${added === 1 ? "" : "s"}`);
+  if (changed) parts.push(`${changed} updated`);
+  if (removed) parts.push(`${removed} removed`);
+  return parts.length
+    ? `${parts.join(", ")} from ${provider}`
+    : `Records from ${provider} were re-published unchanged`;
+}
+
+export type WatchPatientParameters = {
+  ctx: PatientContext;
+  relationships: readonly PatientRelationship[];
+  onNotification: (notification: PatientNotification) => void;
+  /** The records already shown (from `loadPatientRecords`): the baseline of the first change. */
+  baseline?: readonly ProviderRecords[];
+  sessions?: PatientSessions;
+  /** Default 500 ms. */
+  pollingIntervalMs?: number;
+  /** How often the audit logs are read for first uses of grants (each read is itself an audit entry). Default 30 s; 0 = never. */
+  auditIntervalMs?: number;
+};
+
+/**
+ * Starts watching; returns `stop`. Callbacks never throw into the watcher: a failure to check
+ * something is itself a notification (`error`) and the watcher goes on.
+ */
+export function watchPatient({
+  ctx,
+  relationships,
+  onNotification,
+  baseline,
+  sessions = createPatientSessions(ctx),
+  pollingIntervalMs = 500,
+  auditIntervalMs = 30_000,
+}: WatchPatientParameters): () => void {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const byId = new Map(relationships.map((r) => [r.id.toLowerCase(), r]));
+  const prints = new Map<string, RecordFingerprints>();
+  for (const p of baseline ?? [])
+    if (p.status === "verified") prints.set(p.relationship.id.toLowerCase(), fingerprint(p.resources));
+  const notify = (n: PatientNotification) => {
+    if (stopped) return;
+    try {
+      onNotification(n);
+    } catch {
+      // a listener's failure is its own
+    }
+  };
+  let cursor: bigint | undefined;
+  let grants: ActiveGrant[] | undefined;
+  const expired = new Set<string>();
+  const used = new Set<string>();
+  let lastAudit = 0;
+
+  const readSet = async (r: PatientRelationship): Promise<RecordFingerprints> => {
+    const url = r.provider?.gatekeeperUrl;
+    if (!url) throw new Error("unknown provider");
+    const read = await fetchVerifiedRecords({
+      gatekeeperUrl: url,
+      relationship: r.id,
+      token: await sessions.token(url),
+      onChainRoot: () => readRecordRoot(ctx.client, ctx.network, r.id),
+      ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+    });
+    // Only verified entries count: a failing one is reported by the records view, not announced.
+    if (!read.valid)
+      throw new Error(`the new records of ${relationshipLabel(r)} did not verify against the chain`);
+    return fingerprint(read.resources);
+  };
+
+  const onRoot = async (id: Hex, sequence: bigint, blockNumber: bigint) => {
+    const r = byId.get(id.toLowerCase());
+    if (!r) return;
+    const provider = relationshipLabel(r);
+    try {
+      const before = prints.get(id.toLowerCase()) ?? new Map();
+      const after = await readSet(r);
+      prints.set(id.toLowerCase(), after);
+      const diff = diffFingerprints(before, after);
+      notify({
+        type: "new-records",
+        provider,
+        relationship: r.id,
+        ...diff,
+        sequence,
+        blockNumber,
+        message: describeRecordChange(provider, diff),
+      });
+    } catch (error) {
+      notify({
+        type: "error",
+        provider,
+        message: toPatientDataError(error, `Reading new records from ${provider}`).shortMessage,
+      });
+    }
+  };
+
+  const refreshGrants = async () => {
+    grants = await listActiveGrants({ ctx, relationships });
+  };
+
+  /** Grants whose expiry the chain's clock has passed since the last look. */
+  const checkExpiry = (now: bigint) => {
+    for (const g of grants ?? []) {
+      const key = `${g.relationship}:${g.viewer}:${g.expiresAt.getTime()}`;
+      if (BigInt(Math.floor(g.expiresAt.getTime() / 1000)) <= now && !expired.has(key)) {
+        expired.add(key);
+        notify({
+          type: "grant-expired",
+          provider: g.provider,
+          relationship: g.relationship,
+          viewer: g.viewer,
+          message: `Sharing with ${g.viewer} at ${g.provider} has ended`,
+        });
+      }
+    }
+  };
+
+  const checkAudit = async () => {
+    for (const g of grants ?? []) {
+      const r = byId.get(g.relationship.toLowerCase());
+      const url = r?.provider?.gatekeeperUrl;
+      const key = `${g.relationship}:${g.viewer}`.toLowerCase();
+      if (!r || !url || used.has(key)) continue;
+      try {
+        const entries = await fetchAuditEntries({
+          gatekeeperUrl: url,
+          relationship: r.id,
+          token: await sessions.token(url),
+          ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+        });
+        const first = entries.find(
+          (e) =>
+            e.actor.toLowerCase() === g.viewer.toLowerCase() &&
+            e.action === "records.read" &&
+            e.decision === "allowed",
+        );
+        if (first) {
+          used.add(key);
+          notify({
+            type: "grant-first-use",
+            provider: g.provider,
+            relationship: g.relationship,
+            viewer: g.viewer,
+            at: first.at,
+            message: `${g.viewer} opened your shared records at ${g.provider}`,
+          });
+        }
+      } catch (error) {
+        notify({
+          type: "error",
+          provider: g.provider,
+          message: toPatientDataError(error, `Reading the access log at ${g.provider}`).shortMessage,
+        });
+      }
+    }
+  };
+
+  const tick = async () => {
+    try {
+      const block = await getBlock(ctx.client, { blockTag: "latest" });
+      const head = block.number;
+      const ids = relationships.map((r) => r.id);
+      if (cursor === undefined) {
+        cursor = head;
+        // The baseline of relationships the caller did not give: the set as it is now.
+        await Promise.all(
+          relationships
+            .filter((r) => !prints.has(r.id.toLowerCase()) && r.provider)
+            .map(async (r) => {
+              try {
+                prints.set(r.id.toLowerCase(), await readSet(r));
+              } catch {
+                // no baseline: the first change will count every record as new
+              }
+            }),
+        );
+        await refreshGrants();
+      } else if (head > cursor && ids.length > 0) {
+        const range = { fromBlock: cursor + 1n, toBlock: head, strict: true } as const;
+        const common = {
+          address: ctx.network.contracts.Relationship,
+          abi: relationshipAbi,
+          args: { id: ids },
+        } as const;
+        const [roots, granted, revoked] = await Promise.all([
+          getContractEvents(ctx.client, { ...common, eventName: "RootPublished", ...range }),
+          getContractEvents(ctx.client, { ...common, eventName: "ViewerGranted", ...range }),
+          getContractEvents(ctx.client, { ...common, eventName: "ViewerRevoked", ...range }),
+        ]);
+        cursor = head;
+        // The latest root per relationship is what is read; earlier ones of the same poll are in it.
+        const latest = new Map<string, (typeof roots)[number]>();
+        for (const e of roots) latest.set(e.args.id.toLowerCase(), e);
+        await Promise.all([...latest.values()].map((e) => onRoot(e.args.id, e.args.sequence, e.blockNumber)));
+        if (granted.length > 0 || revoked.length > 0) await refreshGrants();
+      }
+      checkExpiry(block.timestamp);
+      if (auditIntervalMs > 0 && Date.now() - lastAudit >= auditIntervalMs && (grants ?? []).length > 0) {
+        lastAudit = Date.now();
+        await checkAudit();
+      }
+    } catch (error) {
+      notify({ type: "error", message: toPatientDataError(error, "Watching the chain").shortMessage });
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), pollingIntervalMs);
+  };
+  void tick();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

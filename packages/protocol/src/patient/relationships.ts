@@ -1,0 +1,145 @@
+/**
+ * The patient's relationships, from the chain alone: the agent's list (`Agent.relationshipsOf`),
+ * each relationship's state (`Relationship.relationshipOf`), and who the provider is — known only
+ * from `providerDetails`, sealed to the patient's X25519 key in the `RelationshipCreated` /
+ * `ProviderDetailsUpdated` events — matched with the network's providers by account.
+ */
+import { type Address, getAddress, type Hex, isAddressEqual } from "viem";
+import { getContractEvents, readContract } from "viem/actions";
+import { agentAbi, relationshipAbi } from "../generated/abis.ts";
+import { openJson, type ProviderDetails, providerDetailsSchema } from "../sealed-box.ts";
+import type { PatientContext, PatientProvider } from "./network.ts";
+
+/** One relationship of the patient, and which provider it is with (when that could be told). */
+export type PatientRelationship = {
+  id: Hex;
+  /** The provider's per-relationship delegate account (on chain; says nothing about who it is). */
+  delegate: Address;
+  recordRoot: Hex;
+  /** Record-root sequence: 0 before the first publication. */
+  sequence: bigint;
+  /** The last sequence the patient acknowledged (`Agent.seenSequence`). */
+  seenSequence: bigint;
+  ended: boolean;
+  /** The details the provider sealed to the patient, opened; undefined when they could not be. */
+  details: ProviderDetails | undefined;
+  /**
+   * The provider from the network's list whose account the details name; undefined when the
+   * details could not be opened or name an account the network does not list (do not trust it).
+   */
+  provider: PatientProvider | undefined;
+  /**
+   * `ok`: details opened and the provider is listed with the same gatekeeper URL. `unreadable`:
+   * sealed to another key or malformed. `unknown-provider`: names an account the network does not
+   * list. `mismatch`: a listed account, but another gatekeeper URL than the network says.
+   */
+  status: "ok" | "unreadable" | "unknown-provider" | "mismatch";
+  /** Block of `RelationshipCreated`. */
+  createdAtBlock: bigint | undefined;
+};
+
+const sameUrl = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
+
+/** Opens sealed provider details with the patient's key; undefined when that fails. */
+export function openProviderDetails(ctx: Pick<PatientContext, "encryptionKey">, sealed: Hex) {
+  try {
+    const parsed = providerDetailsSchema.safeParse(openJson(sealed, ctx.encryptionKey.secretKey));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every relationship of the patient's agent, oldest first, with its provider from `ctx.network`.
+ *
+ * @example
+ * const relationships = await discoverRelationships(ctx)
+ * relationships.map((r) => r.provider?.name) // ["Riverside General", "Lakeside Clinic", …]
+ */
+export async function discoverRelationships(ctx: PatientContext): Promise<PatientRelationship[]> {
+  const { client, network, agent } = ctx;
+  const fromBlock = network.fromBlock ?? 0n;
+  const ids = await readContract(client, {
+    address: network.contracts.Agent,
+    abi: agentAbi,
+    functionName: "relationshipsOf",
+    args: [agent],
+  });
+  if (ids.length === 0) return [];
+  const [created, updated, infos, seen] = await Promise.all([
+    getContractEvents(client, {
+      address: network.contracts.Relationship,
+      abi: relationshipAbi,
+      eventName: "RelationshipCreated",
+      args: { patient: agent },
+      fromBlock,
+      toBlock: "latest",
+      strict: true,
+    }),
+    getContractEvents(client, {
+      address: network.contracts.Relationship,
+      abi: relationshipAbi,
+      eventName: "ProviderDetailsUpdated",
+      args: { id: [...ids] },
+      fromBlock,
+      toBlock: "latest",
+      strict: true,
+    }),
+    Promise.all(
+      ids.map((id) =>
+        readContract(client, {
+          address: network.contracts.Relationship,
+          abi: relationshipAbi,
+          functionName: "relationshipOf",
+          args: [id],
+        }),
+      ),
+    ),
+    Promise.all(
+      ids.map((id) =>
+        readContract(client, {
+          address: network.contracts.Agent,
+          abi: agentAbi,
+          functionName: "seenSequence",
+          args: [agent, id],
+        }),
+      ),
+    ),
+  ]);
+  return ids.map((id, i): PatientRelationship => {
+    const info = infos[i] as (typeof infos)[number];
+    const creation = created.find((e) => e.args.id.toLowerCase() === id.toLowerCase());
+    // The latest details the provider published win (events come oldest first).
+    const latest = updated.filter((e) => e.args.id.toLowerCase() === id.toLowerCase()).at(-1);
+    const sealed = latest?.args.providerDetails ?? creation?.args.providerDetails;
+    const details = sealed ? openProviderDetails(ctx, sealed) : undefined;
+    const listed = details
+      ? network.providers.find((p) => isAddressEqual(p.account, details.account))
+      : undefined;
+    const status = !details
+      ? "unreadable"
+      : !listed
+        ? "unknown-provider"
+        : sameUrl(listed.gatekeeperUrl, details.gatekeeperUrl)
+          ? "ok"
+          : "mismatch";
+    return {
+      id,
+      delegate: getAddress(info.provider),
+      recordRoot: info.recordRoot,
+      sequence: info.sequence,
+      seenSequence: seen[i] ?? 0n,
+      ended: info.ended,
+      details,
+      provider: status === "ok" ? listed : undefined,
+      status,
+      createdAtBlock: creation?.blockNumber ?? undefined,
+    };
+  });
+}
+
+/** A relationship's display name: its provider's name, or a short form of its id. */
+export function relationshipLabel(relationship: Pick<PatientRelationship, "id" | "provider">): string {
+  return relationship.provider?.name ?? `relationship ${relationship.id.slice(0, 10)}…`;
+}
