@@ -1,0 +1,77 @@
+/**
+ * The routes. Public screens (welcome, create, restore, unlock) and, behind the wallet guard, the
+ * app shell with one route per feature screen. Each screen is a lazy chunk: the first load carries
+ * only the shell. To add a screen: a `routes/<name>.tsx` that default-exports its component, an
+ * entry below, and one in NAV_ITEMS (components/layouts/app-shell.tsx) if it belongs in the menu.
+ */
+import { type ComponentType, useMemo } from "react";
+import { createBrowserRouter, Navigate, Outlet, type RouteObject, useLocation } from "react-router";
+import { RouterProvider } from "react-router/dom";
+import { AppShell, WelcomeShell } from "../components/layouts/app-shell.tsx";
+import { useWallet } from "../lib/wallet.ts";
+
+const lazy =
+  (load: () => Promise<{ default: ComponentType }>) => async (): Promise<{ Component: ComponentType }> => ({
+    Component: (await load()).default,
+  });
+
+/** Where each wallet state belongs. */
+function home(status: string): string {
+  return status === "none" ? "/welcome" : status === "locked" ? "/unlock" : "/records";
+}
+
+function RequireUnlocked() {
+  const wallet = useWallet();
+  const location = useLocation();
+  if (wallet.status !== "unlocked")
+    return <Navigate to={home(wallet.status)} replace state={{ from: location.pathname }} />;
+  return <Outlet />;
+}
+
+function RequireLocked() {
+  const wallet = useWallet();
+  if (wallet.status !== "locked") return <Navigate to={home(wallet.status)} replace />;
+  return <Outlet />;
+}
+
+function Home() {
+  const wallet = useWallet();
+  return <Navigate to={home(wallet.status)} replace />;
+}
+
+export const routes: RouteObject[] = [
+  { path: "/", Component: Home },
+  {
+    Component: WelcomeShell,
+    children: [
+      { path: "/welcome", lazy: lazy(() => import("./routes/welcome.tsx")) },
+      { path: "/create", lazy: lazy(() => import("./routes/create.tsx")) },
+      { path: "/restore", lazy: lazy(() => import("./routes/restore.tsx")) },
+      {
+        Component: RequireLocked,
+        children: [{ path: "/unlock", lazy: lazy(() => import("./routes/unlock.tsx")) }],
+      },
+    ],
+  },
+  {
+    Component: RequireUnlocked,
+    children: [
+      {
+        Component: AppShell,
+        children: [
+          { path: "/records", lazy: lazy(() => import("./routes/records.tsx")) },
+          { path: "/sharing", lazy: lazy(() => import("./routes/sharing.tsx")) },
+          { path: "/access-log", lazy: lazy(() => import("./routes/access-log.tsx")) },
+          { path: "/account", lazy: lazy(() => import("./routes/account.tsx")) },
+          { path: "/account/backup", lazy: lazy(() => import("./routes/backup.tsx")) },
+        ],
+      },
+    ],
+  },
+  { path: "*", lazy: lazy(() => import("./routes/not-found.tsx")) },
+];
+
+export function AppRouter() {
+  const router = useMemo(() => createBrowserRouter(routes), []);
+  return <RouterProvider router={router} />;
+}

@@ -1,0 +1,3 @@
+import { AccessLogScreen } from "../../features/access-log/index.ts";
+
+export default AccessLogScreen;

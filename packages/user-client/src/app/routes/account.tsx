@@ -1,0 +1,3 @@
+import { AccountScreen } from "../../features/account/index.ts";
+
+export default AccountScreen;

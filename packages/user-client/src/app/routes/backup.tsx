@@ -1,0 +1,3 @@
+import { BackupFlow } from "../../features/wallet/index.ts";
+
+export default BackupFlow;

@@ -1,0 +1,3 @@
+import { CreateWallet } from "../../features/wallet/index.ts";
+
+export default CreateWallet;

@@ -1,0 +1,3 @@
+import { RecordsScreen } from "../../features/records/index.ts";
+
+export default RecordsScreen;

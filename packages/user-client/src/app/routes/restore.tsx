@@ -1,0 +1,3 @@
+import { RestoreWallet } from "../../features/wallet/index.ts";
+
+export default RestoreWallet;

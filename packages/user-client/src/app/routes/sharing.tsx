@@ -1,0 +1,3 @@
+import { SharingScreen } from "../../features/sharing/index.ts";
+
+export default SharingScreen;

@@ -1,0 +1,3 @@
+import { UnlockForm } from "../../features/wallet/index.ts";
+
+export default UnlockForm;

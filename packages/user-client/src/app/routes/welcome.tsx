@@ -1,0 +1,3 @@
+import { Welcome } from "../../features/wallet/index.ts";
+
+export default Welcome;

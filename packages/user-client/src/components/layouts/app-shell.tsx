@@ -1,0 +1,125 @@
+import { Suspense } from "react";
+import { Link, NavLink, Outlet } from "react-router";
+import { useChainStatus } from "../../lib/network.tsx";
+import { lock, useWallet } from "../../lib/wallet.ts";
+import { Banner } from "../banner.tsx";
+import { ErrorBoundary } from "../error-boundary.tsx";
+
+/** The main navigation: one entry per screen of an unlocked wallet. Add a feature's screen here. */
+export const NAV_ITEMS = [
+  { to: "/records", label: "Records" },
+  { to: "/sharing", label: "Sharing" },
+  { to: "/access-log", label: "Access log" },
+  { to: "/account", label: "Account" },
+] as const;
+
+export function Logo() {
+  return (
+    <span className="logo">
+      <svg viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">
+        <rect width="32" height="32" rx="7" fill="#0b5cad" />
+        <path d="M13 7h6v6h6v6h-6v6h-6v-6H7v-6h6z" fill="#fff" />
+      </svg>
+      <span>MedRec</span>
+    </span>
+  );
+}
+
+export function ChainBanner() {
+  const chain = useChainStatus();
+  if (!chain.isError) return null;
+  return (
+    <Banner tone="alert" title="The MedRec network is not answering.">
+      Your records cannot be checked or changed until it is back. This page retries on its own; check your
+      internet connection meanwhile.
+    </Banner>
+  );
+}
+
+function BackupReminder() {
+  const wallet = useWallet();
+  if (wallet.status !== "unlocked" || wallet.backedUp) return null;
+  return (
+    <Banner
+      tone="warning"
+      title="Your 12 words are not backed up yet."
+      action={
+        <Link className="btn btn-secondary" to="/account/backup">
+          Back up now
+        </Link>
+      }
+    >
+      Without them, you lose access to your records if this browser is cleared.
+    </Banner>
+  );
+}
+
+/** Header (logo, navigation, lock), banners, and the current screen. */
+export function AppShell() {
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="header">
+        <div className="header-row">
+          <Link to="/records" className="brand" aria-label="MedRec home">
+            <Logo />
+          </Link>
+          <button type="button" className="btn btn-secondary lock-button" onClick={() => lock("manual")}>
+            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+              <path
+                d="M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1zm2 0h6V7a3 3 0 0 0-6 0z"
+                fill="currentColor"
+              />
+            </svg>
+            Lock
+          </button>
+        </div>
+        <nav aria-label="Main">
+          <ul className="nav">
+            {NAV_ITEMS.map((item) => (
+              <li key={item.to}>
+                <NavLink to={item.to} className="nav-link">
+                  {item.label}
+                </NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </header>
+      <div className="banners">
+        <ChainBanner />
+        <BackupReminder />
+      </div>
+      <main id="main" className="main">
+        <ErrorBoundary>
+          <Suspense fallback={<p className="loading">Loading…</p>}>
+            <Outlet />
+          </Suspense>
+        </ErrorBoundary>
+      </main>
+    </div>
+  );
+}
+
+/** Screens before a wallet is unlocked: logo and the screen, centred. */
+export function WelcomeShell() {
+  return (
+    <div className="shell shell-plain">
+      <header className="header header-plain">
+        <Logo />
+      </header>
+      <div className="banners">
+        <ChainBanner />
+      </div>
+      <main id="main" className="main">
+        <ErrorBoundary>
+          <Suspense fallback={<p className="loading">Loading…</p>}>
+            <Outlet />
+          </Suspense>
+        </ErrorBoundary>
+      </main>
+    </div>
+  );
+}
