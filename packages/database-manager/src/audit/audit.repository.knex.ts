@@ -1,5 +1,6 @@
 import { AUDIT_GENESIS_HASH, BaseError } from "@medrec/protocol";
 import type { Knex } from "knex";
+import type { Address, Hex } from "viem";
 import { AUDIT_APPEND_LOCK } from "../db/migrations/0003_auth_audit.ts";
 import { type AuditRow, CHAIN_GENESIS_HASH, chainHash, entryHash, type PendingEntry } from "./audit.entry.ts";
 
@@ -227,3 +228,45 @@ export function auditRepository(db: Knex): AuditRepository {
     },
   };
 }
+
+/** A tree head anchored on chain, as `audit_anchors` records it (migration 0005). */
+export type AnchorRecord = {
+  size: number;
+  root: Hex;
+  anchor: Address;
+  log: Address;
+  txHash: Hex;
+  blockNumber: bigint;
+};
+
+/** The `audit_anchors` table: the tree heads this gatekeeper anchored. */
+export function auditAnchorsRepository(db: Knex) {
+  return {
+    /** The largest anchored head, or undefined before the first. */
+    async latest(): Promise<{ size: number; root: Hex; blockNumber: bigint } | undefined> {
+      const row = (await db("audit_anchors")
+        .select("size", "root", "block_number")
+        .orderBy("size", "desc")
+        .first()) as { size: string; root: string; block_number: string } | undefined;
+      return row
+        ? { size: Number(row.size), root: row.root as Hex, blockNumber: BigInt(row.block_number) }
+        : undefined;
+    },
+    /** Records an anchored head; a head of that size already recorded is kept. */
+    async insert(head: AnchorRecord): Promise<void> {
+      await db("audit_anchors")
+        .insert({
+          size: head.size,
+          root: head.root.toLowerCase(),
+          anchor: head.anchor,
+          log: head.log,
+          tx_hash: head.txHash,
+          block_number: head.blockNumber.toString(),
+        })
+        .onConflict("size")
+        .ignore();
+    },
+  };
+}
+
+export type AuditAnchorsRepository = ReturnType<typeof auditAnchorsRepository>;

@@ -22,7 +22,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { HealthCheck } from "../ops/health.ts";
-import type { AuditRepository } from "./audit.repository.knex.ts";
+import { type AuditRepository, auditAnchorsRepository } from "./audit.repository.knex.ts";
 
 const LEAF_PAGE = 10_000;
 
@@ -76,8 +76,6 @@ export type AnchorSettings = {
   receiptTimeoutMs?: number;
 };
 
-type AnchorRow = { size: string; root: string; block_number: string };
-
 /**
  * Anchors the tree's head on chain — every `intervalMs` while there are new entries, and on
  * `kick()` (e.g. with every record-root publication) — and records each anchored head in
@@ -107,6 +105,7 @@ export function createAuditAnchorer({
       wallet: createWalletClient({ account, chain, transport }),
     };
   }
+  const anchors = auditAnchorsRepository(db);
   let lastError: string | undefined;
   let reconciled = false;
   let running: Promise<TreeHead | undefined> | undefined;
@@ -114,13 +113,7 @@ export function createAuditAnchorer({
   let stopped = false;
 
   const latest = async (): Promise<TreeHead & { blockNumber: bigint }> => {
-    const row = (await db("audit_anchors")
-      .select("size", "root", "block_number")
-      .orderBy("size", "desc")
-      .first()) as AnchorRow | undefined;
-    return row
-      ? { size: Number(row.size), root: row.root as Hex, blockNumber: BigInt(row.block_number) }
-      : { size: 0, root: `0x${"00".repeat(32)}`, blockNumber: 0n };
+    return (await anchors.latest()) ?? { size: 0, root: `0x${"00".repeat(32)}`, blockNumber: 0n };
   };
 
   /** Records heads anchored on chain but not in the table (a crash between the two). */
@@ -138,17 +131,14 @@ export function createAuditAnchorer({
     });
     for (const e of events)
       if (Number(e.args.size) > from.size)
-        await db("audit_anchors")
-          .insert({
-            size: e.args.size.toString(),
-            root: e.args.root.toLowerCase(),
-            anchor: settings.address,
-            log: account.address,
-            tx_hash: e.transactionHash,
-            block_number: e.blockNumber.toString(),
-          })
-          .onConflict("size")
-          .ignore();
+        await anchors.insert({
+          size: Number(e.args.size),
+          root: e.args.root,
+          anchor: settings.address,
+          log: account.address,
+          txHash: e.transactionHash,
+          blockNumber: e.blockNumber,
+        });
     reconciled = true;
   };
 
@@ -177,17 +167,14 @@ export function createAuditAnchorer({
       reconciled = false;
       throw new AuditAnchorError(`anchor transaction ${hash} reverted`);
     }
-    await db("audit_anchors")
-      .insert({
-        size,
-        root,
-        anchor: settings.address,
-        log: account.address,
-        tx_hash: hash,
-        block_number: receipt.blockNumber.toString(),
-      })
-      .onConflict("size")
-      .ignore();
+    await anchors.insert({
+      size,
+      root,
+      anchor: settings.address,
+      log: account.address,
+      txHash: hash,
+      blockNumber: receipt.blockNumber,
+    });
     logger?.info({ size, block: receipt.blockNumber.toString() }, "audit tree head anchored");
     return { size, root };
   };

@@ -5,7 +5,7 @@
  */
 import type { Knex } from "knex";
 import { LEGACY_CONTRACT, legacyColumnsOf } from "./contract.ts";
-import { LegacyRepository } from "./legacy.repository.knex.ts";
+import { legacyRepository } from "./legacy.repository.knex.ts";
 
 export type LegacyCheckResult = {
   ok: boolean;
@@ -20,7 +20,7 @@ export async function checkLegacySchema(
   db: Knex,
   { schema = "legacy", sampleRows = 1000 }: { schema?: string; sampleRows?: number } = {},
 ): Promise<LegacyCheckResult> {
-  const repo = new LegacyRepository(db, { schema });
+  const repo = legacyRepository(db, { schema });
   const problems: string[] = [];
   const views: LegacyCheckResult["views"] = [];
   const usable = await repo.schemaUsable();

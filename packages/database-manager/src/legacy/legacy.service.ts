@@ -3,7 +3,7 @@ import type { Knex } from "knex";
 import { ProblemError } from "../errors.ts";
 import type { IngestResult, RecordsStore } from "../records/records.service.ts";
 import type { FhirResource } from "../seams.ts";
-import { LegacyRepository } from "./legacy.repository.knex.ts";
+import { legacyRepository } from "./legacy.repository.knex.ts";
 import { type LegacyMappingOptions, mapLegacyPatient } from "./mapping.ts";
 
 export type SyncFromLegacyOptions = LegacyMappingOptions & {
@@ -40,7 +40,7 @@ async function readLegacyResources(
   mrn: string,
   { schema, source, ...mapping }: LegacyMappingOptions & { schema: string; source: string },
 ): Promise<FhirResource[]> {
-  const record = await new LegacyRepository(legacyDb, { schema }).patientRecord(mrn);
+  const record = await legacyRepository(legacyDb, { schema }).patientRecord(mrn);
   if (!record) throw new ProblemError("not-found", "No patient with this MRN in the legacy source.");
   return mapLegacyPatient(record, { idPrefix: source, ...mapping });
 }
@@ -87,7 +87,7 @@ export async function syncAllFromLegacy(
   legacyDb: Knex,
   { syncOne, ...options }: SyncFromLegacyOptions & { syncOne?: (mrn: string) => Promise<IngestResult> },
 ): Promise<{ mrn: string; result?: IngestResult; skipped?: "unknown-mrn" }[]> {
-  const mrns = await new LegacyRepository(legacyDb, { schema: options.schema ?? "legacy" }).listMrns();
+  const mrns = await legacyRepository(legacyDb, { schema: options.schema ?? "legacy" }).listMrns();
   const out: { mrn: string; result?: IngestResult; skipped?: "unknown-mrn" }[] = [];
   for (const mrn of mrns) {
     try {

@@ -13,7 +13,7 @@ import { patientsRepository } from "../patients/patients.repository.knex.ts";
 import type { LivePatientsService } from "../patients/patients.service.ts";
 import type { RecordsStore } from "../records/records.service.ts";
 import type { LegacyConfig } from "./config.ts";
-import { LegacyRepository } from "./legacy.repository.knex.ts";
+import { legacyRepository } from "./legacy.repository.knex.ts";
 import { legacyChanged } from "./legacy.service.ts";
 
 export type LegacySyncSummary = {
@@ -62,7 +62,7 @@ export async function runLegacySync({
 }: RunLegacySyncParameters): Promise<LegacySyncSummary> {
   const linked = patientsRepository(db);
   const options = { schema, ...(mrnSystem ? { mrnSystem } : {}) };
-  const mrns = await new LegacyRepository(legacyDb, { schema }).listMrns();
+  const mrns = await legacyRepository(legacyDb, { schema }).listMrns();
   const summary: LegacySyncSummary = {
     patients: mrns.length,
     skipped: 0,

@@ -8,7 +8,7 @@ import type { FhirResource, RecordSet, RecordsService } from "../seams.ts";
 import { describeFhirIssues, loadFhirDefinitions, validateFhirBundle } from "./fhir-validator.ts";
 import { prepareBundleResources, stampMeta } from "./intake.ts";
 import { buildRecordSet } from "./record-set.ts";
-import { RecordsRepository, type ResourceRow } from "./records.repository.knex.ts";
+import { type RecordsRepository, type ResourceRow, recordsRepository } from "./records.repository.knex.ts";
 import {
   ALTERNATIVE,
   type ParsedUpload,
@@ -321,5 +321,5 @@ export function createRecordsService({
   ...options
 }: CreateRecordsServiceParameters): RecordsStore {
   loadFhirDefinitions();
-  return new RecordsStore(new RecordsRepository(db), patients, options);
+  return new RecordsStore(recordsRepository(db), patients, options);
 }

@@ -30,9 +30,23 @@ const toRow = (r: Record<string, unknown>): RelayedRow => ({
   txHash: r.tx_hash as Hex,
 });
 
+/** Advisory-lock namespace of the relayer's sends (pg_advisory_xact_lock(ns, 0)). */
+const LOCK_NAMESPACE = 0x524c; // "RL"
+
 /** The `relay_requests` table: SQL only; the rules are the relay service's. */
 export function relayRepository(db: Knex) {
   return {
+    /**
+     * Runs `fn` in a transaction that holds the relayer's advisory lock: one send at a time across
+     * every gatekeeper process on this database.
+     */
+    async serialized<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+      return db.transaction(async (trx) => {
+        await trx.raw("select pg_advisory_xact_lock(?, 0)", [LOCK_NAMESPACE]);
+        return fn(trx);
+      });
+    },
+
     async byDigest(digest: Hex, trx: Knex = db): Promise<RelayedRow | undefined> {
       const row = await trx("relay_requests").where({ digest }).first();
       return row ? toRow(row) : undefined;

@@ -54,8 +54,6 @@ import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
 import { type Allowlist, createAllowlist, describeAllowlist } from "./allowlist.ts";
 import { relayRepository } from "./relay.repository.knex.ts";
 
-/** Advisory-lock namespace of the relayer's sends (pg_advisory_xact_lock(ns, 0)). */
-const LOCK_NAMESPACE = 0x524c; // "RL"
 /** The furthest ahead a deadline may be. */
 export const MAX_DEADLINE_AHEAD_SECONDS = 600;
 /** Margin over the estimated gas of the relayer's transaction, in percent. */
@@ -321,8 +319,7 @@ export function createRelayService({
     const gasLimit = estimate + (estimate * GAS_LIMIT_MARGIN_PERCENT) / 100n;
 
     return oneAtATime(() =>
-      db.transaction(async (trx) => {
-        await trx.raw("select pg_advisory_xact_lock(?, 0)", [LOCK_NAMESPACE]);
+      repo.serialized(async (trx) => {
         const again = await repo.byDigest(digest, trx);
         if (again) return { txHash: again.txHash, repeated: true };
         await checkLimits(request.from, gasLimit, trx);
