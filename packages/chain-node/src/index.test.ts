@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { BaseError as ProtocolBaseError } from "@medrec/protocol";
 import * as chainNode from "./index.ts";
@@ -36,5 +37,19 @@ describe("chain-node exports", () => {
     assert.equal(error.cause, cause);
     assert.equal(error.details, "ECONNREFUSED");
     assert.equal(error.shortMessage, "geth is not reachable at http://x (eth_chainId).");
+  });
+
+  test("behavior: no module throws a bare Error, TypeError or RangeError, or extends Error itself", () => {
+    const src = new URL(".", import.meta.url);
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+    );
+    assert.ok(files.length > 10);
+    for (const file of files)
+      assert.doesNotMatch(
+        readFileSync(new URL(file, src), "utf8"),
+        /\bnew (?:Type|Range)?Error\(|\bextends Error\b/,
+        file,
+      );
   });
 });

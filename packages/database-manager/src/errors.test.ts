@@ -50,4 +50,11 @@ describe("errors", () => {
       assert.ok(text.includes(`override name = "${name}";`), `${name} has no literal name of its own`);
     assert.ok(found.size >= 15, `found ${[...found].join(", ")}`);
   });
+
+  test("behavior: no module throws a bare Error, TypeError or RangeError, or extends Error itself", () => {
+    for (const file of modules) {
+      const text = readFileSync(path.join(src, file), "utf8");
+      assert.doesNotMatch(text, /\bnew (?:Type|Range)?Error\(|\bextends Error\b/, file);
+    }
+  });
 });
