@@ -1,22 +1,50 @@
 /**
- * The permission cache: every Agent and Relationship event since the deployment block, applied in
- * order, kept current by polling the node for new blocks with `eth_getLogs` (filtered by the two
- * contract addresses and the event topics the view needs).
+ * The permission cache: this provider's relationships (the ids in its patients table, and those the
+ * writer links before creating them) and their patients' agents, built from their Agent and
+ * Relationship events and kept current by polling the node with `eth_getLogs`. Only what this
+ * provider needs is fetched: catching up asks the node for the logs whose id (or agent) topic is
+ * one of ours; a poll of a few blocks fetches the two contracts' logs and keeps ours by topic
+ * before decoding. The view is saved with its cursor (block number and hash) in PostgreSQL
+ * (view.repository.knex.ts), so a restart resumes from the cursor instead of replaying the chain.
  *
  * Why polling and not a WebSocket subscription: a subscription drops events silently while the
  * socket reconnects, so it needs the same cursor-and-backfill code anyway; polling a cursor is
  * exactly-once by construction, tells the view precisely how far behind the head it is (what
  * fail-closed needs), and on loopback costs two small requests per interval. At 250 ms it enforces
  * a revocation well within one block period (see the report in the chain tests).
+ *
+ * Reorganisations (Clique: shallow, when two sealers seal the same height): every poll checks that
+ * the block at the cursor still has the cursor's hash (also the first poll after a restart, against
+ * the saved hash); if not, the view is rebuilt from the deployment block — for the followed ids
+ * only — and the saved snapshot is replaced.
  */
 import type { Knex } from "knex";
 import type { Logger } from "pino";
-import { type Address, getAddress, type Hex, type Log, parseEventLogs, zeroHash } from "viem";
+import {
+  type AbiEvent,
+  type Address,
+  getAddress,
+  type Hex,
+  type Log,
+  pad,
+  parseEventLogs,
+  toEventSelector,
+  toHex,
+  zeroHash,
+} from "viem";
 import { ProblemError } from "../errors.ts";
 import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
+import { patientsRepository } from "../patients/patients.repository.knex.ts";
 import type { ChainView, RelationshipView } from "../seams.ts";
 import { type ChainClient, chainAbi } from "./client.ts";
 import type { ChainSettings } from "./config.ts";
+import {
+  type AgentRecord,
+  type ChainViewRepository,
+  chainViewRepository,
+  type RelationshipRecord,
+  type Snapshot,
+} from "./view.repository.knex.ts";
 
 type AgentState = { owner: Address; custodians: Set<Address>; encryptionKey: Hex };
 type Grant = { scopes: number; expiresAt: bigint };
@@ -40,6 +68,22 @@ const eventAbi = chainAbi.filter(
 ) as unknown as typeof chainAbi;
 /** Blocks per eth_getLogs call while catching up. */
 const CHUNK = 5_000n;
+/** Ids (or agents) per topic list of one eth_getLogs call while catching up. */
+const TOPIC_BATCH = 500;
+/** Up to this many new blocks a poll fetches the contracts' logs unfiltered and keeps ours locally. */
+const RECENT_BLOCKS = 64n;
+/** How often the patients table is read for relationships another process linked. */
+const REFRESH_OURS_MS = 5_000;
+/** A snapshot is saved after every poll that changed the view, and otherwise this often. */
+const SAVE_EVERY_MS = 5_000;
+const selectorOf = (name: string) =>
+  toEventSelector(eventAbi.find((x) => x.type === "event" && x.name === name) as AbiEvent);
+const AGENT_SELECTORS = EVENTS.filter((e) => AGENT_EVENTS.has(e)).map(selectorOf);
+const RELATIONSHIP_SELECTORS = EVENTS.filter((e) => !AGENT_EVENTS.has(e)).map(selectorOf);
+const CREATED = selectorOf("RelationshipCreated");
+/** An address as an indexed topic, and back. */
+const topicOf = (address: Address): Hex => pad(address.toLowerCase() as Hex, { size: 32 });
+const addressOf = (topic: Hex): Address => getAddress(`0x${topic.slice(26)}`);
 
 export type ViewState = { agents: Map<Address, AgentState>; relationships: Map<Hex, RelationshipState> };
 export const createViewState = (): ViewState => ({ agents: new Map(), relationships: new Map() });
@@ -158,6 +202,51 @@ export function scopesOf(r: RelationshipState, viewer: Address, nowSeconds: numb
   return grant && BigInt(Math.floor(nowSeconds)) < grant.expiresAt ? grant.scopes : 0;
 }
 
+/** A relationship's state as saved (null: followed, not created yet). */
+export function relationshipRecordOf(r: RelationshipState | undefined): RelationshipRecord | null {
+  if (!r) return null;
+  return {
+    patientAgent: r.patientAgent,
+    provider: r.provider,
+    ended: r.ended,
+    recordRoot: r.recordRoot,
+    sequence: r.sequence.toString(),
+    grants: [...r.grants].map(([viewer, g]) => [viewer, g.scopes, g.expiresAt.toString()]),
+  };
+}
+/** An agent's state as saved (null: followed, not registered yet). */
+export function agentRecordOf(a: AgentState | undefined): AgentRecord | null {
+  return a ? { owner: a.owner, custodians: [...a.custodians], encryptionKey: a.encryptionKey } : null;
+}
+/** The view state a saved snapshot describes. */
+export function viewStateOf(snapshot: Pick<Snapshot, "relationships" | "agents">): ViewState {
+  const state = createViewState();
+  for (const [id, r] of snapshot.relationships)
+    if (r)
+      state.relationships.set(id, {
+        id,
+        patientAgent: r.patientAgent,
+        provider: r.provider,
+        ended: r.ended,
+        recordRoot: r.recordRoot,
+        sequence: BigInt(r.sequence),
+        grants: new Map(
+          r.grants.map(([viewer, scopes, expiresAt]) => [viewer, { scopes, expiresAt: BigInt(expiresAt) }]),
+        ),
+      });
+  for (const [agent, a] of snapshot.agents)
+    if (a)
+      state.agents.set(agent, {
+        owner: a.owner,
+        custodians: new Set(a.custodians),
+        encryptionKey: a.encryptionKey,
+      });
+  return state;
+}
+
+/** One eth_getLogs call, as the view makes it (tests and benchmarks count them). */
+export type GetLogsCall = { fromBlock: bigint; toBlock: bigint; contracts: number; topics: number };
+
 export type ChainViewParameters = {
   client: ChainClient;
   settings: Pick<ChainSettings, "startBlock" | "view">;
@@ -165,21 +254,29 @@ export type ChainViewParameters = {
   logger: Logger;
   /** Clock (ms), for tests. */
   now?: () => number;
+  /** Told of every eth_getLogs call before it is made (tests assert what a restart fetches). */
+  onGetLogs?: (call: GetLogsCall) => void;
 };
 
 /** A {@link ChainView} that can be started, stopped and told about new relationships. */
 export type LiveChainView = ChainView & {
-  /** Bootstraps from the deployment block, then polls. Resolves once the first sync finished (or failed). */
+  /** Loads the saved snapshot (or starts empty), catches up, then polls. Resolves once the first sync finished (or failed). */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The writer tells the view at once which patient a new relationship belongs to. */
+  /**
+   * Follows `relationship` as patient `patientId`'s: the writer calls it *before* it creates the
+   * relationship on chain, so that no event of it is missed (its earlier logs, if any, are
+   * fetched by the next poll).
+   */
   link(relationship: Hex, patientId: number): void;
-  /** The agent's current X25519 key as logged (undefined if unknown or not current). */
+  /** The agent's current X25519 key as logged (undefined if unknown, not followed or not current). */
   encryptionKeyOf(agent: Address): Hex | undefined;
   /** Resolves once the view has processed `block` (or rejects after `timeoutMs`). */
   waitForBlock(block: bigint, timeoutMs?: number): Promise<void>;
-  /** Highest block applied. */
+  /** Highest block applied (-1 before the first sync). */
   readonly cursor: bigint;
+  /** The block the saved snapshot this process started from was at (undefined: started empty). */
+  readonly resumedFrom: bigint | undefined;
 };
 
 /** Creates the chain view; call `start()`. Until it has synced, `assertCurrent()` refuses. */
@@ -189,26 +286,43 @@ export function createChainView({
   db,
   logger,
   now = Date.now,
+  onGetLogs,
 }: ChainViewParameters): LiveChainView {
   const { pollIntervalMs, maxStalenessMs, maxLagBlocks, maxHeadAgeSeconds } = settings.view;
   const log = logger.child({ component: "chain-view" });
+  const patients = patientsRepository(db);
+  const snapshots: ChainViewRepository = chainViewRepository(db);
+  const origin = { agent: client.agent, relationship: client.relationship, startBlock: settings.startBlock };
+  const beforeStart = settings.startBlock - 1n;
   let state = createViewState();
-  /** relationship id → local patient id: only this provider's (from the patients table). */
+  /** relationship id (lowercase) → local patient id: this provider's (patients table, or linked). */
   const ours = new Map<Hex, number>();
-  let cursor = -1n;
+  /** Relationship ids and agents whose events the view has applied up to the cursor. */
+  const followed = { relationships: new Set<Hex>(), agents: new Set<Address>() };
+  /** To follow from the next poll on: their logs up to the cursor are fetched first. */
+  const pending = { relationships: new Set<Hex>(), agents: new Set<Address>() };
+  /** Changed since the last save. */
+  const dirty = { relationships: new Set<Hex>(), agents: new Set<Address>() };
+  let replaceSnapshot = false;
+  let loaded = false;
+  let resumedFrom: bigint | undefined;
+  let synced = false;
+  let cursor = beforeStart;
   let cursorHash: Hex | undefined;
   let nodeHead = -1n;
   let headTimestamp = 0;
   let lastGoodPollAt = 0;
+  let lastSaveAt = 0;
+  let savedCursor = beforeStart;
   let lastError: string | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let polling: Promise<void> | undefined;
-  let lastOursRefresh = 0;
+  let lastOursRefresh = Number.NEGATIVE_INFINITY;
   const waiters = new Set<{ block: bigint; resolve: () => void }>();
 
   function staleReason(): string | undefined {
-    if (cursor < 0n)
+    if (!synced)
       return lastError ? "the chain view has not synced: node unreachable" : "the chain view is starting";
     const age = now() - lastGoodPollAt;
     if (age > maxStalenessMs) return `the chain node has not answered for ${Math.round(age / 1000)} s`;
@@ -221,71 +335,200 @@ export function createChainView({
   }
   const current = () => staleReason() === undefined;
 
-  function apply(logs: readonly Log[]): void {
-    applyLogs(state, logs, client);
+  function follow(id: Hex): void {
+    if (!followed.relationships.has(id)) pending.relationships.add(id);
+  }
+
+  async function load(): Promise<void> {
+    const snapshot = await snapshots.load(origin);
+    loaded = true;
+    if (!snapshot) return;
+    state = viewStateOf(snapshot);
+    for (const [id] of snapshot.relationships) followed.relationships.add(id);
+    for (const [agent] of snapshot.agents) followed.agents.add(agent);
+    for (const id of followed.relationships) pending.relationships.delete(id);
+    cursor = snapshot.block;
+    cursorHash = snapshot.hash;
+    savedCursor = snapshot.block;
+    resumedFrom = snapshot.block;
+    log.info(
+      { block: String(cursor), relationships: followed.relationships.size, agents: followed.agents.size },
+      "chain view resumed from its snapshot",
+    );
   }
 
   async function refreshOurs(): Promise<void> {
-    const rows: { id: string | number; relationship_id: string }[] = await db("patients")
-      .select("id", "relationship_id")
-      .whereNotNull("relationship_id");
-    for (const row of rows) ours.set(row.relationship_id.toLowerCase() as Hex, Number(row.id));
+    for (const { patientId, relationshipId } of await patients.relationships()) {
+      const id = relationshipId.toLowerCase() as Hex;
+      ours.set(id, patientId);
+      follow(id);
+    }
     lastOursRefresh = now();
   }
 
-  async function fetchLogs(fromBlock: bigint, toBlock: bigint): Promise<Log[]> {
+  function getLogs(contracts: Address[], topics: (Hex[] | null)[], from: bigint, to: bigint) {
+    onGetLogs?.({
+      fromBlock: from,
+      toBlock: to,
+      contracts: contracts.length,
+      topics: topics[1]?.length ?? 0,
+    });
+    return client.publicClient.request({
+      method: "eth_getLogs",
+      params: [{ address: contracts, topics, fromBlock: toHex(from), toBlock: toHex(to) }],
+    } as never) as Promise<Log[]>;
+  }
+
+  /** The logs of `contract` from `from` to `to` whose first indexed topic is one of `keys`, in chain order per key. */
+  async function logsOf(contract: Address, selectors: Hex[], keys: Hex[], from: bigint, to: bigint) {
     const out: Log[] = [];
-    for (let from = fromBlock; from <= toBlock; from += CHUNK) {
-      const to = from + CHUNK - 1n < toBlock ? from + CHUNK - 1n : toBlock;
-      const logs = await client.publicClient.getLogs({
-        address: [client.agent, client.relationship],
-        events: eventAbi.filter((x) => x.type === "event"),
-        fromBlock: from,
-        toBlock: to,
-        strict: false,
-      } as never);
-      out.push(...(logs as Log[]));
+    if (keys.length === 0 || from > to) return out;
+    for (let start = from; start <= to; start += CHUNK) {
+      const end = start + CHUNK - 1n < to ? start + CHUNK - 1n : to;
+      for (let i = 0; i < keys.length; i += TOPIC_BATCH)
+        out.push(...(await getLogs([contract], [selectors, keys.slice(i, i + TOPIC_BATCH)], start, end)));
     }
     return out;
   }
 
-  /** Full rebuild from the deployment block (first start, or after a reorg past the cursor). */
-  async function rebuild(): Promise<void> {
-    const head = await client.publicClient.getBlock({ blockTag: "latest" });
-    const logs = await fetchLogs(settings.startBlock, head.number);
+  /** Forgets the state: every followed id is fetched again from the deployment block. */
+  function reset(): void {
     state = createViewState();
-    apply(logs);
-    cursor = head.number;
+    for (const id of followed.relationships) pending.relationships.add(id);
+    for (const agent of followed.agents) pending.agents.add(agent);
+    followed.relationships.clear();
+    followed.agents.clear();
+    dirty.relationships.clear();
+    dirty.agents.clear();
+    cursor = beforeStart;
+    cursorHash = undefined;
+    replaceSnapshot = true;
+  }
+
+  /**
+   * Brings the view to the node's head: the logs of newly followed ids up to the cursor, then every
+   * followed id's logs after it. False when the block at the cursor is no longer canonical.
+   */
+  async function catchUp(head: { number: bigint; hash: Hex }): Promise<boolean> {
+    const from = cursor + 1n;
+    const to = head.number;
+    const newRelationships = [...pending.relationships];
+    const everyRelationship = [...followed.relationships, ...newRelationships];
+    const recent =
+      to >= from && to - from < RECENT_BLOCKS
+        ? await getLogs(
+            [client.relationship, client.agent],
+            [[...RELATIONSHIP_SELECTORS, ...AGENT_SELECTORS]],
+            from,
+            to,
+          )
+        : undefined;
+    const relationshipContract = client.relationship.toLowerCase();
+    const relationshipLogs = [
+      ...(await logsOf(
+        client.relationship,
+        RELATIONSHIP_SELECTORS,
+        newRelationships,
+        settings.startBlock,
+        cursor,
+      )),
+      ...(recent
+        ? recent.filter((l) => {
+            if (l.address.toLowerCase() !== relationshipContract) return false;
+            const id = l.topics[1]?.toLowerCase() as Hex | undefined;
+            return !!id && (followed.relationships.has(id) || pending.relationships.has(id));
+          })
+        : await logsOf(client.relationship, RELATIONSHIP_SELECTORS, everyRelationship, from, to)),
+    ];
+    // The patients' agents of our relationships are followed from their creation on.
+    for (const l of relationshipLogs) {
+      const patientTopic = l.topics[2];
+      if (l.topics[0] === CREATED && patientTopic) {
+        const agent = addressOf(patientTopic);
+        if (!followed.agents.has(agent)) pending.agents.add(agent);
+      }
+    }
+    const newAgents = [...pending.agents];
+    const agentTopics = [...followed.agents, ...newAgents].map(topicOf);
+    const agentContract = client.agent.toLowerCase();
+    const agentLogs = [
+      ...(await logsOf(client.agent, AGENT_SELECTORS, newAgents.map(topicOf), settings.startBlock, cursor)),
+      ...(recent
+        ? recent.filter((l) => {
+            if (l.address.toLowerCase() !== agentContract || !l.topics[1]) return false;
+            const agent = addressOf(l.topics[1]);
+            return followed.agents.has(agent) || pending.agents.has(agent);
+          })
+        : await logsOf(client.agent, AGENT_SELECTORS, agentTopics, from, to)),
+    ];
+    // The logs above sit on the chain that holds the cursor's block only if that block is still canonical.
+    if (cursorHash && cursor >= settings.startBlock) {
+      const at = to === cursor ? head : await client.publicClient.getBlock({ blockNumber: cursor });
+      if (at.hash !== cursorHash) return false;
+    }
+    applyLogs(state, [...relationshipLogs, ...agentLogs], client);
+    for (const id of newRelationships) {
+      followed.relationships.add(id);
+      pending.relationships.delete(id);
+      dirty.relationships.add(id);
+    }
+    for (const agent of newAgents) {
+      followed.agents.add(agent);
+      pending.agents.delete(agent);
+      dirty.agents.add(agent);
+    }
+    for (const l of relationshipLogs) dirty.relationships.add(l.topics[1]?.toLowerCase() as Hex);
+    for (const l of agentLogs) dirty.agents.add(addressOf(l.topics[1] as Hex));
+    cursor = to;
     cursorHash = head.hash;
-    nodeHead = head.number;
-    headTimestamp = Number(head.timestamp);
+    return true;
+  }
+
+  /** Saves what changed with the cursor; when another process saved rows this one does not follow, follows them. */
+  async function save(): Promise<void> {
+    const changed = dirty.relationships.size > 0 || dirty.agents.size > 0 || replaceSnapshot;
+    if (!cursorHash || cursor <= savedCursor) return;
+    if (!changed && now() - lastSaveAt < SAVE_EVERY_MS) return;
+    const relationships = [...dirty.relationships];
+    const agents = [...dirty.agents];
+    try {
+      const outcome = await snapshots.save(origin, {
+        block: cursor,
+        hash: cursorHash,
+        relationships: relationships.map((id) => [id, relationshipRecordOf(state.relationships.get(id))]),
+        agents: agents.map((agent) => [agent, agentRecordOf(state.agents.get(agent))]),
+        followed: { relationships: followed.relationships.size, agents: followed.agents.size },
+        replace: replaceSnapshot,
+      });
+      lastSaveAt = now();
+      if (outcome === "saved") {
+        for (const id of relationships) dirty.relationships.delete(id);
+        for (const agent of agents) dirty.agents.delete(agent);
+        replaceSnapshot = false;
+        savedCursor = cursor;
+      } else if (outcome === "unfollowed") {
+        const stored = await snapshots.followed();
+        for (const id of stored.relationships) follow(id);
+        for (const agent of stored.agents) if (!followed.agents.has(agent)) pending.agents.add(agent);
+      }
+    } catch (error) {
+      log.warn({ err: (error as Error).name }, "chain view snapshot not saved; will retry");
+    }
   }
 
   async function poll(): Promise<void> {
-    if (cursor < 0n || now() - lastOursRefresh > 5_000) await refreshOurs();
-    if (cursor < 0n) {
-      await rebuild();
-    } else {
-      const head = await client.publicClient.getBlock({ blockTag: "latest" });
-      nodeHead = head.number;
-      if (head.number < cursor || (head.number === cursor && head.hash !== cursorHash)) {
-        log.warn({ cursor: String(cursor), head: String(head.number) }, "chain reorganised; rebuilding view");
-        await rebuild();
-      } else if (head.number > cursor) {
-        const logs = await fetchLogs(cursor + 1n, head.number);
-        // The block we stopped at must still be canonical, else the logs above sit on another fork.
-        const previous = await client.publicClient.getBlock({ blockNumber: cursor });
-        if (previous.hash !== cursorHash) {
-          log.warn({ cursor: String(cursor) }, "chain reorganised; rebuilding view");
-          await rebuild();
-        } else {
-          apply(logs);
-          cursor = head.number;
-          cursorHash = head.hash;
-        }
-      }
-      headTimestamp = Number(head.timestamp);
+    if (!loaded) await load();
+    if (now() - lastOursRefresh > REFRESH_OURS_MS) await refreshOurs();
+    const head = await client.publicClient.getBlock({ blockTag: "latest" });
+    nodeHead = head.number;
+    if (head.number < cursor || !(await catchUp(head))) {
+      log.warn({ cursor: String(cursor), head: String(head.number) }, "chain reorganised; rebuilding view");
+      reset();
+      await catchUp(head);
     }
+    headTimestamp = Number(head.timestamp);
+    await save();
+    synced = true;
     lastGoodPollAt = now();
     if (lastError) log.info("chain view current again");
     lastError = undefined;
@@ -310,7 +553,10 @@ export function createChainView({
 
   return {
     get cursor() {
-      return cursor;
+      return synced ? cursor : -1n;
+    },
+    get resumedFrom() {
+      return resumedFrom;
     },
     async start() {
       stopped = false;
@@ -327,7 +573,9 @@ export function createChainView({
       await polling;
     },
     link(relationship, patientId) {
-      ours.set(relationship.toLowerCase() as Hex, patientId);
+      const id = relationship.toLowerCase() as Hex;
+      ours.set(id, patientId);
+      follow(id);
     },
     assertCurrent() {
       const reason = staleReason();
@@ -371,7 +619,7 @@ export function createChainView({
       return current() ? state.agents.get(getAddress(agent))?.encryptionKey : undefined;
     },
     waitForBlock(block, timeoutMs = 30_000) {
-      if (cursor >= block) return Promise.resolve();
+      if (synced && cursor >= block) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const waiter = {
           block,

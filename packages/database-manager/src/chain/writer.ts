@@ -147,10 +147,18 @@ export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
     return last.args.encryptionKey;
   }
 
-  /** Makes the relationship of `row` exist on chain; returns its id. Safe to call again at any point. */
-  async function ensureRelationship(row: { delegateIndex: number; patientAddress: Address }): Promise<Hex> {
+  /**
+   * Makes the relationship of `row` exist on chain; returns its id. Safe to call again at any point.
+   * The view follows the id before anything is sent, so it misses none of its events.
+   */
+  async function ensureRelationship(row: {
+    id: number;
+    delegateIndex: number;
+    patientAddress: Address;
+  }): Promise<Hex> {
     const delegate = delegates.account(row.delegateIndex);
     const id = relationshipIdOf(row.patientAddress, delegate.address);
+    p.view?.link(id, row.id);
     const existing = await relationshipOnChain(id);
     if (existing.patient !== zeroAddress) return id;
 

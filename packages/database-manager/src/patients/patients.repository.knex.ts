@@ -73,6 +73,13 @@ export function patientsRepository(db: Knex) {
       const rows = await trx("patients").select("id").whereNotNull("relationship_id").orderBy("id");
       return rows.map((r: { id: string | number }) => Number(r.id));
     },
+    /** Every relationship this provider holds, with its local patient id (what the chain view follows). */
+    async relationships(trx: Knex = db): Promise<{ patientId: number; relationshipId: Hex }[]> {
+      const rows: { id: string | number; relationship_id: string }[] = await trx("patients")
+        .select("id", "relationship_id")
+        .whereNotNull("relationship_id");
+      return rows.map((r) => ({ patientId: Number(r.id), relationshipId: r.relationship_id as Hex }));
+    },
     /** Rows whose relationship was never confirmed (a crash mid-registration). */
     async unconfirmed(trx: Knex = db): Promise<PatientRow[]> {
       const rows: Raw[] = await trx("patients").select(COLUMNS).whereNull("relationship_id").orderBy("id");

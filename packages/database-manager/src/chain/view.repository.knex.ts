@@ -1,0 +1,140 @@
+import type { Knex } from "knex";
+import type { Address, Hex } from "viem";
+
+/** Which chain a snapshot was built from: a snapshot of other contracts or another deployment block is not loaded. */
+export type SnapshotOrigin = { agent: Address; relationship: Address; startBlock: bigint };
+/** A relationship as persisted (bigints as decimal strings; grants as [viewer, scopes, expiresAt]). */
+export type RelationshipRecord = {
+  patientAgent: Address;
+  provider: Address;
+  ended: boolean;
+  recordRoot: Hex;
+  sequence: string;
+  grants: [Address, number, string][];
+};
+export type AgentRecord = { owner: Address; custodians: Address[]; encryptionKey: Hex };
+/** The view at `block`: every followed relationship and agent (null: followed, no event yet). */
+export type Snapshot = {
+  block: bigint;
+  hash: Hex;
+  relationships: [Hex, RelationshipRecord | null][];
+  agents: [Address, AgentRecord | null][];
+};
+/**
+ * `saved`; `behind`: the stored snapshot is at this block or later (another process got there);
+ * `unfollowed`: the stored snapshot follows relationships or agents this process does not (it must
+ * follow them first, or a save would leave their rows behind the cursor).
+ */
+export type SaveOutcome = "saved" | "behind" | "unfollowed";
+
+/** Advisory-lock key of snapshot writes (pg_advisory_xact_lock(ns, 0)): one writer at a time. */
+const LOCK_NAMESPACE = 0x4d56; // "MV"
+const BATCH = 1_000;
+
+/** The chain view's snapshot tables (migration 0008) — the only code that touches them. */
+export function chainViewRepository(db: Knex) {
+  const same = (row: Record<string, unknown>, origin: SnapshotOrigin) =>
+    row.agent_contract === origin.agent &&
+    row.relationship_contract === origin.relationship &&
+    BigInt(row.start_block as string) === origin.startBlock;
+
+  return {
+    /** The stored snapshot, if it was built from `origin`. */
+    async load(origin: SnapshotOrigin): Promise<Snapshot | undefined> {
+      const cursor = await db("chain_view_cursor").where({ id: 1 }).first();
+      if (!cursor || !same(cursor, origin)) return undefined;
+      const relationships = (await db("chain_view_relationships").select("id", "state")) as {
+        id: Hex;
+        state: RelationshipRecord | null;
+      }[];
+      const agents = (await db("chain_view_agents").select("agent", "state")) as {
+        agent: Address;
+        state: AgentRecord | null;
+      }[];
+      return {
+        block: BigInt(cursor.block),
+        hash: cursor.block_hash as Hex,
+        relationships: relationships.map((r) => [r.id, r.state]),
+        agents: agents.map((a) => [a.agent, a.state]),
+      };
+    },
+
+    /**
+     * Stores the rows that changed and the cursor, all or nothing, if the stored cursor is behind
+     * `block` and the stored rows are all followed (`followed`: how many this process follows).
+     * `replace` (a rebuild, or a snapshot of another origin) drops the stored rows first and
+     * ignores the stored cursor.
+     */
+    async save(
+      origin: SnapshotOrigin,
+      snapshot: Snapshot & { followed: { relationships: number; agents: number }; replace: boolean },
+    ): Promise<SaveOutcome> {
+      const trx = await db.transaction();
+      try {
+        await trx.raw("select pg_advisory_xact_lock(?, 0)", [LOCK_NAMESPACE]);
+        const stored = await trx("chain_view_cursor").where({ id: 1 }).first();
+        const replace = snapshot.replace || (stored !== undefined && !same(stored, origin));
+        if (replace) {
+          await trx("chain_view_relationships").delete();
+          await trx("chain_view_agents").delete();
+        } else if (stored && BigInt(stored.block) >= snapshot.block) {
+          await trx.rollback();
+          return "behind";
+        }
+        for (let i = 0; i < snapshot.relationships.length; i += BATCH) {
+          const rows = snapshot.relationships.slice(i, i + BATCH).map(([id, state]) => ({
+            id,
+            state: state === null ? null : JSON.stringify(state),
+          }));
+          await trx("chain_view_relationships").insert(rows).onConflict("id").merge();
+        }
+        for (let i = 0; i < snapshot.agents.length; i += BATCH) {
+          const rows = snapshot.agents.slice(i, i + BATCH).map(([agent, state]) => ({
+            agent,
+            state: state === null ? null : JSON.stringify(state),
+          }));
+          await trx("chain_view_agents").insert(rows).onConflict("agent").merge();
+        }
+        const counts = (await trx
+          .select(
+            trx.raw("(select count(*) from chain_view_relationships)::int as relationships"),
+            trx.raw("(select count(*) from chain_view_agents)::int as agents"),
+          )
+          .first()) as { relationships: number; agents: number };
+        if (
+          counts.relationships > snapshot.followed.relationships ||
+          counts.agents > snapshot.followed.agents
+        ) {
+          await trx.rollback();
+          return "unfollowed";
+        }
+        await trx("chain_view_cursor")
+          .insert({
+            id: 1,
+            agent_contract: origin.agent,
+            relationship_contract: origin.relationship,
+            start_block: origin.startBlock.toString(),
+            block: snapshot.block.toString(),
+            block_hash: snapshot.hash,
+            updated_at: trx.fn.now(),
+          })
+          .onConflict("id")
+          .merge();
+        await trx.commit();
+        return "saved";
+      } catch (error) {
+        if (!trx.isCompleted()) await trx.rollback();
+        throw error;
+      }
+    },
+
+    /** Every followed relationship id and agent in the stored snapshot. */
+    async followed(): Promise<{ relationships: Hex[]; agents: Address[] }> {
+      const relationships = await db("chain_view_relationships").pluck("id");
+      const agents = await db("chain_view_agents").pluck("agent");
+      return { relationships, agents };
+    },
+  };
+}
+
+export type ChainViewRepository = ReturnType<typeof chainViewRepository>;
