@@ -98,6 +98,8 @@ export type WatchPatientParameters = {
   sessions?: PatientSessions;
   /** Default 500 ms. */
   pollingIntervalMs?: number;
+  /** Called once the watcher has its starting block: what is published after that is announced. */
+  onReady?: () => void;
   /** How often the audit logs are read for first uses of grants (each read is itself an audit entry). Default 30 s; 0 = never. */
   auditIntervalMs?: number;
 };
@@ -114,6 +116,7 @@ export function watchPatient({
   sessions = createPatientSessions(ctx),
   pollingIntervalMs = 500,
   auditIntervalMs = 30_000,
+  onReady,
 }: WatchPatientParameters): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -259,6 +262,7 @@ export function watchPatient({
             }),
         );
         await refreshGrants();
+        onReady?.();
       } else if (head > cursor && ids.length > 0) {
         const range = { fromBlock: cursor + 1n, toBlock: head, strict: true } as const;
         const common = {

@@ -1,0 +1,385 @@
+/**
+ * The patient's data layer (`@medrec/protocol/patient`) against the whole local system — one
+ * `startSystem` (three providers, each with geth nodes and a gatekeeper on its own PostgreSQL) for
+ * every case, in the order a patient would meet them: discover, read and verify, be notified of new
+ * records, share and revoke, read the access log, then what goes wrong — a row altered behind a
+ * gatekeeper's back, a gatekeeper down.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createDb } from "@medrec/database-manager";
+import {
+  accountFromMnemonic,
+  apiPaths,
+  encryptionKeyPairFromMnemonic,
+  type FhirBundle,
+  fetchVerifiedRecords,
+  GatekeeperRequestError,
+  gatekeeperJson,
+  generatePatientMnemonic,
+  OBSERVATION_CATEGORY_SYSTEM,
+  parseManifest,
+  resourceCategories,
+  signIn,
+} from "@medrec/protocol";
+import {
+  discoverRelationships,
+  listActiveGrants,
+  loadAccessLog,
+  loadPatientRecords,
+  loadProviderAccessLog,
+  type PatientContext,
+  type PatientNotification,
+  type PatientRecords,
+  type PatientRelationship,
+  patientContextFromMnemonic,
+  patientNetworkFromManifest,
+  type RecordsEvent,
+  readRecordRoot,
+  revokeAccess,
+  shareRecords,
+  watchPatient,
+} from "@medrec/protocol/patient";
+import { eventually } from "@medrec/testkit";
+import { pino } from "pino";
+import { privateKeyToAccount } from "viem/accounts";
+import { type ProviderHandle, type System, startSystem } from "./system.ts";
+
+let system: System;
+let ctx: PatientContext;
+let relationships: PatientRelationship[];
+let records: PatientRecords;
+const notifications: PatientNotification[] = [];
+let stopWatching: (() => void) | undefined;
+
+const handle = (name: string): ProviderHandle => {
+  const found = system.providers.find((p) => p.name === name);
+  assert.ok(found, name);
+  return found;
+};
+const relationshipAt = (name: string): PatientRelationship => {
+  const found = relationships.find((r) => r.provider?.name === name);
+  assert.ok(found, `a relationship with ${name}`);
+  return found;
+};
+
+/** Three lab results nobody uploaded before: what the notification must count. */
+function newLabs(prefix: string): FhirBundle {
+  const lab = (i: number, value: number) => ({
+    resourceType: "Observation",
+    id: `${prefix}-${i}`,
+    status: "final",
+    category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: "laboratory" }] }],
+    code: { coding: [{ system: "http://loinc.org", code: "4548-4", display: "Hemoglobin A1c" }] },
+    subject: { reference: "Patient/lakeside-patient" },
+    effectiveDateTime: `2025-11-0${i + 1}T09:00:00Z`,
+    valueQuantity: { value, unit: "%", system: "http://unitsofmeasure.org", code: "%" },
+  });
+  return {
+    resourceType: "Bundle",
+    type: "collection",
+    entry: [lab(0, 6.9), lab(1, 7.1), lab(2, 7.4)].map((resource) => ({ resource })),
+  };
+}
+
+/** Whether `error` is a gatekeeper's 403. */
+const forbidden = (error: unknown) => error instanceof GatekeeperRequestError && error.status === 403;
+
+/** The owner role of a provider's embedded PostgreSQL (the runtime role may not edit what we alter). */
+async function ownerDb(provider: ProviderHandle) {
+  const password = (await readFile(path.join(provider.dataDir, "postgres.password"), "utf8")).trim();
+  const runtime = (provider.gatekeeper.db.client.config as { connection: { connectionString: string } })
+    .connection;
+  const port = new URL(runtime.connectionString).port;
+  return createDb(`postgresql://medrec:${encodeURIComponent(password)}@127.0.0.1:${port}/medrec`, {
+    poolMax: 1,
+  });
+}
+
+describe("the patient's data layer against a running system", () => {
+  before(async () => {
+    system = await startSystem({
+      periodSeconds: 1,
+      gatekeeperPort: 0,
+      corsOrigins: [],
+      log: () => undefined,
+      logger: pino({ level: "silent" }),
+    });
+    const manifest = parseManifest(system.manifest);
+    assert.ok(manifest.demo);
+    ctx = await patientContextFromMnemonic({
+      network: patientNetworkFromManifest(manifest),
+      mnemonic: manifest.demo.patientMnemonic,
+    });
+  });
+  after(async () => {
+    stopWatching?.();
+    await system?.stop();
+  });
+
+  it("behavior: the demo patient finds three relationships with their providers' names, from the chain alone", async () => {
+    relationships = await discoverRelationships(ctx);
+    assert.deepEqual(relationships.map((r) => [r.status, r.provider?.name]).sort(), [
+      ["ok", "Hilltop Medical"],
+      ["ok", "Lakeside Clinic"],
+      ["ok", "Riverside General"],
+    ]);
+    for (const r of relationships) {
+      assert.equal(r.id, handle(r.provider?.name ?? "").relationship);
+      assert.ok(r.sequence >= 1n, "a root is published");
+    }
+  });
+
+  it("behavior: every record at every provider is read and verified against the chain, first pages streamed", async () => {
+    const events: RecordsEvent[] = [];
+    records = await loadPatientRecords({ ctx, relationships, pageSize: 50, onEvent: (e) => events.push(e) });
+    for (const p of records.providers) {
+      assert.equal(p.status, "verified", `${p.provider}: ${p.error?.message ?? JSON.stringify(p.failures)}`);
+      assert.equal(p.unverified.length, 0);
+      assert.equal(p.resources.length, handle(p.provider).resources, `${p.provider}: every record`);
+      assert.equal(
+        p.onChainRoot,
+        (await readRecordRoot(ctx.client, ctx.network, p.relationship.id)).toLowerCase(),
+      );
+    }
+    // A page event per page, each before its provider's final status.
+    for (const p of records.providers) {
+      const mine = events.filter((e) => e.provider === p.provider);
+      assert.ok(mine.filter((e) => e.type === "page").length >= Math.ceil(p.total / 50));
+      assert.equal(mine.at(-1)?.type, "status");
+      assert.equal(
+        mine.flatMap((e) => (e.type === "page" ? e.items : [])).length,
+        p.resources.length,
+        "the streamed lines are the verified records",
+      );
+    }
+  });
+
+  it("behavior: a staff upload at Lakeside Clinic is announced with the number of new records", async () => {
+    let ready = false;
+    stopWatching = watchPatient({
+      ctx,
+      onReady: () => {
+        ready = true;
+      },
+      relationships,
+      baseline: records.providers,
+      sessions: records.sessions,
+      auditIntervalMs: 1000,
+      onNotification: (n) => notifications.push(n),
+    });
+    // What is published after the watcher took its starting block is announced.
+    await eventually("the watcher's starting block", () => ready);
+    const lakeside = handle("Lakeside Clinic");
+    const staff = privateKeyToAccount(lakeside.staffKey);
+    const { token } = await signIn({
+      gatekeeperUrl: lakeside.gatekeeper.url,
+      account: staff,
+      chainId: ctx.network.chainId,
+    });
+    await gatekeeperJson(lakeside.gatekeeper.url, apiPaths.patientRecords(lakeside.mrn), {
+      method: "POST",
+      token,
+      body: newLabs("int-a1c"),
+    });
+    const announced = await eventually("the new-records notification", () =>
+      notifications.find((n) => n.type === "new-records" && n.provider === "Lakeside Clinic"),
+    );
+    assert.equal(announced.type, "new-records");
+    if (announced.type !== "new-records") return;
+    assert.equal(announced.added, 3, announced.message);
+    assert.equal(announced.message.startsWith("3 new records from Lakeside Clinic"), true, announced.message);
+    assert.deepEqual(
+      notifications.filter((n) => n.type === "error"),
+      [],
+    );
+  });
+
+  it("behavior: labs shared with a new viewer at two providers — the viewer reads labs only; revoked everywhere, it reads nothing", async () => {
+    const viewerMnemonic = generatePatientMnemonic();
+    const viewer = accountFromMnemonic(viewerMnemonic, 0);
+    const chosen = [relationshipAt("Riverside General"), relationshipAt("Lakeside Clinic")];
+    const shared = await shareRecords({
+      ctx,
+      viewer: viewer.address,
+      viewerKey: encryptionKeyPairFromMnemonic(viewerMnemonic).publicKey,
+      relationships: chosen,
+      categories: ["labs"],
+      expiry: { days: 7 },
+      details: { from: "Maria", label: "Second opinion" },
+    });
+    assert.ok(shared.ok, JSON.stringify(shared.results));
+    assert.deepEqual(
+      shared.results.map((r) => r.provider),
+      ["Riverside General", "Lakeside Clinic"],
+    );
+
+    const grants = (await listActiveGrants({ ctx, relationships })).filter(
+      (g) => g.viewer === viewer.address,
+    );
+    assert.deepEqual(grants.map((g) => g.provider).sort(), ["Lakeside Clinic", "Riverside General"]);
+    for (const g of grants) {
+      assert.deepEqual(g.categories, ["labs"]);
+      assert.equal(g.sensitive, false);
+      assert.ok(g.secondsLeft > 6 * 86_400 && g.secondsLeft <= 7 * 86_400, `${g.secondsLeft} s left`);
+    }
+
+    for (const r of chosen) {
+      const url = r.provider?.gatekeeperUrl ?? "";
+      const { token } = await signIn({ gatekeeperUrl: url, account: viewer, chainId: ctx.network.chainId });
+      // The gatekeeper learns the grant from its chain view a block or so later.
+      const labs = await eventually(`${r.provider?.name}: the viewer's labs`, () =>
+        fetchVerifiedRecords({
+          gatekeeperUrl: url,
+          relationship: r.id,
+          token,
+          category: "labs",
+          onChainRoot: () => readRecordRoot(ctx.client, ctx.network, r.id),
+        }),
+      );
+      assert.ok(labs.valid && labs.resources.length > 0, JSON.stringify(labs.failures));
+      assert.ok(labs.resources.every((x) => resourceCategories(x).includes("labs")));
+      await assert.rejects(
+        gatekeeperJson(url, `${apiPaths.records(r.id)}?category=conditions`, { token }),
+        forbidden,
+        "an ungranted category is refused",
+      );
+    }
+    const firstUse = await eventually("the first-use notification", () =>
+      notifications.find((n) => n.type === "grant-first-use" && n.viewer === viewer.address),
+    );
+    assert.ok(["Riverside General", "Lakeside Clinic"].includes(firstUse.provider ?? ""));
+    // The watcher reads the audit logs every second for first uses: no more of that from here.
+    stopWatching?.();
+
+    const revoked = await revokeAccess({ ctx, viewer: viewer.address, relationships });
+    assert.ok(revoked.ok, JSON.stringify(revoked.results));
+    assert.equal(revoked.results.length, 2, "only where a grant was held");
+    assert.deepEqual(
+      (await listActiveGrants({ ctx, relationships })).filter((g) => g.viewer === viewer.address),
+      [],
+    );
+    for (const r of chosen) {
+      const url = r.provider?.gatekeeperUrl ?? "";
+      const { token } = await signIn({ gatekeeperUrl: url, account: viewer, chainId: ctx.network.chainId });
+      await eventually(`${r.provider?.name}: the viewer refused`, () =>
+        gatekeeperJson(url, `${apiPaths.records(r.id)}?category=labs`, { token }).then(
+          () => false,
+          forbidden,
+        ),
+      );
+    }
+
+    // The access log: every provider's entries in one list, every one proven in an anchored head
+    // (the gatekeeper anchors while its log grows; the reads of the log itself may still be newer).
+    const contacts = { [viewer.address]: "Second-opinion doctor" };
+    const log = await eventually(
+      "every access-log entry anchored",
+      async () => {
+        const read = await loadAccessLog({ ctx, relationships, sessions: records.sessions, contacts });
+        const open = read.entries.filter(
+          (e) => e.proof !== "verified" && !(e.proof === "pending" && e.action === "audit.read"),
+        );
+        return open.length === 0 ? read : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 2000 },
+    );
+    assert.deepEqual(
+      log.providers.map((p) => p.status),
+      ["verified", "verified", "verified"],
+    );
+    assert.deepEqual([...new Set(log.entries.map((e) => e.provider))].sort(), [
+      "Hilltop Medical",
+      "Lakeside Clinic",
+      "Riverside General",
+    ]);
+    const times = log.entries.map((e) => Date.parse(e.at));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+      "newest first",
+    );
+    const viewers = log.entries.filter((e) => e.actor === viewer.address);
+    assert.ok(viewers.every((e) => e.who === "Second-opinion doctor"));
+    assert.ok(viewers.some((e) => e.decision === "allowed" && e.categories.includes("labs")));
+    assert.ok(
+      viewers.some((e) => e.decision === "denied"),
+      "the refusals are in the log too",
+    );
+    assert.ok(
+      log.entries.some((e) => e.who === "Staff at Lakeside Clinic" && e.action === "staff.records.upload"),
+    );
+  });
+
+  it("error: a record and an audit row altered in Lakeside Clinic's PostgreSQL are marked failed, the rest still verified", async () => {
+    const lakeside = handle("Lakeside Clinic");
+    const rel = relationshipAt("Lakeside Clinic");
+    const db = await ownerDb(lakeside);
+    try {
+      // A lab value changed in place, and the record set's version bumped so the cache reloads it.
+      const row = await db("record_resources")
+        .where({ resource_type: "Observation", fhir_id: "int-a1c-2" })
+        .first();
+      assert.ok(row, "the uploaded lab is stored");
+      await db("record_resources")
+        .where({ id: row.id })
+        .update({ content: { ...row.content, valueQuantity: { ...row.content.valueQuantity, value: 5.2 } } });
+      await db("record_sets").where({ patient_id: row.patient_id }).increment("version", 1);
+      // An audit entry's count changed by a superuser (its triggers off, as an attacker would).
+      await db.transaction(async (trx) => {
+        await trx.raw("alter table audit_log disable trigger user");
+        await trx.raw(
+          `update audit_log set count = count + 1
+            where id = (select id from audit_log where relationship = ? and action = 'staff.records.upload' order by id limit 1)`,
+          [rel.id.toLowerCase()],
+        );
+        await trx.raw("alter table audit_log enable trigger user");
+      });
+    } finally {
+      await db.destroy();
+    }
+
+    const read = await loadPatientRecords({ ctx, relationships, sessions: records.sessions });
+    const byName = Object.fromEntries(read.providers.map((p) => [p.provider, p]));
+    assert.equal(byName["Lakeside Clinic"]?.status, "failed-verification");
+    assert.deepEqual(
+      byName["Lakeside Clinic"]?.unverified.map((u) => [
+        `${u.resource.resourceType}/${u.resource.id}`,
+        u.reason,
+      ]),
+      [["Observation/int-a1c-2", "invalid-proof"]],
+    );
+    assert.ok(
+      !byName["Lakeside Clinic"]?.resources.some((r) => r.id === "int-a1c-2"),
+      "the altered record is not among the trusted ones",
+    );
+    assert.equal(byName["Lakeside Clinic"]?.resources.length, lakeside.resources + 3 - 1);
+    assert.equal(byName["Riverside General"]?.status, "verified");
+    assert.equal(byName["Hilltop Medical"]?.status, "verified");
+
+    const audit = await loadProviderAccessLog({ ctx, relationship: rel, sessions: records.sessions });
+    assert.equal(audit.status, "failed-verification");
+    const failed = audit.entries.filter((e) => e.proof === "failed");
+    assert.equal(failed.length, 1, JSON.stringify(failed.map((e) => e.problems)));
+    assert.equal(failed[0]?.action, "staff.records.upload");
+    assert.match(failed[0]?.problems.join(" ") ?? "", /edited/);
+    assert.ok(
+      audit.entries.filter((e) => e.proof === "verified").length > 1,
+      "the other entries still verify",
+    );
+  });
+
+  it("error: a gatekeeper that is down makes its provider unreachable, the other two still shown", async () => {
+    await handle("Hilltop Medical").gatekeeper.stop();
+    const read = await loadPatientRecords({ ctx, relationships, sessions: records.sessions });
+    const byName = Object.fromEntries(read.providers.map((p) => [p.provider, p]));
+    assert.equal(byName["Hilltop Medical"]?.status, "unreachable");
+    assert.equal(byName["Hilltop Medical"]?.retryable, true);
+    assert.equal(byName["Hilltop Medical"]?.error?.code, "unreachable");
+    assert.equal(byName["Riverside General"]?.status, "verified");
+    assert.ok((byName["Riverside General"]?.resources.length ?? 0) > 0);
+    assert.ok((byName["Lakeside Clinic"]?.resources.length ?? 0) > 0);
+  });
+});
