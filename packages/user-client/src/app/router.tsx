@@ -4,7 +4,7 @@
  * only the shell. To add a screen: a `routes/<name>.tsx` that default-exports its component, an
  * entry below, and one in NAV_ITEMS (components/layouts/app-shell.tsx) if it belongs in the menu.
  */
-import { type ComponentType, useMemo } from "react";
+import { type ComponentType, lazy as lazyComponent, Suspense, useMemo } from "react";
 import { createBrowserRouter, Navigate, Outlet, type RouteObject, useLocation } from "react-router";
 import { RouterProvider } from "react-router/dom";
 import { AppShell, WelcomeShell } from "../components/layouts/app-shell.tsx";
@@ -34,6 +34,23 @@ function RequireLocked() {
   return <Outlet />;
 }
 
+// The bell starts the chain watcher: its code (the patient data layer) loads after the shell.
+const NotificationBell = lazyComponent(async () => ({
+  default: (await import("../features/notifications/index.ts")).NotificationBell,
+}));
+
+function UnlockedShell() {
+  return (
+    <AppShell
+      actions={
+        <Suspense fallback={null}>
+          <NotificationBell />
+        </Suspense>
+      }
+    />
+  );
+}
+
 function Home() {
   const wallet = useWallet();
   return <Navigate to={home(wallet.status)} replace />;
@@ -57,9 +74,12 @@ export const routes: RouteObject[] = [
     Component: RequireUnlocked,
     children: [
       {
-        Component: AppShell,
+        Component: UnlockedShell,
         children: [
           { path: "/records", lazy: lazy(() => import("./routes/records.tsx")) },
+          { path: "/notifications", lazy: lazy(() => import("./routes/notifications.tsx")) },
+          { path: "/export", lazy: lazy(() => import("./routes/export.tsx")) },
+          { path: "/export/summary", lazy: lazy(() => import("./routes/summary.tsx")) },
           { path: "/sharing", lazy: lazy(() => import("./routes/sharing.tsx")) },
           { path: "/access-log", lazy: lazy(() => import("./routes/access-log.tsx")) },
           { path: "/account", lazy: lazy(() => import("./routes/account.tsx")) },

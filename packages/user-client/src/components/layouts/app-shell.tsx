@@ -1,4 +1,4 @@
-import { Suspense } from "react";
+import { type ReactNode, Suspense } from "react";
 import { Link, NavLink, Outlet } from "react-router";
 import { useChainStatus } from "../../lib/network.tsx";
 import { lock, useWallet } from "../../lib/wallet.ts";
@@ -8,6 +8,7 @@ import { ErrorBoundary } from "../error-boundary.tsx";
 /** The main navigation: one entry per screen of an unlocked wallet. Add a feature's screen here. */
 export const NAV_ITEMS = [
   { to: "/records", label: "Records" },
+  { to: "/export", label: "Take elsewhere" },
   { to: "/sharing", label: "Sharing" },
   { to: "/access-log", label: "Access log" },
   { to: "/account", label: "Account" },
@@ -54,8 +55,8 @@ function BackupReminder() {
   );
 }
 
-/** Header (logo, navigation, lock), banners, and the current screen. */
-export function AppShell() {
+/** Header (logo, navigation, `actions` such as the notification bell, lock), banners, and the current screen. */
+export function AppShell({ actions }: { actions?: ReactNode }) {
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -66,15 +67,18 @@ export function AppShell() {
           <Link to="/records" className="brand" aria-label="MedRec home">
             <Logo />
           </Link>
-          <button type="button" className="btn btn-secondary lock-button" onClick={() => lock("manual")}>
-            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
-              <path
-                d="M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1zm2 0h6V7a3 3 0 0 0-6 0z"
-                fill="currentColor"
-              />
-            </svg>
-            Lock
-          </button>
+          <div className="header-actions">
+            {actions}
+            <button type="button" className="btn btn-secondary lock-button" onClick={() => lock("manual")}>
+              <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+                <path
+                  d="M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1zm2 0h6V7a3 3 0 0 0-6 0z"
+                  fill="currentColor"
+                />
+              </svg>
+              Lock
+            </button>
+          </div>
         </div>
         <nav aria-label="Main">
           <ul className="nav">

@@ -1,2 +1,2 @@
-// The records feature: what the patient's providers hold.
+// The records feature: what the patient's providers hold, verified, by date and by category.
 export { RecordsScreen } from "./components/records-screen.tsx";

@@ -1,0 +1,3 @@
+import { ExportScreen } from "../../features/export/index.ts";
+
+export default ExportScreen;

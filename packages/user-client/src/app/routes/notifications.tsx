@@ -1,0 +1,3 @@
+import { NotificationsScreen } from "../../features/notifications/index.ts";
+
+export default NotificationsScreen;

@@ -1,0 +1,3 @@
+import { SummaryScreen } from "../../features/export/index.ts";
+
+export default SummaryScreen;

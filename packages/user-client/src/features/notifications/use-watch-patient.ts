@@ -1,0 +1,46 @@
+/**
+ * Runs watchPatient while the wallet is unlocked: chain events (new record roots, grants) and the
+ * gatekeepers' audit logs (first use of a grant), each in words in the notification list; new
+ * records also refresh the records the other screens show.
+ */
+import { watchPatient } from "@medrec/protocol/patient";
+import { useEffect } from "react";
+import { usePatient, usePatientRelationships } from "../../lib/patient.tsx";
+import { reloadProvider } from "../../lib/patient-records.ts";
+import { addNotification, clearNotifications, setWatching, toAppNotification } from "./store.ts";
+
+export function useWatchPatient(): void {
+  const patient = usePatient();
+  const relationships = usePatientRelationships(patient.data);
+  useEffect(() => {
+    const p = patient.data;
+    const list = relationships.data;
+    if (!p || !list || list.length === 0) return;
+    const stop = watchPatient({
+      ctx: p.ctx,
+      sessions: p.sessions,
+      relationships: list,
+      pollingIntervalMs: 1_000,
+      onReady: () => setWatching(true),
+      onNotification: (n) => {
+        if (n.type === "error") {
+          setWatching(true, "Some updates could not be checked just now; MedRec keeps trying.");
+          return;
+        }
+        setWatching(true);
+        if (n.type === "new-records") {
+          const r = list.find((x) => x.id.toLowerCase() === n.relationship.toLowerCase());
+          if (r) void reloadProvider(p, r);
+        }
+        const words = toAppNotification(n);
+        if (words) addNotification(words);
+      },
+    });
+    return () => {
+      stop();
+      setWatching(false);
+    };
+  }, [patient.data, relationships.data]);
+  // Locked: the list goes with the session.
+  useEffect(() => () => clearNotifications(), []);
+}
