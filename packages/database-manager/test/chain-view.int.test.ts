@@ -3,10 +3,12 @@
  * PostgreSQL server: a restart resumes from the saved cursor (asserted on the eth_getLogs calls it
  * makes, not on time), grants and revocations made while it was down and after it came back are
  * seen, a relationship linked after start is followed (before and after its creation), and a saved
- * cursor that is no longer canonical (a reorganisation while down) makes it rebuild.
+ * cursor that is no longer canonical (a reorganisation while down) makes it rebuild, and two
+ * gatekeepers saving to one database never leave a row one of them follows behind the cursor.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { eventually } from "@medrec/testkit";
 import { type Hex, zeroHash } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { type Chain, createChain } from "../src/chain/index.ts";
@@ -176,5 +178,39 @@ describe("ChainView snapshot", () => {
     assert.equal(view.viewerScopes(id, viewer, now()), 6);
     const stored = await env.db("chain_view_cursor").first("block_hash");
     assert.notEqual(stored?.block_hash, `0x${"ab".repeat(32)}`, "the snapshot was replaced");
+  });
+
+  test("behavior: two gatekeepers on one database: one that does not follow a saved relationship follows it before it saves, so no row stays behind the cursor", async () => {
+    for (const v of views) await v.stop();
+    const { view: first } = await restartedView();
+    const { view: second, calls } = await restartedView();
+    const patient = await env.patient();
+    const delegate = await env.account();
+    const id = relationshipIdOf(patient.address, delegate.address);
+    const viewer = privateKeyToAccount(generatePrivateKey()).address;
+    await relationshipCall(delegate, "create", [patient.address, "0x00"]);
+    await relationshipCall(patient.account, "grant", [id, viewer, 7, expiresAt(), "0x"]);
+    // Only the first links it (the second has not read the patients table yet) and saves it.
+    first.link(id, 9004);
+    await first.waitForBlock((await env.publicClient.getBlockNumber()) + 1n);
+    await first.stop();
+    const stored = await env.db("chain_view_relationships").where({ id }).first("state");
+    assert.equal(stored?.state?.grants?.[0]?.[1], 7, "the first saved the relationship with its grant");
+
+    // The second cannot save past it without following it: it fetches its logs from the deployment block.
+    const callsBefore = calls.length;
+    await eventually("the second to follow the relationship the first saved", () =>
+      calls.slice(callsBefore).some((c) => c.fromBlock === env.contracts.registryBlock && c.topics > 0),
+    );
+    const revoked = await relationshipCall(patient.account, "revoke", [id, viewer]);
+    await eventually("the second to save past the revocation", async () => {
+      const cursor = await env.db("chain_view_cursor").first("block");
+      return BigInt(cursor?.block ?? 0) >= revoked;
+    });
+    await second.stop();
+    const { view } = await restartedView();
+    view.link(id, 9004);
+    assert.equal(view.viewerScopes(id, viewer, now()), 0, "the saved row has the revocation");
+    assert.equal(view.isPatientController(id, patient.address), true);
   });
 });

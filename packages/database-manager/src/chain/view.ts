@@ -68,8 +68,12 @@ const eventAbi = chainAbi.filter(
 ) as unknown as typeof chainAbi;
 /** Blocks per eth_getLogs call while catching up. */
 const CHUNK = 5_000n;
-/** Ids (or agents) per topic list of one eth_getLogs call while catching up. */
-const TOPIC_BATCH = 500;
+/**
+ * Ids (or agents) per topic list of one eth_getLogs call while catching up: geth ≥ 1.14 refuses
+ * more than 1,000, and when the ids' logs are spread over every block each call costs the node a
+ * scan of the range, so the batches are as large as allowed.
+ */
+const TOPIC_BATCH = 1_000;
 /** Up to this many new blocks a poll fetches the contracts' logs unfiltered and keeps ours locally. */
 const RECENT_BLOCKS = 64n;
 /** How often the patients table is read for relationships another process linked. */
