@@ -13,7 +13,7 @@ import {
   scopesToMask,
   verifyBundle,
 } from "@medrec/protocol";
-import { sessionToken } from "@medrec/testkit";
+import { fetchReply, sessionToken } from "@medrec/testkit";
 import { pino } from "pino";
 import { type Address, type Hex, isAddressEqual } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
@@ -241,19 +241,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function get(path: string, as?: PrivateKeyAccount, base = gk.url) {
-  const res = await fetch(`${base}${path}`, {
-    headers: as ? { authorization: `Bearer ${tokens.get(as.address)}` } : {},
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    type: res.headers.get("content-type") ?? "",
-    headers: res.headers,
-    text,
-    json: JSON.parse(text),
-  };
-}
+const get = (path: string, as?: PrivateKeyAccount, base = gk.url) =>
+  fetchReply(`${base}${path}`, { headers: as ? { authorization: `Bearer ${tokens.get(as.address)}` } : {} });
 
 const ids = (bundle: { entry?: { resource: { id: string } }[] }) =>
   (bundle.entry ?? []).map((e) => e.resource.id).sort();

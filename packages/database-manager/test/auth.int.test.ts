@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { isValidNonce, sessionResponseSchema } from "@medrec/protocol";
-import { type SignInOverrides, signInBody, signInMessage } from "@medrec/testkit";
+import { fetchReply, type ReplyInit, type SignInOverrides, signInTo } from "@medrec/testkit";
 import { Router } from "express";
 import { pino } from "pino";
 import { type Address, getAddress } from "viem";
@@ -72,48 +72,14 @@ after(async () => {
   await server?.stop();
 });
 
-async function call(
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
-) {
-  const res = await fetch(`${url}${path}`, {
-    method: init.method ?? "GET",
-    headers: { ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    type: res.headers.get("content-type") ?? "",
-    headers: res.headers,
-    text,
-    json: text ? JSON.parse(text) : undefined,
-  };
-}
+const call = (path: string, init: ReplyInit = {}) => fetchReply(`${url}${path}`, init);
 
 const nonce = async (): Promise<string> => (await call("/v1/auth/nonce")).json.nonce;
 
-const message = async (account: PrivateKeyAccount, options: SignInOverrides = {}) =>
-  signInMessage({
-    account,
-    publicUrl: PUBLIC_URL,
-    chainId: CHAIN_ID,
-    nonce: options.nonce ?? (await nonce()),
-    ...options,
-  });
+const { message, body } = signInTo({ publicUrl: PUBLIC_URL, chainId: CHAIN_ID, nonce });
 
 const signIn = async (account: PrivateKeyAccount, options: SignInOverrides = {}, signer = account) =>
-  call("/v1/auth/session", {
-    method: "POST",
-    body: await signInBody({
-      account,
-      signer,
-      publicUrl: PUBLIC_URL,
-      chainId: CHAIN_ID,
-      nonce: options.nonce ?? (await nonce()),
-      ...options,
-    }),
-  });
+  call("/v1/auth/session", { body: await body(account, options, signer) });
 
 async function tokenOf(account: PrivateKeyAccount): Promise<string> {
   const r = await signIn(account);

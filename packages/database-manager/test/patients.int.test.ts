@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { fetchReply } from "@medrec/testkit";
 import { zeroHash } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createApp } from "../src/app.ts";
@@ -23,18 +24,8 @@ let server: Server;
 let url: string;
 let patients: Patient[];
 
-const post = async (body: unknown, headers: Record<string, string> = { "x-test-staff": "yes" }) => {
-  const res = await fetch(`${url}/v1/patients`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    type: res.headers.get("content-type") ?? "",
-    json: (await res.json()) as Record<string, unknown>,
-  };
-};
+const post = (body: unknown, headers: Record<string, string> = { "x-test-staff": "yes" }) =>
+  fetchReply(`${url}/v1/patients`, { body, headers });
 
 before(async () => {
   env = await startChainEnv("patients_int");

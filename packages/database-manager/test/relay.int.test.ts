@@ -20,7 +20,7 @@ import {
   serializeRelayRequest,
   signForwardRequest,
 } from "@medrec/protocol";
-import { eventually } from "@medrec/testkit";
+import { eventually, fetchReply } from "@medrec/testkit";
 import { type Address, encodeFunctionData, getAddress, type Hex, parseEther, parseEventLogs } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { createApp } from "../src/app.ts";
@@ -43,17 +43,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** POST /v1/relay at `url` with a raw body. */
 async function postRelay(url: string, body: unknown) {
-  const res = await fetch(`${url}/v1/relay`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    type: res.headers.get("content-type") ?? "",
-    retryAfter: res.headers.get("retry-after"),
-    json: (await res.json()) as Record<string, unknown>,
-  };
+  const r = await fetchReply(`${url}/v1/relay`, { body });
+  return { ...r, retryAfter: r.headers.get("retry-after") };
 }
 
 /** A signed relay body: `call` as `account`, with `tweak` applied to the request before signing. */

@@ -13,6 +13,7 @@ import {
   relayAndWait,
 } from "@medrec/protocol";
 import { freePort } from "@medrec/protocol/node";
+import { fetchReply, type Reply } from "@medrec/testkit";
 import { type Address, encodeFunctionData, type Hex } from "viem";
 import type { ChainSettings } from "../src/chain/config.ts";
 import { loadConfig } from "../src/config.ts";
@@ -33,13 +34,7 @@ export type RelayNetwork = {
   /** A patient with a seed and NO ether, its agent registered through `relayUrl`'s relay. */
   patient(relayUrl: string): Promise<Patient>;
   /** `POST path` with the operator key at provider `i`. */
-  staff(
-    i: number,
-    path: string,
-    body: unknown,
-    contentType?: string,
-    // biome-ignore lint/suspicious/noExplicitAny: tests read bodies loosely, as JSON.parse returns them.
-  ): Promise<{ status: number; json: any }>;
+  staff(i: number, path: string, body: unknown, contentType?: string): Promise<Reply>;
   stop(): Promise<void>;
 };
 
@@ -112,15 +107,11 @@ export async function startRelayNetwork(
       });
       return { mnemonic, account, address: account.address as Address, encryption };
     },
-    async staff(i, path, body, contentType = "application/json") {
-      const res = await fetch(`${urls[i]}${path}`, {
-        method: "POST",
+    staff: (i, path, body, contentType = "application/json") =>
+      fetchReply(`${urls[i]}${path}`, {
+        body,
         headers: { "content-type": contentType, "x-operator-key": operatorKey },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : undefined };
-    },
+      }),
     async stop() {
       await Promise.all(gatekeepers.map((g) => g?.stop()));
       await env.stop();

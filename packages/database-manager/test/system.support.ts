@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { request } from "node:http";
+import { type IncomingHttpHeaders, request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,7 +25,7 @@ import {
   scopesToMask,
 } from "@medrec/protocol";
 import { freePort } from "@medrec/protocol/node";
-import { type SignInOverrides, signInBody, signInMessage } from "@medrec/testkit";
+import { type Reply as FetchedReply, type SignInOverrides, signInTo } from "@medrec/testkit";
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
@@ -50,16 +50,8 @@ async function embeddedOwnerUrl(runtimeUrl: string, dataDir: string): Promise<st
 }
 
 /** An HTTP answer, parsed. */
-export type Reply = {
-  status: number;
-  /** `content-type` ("" when absent). */
-  type: string;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  /** The parsed JSON body, or undefined when it is not JSON. */
-  // biome-ignore lint/suspicious/noExplicitAny: tests read bodies loosely, as JSON.parse returns them.
-  json: any;
-};
+/** A reply read over node:http (raw bodies, exact headers): testkit's, with node's header record. */
+export type Reply = Omit<FetchedReply, "headers"> & { headers: IncomingHttpHeaders };
 
 export type CallInit = {
   method?: string;
@@ -230,26 +222,9 @@ export async function startSystem(
     };
     const domain = new URL(url).host;
     const chainId = base.chainId;
-    const message = async (account: LocalAccount, options: SignInOverrides = {}) =>
-      signInMessage({
-        account,
-        publicUrl: url,
-        chainId,
-        nonce: options.nonce ?? (await nonce()),
-        ...options,
-      });
+    const siwe = signInTo({ publicUrl: url, chainId, nonce });
     const trySignIn = async (account: LocalAccount, options: SignInOverrides = {}, signer = account) =>
-      call("/v1/auth/session", {
-        method: "POST",
-        body: await signInBody({
-          account,
-          signer,
-          publicUrl: url,
-          chainId,
-          nonce: options.nonce ?? (await nonce()),
-          ...options,
-        }),
-      });
+      call("/v1/auth/session", { method: "POST", body: await siwe.body(account, options, signer) });
     const receiptBlock = async (hash: Hex) => {
       const r = await env.receipt(hash);
       assert.equal(r.status, "success");
@@ -277,7 +252,7 @@ export async function startSystem(
       post: (path, body, init = {}) =>
         call(path, { ...init, method: "POST", ...(body === undefined ? {} : { body }) }),
       nonce,
-      message,
+      message: siwe.message,
       trySignIn,
       async signIn(account, options = {}) {
         const r = await trySignIn(account, options);

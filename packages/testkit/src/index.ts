@@ -2,6 +2,7 @@
 // Free TCP ports are in `@medrec/protocol/node` (the launchers need them too); fixtures that start
 // a component live in the package that owns it.
 
+export { fetchReply, type Reply, type ReplyInit } from "./http.ts";
 export { EventuallyTimeoutError, eventually, type RetryOptions, retryWhile } from "./retry.ts";
 export {
   type SignInMessageParameters,
@@ -9,6 +10,7 @@ export {
   sessionToken,
   signInBody,
   signInMessage,
+  signInTo,
   TestSignInError,
 } from "./siwe.ts";
 export { percentile } from "./stats.ts";

@@ -1,4 +1,5 @@
 import { apiPaths, BaseError, type BuildSignInMessageParameters, buildSignInMessage } from "@medrec/protocol";
+import { fetchReply } from "./http.ts";
 
 type Signer = { address: string; signMessage(args: { message: string }): Promise<`0x${string}`> };
 
@@ -51,6 +52,38 @@ export async function signInBody({
   return { message, signature: await (signer ?? parameters.account).signMessage({ message }) };
 }
 
+/**
+ * {@link signInMessage} and {@link signInBody} bound to one gatekeeper, each with a fresh nonce from
+ * `nonce()` unless the overrides name one.
+ *
+ * @example
+ * const siwe = signInTo({ publicUrl: url, chainId, nonce: async () => (await call("/v1/auth/nonce")).json.nonce })
+ * await call("/v1/auth/session", { body: await siwe.body(patient, { statement: "x" }) })
+ */
+export function signInTo({
+  publicUrl,
+  chainId,
+  nonce,
+}: {
+  publicUrl: string;
+  chainId: number;
+  nonce: () => Promise<string>;
+}) {
+  return {
+    message: async (account: { address: string }, overrides: SignInOverrides = {}) =>
+      signInMessage({ account, publicUrl, chainId, nonce: overrides.nonce ?? (await nonce()), ...overrides }),
+    body: async (account: Signer, overrides: SignInOverrides = {}, signer: Signer = account) =>
+      signInBody({
+        account,
+        signer,
+        publicUrl,
+        chainId,
+        nonce: overrides.nonce ?? (await nonce()),
+        ...overrides,
+      }),
+  };
+}
+
 /** Thrown by {@link sessionToken} when the gatekeeper does not answer 200. */
 export class TestSignInError extends BaseError {
   override name = "TestSignInError";
@@ -58,7 +91,8 @@ export class TestSignInError extends BaseError {
 
 /**
  * Signs `account` in to the gatekeeper served at `url` (whose PUBLIC_URL is `publicUrl`, default
- * `url`) over `fetch` and returns the session token.
+ * `url`) over `fetch` and returns the session token; `overrides` set message fields (a longer
+ * `expirationTime` for a benchmark).
  *
  * @example
  * const token = await sessionToken({ url: gk.url, account: patient, chainId: 633732 })
@@ -68,20 +102,18 @@ export async function sessionToken({
   publicUrl = url,
   account,
   chainId,
-}: {
+  ...overrides
+}: SignInOverrides & {
   url: string;
   publicUrl?: string;
   account: Signer;
   chainId: number;
 }): Promise<string> {
-  const { nonce } = (await (await fetch(`${url}${apiPaths.nonce}`)).json()) as { nonce: string };
-  const res = await fetch(`${url}${apiPaths.session}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(await signInBody({ account, publicUrl, chainId, nonce })),
+  const { nonce } = (await fetchReply(`${url}${apiPaths.nonce}`)).json as { nonce: string };
+  const r = await fetchReply(`${url}${apiPaths.session}`, {
+    body: await signInBody({ account, publicUrl, chainId, nonce, ...overrides }),
   });
-  const text = await res.text();
-  if (res.status !== 200)
-    throw new TestSignInError(`Sign-in to ${url} answered ${res.status}.`, { details: text.slice(0, 300) });
-  return (JSON.parse(text) as { token: string }).token;
+  if (r.status !== 200)
+    throw new TestSignInError(`Sign-in to ${url} answered ${r.status}.`, { details: r.text.slice(0, 300) });
+  return (r.json as { token: string }).token;
 }
