@@ -6,16 +6,15 @@ import {
   type MedRecContractAddresses,
   medRecForwarderAbi,
   medRecForwarderBytecode,
+  medrecChain,
 } from "@medrec/protocol";
 import {
   type Account,
   type Address,
   createPublicClient,
   createWalletClient,
-  defineChain,
   getAddress,
   type Hash,
-  http,
   isAddress,
 } from "viem";
 import { BaseError } from "./errors.ts";
@@ -106,13 +105,7 @@ export async function deployRegistry(parameters: DeployRegistryParameters): Prom
   }
 
   const chainId = Number(await httpRpc<string>(rpcUrl, "eth_chainId", [], { timeoutMs }));
-  const chain = defineChain({
-    id: chainId,
-    name: "medrec",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  });
-  const transport = http(rpcUrl, { timeout: timeoutMs, retryCount: 0 });
+  const { chain, transport } = medrecChain({ chainId, rpcUrl, timeoutMs });
   const wallet = createWalletClient({ account: deployer, chain, transport });
   const client = createPublicClient({ chain, transport });
 

@@ -12,7 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { agentAbi, agentRegistryAbi, agentRegistryBytecode, relationshipAbi } from "@medrec/protocol";
+import {
+  agentAbi,
+  agentRegistryAbi,
+  agentRegistryBytecode,
+  medrecChain,
+  relationshipAbi,
+} from "@medrec/protocol";
 import { freePorts } from "@medrec/protocol/node";
 import { eventually } from "@medrec/testkit";
 import {
@@ -20,7 +26,6 @@ import {
   type Chain,
   createPublicClient,
   createWalletClient,
-  defineChain,
   type Hex,
   http,
   type PrivateKeyAccount,
@@ -191,12 +196,7 @@ before(async () => {
   });
   const net = network;
   rpc0 = rpc(0);
-  chain = defineChain({
-    id: net.state.chainId,
-    name: "medrec-test",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpc0] } },
-  });
+  chain = medrecChain({ chainId: net.state.chainId, rpcUrl: rpc0 }).chain;
   sealers = await Promise.all(
     net.state.nodes.map(async (n) => {
       const [file] = await readdir(n.keystoreDir);

@@ -9,9 +9,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { medrecChain } from "@medrec/protocol";
 import { freePorts } from "@medrec/protocol/node";
 import { eventually } from "@medrec/testkit";
-import { createWalletClient, defineChain, http, parseEther } from "viem";
+import { createWalletClient, http, parseEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
   adminPeers,
@@ -252,12 +253,7 @@ describe("a 3-sealer Clique network", () => {
   }, async () => {
     const target = network.nodes[1];
     assert.ok(target);
-    const chain = defineChain({
-      id: network.state.chainId,
-      name: "medrec-test",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [target.rpcUrl] } },
-    });
+    const { chain } = medrecChain({ chainId: network.state.chainId, rpcUrl: target.rpcUrl });
     const wallet = createWalletClient({ account: funder, chain, transport: http(target.rpcUrl) });
     const to = privateKeyToAccount(generatePrivateKey()).address;
     const hash = await wallet.sendTransaction({ to, value: parseEther("1.5") });

@@ -15,6 +15,7 @@ import {
   agentAbi,
   encryptionKeyPairFromMnemonic,
   generatePatientMnemonic,
+  medrecChain,
   relationshipAbi,
 } from "@medrec/protocol";
 import type { RequestHandler } from "express";
@@ -25,7 +26,6 @@ import {
   type Chain,
   createPublicClient,
   createWalletClient,
-  defineChain,
   type Hex,
   http,
   type PublicClient,
@@ -121,12 +121,7 @@ export async function startChainEnv(
     if (!node) throw new Error("no node");
     const rpcUrl = node.rpcUrl;
     const state = network.state;
-    const chain = defineChain({
-      id: state.chainId,
-      name: "medrec-test",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [rpcUrl] } },
-    });
+    const { chain } = medrecChain({ chainId: state.chainId, rpcUrl });
     const publicClient = createPublicClient({
       chain,
       transport: http(rpcUrl, { retryCount: 0 }),

@@ -1,18 +1,15 @@
 import { pbkdf2Sync } from "node:crypto";
-import { agentAbi, BaseError, normalizeMnemonic, relationshipAbi } from "@medrec/protocol";
+import { agentAbi, BaseError, medrecChain, normalizeMnemonic, relationshipAbi } from "@medrec/protocol";
 import {
   type Address,
   type Chain,
   ContractFunctionRevertedError,
   createPublicClient,
-  defineChain,
-  http,
   type PublicClient,
   parseAbi,
   type Transport,
   toHex,
   BaseError as ViemBaseError,
-  webSocket,
   zeroAddress,
 } from "viem";
 import { HDKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
@@ -35,15 +32,11 @@ const forwarderAbi = parseAbi(["function trustedForwarder() view returns (addres
 
 /** viem clients for the settings' node; checks the chain id and reads `Agent.relationships()` when needed. */
 export async function connectChain(settings: ChainSettings): Promise<ChainClient> {
-  const chain = defineChain({
-    id: settings.chainId,
-    name: "medrec",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [settings.rpcUrl] } },
+  const { chain, transport } = medrecChain({
+    chainId: settings.chainId,
+    rpcUrl: settings.rpcUrl,
+    timeoutMs: settings.rpcTimeoutMs,
   });
-  const transport = /^wss?:/.test(settings.rpcUrl)
-    ? webSocket(settings.rpcUrl, { timeout: settings.rpcTimeoutMs, retryCount: 0 })
-    : http(settings.rpcUrl, { timeout: settings.rpcTimeoutMs, retryCount: 0 });
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 200 });
   const id = await publicClient.getChainId();
   if (id !== settings.chainId)
