@@ -64,6 +64,33 @@ function shouldBehaveLikeAgent(mode: Mode) {
     return { ...f, relId };
   }
 
+  type Guarded = Awaited<ReturnType<typeof guardedFixture>>;
+
+  /** An owner-only write of the guarded patient `id`: a custodian (c1) and a stranger get AgentNotOwner. */
+  function itRevertsForNonOwners(write: (f: Guarded, w: Guarded["stranger"]) => Promise<unknown>) {
+    it("reverts AgentNotOwner for a custodian or a stranger", async () => {
+      const f = await loadFixture(guardedFixture);
+      for (const w of [f.c1, f.stranger])
+        await viem.assertions.revertWithCustomErrorWithArgs(write(f, w), f.agent, "AgentNotOwner", [
+          f.id,
+          f.a(w),
+        ]);
+    });
+  }
+
+  /** A write naming the stranger, who never registered: AgentUnknown. */
+  function itRevertsForUnknownAgents<F extends Guarded>(
+    write: (f: F) => Promise<unknown>,
+    fixture: () => Promise<F> = guardedFixture as () => Promise<F>,
+  ) {
+    it("reverts AgentUnknown for an unregistered agent", async () => {
+      const f = await loadFixture(fixture);
+      await viem.assertions.revertWithCustomErrorWithArgs(write(f), f.agent, "AgentUnknown", [
+        f.a(f.stranger),
+      ]);
+    });
+  }
+
   describe(`Agent (${mode})`, () => {
     describe("deployment", () => {
       it("deploys and binds its Relationship contract", async () => {
@@ -198,27 +225,13 @@ function shouldBehaveLikeAgent(mode: Mode) {
         );
       });
 
-      it("reverts AgentNotOwner for a custodian or a stranger", async () => {
-        const { agent, c1, stranger, id, a } = await loadFixture(guardedFixture);
-        for (const w of [c1, stranger]) {
-          await viem.assertions.revertWithCustomErrorWithArgs(
-            agent.write.setEncryptionKey([id, KEY2], { account: w.account }),
-            agent,
-            "AgentNotOwner",
-            [id, a(w)],
-          );
-        }
-      });
+      itRevertsForNonOwners(({ agent, id }, w) =>
+        agent.write.setEncryptionKey([id, KEY2], { account: w.account }),
+      );
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.setEncryptionKey([a(stranger), KEY2], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, a }) =>
+        agent.write.setEncryptionKey([a(stranger), KEY2], { account: stranger.account }),
+      );
     });
 
     describe("addCustodian", () => {
@@ -276,15 +289,9 @@ function shouldBehaveLikeAgent(mode: Mode) {
         );
       });
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, other, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.addCustodian([a(stranger), a(other)], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, other, a }) =>
+        agent.write.addCustodian([a(stranger), a(other)], { account: stranger.account }),
+      );
     });
 
     describe("removeCustodian", () => {
@@ -327,27 +334,13 @@ function shouldBehaveLikeAgent(mode: Mode) {
         await agent.write.removeCustodian([id, a(c2)], { account: patient.account });
       });
 
-      it("reverts AgentNotOwner for a custodian or a stranger", async () => {
-        const { agent, c1, c2, stranger, id, a } = await loadFixture(guardedFixture);
-        for (const w of [c1, stranger]) {
-          await viem.assertions.revertWithCustomErrorWithArgs(
-            agent.write.removeCustodian([id, a(c2)], { account: w.account }),
-            agent,
-            "AgentNotOwner",
-            [id, a(w)],
-          );
-        }
-      });
+      itRevertsForNonOwners(({ agent, c2, id, a }, w) =>
+        agent.write.removeCustodian([id, a(c2)], { account: w.account }),
+      );
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, c1, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.removeCustodian([a(stranger), a(c1)], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, c1, a }) =>
+        agent.write.removeCustodian([a(stranger), a(c1)], { account: stranger.account }),
+      );
     });
 
     describe("setRecoveryThreshold", () => {
@@ -374,27 +367,13 @@ function shouldBehaveLikeAgent(mode: Mode) {
         );
       });
 
-      it("reverts AgentNotOwner for a custodian or a stranger", async () => {
-        const { agent, c1, stranger, id, a } = await loadFixture(guardedFixture);
-        for (const w of [c1, stranger]) {
-          await viem.assertions.revertWithCustomErrorWithArgs(
-            agent.write.setRecoveryThreshold([id, 1], { account: w.account }),
-            agent,
-            "AgentNotOwner",
-            [id, a(w)],
-          );
-        }
-      });
+      itRevertsForNonOwners(({ agent, id }, w) =>
+        agent.write.setRecoveryThreshold([id, 1], { account: w.account }),
+      );
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.setRecoveryThreshold([a(stranger), 0], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, a }) =>
+        agent.write.setRecoveryThreshold([a(stranger), 0], { account: stranger.account }),
+      );
     });
 
     describe("transferOwnership", () => {
@@ -460,27 +439,13 @@ function shouldBehaveLikeAgent(mode: Mode) {
         }
       });
 
-      it("reverts AgentNotOwner for a custodian or a stranger", async () => {
-        const { agent, c1, stranger, id, a } = await loadFixture(guardedFixture);
-        for (const w of [c1, stranger]) {
-          await viem.assertions.revertWithCustomErrorWithArgs(
-            agent.write.transferOwnership([id, a(w)], { account: w.account }),
-            agent,
-            "AgentNotOwner",
-            [id, a(w)],
-          );
-        }
-      });
+      itRevertsForNonOwners(({ agent, id, a }, w) =>
+        agent.write.transferOwnership([id, a(w)], { account: w.account }),
+      );
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, heir, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.transferOwnership([a(stranger), a(heir)], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, heir, a }) =>
+        agent.write.transferOwnership([a(stranger), a(heir)], { account: stranger.account }),
+      );
     });
 
     describe("approveRecovery", () => {
@@ -586,15 +551,9 @@ function shouldBehaveLikeAgent(mode: Mode) {
         }
       });
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, c1, stranger, heir, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.approveRecovery([a(stranger), a(heir)], { account: c1.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, c1, stranger, heir, a }) =>
+        agent.write.approveRecovery([a(stranger), a(heir)], { account: c1.account }),
+      );
     });
 
     describe("cancelRecovery", () => {
@@ -621,27 +580,11 @@ function shouldBehaveLikeAgent(mode: Mode) {
         );
       });
 
-      it("reverts AgentNotOwner for a custodian or a stranger", async () => {
-        const { agent, c1, stranger, id, a } = await loadFixture(guardedFixture);
-        for (const w of [c1, stranger]) {
-          await viem.assertions.revertWithCustomErrorWithArgs(
-            agent.write.cancelRecovery([id], { account: w.account }),
-            agent,
-            "AgentNotOwner",
-            [id, a(w)],
-          );
-        }
-      });
+      itRevertsForNonOwners(({ agent, id }, w) => agent.write.cancelRecovery([id], { account: w.account }));
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.cancelRecovery([a(stranger)], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, a }) =>
+        agent.write.cancelRecovery([a(stranger)], { account: stranger.account }),
+      );
     });
 
     describe("executeRecovery", () => {
@@ -742,15 +685,9 @@ function shouldBehaveLikeAgent(mode: Mode) {
         );
       });
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, a } = await loadFixture(guardedFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          agent.write.executeRecovery([a(stranger)], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+      itRevertsForUnknownAgents(({ agent, stranger, a }) =>
+        agent.write.executeRecovery([a(stranger)], { account: stranger.account }),
+      );
     });
 
     describe("recovery threat model", () => {
@@ -902,15 +839,11 @@ function shouldBehaveLikeAgent(mode: Mode) {
         }
       });
 
-      it("reverts AgentUnknown for an unregistered agent", async () => {
-        const { agent, stranger, relId, a } = await loadFixture(relationshipFixture);
-        await viem.assertions.revertWithCustomErrorWithArgs(
+      itRevertsForUnknownAgents(
+        ({ agent, stranger, relId, a }) =>
           agent.write.acknowledge([a(stranger), relId, 0n], { account: stranger.account }),
-          agent,
-          "AgentUnknown",
-          [a(stranger)],
-        );
-      });
+        relationshipFixture,
+      );
 
       it("hasNewContent is false for a relationship of another agent", async () => {
         const { agent, rel, provider, stranger, relId, a } = await loadFixture(relationshipFixture);

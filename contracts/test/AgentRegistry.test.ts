@@ -88,6 +88,15 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
     for (const voter of voters) await registry.write.vote([id], by(voter));
   }
 
+  /** `execute` of proposal `id`, called by `caller`, refuses: it has `votes` of the `needed`. */
+  const expectNotPassed = (registry: Registry, id: bigint, votes: bigint, needed: bigint, caller = 0) =>
+    viem.assertions.revertWithCustomErrorWithArgs(
+      registry.write.execute([id], by(caller)),
+      registry,
+      "AgentRegistryNotPassed",
+      [id, votes, needed],
+    );
+
   /** Adds `subject` with the votes of `voters` (who must make it pass). */
   async function add(registry: Registry, subject: number, voters: number[]) {
     const id = await proposeAdd(registry, subject);
@@ -770,12 +779,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
         const registry = await withSigners(4);
         const id = await proposeAdd(registry, OUTSIDER);
         await voteAll(registry, id, [0, 1]); // 2 of 3
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([id], by(OUTSIDER + 1)),
-          registry,
-          "AgentRegistryNotPassed",
-          [id, 2n, 3n],
-        );
+        await expectNotPassed(registry, id, 2n, 3n, OUTSIDER + 1);
         await kick(registry, 0, 3, [1, 2]); // n = 3: 2 of 2
         assert.equal(await registry.read.votes([id]), 2n);
         const events = await eventsOf(registry, registry.write.execute([id], by(OUTSIDER + 1)));
@@ -809,19 +813,9 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
       it("reverts with AgentRegistryNotPassed, giving votes and needed", async () => {
         const registry = await withSigners(5);
         const id = await proposeAdd(registry, OUTSIDER);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([id], by(0)),
-          registry,
-          "AgentRegistryNotPassed",
-          [id, 0n, 3n],
-        );
+        await expectNotPassed(registry, id, 0n, 3n);
         await voteAll(registry, id, [0, 1]);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([id], by(0)),
-          registry,
-          "AgentRegistryNotPassed",
-          [id, 2n, 3n],
-        );
+        await expectNotPassed(registry, id, 2n, 3n);
       });
 
       it("reverts with AgentRegistryUnknownProposal and AgentRegistryProposalClosed", async () => {
@@ -846,12 +840,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
         const kick2 = await proposeKick(registry, 0, 2); // S0's vote: 1 of 2
         await kick(registry, 0, 1, [2]); // n = 2
         assert.deepEqual(await signerSet(registry), sorted([addr(0), addr(2)]));
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([kick2], by(0)),
-          registry,
-          "AgentRegistryNotPassed",
-          [kick2, 1n, 2n],
-        );
+        await expectNotPassed(registry, kick2, 1n, 2n);
         await viem.assertions.revertWithCustomErrorWithArgs(
           registry.write.vote([kick2], by(2)),
           registry,
@@ -972,12 +961,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
           await voteAll(registry, id, voters.slice(0, t - 1));
           assert.equal(await registry.read.votes([id]), BigInt(t - 1));
           assert.equal(await registry.read.isSigner([addr(OUTSIDER)]), false);
-          await viem.assertions.revertWithCustomErrorWithArgs(
-            registry.write.execute([id], by(OUTSIDER)),
-            registry,
-            "AgentRegistryNotPassed",
-            [id, BigInt(t - 1), BigInt(t)],
-          );
+          await expectNotPassed(registry, id, BigInt(t - 1), BigInt(t), OUTSIDER);
           await viem.assertions.emitWithArgs(
             registry.write.vote([id], by(at(voters, t - 1))),
             registry,
@@ -997,12 +981,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
             await voteAll(registry, id, others.slice(0, t - 2));
             assert.equal(await registry.read.votes([id]), BigInt(t - 1));
             assert.equal(await registry.read.isSigner([addr(subject)]), true);
-            await viem.assertions.revertWithCustomErrorWithArgs(
-              registry.write.execute([id], by(OUTSIDER)),
-              registry,
-              "AgentRegistryNotPassed",
-              [id, BigInt(t - 1), BigInt(t)],
-            );
+            await expectNotPassed(registry, id, BigInt(t - 1), BigInt(t), OUTSIDER);
             await viem.assertions.emitWithArgs(
               registry.write.vote([id], by(at(others, t - 2))),
               registry,
@@ -1030,21 +1009,11 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
         const addId = await proposeAdd(registry, OUTSIDER);
         await voteAll(registry, addId, [0, 1]);
         assert.equal(await registry.read.isSigner([addr(OUTSIDER)]), false);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([addId], by(0)),
-          registry,
-          "AgentRegistryNotPassed",
-          [addId, 2n, 3n],
-        );
+        await expectNotPassed(registry, addId, 2n, 3n);
         const kickId = await proposeKick(registry, 0, 3);
         await registry.write.vote([kickId], by(1));
         assert.equal(await registry.read.isSigner([addr(3)]), true);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([kickId], by(0)),
-          registry,
-          "AgentRegistryNotPassed",
-          [kickId, 2n, 3n],
-        );
+        await expectNotPassed(registry, kickId, 2n, 3n);
       });
 
       it("defect(v2): ceil(n/2) is not a majority — 1 of 2 and 3 of 6 do not pass", async () => {
@@ -1052,23 +1021,13 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
         const id2 = await proposeAdd(two, OUTSIDER);
         await two.write.vote([id2], by(0));
         assert.equal(await two.read.isSigner([addr(OUTSIDER)]), false);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          two.write.execute([id2], by(0)),
-          two,
-          "AgentRegistryNotPassed",
-          [id2, 1n, 2n],
-        );
+        await expectNotPassed(two, id2, 1n, 2n);
 
         const six = await withSigners(6);
         const id6 = await proposeAdd(six, OUTSIDER);
         await voteAll(six, id6, [0, 1, 2]);
         assert.equal(await six.read.isSigner([addr(OUTSIDER)]), false);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          six.write.execute([id6], by(0)),
-          six,
-          "AgentRegistryNotPassed",
-          [id6, 3n, 4n],
-        );
+        await expectNotPassed(six, id6, 3n, 4n);
       });
 
       it("the threshold follows the live signer count through adds and kicks", async () => {
@@ -1097,12 +1056,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
         assert.equal(await registry.read.hasVoted([addId, addr(4)]), false);
         assert.equal(await registry.read.votes([kickId]), 0n);
         assert.equal(await registry.read.hasVoted([kickId, addr(4)]), false);
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          registry.write.execute([addId], by(0)),
-          registry,
-          "AgentRegistryNotPassed",
-          [addId, 1n, 3n],
-        );
+        await expectNotPassed(registry, addId, 1n, 3n);
       });
 
       it("a re-added signer's old vote does not revive, and it may vote again in its new membership", async () => {

@@ -55,6 +55,40 @@ const readRelationship = (id: Hex) =>
     functionName: "relationshipOf",
     args: [id],
   });
+/** Relationship calls from `patient`, sent at once at consecutive nonces from `first`. */
+const sendAll = (
+  patient: Patient,
+  first: number,
+  calls: { functionName: string; args: readonly unknown[] }[],
+) =>
+  Promise.all(
+    calls.map((call, i) =>
+      env.send(
+        patient.account,
+        { address: env.contracts.Relationship, abi: relationshipAbi, ...call },
+        { nonce: first + i },
+      ),
+    ),
+  );
+
+/** A second chain writer on the same database and keys: another (or a restarted) gatekeeper process. */
+const anotherWriter = () =>
+  createChainWriter({
+    client: chain.client,
+    settings: chain.settings,
+    db: env.db,
+    logger: silent,
+    delegates: new DelegateKeys(DELEGATE_MNEMONIC),
+    relay: chain.submitter,
+    rootOf: (p) => records.recordSet(p).then((s) => s.root),
+  });
+const relationshipCount = (patient: Address) =>
+  env.publicClient.readContract({
+    address: env.contracts.Agent,
+    abi: agentAbi,
+    functionName: "relationshipCount",
+    args: [patient],
+  });
 
 type Registered = { patient: Patient; patientId: number; id: Hex };
 /** Patients registered (agent + relationship) in parallel in `before`, by MRN. */
@@ -173,13 +207,7 @@ describe("registerPatient", () => {
     const { patient, patientId, id } = registered("MRN-0002");
     const again = await chain.writer.registerPatient("MRN-0002", patient.address.toLowerCase() as Address);
     assert.deepEqual(again, { patientId, relationship: id, created: false });
-    const count = await env.publicClient.readContract({
-      address: env.contracts.Agent,
-      abi: agentAbi,
-      functionName: "relationshipCount",
-      args: [patient.address],
-    });
-    assert.equal(count, 1n);
+    assert.equal(await relationshipCount(patient.address), 1n);
   });
 
   test("behavior: a crash after `create` was sent and before the link was stored loses nothing, creates nothing twice", async () => {
@@ -200,13 +228,7 @@ describe("registerPatient", () => {
     await env.receipt(hash);
     assert.equal(result.relationship, relationshipIdOf(patient.address, delegate.address));
     assert.equal((await repo.byId(row.id))?.relationshipId, result.relationship);
-    const count = await env.publicClient.readContract({
-      address: env.contracts.Agent,
-      abi: agentAbi,
-      functionName: "relationshipCount",
-      args: [patient.address],
-    });
-    assert.equal(count, 1n);
+    assert.equal(await relationshipCount(patient.address), 1n);
   });
 
   test("error: bad input gets a clear problem", async () => {
@@ -275,16 +297,7 @@ describe("publishRoot", () => {
   });
 
   test("behavior: concurrent publishes from two writers (two processes) while content changes never leave a stale root", async () => {
-    // A second writer on the same database and keys: another gatekeeper process.
-    const other = createChainWriter({
-      client: chain.client,
-      settings: chain.settings,
-      db: env.db,
-      logger: silent,
-      delegates: new DelegateKeys(DELEGATE_MNEMONIC),
-      relay: chain.submitter,
-      rootOf: (p) => records.recordSet(p).then((s) => s.root),
-    });
+    const other = anotherWriter();
     const calls: Promise<unknown>[] = [];
     for (let v = 1; v <= 8; v++) {
       roots.set(patientId, rootOfVersion(v));
@@ -323,15 +336,7 @@ describe("publishRoot", () => {
     });
     // After the restart the content is newer.
     roots.set(patientId, rootOfVersion(101));
-    const restarted = createChainWriter({
-      client: chain.client,
-      settings: chain.settings,
-      db: env.db,
-      logger: silent,
-      delegates: new DelegateKeys(DELEGATE_MNEMONIC),
-      relay: chain.submitter,
-      rootOf: (p) => records.recordSet(p).then((s) => s.root),
-    });
+    const restarted = anotherWriter();
     await restarted.reconcile();
     await env.receipt(hash);
     const info = await readRelationship(id);
@@ -447,19 +452,10 @@ describe("ChainView", () => {
     const now = () => Math.floor(Date.now() / 1000);
     const expiresAt = BigInt(now() + 3600);
     let nonce = await env.publicClient.getTransactionCount({ address: patient.address, blockTag: "pending" });
-    const grants = await Promise.all(
-      viewers.map((v, i) =>
-        env.send(
-          patient.account,
-          {
-            address: env.contracts.Relationship,
-            abi: relationshipAbi,
-            functionName: "grant",
-            args: [id, v, 1, expiresAt, "0x"],
-          },
-          { nonce: nonce + i },
-        ),
-      ),
+    const grants = await sendAll(
+      patient,
+      nonce,
+      viewers.map((v) => ({ functionName: "grant", args: [id, v, 1, expiresAt, "0x"] })),
     );
     nonce += viewers.length;
     await Promise.all(grants.map(env.receipt));
@@ -468,19 +464,10 @@ describe("ChainView", () => {
     const latencies: number[] = [];
     for (let batch = 0; batch < 3; batch++) {
       const group = viewers.slice(batch * 12, batch * 12 + 12);
-      const hashes = await Promise.all(
-        group.map((v, i) =>
-          env.send(
-            patient.account,
-            {
-              address: env.contracts.Relationship,
-              abi: relationshipAbi,
-              functionName: "revoke",
-              args: [id, v],
-            },
-            { nonce: nonce + i },
-          ),
-        ),
+      const hashes = await sendAll(
+        patient,
+        nonce,
+        group.map((v) => ({ functionName: "revoke", args: [id, v] })),
       );
       nonce += group.length;
       await Promise.all(
