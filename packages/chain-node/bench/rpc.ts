@@ -2,6 +2,7 @@
  * Minimal JSON-RPC for the benchmark: single calls and batches over HTTP (keep-alive fetch), and
  * `newHeads` over WebSocket. Loopback only; every call has a timeout.
  */
+import { eventually } from "@medrec/testkit";
 
 export type RpcError = { code: number; message: string };
 export type RpcReply<T = unknown> = { result?: T; error?: RpcError };
@@ -112,23 +113,23 @@ export async function waitForReceipts(
   timeoutMs = 60_000,
 ): Promise<Map<string, Receipt>> {
   const found = new Map<string, Receipt>();
-  const deadline = Date.now() + timeoutMs;
-  while (found.size < hashes.length) {
-    const missing = hashes.filter((h) => !found.has(h));
-    for (let i = 0; i < missing.length; i += 500) {
-      const chunk = missing.slice(i, i + 500);
-      const replies = await rpc.batch<Receipt | null>(
-        chunk.map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
-      );
-      replies.forEach((r, j) => {
-        if (r.result) found.set(chunk[j] as string, r.result);
-      });
-    }
-    if (found.size === hashes.length) break;
-    if (Date.now() > deadline)
-      throw new Error(`${hashes.length - found.size} of ${hashes.length} transactions not mined in time`);
-    await sleep(200);
-  }
+  await eventually(
+    `receipts of ${hashes.length} transactions`,
+    async () => {
+      const missing = hashes.filter((h) => !found.has(h));
+      for (let i = 0; i < missing.length; i += 500) {
+        const chunk = missing.slice(i, i + 500);
+        const replies = await rpc.batch<Receipt | null>(
+          chunk.map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
+        );
+        replies.forEach((r, j) => {
+          if (r.result) found.set(chunk[j] as string, r.result);
+        });
+      }
+      return found.size === hashes.length;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
   return found;
 }
 

@@ -25,7 +25,7 @@ import {
   scopesToMask,
 } from "@medrec/protocol";
 import { freePort } from "@medrec/protocol/node";
-import { type Reply as FetchedReply, type SignInOverrides, signInTo } from "@medrec/testkit";
+import { eventually, type Reply as FetchedReply, type SignInOverrides, signInTo } from "@medrec/testkit";
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
@@ -280,18 +280,13 @@ export async function startSystem(
       },
       relationshipOf,
       async rootPublished(id, root, timeoutMs = 30_000) {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const info = await relationshipOf(id);
-          if (info.recordRoot.toLowerCase() === root.toLowerCase()) {
-            // …and the gatekeeper's chain view has caught up with it (it polls the node).
-            await system.viewAt(await env.publicClient.getBlockNumber());
-            return;
-          }
-          if (Date.now() > deadline)
-            throw new Error(`the root of ${id} is ${info.recordRoot} on chain, not ${root}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await eventually(
+          `the root ${root} of ${id} on chain`,
+          async () => (await relationshipOf(id)).recordRoot.toLowerCase() === root.toLowerCase(),
+          { timeoutMs, intervalMs: 100 },
+        );
+        // …and the gatekeeper's chain view has caught up with it (it polls the node).
+        await system.viewAt(await env.publicClient.getBlockNumber());
       },
       async grant(patient, id, viewer, scopes, expiresAt) {
         const mask = typeof scopes === "number" ? scopes : scopesToMask(scopes);

@@ -3,6 +3,7 @@
  * every receipt of the window checked afterwards.
  */
 import { join } from "node:path";
+import { eventually } from "@medrec/testkit";
 import type { Hex } from "viem";
 import type { Network } from "../../src/index.ts";
 import { blockTimings, otherGethProcesses } from "../diagnostics.ts";
@@ -139,15 +140,8 @@ export async function measureThroughput(
     `(b) throughput: feeding a backlog of ~${backlog} grants; ${opts.warmupSeconds} s warm-up, then ≥ ${opts.durationSeconds} s window`,
   );
   const feeders = lanes.map((l) => feed(l));
-  const waitFor = async (cond: () => boolean, what: string, timeoutMs: number) => {
-    const deadline = performance.now() + timeoutMs;
-    while (!cond()) {
-      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
-  };
   await sleep(opts.warmupSeconds * 1000);
-  await waitFor(() => blocks.length > 0, "a block", 30_000);
+  await eventually("a block", () => blocks.length > 0, { timeoutMs: 30_000, intervalMs: 20 });
   const startBlock = blocks[blocks.length - 1] as BlockSeen;
   // Sealers first, then their RPC nodes (index i + n).
   const cpuPids = [...network.nodes.map((n) => n.sealer.pid), ...network.nodes.map((n) => n.rpc.pid)];
@@ -157,7 +151,8 @@ export async function measureThroughput(
   const wallBefore = performance.now();
   log(`(b) window opens after block ${startBlock.number} (timestamp ${startBlock.timestamp})`);
   let lastCount = blocks.length;
-  await waitFor(
+  await eventually(
+    "the window's last block",
     () => {
       if (blocks.length !== lastCount) {
         lastCount = blocks.length;
@@ -170,8 +165,7 @@ export async function measureThroughput(
       const last = blocks[blocks.length - 1] as BlockSeen;
       return last.timestamp - startBlock.timestamp >= BigInt(opts.durationSeconds);
     },
-    "the window's last block",
-    (opts.durationSeconds + 60) * 1000,
+    { timeoutMs: (opts.durationSeconds + 60) * 1000, intervalMs: 20 },
   );
   const endBlock = blocks[blocks.length - 1] as BlockSeen;
   const wallSeconds = (endBlock.arrivedAt - startBlock.arrivedAt) / 1000;
