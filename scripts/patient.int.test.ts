@@ -25,6 +25,10 @@ import {
   signIn,
 } from "@medrec/protocol";
 import {
+  addCustodian,
+  approveRecovery,
+  cancelRecovery,
+  chainNow,
   discoverRelationships,
   listActiveGrants,
   loadAccessLog,
@@ -38,7 +42,10 @@ import {
   patientNetworkFromManifest,
   type RecordsEvent,
   readRecordRoot,
+  readRecoveryState,
+  removeCustodian,
   revokeAccess,
+  setRecoveryThreshold,
   shareRecords,
   watchPatient,
 } from "@medrec/protocol/patient";
@@ -371,6 +378,35 @@ describe("the patient's data layer against a running system", () => {
     );
   });
 
+  it("behavior: a grant's end is announced when the chain's clock passes its expiry", async () => {
+    const viewer = accountFromMnemonic(generatePatientMnemonic(), 0);
+    const shared = await shareRecords({
+      ctx,
+      viewer: viewer.address,
+      relationships: [relationshipAt("Riverside General")],
+      categories: ["vitals"],
+      expiry: { until: new Date(Number(await chainNow(ctx.client)) * 1000 + 6_000) },
+    });
+    assert.ok(shared.ok, JSON.stringify(shared.results));
+    const heard: PatientNotification[] = [];
+    const stop = watchPatient({
+      ctx,
+      relationships,
+      baseline: records.providers,
+      sessions: records.sessions,
+      auditIntervalMs: 0,
+      onNotification: (n) => heard.push(n),
+    });
+    try {
+      const ended = await eventually("the grant-expired notification", () =>
+        heard.find((n) => n.type === "grant-expired" && n.viewer === viewer.address),
+      );
+      assert.equal(ended.provider, "Riverside General");
+    } finally {
+      stop();
+    }
+  });
+
   it("error: a gatekeeper that is down makes its provider unreachable, the other two still shown", async () => {
     await handle("Hilltop Medical").gatekeeper.stop();
     const read = await loadPatientRecords({ ctx, relationships, sessions: records.sessions });
@@ -381,5 +417,34 @@ describe("the patient's data layer against a running system", () => {
     assert.equal(byName["Riverside General"]?.status, "verified");
     assert.ok((byName["Riverside General"]?.resources.length ?? 0) > 0);
     assert.ok((byName["Lakeside Clinic"]?.resources.length ?? 0) > 0);
+  });
+
+  it("behavior: with a gatekeeper down, relayed through the others: add a custodian, set the threshold, a custodian approves a new owner, the owner cancels, the custodian is removed", async () => {
+    const custodian = accountFromMnemonic(generatePatientMnemonic(), 0);
+    const newOwner = accountFromMnemonic(generatePatientMnemonic(), 0);
+    await addCustodian(ctx, custodian.address);
+    await setRecoveryThreshold(ctx, 1);
+    const before = await readRecoveryState(ctx);
+    assert.deepEqual(before.custodians, [custodian.address]);
+    assert.equal(before.threshold, 1);
+    assert.ok(before.delaySeconds > 0, "recovery waits");
+    assert.equal(before.pending, undefined);
+
+    // The custodian signs with its own account, for the patient's agent.
+    await approveRecovery({ ...ctx, account: custodian }, ctx.agent, newOwner.address);
+    const scheduled = await readRecoveryState(ctx);
+    assert.equal(scheduled.pending?.newOwner, newOwner.address);
+    assert.ok(
+      (scheduled.pending?.secondsLeft ?? 0) > 0 &&
+        (scheduled.pending?.secondsLeft ?? 0) <= before.delaySeconds,
+    );
+
+    await cancelRecovery(ctx);
+    assert.equal((await readRecoveryState(ctx)).pending, undefined);
+    await setRecoveryThreshold(ctx, 0);
+    await removeCustodian(ctx, custodian.address);
+    const removed = await readRecoveryState(ctx);
+    assert.deepEqual(removed.custodians, []);
+    assert.equal(removed.owner, ctx.account.address);
   });
 });

@@ -1,5 +1,5 @@
 /** Waiting for what the chain and the gatekeepers see a block or so later: one copy for the scripts. */
-import { GatekeeperRequestError, relationshipAbi } from "@medrec/protocol";
+import { GatekeeperRequestError, isRelayNonceLag, relationshipAbi } from "@medrec/protocol";
 import { eventually, retryWhile } from "@medrec/testkit";
 import type { Address, Hex, PublicClient } from "viem";
 
@@ -15,14 +15,7 @@ export function untilSeen<T>(run: () => Promise<T>, timeoutMs = 30_000): Promise
  * signer's previous forwarder nonce (409 `wrong-nonce`) until the last relayed call reaches it.
  */
 export function untilRelayed<T>(run: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  return retryWhile(
-    run,
-    (error) =>
-      error instanceof GatekeeperRequestError &&
-      error.status === 409 &&
-      (error.problem as { check?: unknown } | undefined)?.check === "wrong-nonce",
-    { timeoutMs },
-  );
+  return retryWhile(run, isRelayNonceLag, { timeoutMs });
 }
 
 /** Resolves once the relationship has a published record root (sequence ≥ 1). */

@@ -201,6 +201,7 @@ export {
   forwardRequestTypedData,
   forwardRequestTypes,
   hashForwardRequest,
+  isRelayNonceLag,
   medRecForwarderAbi,
   medRecForwarderBytecode,
   type RelayAndWaitParameters,

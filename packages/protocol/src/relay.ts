@@ -38,7 +38,7 @@ import {
   relayResponseSchema,
   serializeRelayRequest,
 } from "./api.ts";
-import { gatekeeperJson } from "./client.ts";
+import { GatekeeperRequestError, gatekeeperJson } from "./client.ts";
 import { BaseError } from "./errors.ts";
 import {
   agentAbi,
@@ -224,6 +224,20 @@ export async function submitRelayed({
     fetch,
   });
   return relayResponseSchema.parse(body).txHash;
+}
+
+/**
+ * Whether a relay refused a request only because its node has not yet seen the signer's previous
+ * relayed call (409 `wrong-nonce` or `nonce-in-flight`): build and sign it again a moment later.
+ */
+export function isRelayNonceLag(error: unknown): boolean {
+  return (
+    error instanceof GatekeeperRequestError &&
+    error.status === 409 &&
+    ["wrong-nonce", "nonce-in-flight"].includes(
+      String((error.problem as { check?: unknown } | undefined)?.check),
+    )
+  );
 }
 
 /** Every MedRec error, for decoding a revert wherever it came from. */

@@ -1,40 +1,37 @@
 /**
  * The patient's transactions, relayed (the patient holds no ether): built, signed and submitted
  * with {@link relayAndWait} through a provider's gatekeeper, one after the other (each takes the
- * signer's next forwarder nonce).
+ * signer's next forwarder nonce). A relay that does not answer is passed over for another; one
+ * whose node is a block behind is asked again.
  */
 import type { Address, Hex, TransactionReceipt } from "viem";
-import { GatekeeperRequestError } from "../client.ts";
-import { relayAndWait } from "../relay.ts";
+import { isRelayNonceLag, relayAndWait } from "../relay.ts";
+import { patientErrorCode } from "./errors.ts";
 import type { PatientContext } from "./network.ts";
-
-/** Whether a relay refused because its node has not yet seen the signer's previous request. */
-function isNonceLag(error: unknown): boolean {
-  return (
-    error instanceof GatekeeperRequestError &&
-    error.status === 409 &&
-    ["wrong-nonce", "nonce-in-flight"].includes(String((error.problem as { check?: unknown })?.check))
-  );
-}
 
 /** The signer's requests, one at a time: a relayed call starts when the previous one is mined. */
 const queues = new WeakMap<object, Promise<unknown>>();
 
-/** A random provider's gatekeeper (the relay is chosen per request). */
-function defaultRelay(ctx: PatientContext): string {
+/** Every provider's gatekeeper, in random order (the relay is chosen per request). */
+function relaysInRandomOrder(ctx: PatientContext): string[] {
   const urls = ctx.network.providers.map((p) => p.gatekeeperUrl);
-  return urls[Math.floor(Math.random() * urls.length)] ?? "";
+  for (let i = urls.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [urls[i], urls[j]] = [urls[j] as string, urls[i] as string];
+  }
+  return urls;
 }
 
 export type RelayedCall = { to: Address; data: Hex };
 
 /**
- * Relays one call signed by `ctx.account` and waits for it to be mined. While the chosen relay's
- * node is a block behind (409 `wrong-nonce`), tries again (another relay each time), up to
- * `attempts` times.
+ * Relays one call signed by `ctx.account` and waits for it to be mined. A relay that cannot be
+ * reached is passed over for the next (in random order, or `ctx.pickRelay`'s choice first); while
+ * a relay's node is a block behind (409 `wrong-nonce`) the request is built and asked again, up to
+ * `attempts` times in all.
  *
  * @throws {RelayedCallRevertedError} the call reverts (its decoded reason in `reason`).
- * @throws {GatekeeperRequestError} the relay refused it for another reason.
+ * @throws {GatekeeperRequestError} the relay refused it for another reason, or no relay answered.
  */
 export function relayPatientCall(
   ctx: PatientContext,
@@ -45,6 +42,10 @@ export function relayPatientCall(
   const run = previous
     .catch(() => undefined)
     .then(async () => {
+      const relays = relaysInRandomOrder(ctx);
+      const chosen = ctx.pickRelay?.();
+      if (chosen) relays.unshift(chosen);
+      let relay = 0;
       for (let attempt = 1; ; attempt++) {
         try {
           const { txHash, receipt } = await relayAndWait({
@@ -54,12 +55,17 @@ export function relayPatientCall(
             to: call.to,
             data: call.data,
             chainId: ctx.network.chainId,
-            gatekeeperUrl: (ctx.pickRelay ?? (() => defaultRelay(ctx)))(),
+            gatekeeperUrl: relays[relay % relays.length] ?? "",
             ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
           });
           return { txHash, receipt };
         } catch (error) {
-          if (!isNonceLag(error) || attempt >= attempts) throw error;
+          const unreachable = patientErrorCode(error) === "unreachable";
+          if (unreachable && relay + 1 < relays.length) {
+            relay++;
+            continue;
+          }
+          if (!isRelayNonceLag(error) || attempt >= attempts) throw error;
           await new Promise((r) => setTimeout(r, 250));
         }
       }
