@@ -76,6 +76,8 @@ const CHUNK = 5_000n;
 const TOPIC_BATCH = 1_000;
 /** Up to this many new blocks a poll fetches the contracts' logs unfiltered and keeps ours locally. */
 const RECENT_BLOCKS = 64n;
+/** Blocks per eth_getLogs call when fetching a contract's logs unfiltered (about 50,000 logs at 100 a block). */
+const WIDE_CHUNK = 500n;
 /** How often the patients table is read for relationships another process linked. */
 const REFRESH_OURS_MS = 5_000;
 /** A snapshot is saved after every poll that changed the view, and otherwise this often. */
@@ -85,6 +87,7 @@ const selectorOf = (name: string) =>
 const AGENT_SELECTORS = EVENTS.filter((e) => AGENT_EVENTS.has(e)).map(selectorOf);
 const RELATIONSHIP_SELECTORS = EVENTS.filter((e) => !AGENT_EVENTS.has(e)).map(selectorOf);
 const CREATED = selectorOf("RelationshipCreated");
+export type Kind = "agent" | "relationship";
 /** An address as an indexed topic, and back. */
 const topicOf = (address: Address): Hex => pad(address.toLowerCase() as Hex, { size: 32 });
 const addressOf = (topic: Hex): Address => getAddress(`0x${topic.slice(26)}`);
@@ -187,6 +190,28 @@ export function applyLogs(
       }
     }
   }
+}
+
+/**
+ * The logs of `contract` whose key — the first indexed argument: the relationship id, or the agent
+ * address, lowercase — is in `keys`, without decoding them (the view's filter over a contract's
+ * unfiltered logs; `bench:view` replays it).
+ */
+export function keepFollowed(
+  logs: readonly Log[],
+  contract: Address,
+  kind: Kind,
+  keys: ReadonlySet<string>,
+): Log[] {
+  const address = contract.toLowerCase();
+  // Nodes answer in lowercase hex: the lowercase copies are made only for what is not.
+  const same = (a: string, lower: string) => a === lower || a.toLowerCase() === lower;
+  const has = (key: string) => keys.has(key) || keys.has(key.toLowerCase());
+  return logs.filter((l) => {
+    const topic = l.topics[1];
+    if (!topic || !same(l.address, address)) return false;
+    return has(kind === "agent" ? `0x${topic.slice(26)}` : topic);
+  });
 }
 
 /** The relationship `id` if it is this provider's (in `ours`). */
@@ -383,14 +408,27 @@ export function createChainView({
     } as never) as Promise<Log[]>;
   }
 
-  /** The logs of `contract` from `from` to `to` whose first indexed topic is one of `keys`, in chain order per key. */
-  async function logsOf(contract: Address, selectors: Hex[], keys: Hex[], from: bigint, to: bigint) {
+  /**
+   * The logs of `kind`'s contract from `from` to `to` whose key (the first indexed argument:
+   * relationship id, or agent address, lowercase) is in `keys`, in chain order. A few keys over a
+   * long range: the node filters by topic. Many keys (each topic batch would cost the node a scan of
+   * the range) or a few blocks: the contract's logs in chunks, kept by key before decoding.
+   */
+  async function logsOf(kind: Kind, keys: ReadonlySet<string>, from: bigint, to: bigint): Promise<Log[]> {
     const out: Log[] = [];
-    if (keys.length === 0 || from > to) return out;
-    for (let start = from; start <= to; start += CHUNK) {
-      const end = start + CHUNK - 1n < to ? start + CHUNK - 1n : to;
-      for (let i = 0; i < keys.length; i += TOPIC_BATCH)
-        out.push(...(await getLogs([contract], [selectors, keys.slice(i, i + TOPIC_BATCH)], start, end)));
+    if (keys.size === 0 || from > to) return out;
+    const contract = kind === "agent" ? client.agent : client.relationship;
+    const selectors = kind === "agent" ? AGENT_SELECTORS : RELATIONSHIP_SELECTORS;
+    const wide = keys.size > TOPIC_BATCH || to - from < RECENT_BLOCKS;
+    const topics = wide ? [] : [...keys].map((k) => (kind === "agent" ? topicOf(k as Address) : (k as Hex)));
+    const step = wide ? WIDE_CHUNK : CHUNK;
+    for (let start = from; start <= to; start += step) {
+      const end = start + step - 1n < to ? start + step - 1n : to;
+      if (wide)
+        out.push(...keepFollowed(await getLogs([contract], [selectors], start, end), contract, kind, keys));
+      else
+        for (let i = 0; i < topics.length; i += TOPIC_BATCH)
+          out.push(...(await getLogs([contract], [selectors, topics.slice(i, i + TOPIC_BATCH)], start, end)));
     }
     return out;
   }
@@ -416,33 +454,11 @@ export function createChainView({
   async function catchUp(head: { number: bigint; hash: Hex }): Promise<boolean> {
     const from = cursor + 1n;
     const to = head.number;
+    const lower = (agents: Iterable<Address>) => new Set([...agents].map((a) => a.toLowerCase()));
     const newRelationships = [...pending.relationships];
-    const everyRelationship = [...followed.relationships, ...newRelationships];
-    const recent =
-      to >= from && to - from < RECENT_BLOCKS
-        ? await getLogs(
-            [client.relationship, client.agent],
-            [[...RELATIONSHIP_SELECTORS, ...AGENT_SELECTORS]],
-            from,
-            to,
-          )
-        : undefined;
-    const relationshipContract = client.relationship.toLowerCase();
     const relationshipLogs = [
-      ...(await logsOf(
-        client.relationship,
-        RELATIONSHIP_SELECTORS,
-        newRelationships,
-        settings.startBlock,
-        cursor,
-      )),
-      ...(recent
-        ? recent.filter((l) => {
-            if (l.address.toLowerCase() !== relationshipContract) return false;
-            const id = l.topics[1]?.toLowerCase() as Hex | undefined;
-            return !!id && (followed.relationships.has(id) || pending.relationships.has(id));
-          })
-        : await logsOf(client.relationship, RELATIONSHIP_SELECTORS, everyRelationship, from, to)),
+      ...(await logsOf("relationship", new Set(newRelationships), settings.startBlock, cursor)),
+      ...(await logsOf("relationship", new Set([...followed.relationships, ...newRelationships]), from, to)),
     ];
     // The patients' agents of our relationships are followed from their creation on.
     for (const l of relationshipLogs) {
@@ -453,17 +469,9 @@ export function createChainView({
       }
     }
     const newAgents = [...pending.agents];
-    const agentTopics = [...followed.agents, ...newAgents].map(topicOf);
-    const agentContract = client.agent.toLowerCase();
     const agentLogs = [
-      ...(await logsOf(client.agent, AGENT_SELECTORS, newAgents.map(topicOf), settings.startBlock, cursor)),
-      ...(recent
-        ? recent.filter((l) => {
-            if (l.address.toLowerCase() !== agentContract || !l.topics[1]) return false;
-            const agent = addressOf(l.topics[1]);
-            return followed.agents.has(agent) || pending.agents.has(agent);
-          })
-        : await logsOf(client.agent, AGENT_SELECTORS, agentTopics, from, to)),
+      ...(await logsOf("agent", lower(newAgents), settings.startBlock, cursor)),
+      ...(await logsOf("agent", lower([...followed.agents, ...newAgents]), from, to)),
     ];
     // The logs above sit on the chain that holds the cursor's block only if that block is still canonical.
     if (cursorHash && cursor >= settings.startBlock) {
