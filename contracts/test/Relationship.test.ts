@@ -86,6 +86,22 @@ function shouldBehaveLikeRelationship(mode: Mode) {
     return BigInt(await time.latest()) + HOUR;
   }
 
+  type Ended = Awaited<ReturnType<typeof endedFixture>>;
+
+  /** A write naming an unknown id reverts RelationshipUnknown; naming the ended one, RelationshipAlreadyEnded. */
+  function itRevertsForUnknownAndEnded(write: (f: Ended, id: Hex) => Promise<unknown>) {
+    it("reverts RelationshipUnknown and RelationshipAlreadyEnded", async () => {
+      const f = await loadFixture(endedFixture);
+      const unknown = keccak256("0xdead");
+      await viem.assertions.revertWithCustomErrorWithArgs(write(f, unknown), f.rel, "RelationshipUnknown", [
+        unknown,
+      ]);
+      await viem.assertions.revertWithCustomErrorWithArgs(write(f, f.id), f.rel, "RelationshipAlreadyEnded", [
+        f.id,
+      ]);
+    });
+  }
+
   describe(`Relationship (${mode})`, () => {
     describe("deployment and constants", () => {
       it("is bound to the Agent that deployed it", async () => {
@@ -221,22 +237,9 @@ function shouldBehaveLikeRelationship(mode: Mode) {
         );
       });
 
-      it("reverts RelationshipUnknown and RelationshipAlreadyEnded", async () => {
-        const { rel, provider, id } = await loadFixture(endedFixture);
-        const unknown = keccak256("0xdead");
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.updateProviderDetails([unknown, DETAILS], { account: provider.account }),
-          rel,
-          "RelationshipUnknown",
-          [unknown],
-        );
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.updateProviderDetails([id, DETAILS], { account: provider.account }),
-          rel,
-          "RelationshipAlreadyEnded",
-          [id],
-        );
-      });
+      itRevertsForUnknownAndEnded(({ rel, provider }, id) =>
+        rel.write.updateProviderDetails([id, DETAILS], { account: provider.account }),
+      );
     });
 
     describe("publishRoot", () => {
@@ -287,22 +290,9 @@ function shouldBehaveLikeRelationship(mode: Mode) {
         }
       });
 
-      it("reverts RelationshipUnknown and RelationshipAlreadyEnded", async () => {
-        const { rel, provider, id } = await loadFixture(endedFixture);
-        const unknown = keccak256("0xdead");
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.publishRoot([unknown, ROOT2, 1n], { account: provider.account }),
-          rel,
-          "RelationshipUnknown",
-          [unknown],
-        );
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.publishRoot([id, ROOT2, 2n], { account: provider.account }),
-          rel,
-          "RelationshipAlreadyEnded",
-          [id],
-        );
-      });
+      itRevertsForUnknownAndEnded(({ rel, provider }, id) =>
+        rel.write.publishRoot([id, ROOT2, 2n], { account: provider.account }),
+      );
     });
 
     describe("grant", () => {
@@ -426,23 +416,9 @@ function shouldBehaveLikeRelationship(mode: Mode) {
         );
       });
 
-      it("reverts RelationshipUnknown and RelationshipAlreadyEnded", async () => {
-        const { rel, patient, viewer2, id, a } = await loadFixture(endedFixture);
-        const unknown = keccak256("0xdead");
-        const expiresAt = await futureExpiry();
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.grant([unknown, a(viewer2), LABS, expiresAt, "0x"], { account: patient.account }),
-          rel,
-          "RelationshipUnknown",
-          [unknown],
-        );
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.grant([id, a(viewer2), LABS, expiresAt, "0x"], { account: patient.account }),
-          rel,
-          "RelationshipAlreadyEnded",
-          [id],
-        );
-      });
+      itRevertsForUnknownAndEnded(async ({ rel, patient, viewer2, a }, id) =>
+        rel.write.grant([id, a(viewer2), LABS, await futureExpiry(), "0x"], { account: patient.account }),
+      );
     });
 
     describe("revoke", () => {
@@ -498,22 +474,9 @@ function shouldBehaveLikeRelationship(mode: Mode) {
         }
       });
 
-      it("reverts RelationshipUnknown and RelationshipAlreadyEnded", async () => {
-        const { rel, patient, viewer, id, a } = await loadFixture(endedFixture);
-        const unknown = keccak256("0xdead");
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.revoke([unknown, a(viewer)], { account: patient.account }),
-          rel,
-          "RelationshipUnknown",
-          [unknown],
-        );
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          rel.write.revoke([id, a(viewer)], { account: patient.account }),
-          rel,
-          "RelationshipAlreadyEnded",
-          [id],
-        );
-      });
+      itRevertsForUnknownAndEnded(({ rel, patient, viewer, a }, id) =>
+        rel.write.revoke([id, a(viewer)], { account: patient.account }),
+      );
     });
 
     describe("end", () => {
