@@ -78,11 +78,15 @@ export function otherServers(): { geth: number[]; postgres: number[] } {
   };
 }
 
-/** CPU seconds used so far by our geth and PostgreSQL processes (all backends). */
-export function childCpuSeconds(): { geth: number; postgres: number } {
+/** CPU seconds used so far by our geth, PostgreSQL (all backends) and Java processes. */
+export function childCpuSeconds(): { geth: number; postgres: number; java: number } {
   const mine = descendantsOf(readProcs());
   const sum = (ps: Proc[]) => ps.reduce((s, p) => s + p.ticks, 0) / CLOCK_TICKS;
-  return { geth: sum(mine.filter(isGeth)), postgres: sum(mine.filter(isPostgres)) };
+  return {
+    geth: sum(mine.filter(isGeth)),
+    postgres: sum(mine.filter(isPostgres)),
+    java: sum(mine.filter((p) => p.comm === "java")),
+  };
 }
 
 /** The machine's CPU counters (all cores), for the busy share over an interval. */

@@ -87,19 +87,22 @@ export type Patient = {
 export type ChainEnvOptions = {
   /** The providers (one sealer each) and their gatekeeper URLs. Default: Riverside General at :7101. */
   providers?: { name: string; gatekeeperUrl: string }[];
+  /** PostgreSQL with production durability (fsync on) instead of the tests' fsync=off. */
+  durablePostgres?: boolean;
 };
 
 export async function startChainEnv(
   name: string,
   {
     providers: wanted = [{ name: "Riverside General", gatekeeperUrl: "http://127.0.0.1:7101" }],
+    durablePostgres = false,
   }: ChainEnvOptions = {},
 ): Promise<ChainEnv> {
   const deployer = privateKeyToAccount(generatePrivateKey());
   // Relayers are funded at genesis, by whoever runs the network; nothing else funds them.
   const relayerKeys = wanted.map(() => generatePrivateKey());
   const delegateMnemonics = wanted.map((_, i) => (i === 0 ? DELEGATE_MNEMONIC : generatePatientMnemonic()));
-  const pg = await startTestPostgres();
+  const pg = await startTestPostgres({ durable: durablePostgres });
   let network: Network | undefined;
   let db: Knex | undefined;
   try {

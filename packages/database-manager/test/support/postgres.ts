@@ -35,7 +35,15 @@ async function runAs(): Promise<{ uid?: number; gid?: number }> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-export async function startTestPostgres(): Promise<TestPostgres> {
+/**
+ * `durable`: PostgreSQL's production durability (fsync, synchronous_commit, full_page_writes all on),
+ * for benchmarks; tests default to fsync=off.
+ */
+export async function startTestPostgres({
+  durable = false,
+}: {
+  durable?: boolean;
+} = {}): Promise<TestPostgres> {
   const bin = binDir();
   const user = await runAs();
   const dir = await mkdtemp(join(tmpdir(), "medrec-pg-"));
@@ -59,8 +67,9 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       "listen_addresses=127.0.0.1",
       "-c",
       "unix_socket_directories=",
-      "-c",
-      "fsync=off",
+      ...(durable
+        ? ["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on"]
+        : ["-c", "fsync=off"]),
     ],
     { ...user, cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
   );

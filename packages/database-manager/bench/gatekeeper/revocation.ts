@@ -1,0 +1,170 @@
+/**
+ * Revocation while the gatekeeper is under read load: the patient's own reads run from the load
+ * worker the whole time (back-to-back windows), while ≥ 30 cycles of grant → the viewer reads (200)
+ * → revoke are timed from the moment this client observes the revoke's receipt
+ * (eth_getTransactionReceipt every 10 ms on the gatekeeper's own node) to the first 403 the
+ * viewer sees, polling the records endpoint every ~10 ms.
+ */
+import { relationshipAbi, SCOPE_BITS, type ScopeCode } from "@medrec/protocol";
+import type { Hex } from "viem";
+import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
+import { type LoadSummary, nearestRank } from "../load.ts";
+import { type Lifecycle, log, sleep } from "./lifecycle.ts";
+import { readWindow, type Target } from "./reads.ts";
+import { get, type System } from "./setup.ts";
+import { repeated, round } from "./stats.ts";
+
+const POLL_MS = 10;
+/** What the viewers are granted: part of the record, not the sensitive item. */
+const VIEWER_SCOPES: ScopeCode[] = ["demographics", "conditions", "medications", "labs", "vitals"];
+
+type Cycle = {
+  enforcedMs: number;
+  refusedBeforeReceipt: boolean;
+  receiptAfterSendMs: number;
+  flapped: number;
+  unexpected: number;
+};
+
+export function grantVia(sys: System, patient: LocalAccount, relationship: Hex) {
+  const send = (functionName: "grant" | "revoke", args: readonly unknown[]) =>
+    sys.env.send(patient, {
+      address: sys.env.contracts.Relationship,
+      abi: relationshipAbi,
+      functionName,
+      args,
+    });
+  const scopes = VIEWER_SCOPES.reduce((m, c) => m | (1 << SCOPE_BITS[c]), 0);
+  return {
+    send,
+    grant: async (viewer: LocalAccount) => {
+      const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3600);
+      const r = await sys.env.receipt(
+        await send("grant", [relationship, viewer.address, scopes, expiresAt, "0x"]),
+      );
+      if (r.status !== "success") throw new Error("grant reverted");
+    },
+  };
+}
+
+export async function revocationUnderLoad(
+  sys: System,
+  life: Lifecycle,
+  {
+    patient,
+    relationship,
+    load,
+  }: { patient: LocalAccount; relationship: Hex; load: Target & { concurrency: number } },
+  cycles: number,
+) {
+  const recordsUrl = sys.recordsUrl(relationship);
+  const { send, grant } = grantVia(sys, patient, relationship);
+  // The load: back-to-back 5 s windows of the patient's reads until the cycles are done.
+  let loading = true;
+  const windows: LoadSummary[] = [];
+  const background = (async () => {
+    while (loading && !life.interrupted()) windows.push(await readWindow(load, load.concurrency, 5, 0));
+  })();
+
+  const done: Cycle[] = [];
+  const failures: string[] = [];
+  try {
+    for (let i = 0; i < cycles && !life.interrupted(); i++) {
+      const viewer = privateKeyToAccount(generatePrivateKey());
+      const token = await sys.signIn(viewer);
+      await grant(viewer);
+      await life.eventually(
+        "the viewer's grant",
+        async () => (await get(recordsUrl, token)).status === 200,
+        15_000,
+      );
+      let firstRefusal: number | undefined;
+      let flapped = 0;
+      let unexpected = 0;
+      let stop = false;
+      const poller = (async () => {
+        let after = 0;
+        while (!stop && after < 5) {
+          const t = performance.now();
+          const r = await get(recordsUrl, token).catch(() => ({ status: 0, at: performance.now() }));
+          if (r.status === 403) {
+            firstRefusal ??= r.at;
+            after += 1;
+          } else if (r.status === 200) {
+            if (firstRefusal !== undefined) flapped += 1;
+          } else unexpected += 1;
+          await sleep(Math.max(0, POLL_MS - (performance.now() - t)));
+        }
+      })();
+      const sentAt = performance.now();
+      const hash = await send("revoke", [relationship, viewer.address]);
+      let receipt: Awaited<ReturnType<typeof sys.env.publicClient.getTransactionReceipt>> | undefined;
+      const receiptDeadline = performance.now() + 30_000;
+      while (receipt === undefined && performance.now() < receiptDeadline && !life.interrupted()) {
+        const t = performance.now();
+        receipt = await sys.env.publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
+        if (receipt === undefined) await sleep(Math.max(0, POLL_MS - (performance.now() - t)));
+      }
+      const receiptAt = performance.now();
+      if (receipt?.status !== "success") {
+        stop = true;
+        await poller;
+        failures.push(`cycle ${i + 1}: revoke not included (${receipt ? "reverted" : "no receipt in 30 s"})`);
+        continue;
+      }
+      const deadline = receiptAt + 10_000;
+      while (firstRefusal === undefined && performance.now() < deadline && !life.interrupted())
+        await sleep(2);
+      if (firstRefusal === undefined) {
+        stop = true;
+        await poller;
+        failures.push(`cycle ${i + 1}: still served 10 s after the revoke's receipt`);
+        continue;
+      }
+      await poller;
+      const refusedAt: number = firstRefusal;
+      done.push({
+        enforcedMs: Math.max(0, refusedAt - receiptAt),
+        refusedBeforeReceipt: refusedAt < receiptAt,
+        receiptAfterSendMs: round(receiptAt - sentAt, 0),
+        flapped,
+        unexpected,
+      });
+      if (flapped > 0) failures.push(`cycle ${i + 1}: served again after a refusal (${flapped}×)`);
+      if (unexpected > 0) failures.push(`cycle ${i + 1}: ${unexpected} polls answered neither 200 nor 403`);
+      if ((i + 1) % 10 === 0) log(`revocation under load: ${i + 1}/${cycles} cycles`);
+    }
+  } finally {
+    loading = false;
+    await background;
+  }
+  const enforced = Float64Array.from(done.map((c) => c.enforcedMs)).sort();
+  const background_ = repeated(windows);
+  return {
+    measuredFrom:
+      "this client observing the revoke's receipt (eth_getTransactionReceipt every 10 ms on the sealer, the gatekeeper's own node)",
+    measuredTo: `the first 403 completed for the viewer polling GET /records every ~${POLL_MS} ms`,
+    load: `the patient's full-bundle reads at concurrency ${load.concurrency} throughout (back-to-back 5 s windows)`,
+    loadDuring: {
+      windows: windows.length,
+      readsPerSec: background_.readsPerSec,
+      p99Ms: background_.latencyMs.p99,
+      errors: background_.errors,
+    },
+    viewPollIntervalMs: sys.settings.view.pollIntervalMs,
+    blockPeriodS: 1,
+    cycles: done.length,
+    failed: failures.length,
+    failures,
+    p50: round(nearestRank(enforced, 50), 0),
+    p90: round(nearestRank(enforced, 90), 0),
+    p99: round(nearestRank(enforced, 99), 0),
+    max: round(enforced[enforced.length - 1] ?? Number.NaN, 0),
+    refusedBeforeReceiptObserved: done.filter((c) => c.refusedBeforeReceipt).length,
+    receiptAfterSendMsP50: round(
+      nearestRank(Float64Array.from(done.map((c) => c.receiptAfterSendMs)).sort(), 50),
+      0,
+    ),
+    samplesMs: done.map((c) => round(c.enforcedMs, 1)),
+  };
+}
