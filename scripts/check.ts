@@ -14,6 +14,7 @@ import {
   accountFromMnemonic,
   apiPaths,
   auditAnchorAbi,
+  fetchAuditConsistencyProof,
   fetchAuditEntries,
   fetchVerifiedRecords,
   findAuditChainBreak,
@@ -254,14 +255,7 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
           relationship,
           entries,
           heads,
-          consistencyProof: async (from, to) =>
-            (
-              await gatekeeperJson<{ proof: string[] }>(
-                gk,
-                `${apiPaths.auditConsistency}?from=${from}&to=${to}`,
-                { token },
-              )
-            ).proof,
+          consistencyProof: (from, to) => fetchAuditConsistencyProof({ gatekeeperUrl: gk, token, from, to }),
         });
         assert(verification.ok, verification.problems.map((x) => x.message).join("; "));
         assert(verification.anchored > 0, "no entry is in an anchored head yet");

@@ -7,6 +7,7 @@ import {
   AUDIT_PAGE_MAX,
   type AuditEntry,
   apiPaths,
+  auditConsistencyResponseSchema,
   auditResponseSchema,
   nonceResponseSchema,
   type Problem,
@@ -147,6 +148,30 @@ export async function fetchAuditEntries({
     path = nextLink(headers, gatekeeperUrl);
   }
   return entries;
+}
+
+/**
+ * The RFC 9162 consistency proof between two sizes of a gatekeeper's audit log
+ * (`GET /v1/audit/consistency`): what `verifyAuditEntries` asks for between anchored heads.
+ */
+export async function fetchAuditConsistencyProof({
+  gatekeeperUrl,
+  token,
+  from,
+  to,
+  fetch = globalThis.fetch,
+}: {
+  gatekeeperUrl: string;
+  token: string;
+  from: number;
+  to: number;
+  fetch?: typeof globalThis.fetch;
+}): Promise<string[]> {
+  const body = await gatekeeperJson(gatekeeperUrl, `${apiPaths.auditConsistency}?from=${from}&to=${to}`, {
+    token,
+    fetch,
+  });
+  return auditConsistencyResponseSchema.parse(body).proof;
 }
 
 /**

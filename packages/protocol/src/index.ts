@@ -80,6 +80,7 @@ export {
   verifyAuditEntries,
 } from "./audit-anchor.ts";
 export {
+  fetchAuditConsistencyProof,
   fetchAuditEntries,
   GatekeeperRequestError,
   type GatekeeperRequestOptions,

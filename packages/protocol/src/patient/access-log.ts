@@ -8,7 +8,7 @@ import { type Address, getAddress, type Hex, isAddressEqual, zeroAddress } from 
 import { readContract } from "viem/actions";
 import { type AuditEntry, type AuditHeadResponse, apiPaths } from "../api.ts";
 import { type AuditProblem, auditAnchorAbi, readAnchoredHeads, verifyAuditEntries } from "../audit-anchor.ts";
-import { fetchAuditEntries, gatekeeperJson } from "../client.ts";
+import { fetchAuditConsistencyProof, fetchAuditEntries, gatekeeperJson } from "../client.ts";
 import type { ScopeCode } from "../scopes.ts";
 import { PatientDataError, type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { type PatientContext, shortAddress } from "./network.ts";
@@ -163,17 +163,8 @@ export async function loadProviderAccessLog({
       relationship: relationship.id,
       entries,
       heads,
-      consistencyProof: async (from, to) =>
-        (
-          await gatekeeperJson<{ proof: string[] }>(
-            gatekeeperUrl,
-            `${apiPaths.auditConsistency}?from=${from}&to=${to}`,
-            {
-              token,
-              ...fetchOption,
-            },
-          )
-        ).proof,
+      consistencyProof: (from, to) =>
+        fetchAuditConsistencyProof({ gatekeeperUrl, token, from, to, ...fetchOption }),
     });
     const byIndex = new Map<number, string[]>();
     for (const problem of verification.problems) {

@@ -65,6 +65,7 @@ export {
   type ProviderRecords,
   type ProviderRecordsStatus,
   type RecordsEvent,
+  streamPatientRecords,
   type UnverifiedRecord,
   verifiedTimelineItems,
 } from "./records.ts";

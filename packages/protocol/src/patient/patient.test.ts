@@ -266,3 +266,65 @@ describe("network and relationships", () => {
     );
   });
 });
+
+describe("the @medrec/protocol/patient entry", () => {
+  test("behavior: browser-safe — no module of the layer (or what it imports from the package) reads a node: module", async () => {
+    const { readFileSync, readdirSync } = await import("node:fs");
+    const { dirname, join, resolve } = await import("node:path");
+    const { fileURLToPath } = await import("node:url");
+    const here = dirname(fileURLToPath(import.meta.url));
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = readFileSync(file, "utf8");
+      assert.doesNotMatch(source, /from\s+"node:|import\("node:/, `${file} imports a node: module`);
+      for (const [, target] of source.matchAll(/from\s+"(\.{1,2}\/[^"]+\.ts)"/g))
+        visit(resolve(dirname(file), target as string));
+    };
+    for (const name of readdirSync(here).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts")))
+      visit(join(here, name));
+    assert.ok(seen.size > 20, `${seen.size} modules read`);
+  });
+
+  test("behavior: exported from the package as ./patient; its error extends BaseError and carries a code", async () => {
+    const entry = await import("@medrec/protocol/patient");
+    const { BaseError } = await import("../errors.ts");
+    const error = new entry.PatientDataError("unreachable", "Lakeside Clinic did not answer.");
+    assert.ok(error instanceof BaseError);
+    assert.equal(error.name, "PatientDataError");
+    assert.equal(error.code, "unreachable");
+    assert.equal(typeof entry.loadPatientRecords, "function");
+    assert.equal(typeof entry.discoverRelationships, "function");
+  });
+});
+
+describe("records without a network", () => {
+  test("behavior: a relationship whose provider could not be told is `unavailable`, streamed as its status, never fetched", async () => {
+    const { streamPatientRecords } = await import("./records.ts");
+    const key = generateEncryptionKeyPair();
+    const ctx = {
+      network: { chainId: 1, rpcUrl: "http://127.0.0.1:1", contracts: {}, providers: [] },
+      encryptionKey: key,
+      fetch: () => Promise.reject(new Error("no request may be made")),
+    } as unknown as Parameters<typeof streamPatientRecords>[0]["ctx"];
+    const relationship = {
+      id: `0x${"ef".repeat(32)}`,
+      status: "unreadable",
+      provider: undefined,
+    } as unknown as import("./relationships.ts").PatientRelationship;
+    const events = [];
+    const stream = streamPatientRecords({ ctx, relationships: [relationship] });
+    let next = await stream.next();
+    while (!next.done) {
+      events.push(next.value);
+      next = await stream.next();
+    }
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["status"],
+    );
+    assert.equal(next.value.providers[0]?.status, "unavailable");
+    assert.equal(next.value.providers[0]?.error?.code, "details-unreadable");
+  });
+});

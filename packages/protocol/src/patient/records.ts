@@ -218,3 +218,43 @@ export function verifiedTimelineItems(records: Pick<PatientRecords, "providers">
     ),
   );
 }
+
+/**
+ * {@link loadPatientRecords} as an async iterator of its events (pages as they verify, each
+ * provider's final status); the iterator's return value is the whole result.
+ *
+ * @example
+ * for await (const event of streamPatientRecords({ ctx, relationships })) if (event.type === "page") show(event.items)
+ */
+export async function* streamPatientRecords(
+  parameters: Omit<LoadPatientRecordsParameters, "onEvent">,
+): AsyncGenerator<RecordsEvent, PatientRecords> {
+  const queue: RecordsEvent[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  const signal = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const done = loadPatientRecords({
+    ...parameters,
+    onEvent: (event) => {
+      queue.push(event);
+      signal();
+    },
+  }).finally(() => {
+    finished = true;
+    signal();
+  });
+  for (;;) {
+    const next = queue.shift();
+    if (next) {
+      yield next;
+      continue;
+    }
+    if (finished) return await done;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  }
+}
