@@ -78,6 +78,17 @@ export {
 export { type RelayedCall, relayPatientCall } from "./relaying.ts";
 export { createPatientSessions, type PatientSessions } from "./sessions.ts";
 export {
+  listSharedWithMe,
+  loadSharedRecords,
+  openViewerDetails,
+  type SharedGrant,
+  type SharedGrantStatus,
+  type SharedRecords,
+  type SharedRecordsStatus,
+  sharedGrantStatus,
+  type ViewerContext,
+} from "./shared-with-me.ts";
+export {
   type ActiveGrant,
   type BatchResult,
   expiryToTimestamp,

@@ -82,6 +82,8 @@ export const routes: RouteObject[] = [
           { path: "/export/summary", lazy: lazy(() => import("./routes/summary.tsx")) },
           { path: "/sharing", lazy: lazy(() => import("./routes/sharing.tsx")) },
           { path: "/access-log", lazy: lazy(() => import("./routes/access-log.tsx")) },
+          { path: "/shared-with-me", lazy: lazy(() => import("./routes/shared-with-me.tsx")) },
+          { path: "/custodians", lazy: lazy(() => import("./routes/custodians.tsx")) },
           { path: "/account", lazy: lazy(() => import("./routes/account.tsx")) },
           { path: "/account/backup", lazy: lazy(() => import("./routes/backup.tsx")) },
         ],

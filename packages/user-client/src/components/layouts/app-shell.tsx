@@ -11,6 +11,8 @@ export const NAV_ITEMS = [
   { to: "/export", label: "Take elsewhere" },
   { to: "/sharing", label: "Sharing" },
   { to: "/access-log", label: "Access log" },
+  { to: "/shared-with-me", label: "Shared with me" },
+  { to: "/custodians", label: "Custodians" },
   { to: "/account", label: "Account" },
 ] as const;
 

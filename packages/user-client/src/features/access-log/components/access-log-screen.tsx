@@ -1,32 +1,165 @@
+import type { AccessLogEntry, ProviderAccessLog } from "@medrec/protocol/patient";
+import { useId, useState } from "react";
+import { Button } from "../../../components/button.tsx";
+import { ErrorView } from "../../../components/error-view.tsx";
 import { Card, Page } from "../../../components/page.tsx";
-import { useRelationshipIds } from "../../../lib/relationships.ts";
-import { useUnlockedWallet } from "../../../lib/wallet.ts";
+import { categoryList } from "../../../lib/categories.ts";
+import { useContacts } from "../../../lib/contacts.ts";
+import { usePatient, usePatientRelationships } from "../../../lib/patient.tsx";
+import { useAccessLog } from "../api/access-log.ts";
+import "../access-log.css";
+
+const STATUS: Record<ProviderAccessLog["status"], string> = {
+  verified: "every entry checked against the network",
+  "failed-verification":
+    "some entries do not match what this provider published on the network — see the warnings below",
+  unreachable: "could not be reached; its entries are missing. Try again in a few minutes.",
+  refused:
+    "refused to show its log. Lock and unlock MedRec to sign in again; if it persists, contact the provider.",
+  unavailable: "could not be identified from the network, so its log cannot be read.",
+};
+
+function when(at: string): string {
+  return new Date(at).toLocaleString("en-GB", {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+function Entry({ entry }: { entry: AccessLogEntry }) {
+  const what = entry.categories.length ? `${entry.what}: ${categoryList(entry.categories)}` : entry.what;
+  const denied = entry.decision === "denied";
+  return (
+    <li className={`log-entry${entry.proof === "failed" ? " log-entry-broken" : ""}`}>
+      <div className="log-main">
+        <p className="log-sentence">
+          <strong>{entry.who}</strong> {denied ? `tried to ${entry.what}` : what}
+          {denied && entry.categories.length ? `: ${categoryList(entry.categories)}` : ""}
+          {entry.count !== undefined ? ` (${entry.count})` : ""}
+        </p>
+        <p className="muted log-meta">
+          <time dateTime={entry.at}>{when(entry.at)}</time> · {entry.provider}
+        </p>
+        {entry.proof === "failed" ? (
+          <div className="log-problem" role="note">
+            <strong>This entry's proof is broken.</strong> The provider's log does not match what it published
+            on the network: {entry.problems.join("; ")}. Ask {entry.provider} to explain.
+          </div>
+        ) : null}
+      </div>
+      <div className="log-badges">
+        <span className={`badge ${denied ? "badge-denied" : "badge-allowed"}`}>
+          {denied ? "Refused" : "Allowed"}
+        </span>
+        <span className={`badge badge-proof-${entry.proof}`}>
+          {entry.proof === "verified"
+            ? "✓ Verified"
+            : entry.proof === "pending"
+              ? "Check pending"
+              : "⚠ Proof broken"}
+        </span>
+      </div>
+    </li>
+  );
+}
 
 export function AccessLogScreen() {
-  const wallet = useUnlockedWallet();
-  const relationships = useRelationshipIds(wallet.address);
-  const count = relationships.data?.length ?? 0;
+  const id = useId();
+  const patient = usePatient();
+  const relationships = usePatientRelationships(patient.data);
+  const { contacts, loading } = useContacts();
+  const log = useAccessLog(patient.data, relationships.data, loading ? [] : contacts);
+  const [provider, setProvider] = useState("");
+  const [decision, setDecision] = useState("");
+  const error = patient.error ?? relationships.error ?? log.error;
+  const entries = (log.data?.entries ?? []).filter(
+    (e) => (!provider || e.provider === provider) && (!decision || e.decision === decision),
+  );
+  const pending = log.data?.entries.filter((e) => e.proof === "pending").length ?? 0;
+  const broken = log.data?.entries.filter((e) => e.proof === "failed").length ?? 0;
   return (
     <Page
       title="Access log"
       lead="Every time anyone opened or changed your records, and whether it was allowed."
     >
-      <Card title="How the log is kept honest">
-        <p>
-          Each provider writes every access to your records in a log, and publishes a fingerprint of that log
-          on the MedRec network at least once a minute. MedRec checks each entry it shows you against those
-          fingerprints, so an entry that was removed or edited shows up as a warning.
-        </p>
-      </Card>
-      <Card title="Your providers">
-        <p role="status">
-          {relationships.isPending
-            ? "Looking up your providers…"
-            : count === 0
-              ? "No provider has linked your records yet, so there is nothing in your log."
-              : `${count === 1 ? "One provider keeps" : `${count} providers keep`} a log of access to your records.`}
-        </p>
-      </Card>
+      {error ? <ErrorView error={error} onRetry={() => log.refetch()} /> : null}
+      {!log.data ? (
+        error ? null : (
+          <p role="status">Reading the logs of your providers and checking them against the network…</p>
+        )
+      ) : (
+        <>
+          <Card title="Your providers' logs">
+            <ul className="plain-list">
+              {log.data.providers.map((p) => (
+                <li key={p.relationship}>
+                  <strong>{p.provider}</strong>: {STATUS[p.status]}
+                  {p.problems.length ? ` (${p.problems.map((x) => x.message).join("; ")})` : ""}
+                </li>
+              ))}
+            </ul>
+            <p className="muted">
+              Each provider publishes a fingerprint of its whole log on the MedRec network at least once a
+              minute. Every entry below was checked against those fingerprints: an entry that was edited or
+              removed would show as broken.
+              {pending
+                ? ` ${pending === 1 ? "One entry is" : `${pending} entries are`} newer than the last fingerprint and will be checked within a minute.`
+                : ""}
+            </p>
+            {broken ? (
+              <p role="alert" className="log-problem">
+                {broken === 1 ? "One entry does" : `${broken} entries do`} not match what the provider
+                published.
+              </p>
+            ) : null}
+            <div className="actions">
+              <Button variant="secondary" busy={log.isFetching} onClick={() => log.refetch()}>
+                Check again
+              </Button>
+            </div>
+          </Card>
+          <Card title="Entries">
+            <div className="log-filters">
+              <div className="field">
+                <label htmlFor={`${id}-provider`}>Provider</label>
+                <select id={`${id}-provider`} value={provider} onChange={(e) => setProvider(e.target.value)}>
+                  <option value="">All providers</option>
+                  {log.data.providers.map((p) => (
+                    <option key={p.relationship} value={p.provider}>
+                      {p.provider}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field">
+                <label htmlFor={`${id}-decision`}>Decision</label>
+                <select id={`${id}-decision`} value={decision} onChange={(e) => setDecision(e.target.value)}>
+                  <option value="">Allowed and refused</option>
+                  <option value="allowed">Allowed only</option>
+                  <option value="denied">Refused only</option>
+                </select>
+              </div>
+            </div>
+            <p role="status" className="muted">
+              {entries.length === log.data.entries.length
+                ? `${entries.length} ${entries.length === 1 ? "entry" : "entries"}, newest first.`
+                : `${entries.length} of ${log.data.entries.length} entries, newest first.`}
+            </p>
+            {entries.length ? (
+              <ol className="log-list">
+                {entries.map((entry) => (
+                  <Entry key={`${entry.relationship}:${entry.entry.hash}`} entry={entry} />
+                ))}
+              </ol>
+            ) : (
+              <p>No entries match these filters.</p>
+            )}
+          </Card>
+        </>
+      )}
     </Page>
   );
 }

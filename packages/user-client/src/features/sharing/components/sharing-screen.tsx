@@ -1,35 +1,40 @@
+import { ErrorView } from "../../../components/error-view.tsx";
 import { Card, Page } from "../../../components/page.tsx";
-import { useRelationshipIds } from "../../../lib/relationships.ts";
-import { useUnlockedWallet } from "../../../lib/wallet.ts";
+import { usePatient, usePatientRelationships } from "../../../lib/patient.tsx";
+import "../sharing.css";
+import { GrantList } from "./grant-list.tsx";
+import { ShareForm } from "./share-form.tsx";
 
 export function SharingScreen() {
-  const wallet = useUnlockedWallet();
-  const relationships = useRelationshipIds(wallet.address);
-  const count = relationships.data?.length ?? 0;
+  const patient = usePatient();
+  const relationships = usePatientRelationships(patient.data);
+  const error = patient.error ?? relationships.error;
+  const ctx = patient.data?.ctx;
   return (
     <Page title="Sharing" lead="Who besides you may read your records, which kinds, and until when.">
-      <Card title="How sharing works">
-        <ul className="benefits">
-          <li>
-            You choose a person (their MedRec ID), the kinds of records — for example labs or medications —
-            and an end date.
-          </li>
-          <li>
-            Each provider learns of it from the network within seconds, and serves that person only what you
-            chose.
-          </li>
-          <li>You can stop sharing at any time; it takes effect within a few seconds everywhere.</li>
-        </ul>
-      </Card>
-      <Card title="Your providers">
-        <p role="status">
-          {relationships.isPending
-            ? "Looking up your providers…"
-            : count === 0
-              ? "You can share once a provider has linked your records."
-              : `You can share records from ${count === 1 ? "one provider" : `${count} providers`}.`}
-        </p>
-      </Card>
+      {error ? (
+        <ErrorView
+          error={error}
+          onRetry={() => {
+            patient.refetch();
+            relationships.refetch();
+          }}
+        />
+      ) : null}
+      {!ctx || !relationships.data ? (
+        error ? null : (
+          <p role="status">Looking up your providers on the network…</p>
+        )
+      ) : (
+        <>
+          <Card title="Shared now">
+            <GrantList ctx={ctx} relationships={relationships.data} />
+          </Card>
+          <Card title="Share records">
+            <ShareForm ctx={ctx} relationships={relationships.data} />
+          </Card>
+        </>
+      )}
     </Page>
   );
 }

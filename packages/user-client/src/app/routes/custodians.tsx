@@ -1,0 +1,3 @@
+import { CustodiansScreen } from "../../features/custodians/index.ts";
+
+export default CustodiansScreen;

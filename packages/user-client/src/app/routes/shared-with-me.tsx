@@ -1,0 +1,3 @@
+import { SharedWithMeScreen } from "../../features/shared-with-me/index.ts";
+
+export default SharedWithMeScreen;
