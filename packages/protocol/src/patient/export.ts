@@ -3,12 +3,27 @@
  * and a one-page summary (current medications, allergies, active conditions, immunizations, recent
  * lab results) for printing. Pure functions.
  */
+import { sha256 } from "@noble/hashes/sha2";
+import { bytesToHex } from "viem";
 import type { FhirBundle, FhirResource } from "../fhir.ts";
 import type { ScopeCode } from "../scopes.ts";
 import { compareTimelineItems, filterTimeline, type TimelineFilter, type TimelineItem } from "./timeline.ts";
 
 /** The extension that names the provider a record came from, in an exported Bundle entry. */
 export const EXPORT_SOURCE_URL = "https://medrec.dev/fhir/source-provider";
+
+/**
+ * A stable `urn:uuid:` for a record of a provider: the same record exports under the same name
+ * every time, and two providers' records with the same id do not collide.
+ */
+export function exportFullUrl(provider: string, resource: FhirResource): string {
+  const hex = bytesToHex(
+    sha256(new TextEncoder().encode(`${provider}\u0000${resource.resourceType}/${resource.id ?? ""}`)),
+  ).slice(2, 34);
+  // RFC 9562 layout: version 8 (custom), variant 10.
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `urn:uuid:${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
 
 /**
  * A FHIR R4 Bundle of type `collection` of the given timeline items (filtered when `filter` is
@@ -27,7 +42,7 @@ export function exportFhirBundle(
     timestamp: timestamp.toISOString(),
     total: chosen.length,
     entry: chosen.map((item) => ({
-      fullUrl: `urn:medrec:${encodeURIComponent(item.provider)}:${item.resourceType}/${item.resource.id ?? ""}`,
+      fullUrl: exportFullUrl(item.provider, item.resource),
       resource: item.resource,
       extension: [{ url: EXPORT_SOURCE_URL, valueString: item.provider }],
     })),

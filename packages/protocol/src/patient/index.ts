@@ -31,6 +31,7 @@ export {
 export {
   EXPORT_SOURCE_URL,
   exportFhirBundle,
+  exportFullUrl,
   type HealthSummary,
   healthSummary,
   type SummaryLine,

@@ -9,7 +9,7 @@ import { OBSERVATION_CATEGORY_SYSTEM } from "../scopes.ts";
 import { encryptionKeyPairFromMnemonic, generateEncryptionKeyPair, sealJson } from "../sealed-box.ts";
 import { describeActor } from "./access-log.ts";
 import { describePatientErrorCode, PatientDataError, patientErrorCode } from "./errors.ts";
-import { EXPORT_SOURCE_URL, exportFhirBundle, healthSummary } from "./export.ts";
+import { EXPORT_SOURCE_URL, exportFhirBundle, exportFullUrl, healthSummary } from "./export.ts";
 import { patientNetworkFromManifest, shortAddress } from "./network.ts";
 import { describeRecordChange, diffFingerprints, fingerprint } from "./notifications.ts";
 import { openProviderDetails } from "./relationships.ts";
@@ -90,7 +90,20 @@ describe("export and summary", () => {
     assert.equal(all.timestamp, "2025-01-01T00:00:00.000Z");
     assert.equal(all.entry?.length, resources.length);
     assert.deepEqual(all.entry?.[0]?.extension, [{ url: EXPORT_SOURCE_URL, valueString: "Lakeside Clinic" }]);
-    assert.match(String(all.entry?.[0]?.fullUrl), /^urn:medrec:Lakeside%20Clinic:/);
+    const urls = all.entry?.map((e) => String(e.fullUrl)) ?? [];
+    for (const url of urls)
+      assert.match(url, /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(new Set(urls).size, urls.length, "unique in the Bundle");
+    assert.equal(
+      exportFullUrl("Lakeside Clinic", resources[0] as FhirResource),
+      exportFullUrl("Lakeside Clinic", resources[0] as FhirResource),
+      "stable",
+    );
+    assert.notEqual(
+      exportFullUrl("Lakeside Clinic", resources[0] as FhirResource),
+      exportFullUrl("Hilltop Medical", resources[0] as FhirResource),
+      "the same id at another provider is another record",
+    );
     const labs = exportFhirBundle(timeline, { filter: { categories: ["labs"] } });
     assert.deepEqual(
       labs.entry?.map((e) => e.resource?.id),
