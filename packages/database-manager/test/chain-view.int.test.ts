@@ -59,6 +59,17 @@ async function relationshipCall(
   return receipt.blockNumber;
 }
 
+/** A relationship created by a stranger's delegate (not linked to any view), with one viewer granted `scopes`. */
+async function grantedRelationship(scopes: number) {
+  const patient = await env.patient();
+  const delegate = await env.account();
+  const id = relationshipIdOf(patient.address, delegate.address);
+  const viewer = privateKeyToAccount(generatePrivateKey()).address;
+  await relationshipCall(delegate, "create", [patient.address, "0x00"]);
+  await relationshipCall(patient.account, "grant", [id, viewer, scopes, expiresAt(), "0x"]);
+  return { patient, id, viewer };
+}
+
 before(async () => {
   env = await startChainEnv("chain_view_int");
   chain = await createChain({ db: env.db, logger: silent, records: noRecords, settings: env.settings() });
@@ -154,12 +165,7 @@ describe("ChainView snapshot", () => {
   test("behavior: a saved cursor that is no longer canonical (a reorganisation while down) is rebuilt from the deployment block", async () => {
     const running = views.at(-1) ?? (await restartedView()).view;
     await running.stop();
-    const patient = await env.patient();
-    const delegate = await env.account();
-    const id = relationshipIdOf(patient.address, delegate.address);
-    const viewer = privateKeyToAccount(generatePrivateKey()).address;
-    await relationshipCall(delegate, "create", [patient.address, "0x00"]);
-    await relationshipCall(patient.account, "grant", [id, viewer, 6, expiresAt(), "0x"]);
+    const { id, viewer } = await grantedRelationship(6);
     // The snapshot of a running view, then its cursor's block replaced as a reorganisation would.
     const { view: saver } = await restartedView();
     saver.link(id, 9003);
@@ -184,12 +190,7 @@ describe("ChainView snapshot", () => {
     for (const v of views) await v.stop();
     const { view: first } = await restartedView();
     const { view: second, calls } = await restartedView();
-    const patient = await env.patient();
-    const delegate = await env.account();
-    const id = relationshipIdOf(patient.address, delegate.address);
-    const viewer = privateKeyToAccount(generatePrivateKey()).address;
-    await relationshipCall(delegate, "create", [patient.address, "0x00"]);
-    await relationshipCall(patient.account, "grant", [id, viewer, 7, expiresAt(), "0x"]);
+    const { patient, id, viewer } = await grantedRelationship(7);
     // Only the first links it (the second has not read the patients table yet) and saves it.
     first.link(id, 9004);
     await first.waitForBlock((await env.publicClient.getBlockNumber()) + 1n);

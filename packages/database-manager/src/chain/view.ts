@@ -444,6 +444,7 @@ export function createChainView({
     dirty.agents.clear();
     cursor = beforeStart;
     cursorHash = undefined;
+    savedCursor = beforeStart;
     replaceSnapshot = true;
   }
 
