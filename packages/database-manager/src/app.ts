@@ -98,7 +98,8 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
       // Bearer tokens, never cookies: no credentials, and only listed origins.
       origin: config.CORS_ORIGINS,
       credentials: false,
-      exposedHeaders: ["X-Request-Id"],
+      // `Link` carries the next page of records and of the audit log: a browser sees only exposed headers.
+      exposedHeaders: ["X-Request-Id", "Link"],
     }),
   );
   app.use(

@@ -47,3 +47,37 @@ export const FLAG_WORDS: Record<RangeFlag, string> = {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
+
+/** UCUM units as a patient writes them (`mm[Hg]` → `mmHg`). */
+const UNITS: [RegExp, string][] = [
+  [/mm\[Hg\]/g, "mmHg"],
+  [/\{1\.73_m2\}/g, "1.73 m²"],
+  [/\[in_i\]/g, "in"],
+  [/\[lb_av\]/g, "lb"],
+  [/\[degF\]/g, "°F"],
+  [/\bCel\b/g, "°C"],
+  [/kg\/m2\b/g, "kg/m²"],
+  [/10\*3\//g, "×10³/"],
+  [/10\*6\//g, "×10⁶/"],
+  [/\buL\b/g, "µL"],
+  [/\{[^}]*\}/g, ""],
+];
+
+/** A value or range in words: UCUM codes replaced by the units people write. */
+export function plainUnits(text: string): string {
+  let out = text;
+  for (const [pattern, words] of UNITS) out = out.replace(pattern, words);
+  return out.replace(/\s{2,}/g, " ").trim();
+}
+
+/**
+ * A lab name without the laboratory's bracketed qualifiers: "Cholesterol [Mass/volume] in Serum or
+ * Plasma" → "Cholesterol in Serum or Plasma".
+ */
+export function plainTitle(title: string): string {
+  const out = title
+    .replace(/\s*\[[^\]]*\]/g, "")
+    .replace(/\s{2,}/g, " ")
+    .trim();
+  return out || title;
+}

@@ -3,7 +3,7 @@ import { useMemo } from "react";
 import { Link } from "react-router";
 import { ErrorView } from "../../../components/error-view.tsx";
 import { Page } from "../../../components/page.tsx";
-import { FLAG_WORDS, formatDate } from "../../../lib/record-words.ts";
+import { FLAG_WORDS, formatDate, plainTitle, plainUnits } from "../../../lib/record-words.ts";
 import { useVerifiedRecords } from "../use-records.ts";
 import "./export.css";
 
@@ -47,8 +47,8 @@ function Section({
           <tbody>
             {lines.map((l) => (
               <tr key={`${l.provider}:${l.resource.resourceType}/${l.resource.id ?? l.title}`}>
-                <td>{l.title}</td>
-                <td>{(extra?.(l) ?? (l.detail ? (DETAIL[l.detail] ?? l.detail) : "")) || "—"}</td>
+                <td>{plainTitle(l.title)}</td>
+                <td>{plainUnits((extra?.(l) ?? (l.detail ? (DETAIL[l.detail] ?? l.detail) : "")) || "—")}</td>
                 <td>{formatDate(l.date)}</td>
                 <td>{l.provider}</td>
               </tr>

@@ -1,6 +1,6 @@
 import type { TimelineItem } from "@medrec/protocol/patient";
 import { lazy, Suspense, useMemo, useState } from "react";
-import { FLAG_WORDS, formatDate, plural } from "../../../lib/record-words.ts";
+import { FLAG_WORDS, formatDate, plainTitle, plainUnits, plural } from "../../../lib/record-words.ts";
 import type { TrendPoint } from "./lab-trend.tsx";
 import { FlagPill } from "./record-list.tsx";
 
@@ -22,7 +22,7 @@ export function groupLabs(items: readonly TimelineItem[]): LabGroup[] {
   for (const item of items) {
     if (item.resourceType !== "Observation") continue;
     const key = labKey(item);
-    const group = groups.get(key) ?? { key, title: item.title, items: [] };
+    const group = groups.get(key) ?? { key, title: plainTitle(item.title), items: [] };
     group.items.push(item);
     groups.set(key, group);
   }
@@ -44,13 +44,14 @@ function LabCard({ group }: { group: LabGroup }) {
     <li className="lab-card" aria-labelledby={headingId}>
       <h3 id={headingId}>{group.title}</h3>
       <p className="lab-latest">
-        <span className="lab-value">{latest.value?.text ?? "No value"}</span> <FlagPill flag={latest.flag} />
+        <span className="lab-value">{latest.value ? plainUnits(latest.value.text) : "No value"}</span>{" "}
+        <FlagPill flag={latest.flag} />
         <span className="muted">
           {" "}
           on {formatDate(latest.date)} at {latest.provider}
         </span>
       </p>
-      {latest.range ? <p className="muted">Normal range: {latest.range.text}</p> : null}
+      {latest.range ? <p className="muted">Normal range: {plainUnits(latest.range.text)}</p> : null}
       {points.length >= 2 ? (
         <figure className="trend">
           <Suspense fallback={<div className="trend-chart trend-loading" aria-hidden="true" />}>
@@ -87,7 +88,7 @@ function LabCard({ group }: { group: LabGroup }) {
                 <tr key={i.key}>
                   <td>{formatDate(i.date)}</td>
                   <td>
-                    {i.value?.text ?? "—"}
+                    {i.value ? plainUnits(i.value.text) : "—"}
                     {i.flag && i.flag !== "normal" ? ` (${FLAG_WORDS[i.flag]})` : ""}
                   </td>
                   <td>{i.provider}</td>

@@ -16,7 +16,7 @@ function describe(p: ProviderRecordsState): { label: string; detail: string; ton
     case "verified":
       return {
         label: "Verified",
-        detail: `${plural(p.loaded, "record")}, each checked against what ${p.provider} published on the network.`,
+        detail: `${plural(p.loaded, "record")}, each matching what ${p.provider} published on the network.`,
         tone: "ok",
       };
     case "failed-verification":
@@ -68,13 +68,8 @@ export function ProviderStatusList({
             </div>
             <p>{detail}</p>
             {p.status === "unreachable" || p.status === "refused" ? (
-              <button
-                type="button"
-                className="btn btn-secondary"
-                onClick={() => onRetry(p)}
-                aria-label={`Try ${p.provider} again`}
-              >
-                Try again
+              <button type="button" className="btn btn-secondary" onClick={() => onRetry(p)}>
+                Try again<span className="visually-hidden"> with {p.provider}</span>
               </button>
             ) : null}
           </li>

@@ -34,6 +34,9 @@ const STATUS_WORDS: Record<string, string> = {
   unknown: "Unknown",
 };
 
+/** Statuses too ordinary to mention: a record is final, active or done unless it says otherwise. */
+const ROUTINE = new Set(["final", "active", "completed", "finished", "current", "amended", "corrected"]);
+
 /** A FHIR status in words ("Active", "Final"). */
 export function statusWords(status: string | undefined): string | undefined {
   if (!status) return undefined;
@@ -45,7 +48,7 @@ export function detailLines(item: TimelineItem): [string, string][] {
   const r = item.resource as Loose;
   const lines: [string, string][] = [];
   const status = statusWords(item.status);
-  if (status) lines.push(["Status", status]);
+  if (status && !ROUTINE.has(item.status ?? "")) lines.push(["Status", status]);
   const dosage = asList(r.dosageInstruction)
     .map((d) => text(d.text))
     .filter(Boolean)

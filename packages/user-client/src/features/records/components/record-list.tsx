@@ -1,6 +1,13 @@
 import type { TimelineItem } from "@medrec/protocol/patient";
 import { useState } from "react";
-import { categoryName, FLAG_WORDS, formatDate, plural } from "../../../lib/record-words.ts";
+import {
+  categoryName,
+  FLAG_WORDS,
+  formatDate,
+  plainTitle,
+  plainUnits,
+  plural,
+} from "../../../lib/record-words.ts";
 import { detailLines } from "./record-details.tsx";
 
 const STEP = 50;
@@ -21,13 +28,13 @@ export function RecordRow({ item, showCategory = true }: { item: TimelineItem; s
       </div>
       <div className="record-body">
         <div className="record-title">
-          <strong>{item.title}</strong>
+          <strong>{plainTitle(item.title)}</strong>
           {item.sensitive ? <span className="tag">Restricted</span> : null}
         </div>
         {item.value ? (
           <div className="record-value">
-            <span>{item.value.text}</span> <FlagPill flag={item.flag} />
-            {item.range ? <span className="muted"> · Normal range {item.range.text}</span> : null}
+            <span>{plainUnits(item.value.text)}</span> <FlagPill flag={item.flag} />
+            {item.range ? <span className="muted"> · Normal range {plainUnits(item.range.text)}</span> : null}
           </div>
         ) : null}
         <div className="record-meta muted">
@@ -37,7 +44,7 @@ export function RecordRow({ item, showCategory = true }: { item: TimelineItem; s
         {details.length > 0 ? (
           <details className="record-more">
             <summary>
-              More<span className="visually-hidden"> about {item.title}</span>
+              More<span className="visually-hidden"> about {plainTitle(item.title)}</span>
             </summary>
             <dl>
               {details.map(([label, value]) => (

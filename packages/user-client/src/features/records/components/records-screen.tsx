@@ -29,6 +29,8 @@ const VIEWS = [
   ),
 ] as const;
 
+const TIMELINE_CATEGORIES = RECORD_CATEGORIES.map((c) => c.code).filter((c) => c !== "demographics");
+
 export function RecordsScreen() {
   const patient = usePatient();
   const relationships = usePatientRelationships(patient.data);
@@ -44,7 +46,8 @@ export function RecordsScreen() {
 
   const shown = useMemo(() => {
     const filter: TimelineFilter = {
-      ...(view.code === "all" ? {} : { categories: [view.code] }),
+      // The timeline is what happened; personal details (name, address) are not an event.
+      categories: view.code === "all" ? TIMELINE_CATEGORIES : [view.code],
       ...(provider ? { providers: [provider] } : {}),
       ...(outOfRange ? { outOfRange: true } : {}),
     };
@@ -100,6 +103,12 @@ export function RecordsScreen() {
           <h2 id="providers-title" className="section-title">
             Providers
           </h2>
+          <p className="muted">
+            {records.providers.length === 1
+              ? "One provider has"
+              : `${records.providers.length} providers have`}{" "}
+            linked your records to your wallet.
+          </p>
           <ProviderStatusList
             providers={records.providers}
             onRetry={(p) => patient.data && void reloadProvider(patient.data, p.relationship)}

@@ -1,6 +1,6 @@
 import { resourceDate, resourceTitle } from "@medrec/protocol/patient";
 import type { ProviderRecordsState } from "../../../lib/patient-records.ts";
-import { formatDate, plural } from "../../../lib/record-words.ts";
+import { formatDate, plainTitle, plural } from "../../../lib/record-words.ts";
 
 const REASONS: Record<string, string> = {
   "root-mismatch": "The provider's copy does not match what it published on the network.",
@@ -42,7 +42,7 @@ export function UnverifiedRecords({ providers }: { providers: readonly ProviderR
                 <div className="record-body">
                   <div className="record-title">
                     <span className="tag tag-bad">Not verified</span>{" "}
-                    <strong>{resourceTitle(u.resource)}</strong>
+                    <strong>{plainTitle(resourceTitle(u.resource))}</strong>
                   </div>
                   <div className="muted">{REASONS[u.reason] ?? "It failed the check."}</div>
                 </div>
