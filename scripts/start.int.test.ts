@@ -61,7 +61,10 @@ describe("./medrec start", async () => {
   it("behavior: three providers' whole stacks pass the black-box check, relaying leaves no funding graph, and Ctrl-C leaves nothing", async (t) => {
     const tmp = await runDir(dir, "run");
     const manifestFile = path.join(dir, "network.json");
-    const { child, output } = start({ MEDREC_MANIFEST: manifestFile, MEDREC_GATEKEEPER_PORT: "0" }, tmp);
+    const { child, output } = start(
+      { MEDREC_MANIFEST: manifestFile, MEDREC_GATEKEEPER_PORT: "0", MEDREC_DAPP_PORT: "0" },
+      tmp,
+    );
     try {
       await waitFor(() => /Press Ctrl-C to stop\.|start failed/.test(output()), "the ready line", 300_000);
       assert.match(output(), /Press Ctrl-C to stop\./, output());
@@ -78,6 +81,15 @@ describe("./medrec start", async () => {
       assert.equal((demo.staff as unknown[]).length, 3, "one demo staff key per provider");
       for (const secret of [manifest.demo?.patientMnemonic, demo.viewerMnemonic])
         assert.ok(!output().includes(String(secret)), "no mnemonic is printed");
+      // The patient dapp: in the manifest, printed, and its configuration holds no demo secret.
+      const dappUrl = String(manifest.demo?.dappUrl);
+      assert.match(dappUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.ok(output().includes(`patient dapp   ${dappUrl}`), "start prints the dapp's URL");
+      assert.match(await (await fetch(dappUrl)).text(), /<div id="root">/);
+      const served = await (await fetch(`${dappUrl}/config.json`)).text();
+      assert.equal(JSON.parse(served).providers.length, 3);
+      for (const secret of [manifest.demo?.patientMnemonic, demo.viewerMnemonic])
+        assert.ok(!served.includes(String(secret)), "the dapp's configuration holds no mnemonic");
       for (const provider of manifest.providers) {
         assert.match(provider.gatekeeperUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
         assert.match(provider.rpcUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -128,7 +140,11 @@ describe("./medrec start", async () => {
     await new Promise<void>((resolve) => blocker.listen(first + 1, "127.0.0.1", resolve));
     try {
       const { child, output } = start(
-        { MEDREC_MANIFEST: path.join(dir, "busy.json"), MEDREC_GATEKEEPER_PORT: String(first) },
+        {
+          MEDREC_MANIFEST: path.join(dir, "busy.json"),
+          MEDREC_GATEKEEPER_PORT: String(first),
+          MEDREC_DAPP_PORT: "0",
+        },
         tmp,
       );
       const [code] = await once(child, "exit");
@@ -146,7 +162,7 @@ describe("./medrec start", async () => {
   it("error: a bad MEDREC_PERIOD_SECONDS is refused with a clear message", async () => {
     const tmp = await runDir(dir, "bad");
     const { child, output } = start(
-      { MEDREC_PERIOD_SECONDS: "0.5", MEDREC_MANIFEST: path.join(dir, "bad.json") },
+      { MEDREC_PERIOD_SECONDS: "0.5", MEDREC_MANIFEST: path.join(dir, "bad.json"), MEDREC_DAPP_PORT: "0" },
       tmp,
     );
     const [code] = await once(child, "exit");

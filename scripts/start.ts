@@ -7,7 +7,8 @@
  *
  * Environment: MEDREC_MANIFEST (default `.medrec/network.json` at the repository root),
  * MEDREC_PERIOD_SECONDS (block period, default 1), MEDREC_GATEKEEPER_PORT (first gatekeeper port,
- * default 7101, the others follow; 0 = free ports).
+ * default 7101, the others follow; 0 = free ports), MEDREC_DAPP_PORT (the patient dapp, default 7100;
+ * 0 = a free port).
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,11 +58,14 @@ try {
     0,
     65533,
   );
+  const dappPort = parseInteger("MEDREC_DAPP_PORT", process.env.MEDREC_DAPP_PORT, 7100, 0, 65535);
   const out = manifestPath({ root: repoRoot, env: process.env });
   const system: System = await startSystem({
     periodSeconds,
     gatekeeperPort,
+    // Besides the dapp served here: Vite's dev server (`pnpm --filter @medrec/user-client dev`).
     corsOrigins: ["http://127.0.0.1:5173", "http://localhost:5173"],
+    dappPort,
     log: (line) => console.log(line),
     logger: pino({ level: "warn" }),
     onStop: (stop) => {
@@ -84,6 +88,7 @@ try {
       (x) =>
         `  ${x.name.padEnd(18)} gatekeeper ${x.gatekeeper.url}  RPC ${x.rpcUrl}  demo patient: ${x.resources} records`,
     ),
+    `  patient dapp   ${system.dappUrl} — open it in a browser (restore with demo.patientMnemonic to see the demo patient)`,
     `  demo patient   ${written.demo?.patientAddress} (a family member can read labs and medications at two providers)`,
     "                 mnemonics and staff keys are in the manifest: local demo secrets only",
     `  manifest       ${out}`,

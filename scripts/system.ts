@@ -46,6 +46,7 @@ import {
   generatePatientMnemonic,
   type NetworkManifestInput,
 } from "@medrec/protocol/node";
+import { buildDapp, type DappServer, publicConfig, startDappServer } from "@medrec/user-client/server";
 import type { Logger } from "pino";
 import {
   type Address,
@@ -98,8 +99,10 @@ export type SystemParameters = {
   periodSeconds: number;
   /** First gatekeeper port (the others follow); 0 = free ports. */
   gatekeeperPort: number;
-  /** Origins allowed to call the gatekeepers from a browser (the dapp). */
+  /** Origins allowed to call the gatekeepers and the RPC nodes from a browser (besides the dapp's own). */
   corsOrigins: string[];
+  /** Build and serve the patient dapp on 127.0.0.1 at this port (0 = a free one); absent = no dapp. */
+  dappPort?: number;
   log: (line: string) => void;
   logger: Logger;
   /** Receives `stop` before anything starts, so that a signal during start-up can stop what has. */
@@ -125,6 +128,8 @@ export type System = {
   network: Network;
   providers: ProviderHandle[];
   manifest: NetworkManifestInput;
+  /** Where the patient dapp is served, when `dappPort` was given. */
+  dappUrl: string | undefined;
   stop(): Promise<void>;
 };
 
@@ -134,6 +139,7 @@ export type System = {
  */
 export async function startSystem(p: SystemParameters): Promise<System> {
   let network: Network | undefined;
+  let dapp: DappServer | undefined;
   const daemons: GovernanceDaemon[] = [];
   const providers: Partial<ProviderHandle>[] = [];
   const dataDirs: string[] = [];
@@ -144,6 +150,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       await Promise.allSettled(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
       await Promise.allSettled(daemons.map((d) => d.stop()));
       if (network) await stopNetwork(network, { removeDir: true }).catch(() => undefined);
+      await dapp?.close();
     })();
     return stopped;
   };
@@ -151,6 +158,23 @@ export async function startSystem(p: SystemParameters): Promise<System> {
 
   try {
     const binary = await step("geth", () => findGeth());
+    // The dapp first: its origin must be known to the RPC nodes and gatekeepers before they start.
+    // It serves only the manifest's public fields, once the network is up.
+    let dappConfig: ReturnType<typeof publicConfig> | undefined;
+    if (p.dappPort !== undefined) {
+      const port = p.dappPort;
+      dapp = await step("patient dapp (build and static server)", async () => {
+        await buildDapp();
+        return startDappServer({ port, getConfig: () => dappConfig }).catch((error: unknown) => {
+          throw (error as { code?: string })?.code === "EADDRINUSE"
+            ? new Error(`port ${port} is in use (set MEDREC_DAPP_PORT to another port, or 0)`)
+            : error;
+        });
+      });
+    }
+    const corsOrigins = [
+      ...new Set([...(dapp ? [dapp.url, dapp.url.replace("127.0.0.1", "localhost")] : []), ...p.corsOrigins]),
+    ];
     // The deployer only deploys and funds: a fresh key each run, prefunded in the genesis.
     const deployer = privateKeyToAccount(generatePrivateKey());
     // Demo identities (local demo secrets only): the patient, a family member, and per provider a
@@ -173,6 +197,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
         sealers: PROVIDERS.length,
         periodSeconds: p.periodSeconds,
         binary,
+        corsOrigins,
         prefund: {
           [deployer.address]: parseEther("1000000"),
           ...Object.fromEntries(
@@ -311,7 +336,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             PUBLIC_URL: url,
             DATA_DIR: dataDir,
             LOG_LEVEL: "warn",
-            CORS_ORIGINS: p.corsOrigins.join(","),
+            CORS_ORIGINS: corsOrigins.join(","),
             OPERATOR_KEY: keys.operatorKey,
             STAFF_ACCOUNTS: privateKeyToAccount(keys.staffKey).address,
             CHAIN_RPC_URL: net.nodes[i]?.rpcUrl ?? rpcUrl,
@@ -483,6 +508,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       })),
       demo: {
         note: "Local demo secrets only: never use these mnemonics or keys for anything else.",
+        ...(dapp ? { dappUrl: dapp.url } : {}),
         patientMnemonic,
         patientAddress: patient.address,
         viewerMnemonic,
@@ -499,7 +525,9 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       chain: { engine: "geth v1.13.15 Clique", periodSeconds: p.periodSeconds, dataDir: net.dir },
       gatekeeperDataDirs: started.map((x) => x.dataDir),
     };
-    return { network: net, providers: started, manifest, stop };
+    // Only now does the dapp answer /config.json: public fields, by name (never `demo`).
+    dappConfig = publicConfig({ ...manifest, contracts: { ...manifest.contracts } });
+    return { network: net, providers: started, manifest, dappUrl: dapp?.url, stop };
   } catch (error) {
     await stop();
     throw error;

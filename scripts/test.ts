@@ -1,7 +1,7 @@
 /**
  * `./medrec test`: every check and test suite of the monorepo, in order, with one summary at the end.
  * Each step's own output streams through; counts are read from the runners' closing lines
- * (Hardhat's "N passing / N failing", node:test's "ℹ pass N / ℹ fail N").
+ * (Hardhat's "N passing / N failing", node:test's "ℹ pass N / ℹ fail N", Vitest's "Tests  N failed | N passed").
  */
 import { spawn } from "node:child_process";
 
@@ -53,6 +53,25 @@ const steps: Step[] = [
     counts: true,
   },
   {
+    name: "user-client: unit tests",
+    command: ["pnpm", "--filter", "@medrec/user-client", "run", "test"],
+    counts: true,
+  },
+  // The dapp's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+  {
+    name: "user-client: Chromium",
+    command: [
+      "sh",
+      "-c",
+      "command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }",
+    ],
+  },
+  {
+    name: "user-client: the dapp in Chromium against a local network",
+    command: ["pnpm", "--filter", "@medrec/user-client", "run", "test:browser"],
+    counts: true,
+  },
+  {
     name: "system: ./medrec start, the black-box check, linkage",
     command: ["node", "--test", "--test-timeout=600000", "scripts/*.test.ts"],
     counts: true,
@@ -85,8 +104,11 @@ function countsOf(output: string): { passed: number; failed: number } {
     return m ? Number(m[1]) : 0;
   };
   return {
-    passed: last(/^\s*(\d+) passing/gm) + last(/^ℹ pass (\d+)$/gm),
-    failed: last(/^\s*(\d+) failing/gm) + last(/^ℹ fail (\d+)$/gm),
+    passed:
+      last(/^\s*(\d+) passing/gm) +
+      last(/^ℹ pass (\d+)$/gm) +
+      last(/^\s*Tests\s+(?:\d+ failed \| )?(\d+) passed/gm),
+    failed: last(/^\s*(\d+) failing/gm) + last(/^ℹ fail (\d+)$/gm) + last(/^\s*Tests\s+(\d+) failed/gm),
   };
 }
 

@@ -72,7 +72,14 @@ export async function buildDapp({ force = false }: { force?: boolean } = {}): Pr
     if (Math.max(...sources) < built.mtimeMs) return false;
   }
   const { build } = await import("vite");
-  await build({ root: PACKAGE_DIR, logLevel: "warn", configFile: path.join(PACKAGE_DIR, "vite.config.ts") });
+  // Earlier builds' hashed chunks stay: a page opened before this build (another test, another
+  // start) still finds the chunks it will lazy-load. They are small and dist/ is git-ignored.
+  await build({
+    root: PACKAGE_DIR,
+    logLevel: "warn",
+    configFile: path.join(PACKAGE_DIR, "vite.config.ts"),
+    build: { emptyOutDir: false },
+  });
   return true;
 }
 

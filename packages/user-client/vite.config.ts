@@ -8,6 +8,7 @@ export default defineConfig({
     target: "es2022",
     // Source maps would publish the source next to the app; the tests read the bundle as built.
     sourcemap: false,
-    chunkSizeWarningLimit: 700,
+    // The entry chunk (React, viem, zod, the protocol) is ~820 KB raw, ~250 KB gzip: the budget is 300 KB gzip.
+    chunkSizeWarningLimit: 900,
   },
 });

@@ -234,6 +234,8 @@ export type NodeForOptions = {
   extraArgs?: readonly string[];
   /** How long each geth may take to start. */
   startTimeoutMs?: number;
+  /** Browser origins (a dapp's) the RPC node accepts over HTTP (CORS) and WebSocket; the sealer serves neither. */
+  corsOrigins?: readonly string[];
 };
 
 /**
@@ -306,6 +308,7 @@ export function providerParameters(
     nodeKeyPath: node.rpc.nodeKeyPath,
     ports: node.rpc.ports,
     ipcPath: node.rpc.ipcPath,
+    ...(options.corsOrigins?.length ? { corsOrigins: options.corsOrigins } : {}),
     staticNodes: [node.enode, ...state.nodes.filter((o) => o.name !== node.name).map((o) => o.enode)],
   };
   return { sealer, rpc };
@@ -393,6 +396,8 @@ export type StartNetworkParameters = InitNetworkParameters & {
   extraArgs?: readonly string[];
   /** How long to wait for all peers and advancing blocks. Default 90 s. */
   readyTimeoutMs?: number;
+  /** Browser origins every RPC node accepts (see `NodeForOptions.corsOrigins`). */
+  corsOrigins?: readonly string[];
 };
 
 /**
@@ -406,6 +411,7 @@ export async function startNetwork(parameters: StartNetworkParameters): Promise<
     nodeFor(state, n, {
       ...(parameters.binary ? { binary: parameters.binary } : {}),
       ...(parameters.extraArgs ? { extraArgs: parameters.extraArgs } : {}),
+      ...(parameters.corsOrigins ? { corsOrigins: parameters.corsOrigins } : {}),
     }),
   );
   const network = { dir, state, nodes };

@@ -8,6 +8,7 @@ import { type ComponentType, lazy as lazyComponent, Suspense, useMemo } from "re
 import { createBrowserRouter, Navigate, Outlet, type RouteObject, useLocation } from "react-router";
 import { RouterProvider } from "react-router/dom";
 import { AppShell, WelcomeShell } from "../components/layouts/app-shell.tsx";
+import { RouteError } from "../components/route-error.tsx";
 import { useWallet } from "../lib/wallet.ts";
 
 const lazy =
@@ -57,40 +58,46 @@ function Home() {
 }
 
 export const routes: RouteObject[] = [
-  { path: "/", Component: Home },
+  // Any screen that fails to load or throws: sentences and a next step (components/route-error.tsx).
   {
-    Component: WelcomeShell,
+    ErrorBoundary: RouteError,
     children: [
-      { path: "/welcome", lazy: lazy(() => import("./routes/welcome.tsx")) },
-      { path: "/create", lazy: lazy(() => import("./routes/create.tsx")) },
-      { path: "/restore", lazy: lazy(() => import("./routes/restore.tsx")) },
+      { path: "/", Component: Home },
       {
-        Component: RequireLocked,
-        children: [{ path: "/unlock", lazy: lazy(() => import("./routes/unlock.tsx")) }],
-      },
-    ],
-  },
-  {
-    Component: RequireUnlocked,
-    children: [
-      {
-        Component: UnlockedShell,
+        Component: WelcomeShell,
         children: [
-          { path: "/records", lazy: lazy(() => import("./routes/records.tsx")) },
-          { path: "/notifications", lazy: lazy(() => import("./routes/notifications.tsx")) },
-          { path: "/export", lazy: lazy(() => import("./routes/export.tsx")) },
-          { path: "/export/summary", lazy: lazy(() => import("./routes/summary.tsx")) },
-          { path: "/sharing", lazy: lazy(() => import("./routes/sharing.tsx")) },
-          { path: "/access-log", lazy: lazy(() => import("./routes/access-log.tsx")) },
-          { path: "/shared-with-me", lazy: lazy(() => import("./routes/shared-with-me.tsx")) },
-          { path: "/custodians", lazy: lazy(() => import("./routes/custodians.tsx")) },
-          { path: "/account", lazy: lazy(() => import("./routes/account.tsx")) },
-          { path: "/account/backup", lazy: lazy(() => import("./routes/backup.tsx")) },
+          { path: "/welcome", lazy: lazy(() => import("./routes/welcome.tsx")) },
+          { path: "/create", lazy: lazy(() => import("./routes/create.tsx")) },
+          { path: "/restore", lazy: lazy(() => import("./routes/restore.tsx")) },
+          {
+            Component: RequireLocked,
+            children: [{ path: "/unlock", lazy: lazy(() => import("./routes/unlock.tsx")) }],
+          },
         ],
       },
+      {
+        Component: RequireUnlocked,
+        children: [
+          {
+            Component: UnlockedShell,
+            children: [
+              { path: "/records", lazy: lazy(() => import("./routes/records.tsx")) },
+              { path: "/notifications", lazy: lazy(() => import("./routes/notifications.tsx")) },
+              { path: "/export", lazy: lazy(() => import("./routes/export.tsx")) },
+              { path: "/export/summary", lazy: lazy(() => import("./routes/summary.tsx")) },
+              { path: "/sharing", lazy: lazy(() => import("./routes/sharing.tsx")) },
+              { path: "/access-log", lazy: lazy(() => import("./routes/access-log.tsx")) },
+              { path: "/shared-with-me", lazy: lazy(() => import("./routes/shared-with-me.tsx")) },
+              { path: "/custodians", lazy: lazy(() => import("./routes/custodians.tsx")) },
+              { path: "/account", lazy: lazy(() => import("./routes/account.tsx")) },
+              { path: "/account/backup", lazy: lazy(() => import("./routes/backup.tsx")) },
+            ],
+          },
+        ],
+      },
+      { path: "*", lazy: lazy(() => import("./routes/not-found.tsx")) },
     ],
   },
-  { path: "*", lazy: lazy(() => import("./routes/not-found.tsx")) },
 ];
 
 export function AppRouter() {

@@ -183,7 +183,7 @@ export function passwordStrength(password: string): PasswordStrength {
     1: "Avoid repeated characters and common passwords. A few unrelated words work well.",
     2: "Longer is stronger: try four unrelated words.",
     3: "Good. A few more characters would make it strong.",
-    4: "Strong password.",
+    4: "Hard to guess — a good choice.",
   } as const;
   return { score: clamped, label: labels[clamped], hint: hints[clamped], acceptable: clamped >= 2 };
 }

@@ -22,7 +22,10 @@ function describe(p: ProviderRecordsState): { label: string; detail: string; ton
     case "failed-verification":
       return {
         label: "Some records failed the check",
-        detail: `${plural(p.unverified.length, "record")} did not match what ${p.provider} published on the network. They are listed apart below and are not in your records. Contact ${p.provider} about them.`,
+        detail:
+          p.unverified.length > 0
+            ? `${plural(p.unverified.length, "record")} did not match what ${p.provider} published on the network. They are listed apart below and are not in your records. Contact ${p.provider} about them.`
+            : `Not all of ${p.provider}'s records could be checked against the network, so only the ${plural(p.loaded, "record")} that could are shown. Try again; if it keeps happening, contact ${p.provider}.`,
         tone: "bad",
       };
     case "unreachable":
@@ -67,7 +70,7 @@ export function ProviderStatusList({
               </span>
             </div>
             <p>{detail}</p>
-            {p.status === "unreachable" || p.status === "refused" ? (
+            {p.status === "unreachable" || p.status === "refused" || p.status === "failed-verification" ? (
               <button type="button" className="btn btn-secondary" onClick={() => onRetry(p)}>
                 Try again<span className="visually-hidden"> with {p.provider}</span>
               </button>

@@ -36,7 +36,13 @@ export function BackupCheck({
           spellCheck={false}
           value={answers[p] ?? ""}
           onChange={(e) => setAnswers({ ...answers, [p]: e.target.value })}
-          error={wrong.includes(p) ? `This is not your ${ordinal(p + 1)} word. Check your paper.` : undefined}
+          error={
+            !wrong.includes(p)
+              ? undefined
+              : (answers[p] ?? "").trim() === ""
+                ? `Type your ${ordinal(p + 1)} word.`
+                : `This is not your ${ordinal(p + 1)} word. Check your paper.`
+          }
         />
       ))}
       <div className="actions">

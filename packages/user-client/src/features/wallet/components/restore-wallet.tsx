@@ -17,19 +17,25 @@ function WordInput({
   onChange,
   onPaste,
   error,
+  suggestions,
+  onPick,
 }: {
   index: number;
   value: string;
   onChange: (value: string) => void;
   onPaste: (event: ClipboardEvent<HTMLInputElement>) => void;
   error: string | undefined;
+  suggestions: string[];
+  onPick: (word: string) => void;
 }) {
   const id = useId();
   return (
     <li className="word-input">
-      <label htmlFor={id}>
-        <span className="word-number">{index + 1}</span>
-        <span className="visually-hidden">{ordinal(index + 1)} word</span>
+      <span className="word-number" aria-hidden="true">
+        {index + 1}
+      </span>
+      <label htmlFor={id} className="visually-hidden">
+        {ordinal(index + 1)} word
       </label>
       <input
         id={id}
@@ -45,8 +51,14 @@ function WordInput({
         onPaste={onPaste}
       />
       {error ? (
-        <span className="field-error" id={`${id}-error`}>
+        <span className="field-error word-error" id={`${id}-error`}>
           {error}
+          {suggestions.map((word) => (
+            <button key={word} type="button" className="suggestion" onClick={() => onPick(word)}>
+              <span className="visually-hidden">Use </span>
+              {word}
+            </button>
+          ))}
         </span>
       ) : null}
     </li>
@@ -68,9 +80,8 @@ export function RestoreWallet() {
     if (!checked && word.trim() === "") return undefined;
     if (word.trim() === "") return "Missing word.";
     if (isBip39Word(word)) return undefined;
-    const suggestions = suggestWords(word);
-    return suggestions.length > 0
-      ? `Not a recovery word. Did you mean ${suggestions.join(", ")}?`
+    return suggestWords(word).length > 0
+      ? "Not a recovery word. Did you mean:"
       : "Not a recovery word. Check the spelling on your paper.";
   };
   const typedSuggestions = words.flatMap((w) => (w.trim().length >= 2 ? suggestWords(w, 6) : []));
@@ -145,6 +156,12 @@ export function RestoreWallet() {
               index={i}
               value={word}
               error={wordError(word)}
+              suggestions={wordError(word) && word.trim() ? suggestWords(word) : []}
+              onPick={(picked) => {
+                const next = [...words];
+                next[i] = picked;
+                setWords(next);
+              }}
               onPaste={paste(i)}
               onChange={(value) => {
                 const next = [...words];

@@ -1,0 +1,116 @@
+/**
+ * What every browser test of the dapp shares: a whole local network with the dapp served (free
+ * ports), Debian's Chromium, the per-screen check (axe, no horizontal scroll, no hex, screenshots
+ * at 1280 and 375 px into reports/screens/), and the secret search over a profile's storage.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import AxeBuilder from "@axe-core/playwright";
+import { pino } from "pino";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type System, startSystem } from "../../../scripts/system.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const SCREENS = path.resolve(here, "../../../reports/screens");
+export const CHROMIUM = process.env.MEDREC_CHROMIUM ?? "/usr/bin/chromium";
+/** Waits for the chain and for screens; generous under CI load. Not assertions on time. */
+export const WAIT = { timeout: 120_000 };
+/** An address or a hash shown to the patient: a name or words belong there instead. */
+export const HEX = /0x[0-9a-f]{8,}/i;
+
+/** The network (scripts/system.ts, free ports, the dapp served) and Chromium. Stop both with `stop`. */
+export async function startBrowserNetwork(): Promise<{
+  system: System;
+  browser: Browser;
+  stop(): Promise<void>;
+}> {
+  assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  await mkdir(SCREENS, { recursive: true });
+  const system = await startSystem({
+    periodSeconds: 1,
+    gatekeeperPort: 0,
+    corsOrigins: [],
+    dappPort: 0,
+    log: () => undefined,
+    logger: pino({ level: "silent" }),
+  });
+  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--disable-dev-shm-usage"] });
+    return {
+      system,
+      browser,
+      async stop() {
+        await browser.close();
+        await system.stop();
+      },
+    };
+  } catch (error) {
+    await system.stop();
+    throw error;
+  }
+}
+
+/**
+ * The screen as it is: axe finds no serious or critical violation and nothing scrolls sideways, at
+ * 1280 px and at 375 px, photographed at both (`reports/screens/<name>-<width>.png`); and its main
+ * text shows no hex (`allowHex` for a screen that must, e.g. an advanced detail).
+ */
+export async function checkScreen(page: Page, name: string, { allowHex = false } = {}): Promise<void> {
+  await page.locator("h1").first().waitFor(WAIT);
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: width === 375 ? 812 : 900 });
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(
+      bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`),
+      [],
+      `${name} at ${width} px has no serious or critical accessibility violation`,
+    );
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    assert.equal(overflow, false, `${name} at ${width} px needs no horizontal scrolling`);
+    await page.screenshot({ path: path.join(SCREENS, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  if (!allowHex) {
+    const text = (await page.locator("main").first().textContent()) ?? "";
+    assert.doesNotMatch(text, HEX, `${name} shows no address or hash`);
+  }
+}
+
+/** Everything a browser profile stores — localStorage, sessionStorage, every IndexedDB store, cookies — as text. */
+export async function storageDump(context: BrowserContext, page: Page): Promise<string> {
+  const inPage = await page.evaluate(async () => {
+    const local = JSON.stringify({ ...localStorage });
+    const session = JSON.stringify({ ...sessionStorage });
+    const dbs: unknown[] = [];
+    for (const info of await indexedDB.databases()) {
+      if (!info.name) continue;
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open(info.name as string);
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      for (const store of Array.from(db.objectStoreNames)) {
+        const values = await new Promise<unknown[]>((resolve, reject) => {
+          const request = db.transaction(store).objectStore(store).getAll();
+          request.onsuccess = () => resolve(request.result);
+          request.onerror = () => reject(request.error);
+        });
+        dbs.push({ db: info.name, store, values });
+      }
+      db.close();
+    }
+    return { local, session, indexedDB: JSON.stringify(dbs), url: location.href };
+  });
+  const cookies = JSON.stringify(await context.cookies());
+  return JSON.stringify({ ...inPage, cookies });
+}
+
+/** Fails naming `what` when `haystack` contains any of `secrets` (case-insensitive). */
+export function assertNoSecret(haystack: string, secrets: Record<string, string>, where: string): void {
+  for (const [what, secret] of Object.entries(secrets))
+    assert.equal(haystack.toLowerCase().includes(secret.toLowerCase()), false, `${where} holds no ${what}`);
+}
