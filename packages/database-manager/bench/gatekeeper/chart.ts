@@ -66,7 +66,10 @@ export function chartOption(spec: ChartSpec): Record<string, unknown> {
       data: s.data.map((v) => (Number.isFinite(v) ? v : null)),
       yAxisIndex: s.yAxis ?? 0,
       ...(s.stack ? { stack: s.stack } : {}),
-      label: { show: s.type !== "scatter" && !s.stack && spec.categories.length <= 12, position: "top" },
+      label: {
+        show: s.type !== "scatter" && !s.stack && spec.categories.length <= 12,
+        position: s.type === "line" ? "right" : "top",
+      },
       ...(s.type === "line" ? { symbolSize: 8, lineStyle: { width: 2 } } : {}),
     })),
   };

@@ -68,6 +68,21 @@ export async function readWindowWithCpu(
   };
 }
 
+/** Every response of the windows by status, plus the reads that were cut short or broken. */
+export function statusesOf(windows: readonly LoadSummary[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string, n: number) => {
+    if (n > 0) out[k] = (out[k] ?? 0) + n;
+  };
+  for (const w of windows) {
+    for (const [status, n] of Object.entries(w.statuses)) add(status, n);
+    add("incomplete", w.incomplete);
+    add("invalid", w.invalid);
+    add("socketErrors", w.socketErrors);
+  }
+  return out;
+}
+
 export type Measured = Repeated & {
   windows: (LoadSummary & { cpu: CpuShares })[];
   cpuMedianPct: Record<keyof CpuShares, number>;

@@ -2,7 +2,7 @@
 import type { ingestGrowth } from "./growth.ts";
 import type { MachineLoad } from "./machine.ts";
 import type { selfTimeBy } from "./profile.ts";
-import type { Measured } from "./reads.ts";
+import { type Measured, statusesOf } from "./reads.ts";
 import type { revocationUnderLoad } from "./revocation.ts";
 import type { Durability } from "./setup.ts";
 import type { ratios, Spread } from "./stats.ts";
@@ -77,6 +77,7 @@ export function buildReport(input: {
         readsPerSec: g.measured.readsPerSec,
         latencyMs: g.measured.latencyMs,
         errors: g.measured.errors,
+        statuses: statusesOf(g.measured.windows),
       })),
       readsMachine: input.growth.readsMachine,
       ingest: input.growth.ingest,
@@ -114,6 +115,7 @@ const strip = (m: Measured) => ({
   readsPerSec: m.readsPerSec,
   latencyMs: m.latencyMs,
   errors: m.errors,
+  statuses: statusesOf(m.windows),
   windows: m.windows.map((w) => ({
     reads: w.reads,
     readsPerSec: w.readsPerSec,
@@ -190,7 +192,7 @@ export function printReport(r: GatekeeperReport) {
     r.growth.reads.map(
       (g): Row => [
         `${g.size} resources (${g.bytes} B)`,
-        `${s(g.readsPerSec)} reads/s, p50 ${s(g.latencyMs.p50, " ms")}, p99 ${s(g.latencyMs.p99, " ms")}, errors ${g.errors}`,
+        `${s(g.readsPerSec)} reads/s, p50 ${s(g.latencyMs.p50, " ms")}, p99 ${s(g.latencyMs.p99, " ms")}, responses ${JSON.stringify(g.statuses)}`,
       ],
     ),
   );

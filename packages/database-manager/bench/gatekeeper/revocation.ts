@@ -10,7 +10,7 @@ import type { Hex } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { type LoadSummary, nearestRank } from "../load.ts";
 import { type Lifecycle, log, sleep } from "./lifecycle.ts";
-import { readWindow, type Target } from "./reads.ts";
+import { readWindow, statusesOf, type Target } from "./reads.ts";
 import { get, type System } from "./setup.ts";
 import { repeated, round } from "./stats.ts";
 
@@ -68,6 +68,8 @@ export async function revocationUnderLoad(
 
   const done: Cycle[] = [];
   const failures: string[] = [];
+  /** The viewer's polls answered neither 200 nor 403, by status (0: no answer). */
+  const unexpectedStatuses: Record<string, number> = {};
   try {
     for (let i = 0; i < cycles && !life.interrupted(); i++) {
       const viewer = privateKeyToAccount(generatePrivateKey());
@@ -92,7 +94,10 @@ export async function revocationUnderLoad(
             after += 1;
           } else if (r.status === 200) {
             if (firstRefusal !== undefined) flapped += 1;
-          } else unexpected += 1;
+          } else {
+            unexpected += 1;
+            unexpectedStatuses[r.status] = (unexpectedStatuses[r.status] ?? 0) + 1;
+          }
           await sleep(Math.max(0, POLL_MS - (performance.now() - t)));
         }
       })();
@@ -150,7 +155,9 @@ export async function revocationUnderLoad(
       readsPerSec: background_.readsPerSec,
       p99Ms: background_.latencyMs.p99,
       errors: background_.errors,
+      statuses: statusesOf(windows),
     },
+    unexpectedStatuses,
     viewPollIntervalMs: sys.settings.view.pollIntervalMs,
     blockPeriodS: 1,
     cycles: done.length,
