@@ -28,6 +28,7 @@ function set(change: Partial<State>) {
 /** A watcher's report in words for the patient (names, never addresses). */
 export function toAppNotification(
   n: PatientNotification,
+  nameOf: (address: string) => string | undefined = () => undefined,
 ): Omit<AppNotification, "id" | "at" | "read"> | undefined {
   switch (n.type) {
     case "new-records":
@@ -40,13 +41,15 @@ export function toAppNotification(
     case "grant-first-use":
       return {
         kind: "grant-first-use",
-        title: `Someone you shared with opened your records at ${n.provider}`,
+        title: `${nameOf(n.viewer) ?? "Someone you shared with"} opened your records at ${n.provider}`,
         detail: "This is the first time they used that access. See the access log for who and when.",
       };
     case "grant-expired":
       return {
         kind: "grant-expired",
-        title: `A share at ${n.provider} has ended`,
+        title: nameOf(n.viewer)
+          ? `Sharing with ${nameOf(n.viewer)} at ${n.provider} has ended`
+          : `A share at ${n.provider} has ended`,
         detail:
           "Its time ran out, so that person can no longer see those records. Share again if they still need them.",
       };

@@ -4,7 +4,8 @@
  * records also refresh the records the other screens show.
  */
 import { watchPatient } from "@medrec/protocol/patient";
-import { useEffect } from "react";
+import { useEffect, useRef } from "react";
+import { contactName, useContacts } from "../../lib/contacts.ts";
 import { usePatient, usePatientRelationships } from "../../lib/patient.tsx";
 import { reloadProvider } from "../../lib/patient-records.ts";
 import { addNotification, clearNotifications, setWatching, toAppNotification } from "./store.ts";
@@ -12,6 +13,10 @@ import { addNotification, clearNotifications, setWatching, toAppNotification } f
 export function useWatchPatient(): void {
   const patient = usePatient();
   const relationships = usePatientRelationships(patient.data);
+  // The patient's names for the people they shared with, read when a notification is worded.
+  const { contacts } = useContacts();
+  const names = useRef(contacts);
+  names.current = contacts;
   useEffect(() => {
     const p = patient.data;
     const list = relationships.data;
@@ -32,7 +37,7 @@ export function useWatchPatient(): void {
           const r = list.find((x) => x.id.toLowerCase() === n.relationship.toLowerCase());
           if (r) void reloadProvider(p, r);
         }
-        const words = toAppNotification(n);
+        const words = toAppNotification(n, (address) => contactName(names.current, address));
         if (words) addNotification(words);
       },
     });
