@@ -25,11 +25,13 @@ import {
   signIn,
 } from "@medrec/protocol";
 import {
+  acknowledgeRecords,
   addCustodian,
   approveRecovery,
   cancelRecovery,
   chainNow,
   discoverRelationships,
+  hasNewRecords,
   listActiveGrants,
   loadAccessLog,
   loadPatientRecords,
@@ -419,7 +421,7 @@ describe("the patient's data layer against a running system", () => {
     assert.ok((byName["Lakeside Clinic"]?.resources.length ?? 0) > 0);
   });
 
-  it("behavior: with a gatekeeper down, relayed through the others: add a custodian, set the threshold, a custodian approves a new owner, the owner cancels, the custodian is removed", async () => {
+  it("behavior: with a gatekeeper down, relayed through the others: add a custodian, set the threshold, a custodian approves a new owner, the owner cancels, the custodian is removed; new records marked seen", async () => {
     const custodian = accountFromMnemonic(generatePatientMnemonic(), 0);
     const newOwner = accountFromMnemonic(generatePatientMnemonic(), 0);
     await addCustodian(ctx, custodian.address);
@@ -446,5 +448,15 @@ describe("the patient's data layer against a running system", () => {
     const removed = await readRecoveryState(ctx);
     assert.deepEqual(removed.custodians, []);
     assert.equal(removed.owner, ctx.account.address);
+
+    // Lakeside has published since the patient last looked: marking it seen clears "new".
+    const [lakeside] = (await discoverRelationships(ctx)).filter(
+      (r) => r.provider?.name === "Lakeside Clinic",
+    );
+    assert.ok(lakeside && hasNewRecords(lakeside));
+    await acknowledgeRecords(ctx, lakeside);
+    const seen = (await discoverRelationships(ctx)).find((r) => r.id === lakeside.id);
+    assert.equal(seen?.seenSequence, lakeside.sequence);
+    assert.equal(seen && hasNewRecords(seen), false);
   });
 });

@@ -71,7 +71,9 @@ export {
   verifiedTimelineItems,
 } from "./records.ts";
 export {
+  acknowledgeRecords,
   discoverRelationships,
+  hasNewRecords,
   openProviderDetails,
   type PatientRelationship,
   relationshipLabel,

@@ -4,11 +4,12 @@
  * from `providerDetails`, sealed to the patient's X25519 key in the `RelationshipCreated` /
  * `ProviderDetailsUpdated` events — matched with the network's providers by account.
  */
-import { type Address, getAddress, type Hex, isAddressEqual } from "viem";
+import { type Address, encodeFunctionData, getAddress, type Hex, isAddressEqual } from "viem";
 import { getContractEvents, readContract } from "viem/actions";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { openJson, type ProviderDetails, providerDetailsSchema } from "../sealed-box.ts";
 import type { PatientContext, PatientProvider } from "./network.ts";
+import { relayPatientCall } from "./relaying.ts";
 
 /** One relationship of the patient, and which provider it is with (when that could be told). */
 export type PatientRelationship = {
@@ -142,4 +143,28 @@ export async function discoverRelationships(ctx: PatientContext): Promise<Patien
 /** A relationship's display name: its provider's name, or a short form of its id. */
 export function relationshipLabel(relationship: Pick<PatientRelationship, "id" | "provider">): string {
   return relationship.provider?.name ?? `relationship ${relationship.id.slice(0, 10)}…`;
+}
+
+/** Whether the provider published records the patient has not yet marked as seen. */
+export function hasNewRecords(relationship: Pick<PatientRelationship, "sequence" | "seenSequence">): boolean {
+  return relationship.sequence > relationship.seenSequence;
+}
+
+/**
+ * Marks a relationship's records as seen up to its current sequence (`Agent.acknowledge`,
+ * relayed): what {@link hasNewRecords} and `seenSequence` read afterwards, on any device.
+ */
+export async function acknowledgeRecords(
+  ctx: PatientContext,
+  relationship: Pick<PatientRelationship, "id" | "sequence">,
+): Promise<{ txHash: Hex }> {
+  const { txHash } = await relayPatientCall(ctx, {
+    to: ctx.network.contracts.Agent,
+    data: encodeFunctionData({
+      abi: agentAbi,
+      functionName: "acknowledge",
+      args: [ctx.agent, relationship.id, relationship.sequence],
+    }),
+  });
+  return { txHash };
 }
