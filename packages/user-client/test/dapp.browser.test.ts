@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { accountFromMnemonic, agentAbi } from "@medrec/protocol";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createPublicClient, http, toHex } from "viem";
@@ -77,6 +78,19 @@ describe("patient dapp in Chromium", () => {
       assert.ok(!config.includes(staff.operatorKey));
     }
     assert.ok(!config.includes('"demo"'));
+    // The first load's JavaScript (the entry and what index.html preloads) stays within 300 KB gzip.
+    const html = await (await fetch(`${system.dappUrl}/`)).text();
+    const scripts = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.js)"/g)].map((m) => m[1] ?? "");
+    assert.ok(scripts.length > 0, "index.html loads an entry script");
+    let gzipped = 0;
+    for (const script of scripts)
+      gzipped += gzipSync(
+        Buffer.from(await (await fetch(`${system.dappUrl}${script}`)).arrayBuffer()),
+      ).length;
+    assert.ok(
+      gzipped <= 300 * 1024,
+      `initial JavaScript is ${Math.round(gzipped / 1024)} KB gzip (budget 300 KB)`,
+    );
     const response = await fetch(`${system.dappUrl}/records`);
     assert.match(response.headers.get("content-security-policy") ?? "", /connect-src 'self' /);
   });

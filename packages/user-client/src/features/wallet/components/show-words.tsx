@@ -26,7 +26,8 @@ export function ShowWords({ mnemonic, onDone }: { mnemonic: string; onDone: () =
         ))}
       </ol>
       <p className="muted">
-        You will see them only this once. Do not take a screenshot or copy them into a note app.
+        Do not take a screenshot or copy them into a note app: anything that syncs or backs up this device
+        could leak them.
       </p>
       <label className="checkbox">
         <input type="checkbox" checked={confirmed} onChange={(e) => setConfirmed(e.target.checked)} />I wrote
