@@ -120,13 +120,15 @@ export function nextLink(headers: Headers, gatekeeperUrl: string): string | unde
 }
 
 /**
- * Every audit entry of a relationship, following the pages (`?after=&limit=`, `Link: rel="next"`).
+ * Every audit entry of a relationship (or those after `after`), following the pages
+ * (`?after=&limit=`, `Link: rel="next"`).
  * Stops after `maxPages` so that a gatekeeper that never ends its list cannot hang the caller.
  */
 export async function fetchAuditEntries({
   gatekeeperUrl,
   relationship,
   token,
+  after,
   limit = AUDIT_PAGE_MAX,
   maxPages = 1000,
   fetch = globalThis.fetch,
@@ -134,12 +136,15 @@ export async function fetchAuditEntries({
   gatekeeperUrl: string;
   relationship: string;
   token: string;
+  /** Only the entries after the one with this hash (what a client has already read). */
+  after?: string;
   limit?: number;
   maxPages?: number;
   fetch?: typeof globalThis.fetch;
 }): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = [];
-  let path: string | undefined = `${apiPaths.audit(relationship)}?limit=${limit}`;
+  const start = after === undefined ? "" : `after=${encodeURIComponent(after)}&`;
+  let path: string | undefined = `${apiPaths.audit(relationship)}?${start}limit=${limit}`;
   for (let page = 0; path !== undefined; page++) {
     if (page >= maxPages)
       throw new GatekeeperRequestError(0, undefined, `audit list longer than ${maxPages} pages`);

@@ -202,41 +202,53 @@ export function watchPatient({
     }
   };
 
+  /** Per relationship, the hash of the last audit entry read: each look reads only what is newer. */
+  const auditCursor = new Map<string, string>();
+  /** The chain's time when the watcher started (ms). */
+  let startedAt = Number.POSITIVE_INFINITY;
   const checkAudit = async () => {
-    for (const g of grants ?? []) {
-      const r = byId.get(g.relationship.toLowerCase());
+    const waiting = (grants ?? []).filter((g) => !used.has(`${g.relationship}:${g.viewer}`.toLowerCase()));
+    for (const id of new Set(waiting.map((g) => g.relationship.toLowerCase()))) {
+      const r = byId.get(id);
       const url = r?.provider?.gatekeeperUrl;
-      const key = `${g.relationship}:${g.viewer}`.toLowerCase();
-      if (!r || !url || used.has(key)) continue;
+      if (!r || !url) continue;
+      const provider = relationshipLabel(r);
       try {
+        const after = auditCursor.get(id);
         const entries = await fetchAuditEntries({
           gatekeeperUrl: url,
           relationship: r.id,
           token: await sessions.token(url),
+          ...(after ? { after } : {}),
           ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
         });
-        const first = entries.find(
-          (e) =>
-            e.actor.toLowerCase() === g.viewer.toLowerCase() &&
-            e.action === "records.read" &&
-            e.decision === "allowed",
-        );
-        if (first) {
-          used.add(key);
+        const last = entries.at(-1);
+        if (last) auditCursor.set(id, last.hash);
+        for (const g of waiting.filter((x) => x.relationship.toLowerCase() === id)) {
+          const first = entries.find(
+            (e) =>
+              e.actor.toLowerCase() === g.viewer.toLowerCase() &&
+              e.action === "records.read" &&
+              e.decision === "allowed",
+          );
+          if (!first) continue;
+          used.add(`${g.relationship}:${g.viewer}`.toLowerCase());
+          // A use from before the watcher started is history, not news.
+          if (Date.parse(first.at) < startedAt) continue;
           notify({
             type: "grant-first-use",
-            provider: g.provider,
+            provider,
             relationship: g.relationship,
             viewer: g.viewer,
             at: first.at,
-            message: `${g.viewer} opened your shared records at ${g.provider}`,
+            message: `${g.viewer} opened your shared records at ${provider}`,
           });
         }
       } catch (error) {
         notify({
           type: "error",
-          provider: g.provider,
-          message: toPatientDataError(error, `Reading the access log at ${g.provider}`).shortMessage,
+          provider,
+          message: toPatientDataError(error, `Reading the access log at ${provider}`).shortMessage,
         });
       }
     }
@@ -249,6 +261,7 @@ export function watchPatient({
       const ids = relationships.map((r) => r.id);
       if (cursor === undefined) {
         cursor = head;
+        startedAt = Number(block.timestamp) * 1000;
         // The baseline of relationships the caller did not give: the set as it is now.
         await Promise.all(
           relationships
