@@ -16,11 +16,15 @@ export const CATEGORY_LABELS: Record<ScopeCode, { name: string; example: string 
   other: { name: "Other records", example: "insurance claims and everything else" },
 };
 
-/** "Lab results, Medications and Vaccinations". */
-export function categoryList(codes: readonly ScopeCode[]): string {
-  const names = codes.map((c) => CATEGORY_LABELS[c]?.name ?? c);
+/** "A, B and C". */
+export function listInWords(names: readonly string[]): string {
   if (names.length <= 1) return names[0] ?? "nothing";
   return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
+
+/** "Lab results, Medications and Vaccinations". */
+export function categoryList(codes: readonly ScopeCode[]): string {
+  return listInWords(codes.map((c) => CATEGORY_LABELS[c]?.name ?? c));
 }
 
 /** "7 Dec 2026" (and the time when it is within two days). */

@@ -4,12 +4,12 @@ import {
   type RecoveryState,
   shortAddress,
 } from "@medrec/protocol/patient";
-import * as Dialog from "@radix-ui/react-dialog";
 import { type FormEvent, useId, useState } from "react";
 import type { Address } from "viem";
 import { AddressInput } from "../../../components/address-input.tsx";
 import { Banner } from "../../../components/banner.tsx";
 import { Button } from "../../../components/button.tsx";
+import { ConfirmDialog } from "../../../components/confirm-dialog.tsx";
 import { ErrorView } from "../../../components/error-view.tsx";
 import { Field } from "../../../components/field.tsx";
 import { Card, Page } from "../../../components/page.tsx";
@@ -75,63 +75,36 @@ function CustodianList({ ctx, state }: { ctx: PatientContext; state: RecoverySta
         ))}
       </ul>
       {removing ? (
-        <Dialog.Root
-          open
-          onOpenChange={(open) => {
-            if (!open && !action.isPending) {
-              setRemoving(undefined);
-              action.reset();
-            }
+        <ConfirmDialog
+          phase={action.isPending ? "working" : action.isSuccess ? "done" : "ask"}
+          title={
+            action.isSuccess ? `${name(removing)} is no longer a custodian` : `Remove ${name(removing)}?`
+          }
+          description={
+            <>
+              They will no longer be able to read or share your records, nor help you recover your wallet.
+              {state.threshold > remaining
+                ? remaining === 0
+                  ? " Recovery will then be off."
+                  : ` Recovery will then need ${remaining} of ${remaining}.`
+                : ""}{" "}
+              You can add them again later.
+            </>
+          }
+          confirmLabel="Remove"
+          workingLabel="Removing…"
+          cancelLabel="Keep them"
+          danger
+          onConfirm={() =>
+            action.mutate({ kind: "remove", custodian: removing, threshold: state.threshold, remaining })
+          }
+          onClose={() => {
+            setRemoving(undefined);
+            action.reset();
           }}
         >
-          <Dialog.Portal>
-            <Dialog.Overlay className="dialog-overlay" />
-            <Dialog.Content className="dialog">
-              <Dialog.Title>
-                {action.isSuccess
-                  ? `${name(removing)} is no longer a custodian`
-                  : `Remove ${name(removing)}?`}
-              </Dialog.Title>
-              <Dialog.Description>
-                They will no longer be able to read or share your records, nor help you recover your wallet.
-                {state.threshold > remaining
-                  ? ` Recovery will then need ${remaining === 0 ? "— nobody: recovery will be off" : `${remaining} of ${remaining}`}.`
-                  : ""}{" "}
-                You can add them again later.
-              </Dialog.Description>
-              {action.isError ? <ErrorView error={action.error} /> : null}
-              <div className="actions">
-                {action.isSuccess ? (
-                  <Dialog.Close asChild>
-                    <Button>Done</Button>
-                  </Dialog.Close>
-                ) : (
-                  <>
-                    <Dialog.Close asChild>
-                      <Button variant="secondary" disabled={action.isPending}>
-                        Keep them
-                      </Button>
-                    </Dialog.Close>
-                    <Button
-                      variant="danger"
-                      busy={action.isPending}
-                      onClick={() =>
-                        action.mutate({
-                          kind: "remove",
-                          custodian: removing,
-                          threshold: state.threshold,
-                          remaining,
-                        })
-                      }
-                    >
-                      Remove
-                    </Button>
-                  </>
-                )}
-              </div>
-            </Dialog.Content>
-          </Dialog.Portal>
-        </Dialog.Root>
+          {action.isError ? <ErrorView error={action.error} /> : null}
+        </ConfirmDialog>
       ) : null}
     </>
   );

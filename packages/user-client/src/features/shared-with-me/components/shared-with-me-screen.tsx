@@ -6,6 +6,7 @@ import {
   shortAddress,
   toTimelineItem,
 } from "@medrec/protocol/patient";
+import { useState } from "react";
 import { Link } from "react-router";
 import { Button } from "../../../components/button.tsx";
 import { ErrorView } from "../../../components/error-view.tsx";
@@ -14,12 +15,16 @@ import { CATEGORY_LABELS, categoryList, formatDate } from "../../../lib/categori
 import { useSharedRecords, useSharedWithMe, useViewer } from "../api/shared.ts";
 import "../shared-with-me.css";
 
+/** Records shown before "Show all". */
+const FIRST = 10;
+
 function whoShared(grant: SharedGrant): string {
   return grant.from ?? (grant.patient ? `Someone with ID ${shortAddress(grant.patient)}` : "Someone");
 }
 
 function Records({ viewer, grant }: { viewer: ReturnType<typeof useViewer>; grant: SharedGrant }) {
   const records = useSharedRecords(viewer, grant);
+  const [all, setAll] = useState(false);
   if (records.isPending)
     return <p role="status">Reading the records and checking them against the network…</p>;
   if (records.isError) return <ErrorView error={records.error} onRetry={() => records.refetch()} />;
@@ -58,7 +63,7 @@ function Records({ viewer, grant }: { viewer: ReturnType<typeof useViewer>; gran
         <p>There are no records of these kinds yet.</p>
       ) : (
         <ul className="shared-records">
-          {items.map((item) => (
+          {(all ? items : items.slice(0, FIRST)).map((item) => (
             <li key={item.key}>
               <span className="shared-record-title">{item.title}</span>
               {item.value ? <span className="shared-record-value">{item.value.text}</span> : null}
@@ -70,6 +75,13 @@ function Records({ viewer, grant }: { viewer: ReturnType<typeof useViewer>; gran
           ))}
         </ul>
       )}
+      {items.length > FIRST ? (
+        <div className="actions">
+          <Button variant="secondary" aria-expanded={all} onClick={() => setAll(!all)}>
+            {all ? `Show the latest ${FIRST} only` : `Show all ${items.length} records`}
+          </Button>
+        </div>
+      ) : null}
     </div>
   );
 }

@@ -5,12 +5,13 @@ import {
   type PatientRelationship,
   shortAddress,
 } from "@medrec/protocol/patient";
-import * as Dialog from "@radix-ui/react-dialog";
 import { useState } from "react";
 import type { Address } from "viem";
 import { Button } from "../../../components/button.tsx";
+import { ConfirmDialog } from "../../../components/confirm-dialog.tsx";
 import { ErrorView } from "../../../components/error-view.tsx";
-import { categoryList, formatDate } from "../../../lib/categories.ts";
+import { Field } from "../../../components/field.tsx";
+import { categoryList, formatDate, listInWords } from "../../../lib/categories.ts";
 import { contactName, useContacts } from "../../../lib/contacts.ts";
 import { revokeAt, useActiveGrants, useBatch } from "../api/grants.ts";
 import { ProgressList } from "./progress-list.tsx";
@@ -30,63 +31,74 @@ function RevokeDialog({
   const batch = useBatch();
   const finished = batch.steps.length > 0 && !batch.running;
   const failed = batch.steps.filter((s) => s.state === "failed").map((s) => s.relationship);
-  const where = target.relationships.map((r) => r.provider?.name ?? "").join(", ");
+  const where = listInWords(target.relationships.map((r) => r.provider?.name ?? ""));
   return (
-    <Dialog.Root
-      open
-      onOpenChange={(open) => {
-        if (!open && !batch.running) onClose();
+    <ConfirmDialog
+      phase={batch.running ? "working" : finished ? "done" : "ask"}
+      title={
+        finished
+          ? failed.length
+            ? "Not stopped everywhere"
+            : `Stopped sharing with ${target.who}`
+          : `Stop sharing with ${target.who}?`
+      }
+      description={
+        <>
+          {target.who} will no longer be able to read your records from <strong>{where}</strong>, within a few
+          seconds. This cannot be undone, but you can share again at any time.
+        </>
+      }
+      confirmLabel="Stop sharing"
+      workingLabel="Stopping…"
+      cancelLabel="Keep sharing"
+      danger
+      onConfirm={() => batch.run(ctx, target.relationships, revokeAt(ctx, target.viewer))}
+      onRetry={failed.length ? () => batch.run(ctx, failed, revokeAt(ctx, target.viewer)) : undefined}
+      onClose={onClose}
+    >
+      {batch.steps.length > 0 ? (
+        <ProgressList steps={batch.steps} working="stopping…" done="stopped" />
+      ) : null}
+    </ConfirmDialog>
+  );
+}
+
+/** Gives a name to a person known only by their ID (saved encrypted on this device). */
+function NameThem({ viewer }: { viewer: Address }) {
+  const { save } = useContacts();
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  if (!open)
+    return (
+      <Button variant="link" onClick={() => setOpen(true)}>
+        Give them a name
+      </Button>
+    );
+  return (
+    <form
+      className="name-them"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (name.trim())
+          save.mutate({ address: viewer, name: name.trim() }, { onSuccess: () => setOpen(false) });
       }}
     >
-      <Dialog.Portal>
-        <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content className="dialog">
-          <Dialog.Title>
-            {finished
-              ? failed.length
-                ? "Not stopped everywhere"
-                : `Stopped sharing with ${target.who}`
-              : `Stop sharing with ${target.who}?`}
-          </Dialog.Title>
-          <Dialog.Description>
-            {target.who} will no longer be able to read your records from <strong>{where}</strong>, within a
-            few seconds. This cannot be undone, but you can share again at any time.
-          </Dialog.Description>
-          {batch.steps.length > 0 ? (
-            <ProgressList steps={batch.steps} working="stopping…" done="stopped" />
-          ) : null}
-          <div className="actions">
-            {!finished ? (
-              <>
-                <Dialog.Close asChild>
-                  <Button variant="secondary" disabled={batch.running}>
-                    Keep sharing
-                  </Button>
-                </Dialog.Close>
-                <Button
-                  variant="danger"
-                  busy={batch.running}
-                  onClick={() => batch.run(ctx, target.relationships, revokeAt(ctx, target.viewer))}
-                >
-                  {batch.running ? "Stopping…" : "Stop sharing"}
-                </Button>
-              </>
-            ) : (
-              <>
-                {failed.length ? (
-                  <Button onClick={() => batch.run(ctx, failed, revokeAt(ctx, target.viewer))}>
-                    Try again where it failed
-                  </Button>
-                ) : null}
-                <Dialog.Close asChild>
-                  <Button variant={failed.length ? "secondary" : "primary"}>Done</Button>
-                </Dialog.Close>
-              </>
-            )}
-          </div>
-        </Dialog.Content>
-      </Dialog.Portal>
-    </Dialog.Root>
+      <Field
+        label="Their name"
+        hint="Saved only on this device, encrypted."
+        value={name}
+        onChange={(event) => setName(event.target.value)}
+        maxLength={80}
+      />
+      <div className="actions">
+        <Button type="submit" variant="secondary" busy={save.isPending}>
+          Save name
+        </Button>
+        <Button variant="link" onClick={() => setOpen(false)}>
+          Cancel
+        </Button>
+      </div>
+    </form>
   );
 }
 
@@ -111,11 +123,15 @@ export function GrantList({
     <>
       <ul className="grant-list">
         {[...byViewer.entries()].map(([viewer, list]) => {
-          const who = contactName(contacts, viewer) ?? `Someone with ID ${shortAddress(viewer)}`;
+          const named = contactName(contacts, viewer);
+          const who = named ?? `Someone with ID ${shortAddress(viewer)}`;
           return (
             <li key={viewer} className="grant-card">
               <div className="grant-head">
-                <h3>{who}</h3>
+                <div>
+                  <h3>{who}</h3>
+                  {named ? null : <NameThem viewer={viewer} />}
+                </div>
                 {list.length > 1 ? (
                   <Button
                     variant="danger"

@@ -6,13 +6,13 @@ import {
   relationshipLabel,
   SHAREABLE_CATEGORIES,
 } from "@medrec/protocol/patient";
-import * as Dialog from "@radix-ui/react-dialog";
 import { type FormEvent, useId, useState } from "react";
 import type { Address } from "viem";
 import { AddressInput } from "../../../components/address-input.tsx";
 import { Button } from "../../../components/button.tsx";
+import { ConfirmDialog } from "../../../components/confirm-dialog.tsx";
 import { Field } from "../../../components/field.tsx";
-import { CATEGORY_LABELS, categoryList, formatDate } from "../../../lib/categories.ts";
+import { CATEGORY_LABELS, categoryList, formatDate, listInWords } from "../../../lib/categories.ts";
 import { contactName, useContacts } from "../../../lib/contacts.ts";
 import { type ShareChoice, shareAt, useBatch } from "../api/grants.ts";
 import { ProgressList } from "./progress-list.tsx";
@@ -56,6 +56,7 @@ export function ShareForm({
   const [date, setDate] = useState("");
   const [submitted, setSubmitted] = useState(false);
   const [open, setOpen] = useState(false);
+  const [formKey, setFormKey] = useState(0);
   const batch = useBatch();
 
   const expiry = expiryOf(expiryChoice, date);
@@ -115,6 +116,20 @@ export function ShareForm({
   const failures = batch.steps.filter((s) => s.state === "failed").length;
   const who = viewerName ?? "this person";
 
+  const close = () => {
+    setOpen(false);
+    // Shared everywhere: start again from an empty form.
+    if (finished && !failures) {
+      setViewer(undefined);
+      setName("");
+      setCategories(new Set());
+      setSensitive(false);
+      setSubmitted(false);
+      setFormKey((k) => k + 1);
+      batch.reset();
+    }
+  };
+
   if (usable.length === 0)
     return (
       <p>You can share once a provider has linked your records. Show your MedRec ID at your next visit.</p>
@@ -126,6 +141,7 @@ export function ShareForm({
         Four choices, then one confirmation. Nothing is shared until you confirm.
       </p>
       <AddressInput
+        key={formKey}
         label="1. Who"
         hint="They find their MedRec ID under Account in their own MedRec app."
         contacts={contacts}
@@ -246,61 +262,45 @@ export function ShareForm({
         maxLength={80}
       />
 
+      {submitted && !valid ? (
+        <p className="field-error" role="alert">
+          Not ready yet: {Object.values(problems).filter(Boolean).join(" ")}
+        </p>
+      ) : null}
       <div className="actions">
         <Button type="submit">Review and share</Button>
       </div>
 
-      <Dialog.Root
-        open={open}
-        onOpenChange={(next) => {
-          if (!batch.running) setOpen(next);
-        }}
-      >
-        <Dialog.Portal>
-          <Dialog.Overlay className="dialog-overlay" />
-          <Dialog.Content className="dialog">
-            <Dialog.Title>
-              {finished ? (failures ? "Not shared everywhere" : "Shared") : `Share with ${who}?`}
-            </Dialog.Title>
-            <Dialog.Description>
-              {who} will be able to read your <strong>{categoryList([...categories])}</strong>
+      {open ? (
+        <ConfirmDialog
+          phase={batch.running ? "working" : finished ? "done" : "ask"}
+          title={finished ? (failures ? "Not shared everywhere" : "Shared") : `Share with ${who}?`}
+          description={
+            <>
+              {who} {finished && !failures ? "can now read" : "will be able to read"} your{" "}
+              <strong>{categoryList([...categories])}</strong>
               {sensitive ? ", including sensitive records," : ""} from{" "}
-              <strong>{providers.map(relationshipLabel).join(", ")}</strong> until{" "}
+              <strong>{listInWords(providers.map(relationshipLabel))}</strong> until{" "}
               <strong>{expiry ? formatDate(endOf(expiry)) : "—"}</strong>. You can stop sharing at any time.
-            </Dialog.Description>
-            {batch.steps.length > 0 ? (
-              <ProgressList steps={batch.steps} working="sharing…" done="shared" />
-            ) : null}
-            {finished && failures ? (
-              <p role="alert">
-                {failures === 1 ? "One provider" : `${failures} providers`} did not save the change; the
-                others did.
-              </p>
-            ) : null}
-            <div className="actions">
-              {!finished ? (
-                <>
-                  <Dialog.Close asChild>
-                    <Button variant="secondary" disabled={batch.running}>
-                      Cancel
-                    </Button>
-                  </Dialog.Close>
-                  <Button busy={batch.running} onClick={confirm}>
-                    {batch.running ? "Sharing…" : "Share"}
-                  </Button>
-                </>
-              ) : (
-                <>
-                  {failures ? <Button onClick={retry}>Try again where it failed</Button> : null}
-                  <Dialog.Close asChild>
-                    <Button variant={failures ? "secondary" : "primary"}>Done</Button>
-                  </Dialog.Close>
-                </>
-              )}
-            </div>
-          </Dialog.Content>
-        </Dialog.Portal>
-      </Dialog.Root>
+            </>
+          }
+          confirmLabel="Share"
+          workingLabel="Sharing…"
+          onConfirm={confirm}
+          onRetry={failures ? retry : undefined}
+          onClose={close}
+        >
+          {batch.steps.length > 0 ? (
+            <ProgressList steps={batch.steps} working="sharing…" done="shared" />
+          ) : null}
+          {finished && failures ? (
+            <p role="alert">
+              {failures === 1 ? "One provider" : `${failures} providers`} did not save the change; the others
+              did.
+            </p>
+          ) : null}
+        </ConfirmDialog>
+      ) : null}
     </form>
   );
 }
