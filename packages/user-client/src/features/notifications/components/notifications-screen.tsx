@@ -96,8 +96,13 @@ export function NotificationsScreen() {
                     </p>
                   </div>
                   {n.read ? null : (
-                    <button type="button" className="btn btn-link" onClick={() => markRead(n.id)}>
-                      Mark as read<span className="visually-hidden">: {n.title}</span>
+                    <button
+                      type="button"
+                      className="btn btn-link"
+                      aria-label={`Mark as read: ${n.title}`}
+                      onClick={() => markRead(n.id)}
+                    >
+                      Mark as read
                     </button>
                   )}
                 </li>

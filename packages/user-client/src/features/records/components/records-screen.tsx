@@ -116,6 +116,7 @@ export function RecordsScreen() {
         </section>
       ) : null}
 
+      <UnverifiedRecords providers={records.providers} />
       {records.providers.length > 0 ? (
         <section aria-labelledby="records-title" className="records-section">
           <h2 id="records-title" className="section-title">
@@ -215,7 +216,6 @@ export function RecordsScreen() {
           ) : null}
         </section>
       ) : null}
-      <UnverifiedRecords providers={records.providers} />
     </Page>
   );
 }

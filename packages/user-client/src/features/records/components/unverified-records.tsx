@@ -16,6 +16,25 @@ export function UnverifiedRecords({ providers }: { providers: readonly ProviderR
   const withFailures = providers.filter((p) => p.unverified.length > 0);
   if (withFailures.length === 0) return null;
   const count = withFailures.reduce((n, p) => n + p.unverified.length, 0);
+  const lists = withFailures.map((p) => (
+    <div key={p.relationship.id}>
+      <h3>From {p.provider}</h3>
+      <ul className="records unverified-list">
+        {p.unverified.map((u, i) => (
+          <li className="record record-unverified" key={`${u.resource.resourceType}/${u.resource.id ?? i}`}>
+            <div className="record-date">{formatDate(resourceDate(u.resource))}</div>
+            <div className="record-body">
+              <div className="record-title">
+                <span className="tag tag-bad">Not verified</span>{" "}
+                <strong>{plainTitle(resourceTitle(u.resource))}</strong>
+              </div>
+              <div className="muted">{REASONS[u.reason] ?? "It failed the check."}</div>
+            </div>
+          </li>
+        ))}
+      </ul>
+    </div>
+  ));
   return (
     <section className="unverified" aria-labelledby="unverified-title">
       <h2 id="unverified-title">
@@ -29,28 +48,14 @@ export function UnverifiedRecords({ providers }: { providers: readonly ProviderR
         are not in your timeline, categories, export or summary. Do not rely on them: ask the provider for a
         corrected copy.
       </p>
-      {withFailures.map((p) => (
-        <div key={p.relationship.id}>
-          <h3>From {p.provider}</h3>
-          <ul className="records unverified-list">
-            {p.unverified.map((u, i) => (
-              <li
-                className="record record-unverified"
-                key={`${u.resource.resourceType}/${u.resource.id ?? i}`}
-              >
-                <div className="record-date">{formatDate(resourceDate(u.resource))}</div>
-                <div className="record-body">
-                  <div className="record-title">
-                    <span className="tag tag-bad">Not verified</span>{" "}
-                    <strong>{plainTitle(resourceTitle(u.resource))}</strong>
-                  </div>
-                  <div className="muted">{REASONS[u.reason] ?? "It failed the check."}</div>
-                </div>
-              </li>
-            ))}
-          </ul>
-        </div>
-      ))}
+      {count > 5 ? (
+        <details>
+          <summary>See the {plural(count, "record")}</summary>
+          {lists}
+        </details>
+      ) : (
+        lists
+      )}
     </section>
   );
 }
