@@ -16,7 +16,7 @@
  *
  *   node bench/records.ts [--out FILE] [--reads 5]
  */
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,25 +24,18 @@ import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { type Hash, RECORDS_PAGE_DEFAULT, RECORDS_PAGE_MAX } from "@medrec/protocol";
 import type { Hex } from "viem";
-import { ensurePopulation, type Population, SYNTHEA_VERSION } from "../scripts/synthea.ts";
+import { SYNTHEA_VERSION } from "../scripts/synthea.ts";
 import { startSystem } from "../test/system.support.ts";
+import {
+  BENCH_POPULATION,
+  type Bundle,
+  bulkNdjson,
+  HISTORY_MAX_BYTES,
+  populationPeople,
+  toNdjson,
+} from "./population.ts";
 
 const GOALS = { intakeS: 30, intakePeakRssMiB: 1024, readAndVerifyS: 5 } as const;
-
-/** Older people's whole histories (Synthea adds the deceased it generates on the way), no directory bundles. */
-export const BENCH_POPULATION: Population = {
-  name: "bench-lifetime",
-  seed: 3,
-  args: [
-    "-p",
-    "1",
-    "-a",
-    "88-95",
-    "--exporter.years_of_history=0",
-    "--exporter.hospital.fhir.export=false",
-    "--exporter.practitioner.fhir.export=false",
-  ],
-};
 
 const { values: flags } = parseArgs({
   options: { out: { type: "string" }, reads: { type: "string" }, help: { type: "boolean", default: false } },
@@ -58,20 +51,6 @@ const outPath = flags.out !== undefined ? resolve(flags.out) : join(ROOT, "repor
 const MiB = 1024 * 1024;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
-type Bundle = { entry: { fullUrl?: string; resource: { resourceType: string; id: string } }[] };
-
-/** The bundle as NDJSON: one resource per line, `urn:uuid` references as `Type/id` (as Bulk Data exports them). */
-function toNdjson(bundle: Bundle): string {
-  const map = new Map(bundle.entry.map((e) => [e.fullUrl, `${e.resource.resourceType}/${e.resource.id}`]));
-  return bundle.entry
-    .map((e) =>
-      JSON.stringify(e.resource, (key, value) =>
-        key === "reference" && typeof value === "string" && map.has(value) ? map.get(value) : value,
-      ),
-    )
-    .join("\n");
-}
 
 /** Samples this process's RSS every 20 ms (and reads the kernel's high-water mark) while `fn` runs. */
 async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMiB: number; beforeMiB: number }> {
@@ -91,40 +70,14 @@ async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMiB: n
 }
 
 console.log(`bench:records — Synthea ${SYNTHEA_VERSION} lifetime (seed ${BENCH_POPULATION.seed})`);
-const files = await ensurePopulation(BENCH_POPULATION);
 // The population's people, largest history first; the lifetime is the largest under 40 MB.
-const people: { file: string; size: number }[] = [];
-for (const f of files) people.push({ file: f, size: (await stat(f)).size });
-people.sort((a, b) => b.size - a.size);
-const lifetime = people.find((p) => p.size <= 40 * 1000 * 1000);
+const people = await populationPeople();
+const lifetime = people.find((p) => p.size <= HISTORY_MAX_BYTES);
 if (!lifetime) throw new Error("no Synthea history under 40 MB in the bench population");
 const bytes = await readFile(lifetime.file);
 const bundle = JSON.parse(bytes.toString("utf8")) as Bundle;
 const resources = bundle.entry.length;
 console.log(`lifetime: ${resources} resources, ${round(bytes.length / MiB)} MiB`);
-/**
- * ≥ `target` resources and ≥ `minBytes` as one NDJSON upload: the population's histories (each under
- * the upload limit) together; when they run out, they are taken again with their ids suffixed, as
- * another patient's copy would be.
- */
-async function bulkNdjson(target: number, minBytes: number): Promise<{ text: string; count: number }> {
-  const lines: string[] = [];
-  let bytes = 0;
-  const done = () => lines.length >= target && bytes >= minBytes;
-  for (let pass = 0; pass < 4 && !done(); pass++)
-    for (const p of people.filter((x) => x.size <= 40 * 1000 * 1000)) {
-      const b = JSON.parse(await readFile(p.file, "utf8")) as Bundle;
-      for (const line of toNdjson(b).split("\n")) {
-        if (done()) break;
-        const resource = JSON.parse(line) as { id?: string };
-        const out = pass === 0 ? line : JSON.stringify({ ...resource, id: `${resource.id}-${pass}` });
-        lines.push(out);
-        bytes += Buffer.byteLength(out) + 1;
-      }
-    }
-  return { text: lines.join("\n"), count: lines.length };
-}
-
 const sys = await startSystem("bench_records", { database: "server" });
 try {
   const upload = async (mrn: string, body: string | Buffer, contentType: string) => {
@@ -159,7 +112,7 @@ try {
   console.log(`intake (NDJSON, ${round(Buffer.byteLength(ndjson) / MiB)} MiB): ${round(nd.ms / 1000, 2)} s`);
 
   // ≥ 15,000 resources and ≥ 40 MB in one NDJSON upload (several Synthea histories together).
-  const bulk = await bulkNdjson(15_000, 42_000_000);
+  const bulk = await bulkNdjson(people, 15_000, 42_000_000);
   const patient3 = await sys.env.patient();
   await sys.registerPatient("BENCH-BULK-3", patient3);
   const bulkIntake = await peakRss(() => upload("BENCH-BULK-3", bulk.text, "application/fhir+ndjson"));
