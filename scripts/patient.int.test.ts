@@ -31,6 +31,7 @@ import {
   cancelRecovery,
   chainNow,
   discoverRelationships,
+  filterTimeline,
   hasNewRecords,
   listActiveGrants,
   loadAccessLog,
@@ -49,6 +50,7 @@ import {
   revokeAccess,
   setRecoveryThreshold,
   shareRecords,
+  verifiedTimelineItems,
   watchPatient,
 } from "@medrec/protocol/patient";
 import { eventually } from "@medrec/testkit";
@@ -164,6 +166,19 @@ describe("the patient's data layer against a running system", () => {
         "the streamed lines are the verified records",
       );
     }
+    // The demo's labs as a patient reads them: value, unit, reference range, and the out-of-range ones flagged.
+    const labs = filterTimeline(verifiedTimelineItems(records), { categories: ["labs"] }).filter(
+      (i) => i.resourceType === "Observation",
+    );
+    assert.ok(labs.length > 10, `${labs.length} lab results`);
+    assert.ok(
+      labs.every((i) => i.value?.unit && i.range && i.flag),
+      "every demo lab has unit, range and flag",
+    );
+    assert.ok(
+      labs.some((i) => i.provider === "Lakeside Clinic" && /A1c/i.test(i.title) && i.flag === "high"),
+      "a high HbA1c at Lakeside Clinic",
+    );
   });
 
   it("behavior: a staff upload at Lakeside Clinic is announced with the number of new records", async () => {

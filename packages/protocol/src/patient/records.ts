@@ -12,7 +12,7 @@ import { type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { type PatientContext, readRecordRoot } from "./network.ts";
 import { discoverRelationships, type PatientRelationship, relationshipLabel } from "./relationships.ts";
 import { createPatientSessions, type PatientSessions } from "./sessions.ts";
-import { type TimelineItem, toTimelineItem } from "./timeline.ts";
+import { createLookup, lookupIn, type TimelineItem, toTimelineItem } from "./timeline.ts";
 
 /**
  * `loading`: pages still coming. `verified`: every entry verified against the chain.
@@ -159,6 +159,8 @@ export async function loadProviderRecords({
     return done(result);
   }
   let attempt = 0;
+  // Medications referenced by id are named from what has arrived so far.
+  let known = createLookup();
   try {
     const token = await sessions.token(gatekeeperUrl);
     const read = await fetchVerifiedRecords({
@@ -174,15 +176,19 @@ export async function loadProviderRecords({
           attempt = page.attempt;
           result.resources = [];
           result.unverified = [];
+          known = createLookup();
           onEvent?.({ type: "restart", provider, relationship: relationship.id });
         }
         result.total = page.total;
         const items: TimelineItem[] = [];
         const unverified: UnverifiedRecord[] = [];
+        known.add(page.entries.filter((e) => e.verified).map((e) => e.resource));
         for (const entry of page.entries) {
           if (entry.verified) {
             result.resources.push(entry.resource);
-            items.push(toTimelineItem(entry.resource, { provider, relationship: relationship.id }));
+            items.push(
+              toTimelineItem(entry.resource, { provider, relationship: relationship.id }, known.lookup),
+            );
           } else unverified.push({ resource: entry.resource, reason: entry.failure ?? "invalid-proof" });
         }
         result.unverified.push(...unverified);
@@ -212,11 +218,12 @@ export async function loadProviderRecords({
 
 /** The verified records of every provider as timeline lines (unsorted: see `buildTimeline`). */
 export function verifiedTimelineItems(records: Pick<PatientRecords, "providers">): TimelineItem[] {
-  return records.providers.flatMap((p) =>
-    p.resources.map((resource) =>
-      toTimelineItem(resource, { provider: p.provider, relationship: p.relationship.id }),
-    ),
-  );
+  return records.providers.flatMap((p) => {
+    const lookup = lookupIn(p.resources);
+    return p.resources.map((resource) =>
+      toTimelineItem(resource, { provider: p.provider, relationship: p.relationship.id }, lookup),
+    );
+  });
 }
 
 /**

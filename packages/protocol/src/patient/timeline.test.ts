@@ -5,6 +5,7 @@ import { CONFIDENTIALITY_SYSTEM, OBSERVATION_CATEGORY_SYSTEM } from "../scopes.t
 import {
   buildTimeline,
   filterTimeline,
+  lookupIn,
   mergeTimeline,
   resourceDate,
   resourceFlag,
@@ -182,6 +183,42 @@ describe("timeline", () => {
   test("behavior: titles in plain words for every kind, from text, display or the kind itself", () => {
     assert.equal(resourceTitle(medication), "Penicillin V Potassium 500 MG Oral Tablet");
     assert.equal(resourceTitle(medicationByReference), "Medication");
+    const medicationResource: FhirResource = {
+      resourceType: "Medication",
+      id: "ee77bac8",
+      code: {
+        coding: [
+          {
+            system: "http://www.nlm.nih.gov/research/umls/rxnorm",
+            code: "313782",
+            display: "Acetaminophen 325 MG Oral Tablet",
+          },
+        ],
+      },
+    };
+    assert.equal(
+      resourceTitle(medicationByReference, lookupIn([medicationResource])),
+      "Acetaminophen 325 MG Oral Tablet",
+      "a Synthea urn:uuid reference to a Medication of the same provider",
+    );
+    assert.equal(
+      buildTimeline([{ source: at("x"), resources: [medicationByReference, medicationResource] }]).find(
+        (i) => i.resourceType === "MedicationRequest",
+      )?.title,
+      "Acetaminophen 325 MG Oral Tablet",
+    );
+    assert.equal(
+      resourceTitle({ resourceType: "Organization", name: "CARING HEALTH CENTER, INC" }),
+      "CARING HEALTH CENTER, INC",
+    );
+    assert.equal(
+      resourceTitle({
+        resourceType: "SupplyDelivery",
+        type: { coding: [{ display: "Device" }] },
+        suppliedItem: { itemCodeableConcept: { text: "Glucose meter" } },
+      }),
+      "Glucose meter",
+    );
     assert.equal(resourceTitle(immunization), "Influenza, seasonal, injectable, preservative free");
     assert.equal(resourceTitle(procedure), "Assessment of health and social care needs (procedure)");
     assert.equal(resourceTitle(document), "History and physical note");

@@ -113,6 +113,9 @@ export function resourceDate(resource: FhirResource): string | undefined {
     periodStart(r.billablePeriod) ??
     str(r.issued) ??
     str(r.created) ??
+    str(r.started) ??
+    str(r.recorded) ??
+    str(r.manufactureDate) ??
     (isObject(r.meta) ? str(r.meta.lastUpdated) : undefined)
   );
 }
@@ -125,23 +128,74 @@ function patientName(resource: Record<string, unknown>): string | undefined {
   return [...given, typeof name.family === "string" ? name.family : ""].join(" ").trim() || undefined;
 }
 
-/** The record's title in plain words. */
-export function resourceTitle(resource: FhirResource): string {
+/** Finds a resource a reference points to (`Type/id` or `urn:uuid:…`), among the same provider's. */
+export type ResourceLookup = (reference: string) => FhirResource | undefined;
+
+/** A lookup that grows as resources arrive (page by page), by `Type/id` and by bare id (what `urn:uuid:` names). */
+export function createLookup(): { lookup: ResourceLookup; add(resources: Iterable<FhirResource>): void } {
+  const byKey = new Map<string, FhirResource>();
+  return {
+    lookup: (reference) => byKey.get(reference) ?? byKey.get(reference.replace(/^urn:uuid:/, "")),
+    add(resources) {
+      for (const r of resources)
+        if (r.id) {
+          byKey.set(`${r.resourceType}/${r.id}`, r);
+          byKey.set(r.id, r);
+        }
+    },
+  };
+}
+
+/** A lookup over a list of resources. */
+export function lookupIn(resources: Iterable<FhirResource>): ResourceLookup {
+  const { lookup, add } = createLookup();
+  add(resources);
+  return lookup;
+}
+
+/** The medication a MedicationRequest / Statement / Administration names, in words. */
+function medicationText(r: Record<string, unknown>, lookup: ResourceLookup | undefined): string | undefined {
+  const inline = conceptText(r.medicationCodeableConcept);
+  if (inline) return inline;
+  if (!isObject(r.medicationReference)) return undefined;
+  const reference = str(r.medicationReference.reference);
+  const target = reference ? lookup?.(reference) : undefined;
+  return str(r.medicationReference.display) ?? (target ? conceptText(target.code) : undefined);
+}
+
+/**
+ * The record's title in plain words: the concept a person would name it by (the code, vaccine,
+ * medication — looked up through `lookup` when only referenced —, type, procedure, category or
+ * reason), else the kind of record.
+ */
+export function resourceTitle(resource: FhirResource, lookup?: ResourceLookup): string {
   const r = resource as Record<string, unknown>;
   const type = resource.resourceType;
+  const device =
+    Array.isArray(r.deviceName) && isObject(r.deviceName[0]) ? str(r.deviceName[0].name) : undefined;
+  const supplied = isObject(r.suppliedItem) ? conceptText(r.suppliedItem.itemCodeableConcept) : undefined;
   const found =
     type === "Immunization"
       ? conceptText(r.vaccineCode)
-      : type === "MedicationRequest" || type === "MedicationStatement"
-        ? (conceptText(r.medicationCodeableConcept) ??
-          (isObject(r.medicationReference) ? str(r.medicationReference.display) : undefined))
+      : type.startsWith("Medication") && type !== "Medication"
+        ? medicationText(r, lookup)
         : type === "DocumentReference"
           ? (str(r.description) ?? conceptText(r.type) ?? firstConcept(r.category))
           : type === "Encounter"
             ? (firstConcept(r.type) ?? (isObject(r.class) ? str(r.class.display) : undefined))
-            : type === "Patient"
+            : type === "Patient" || type === "Practitioner" || type === "RelatedPerson"
               ? patientName(r)
-              : (conceptText(r.code) ?? firstConcept(r.type));
+              : type === "Organization" || type === "Location"
+                ? (str(r.name) ?? str(r.description))
+                : (conceptText(r.code) ??
+                  supplied ??
+                  firstConcept(r.procedureCode) ??
+                  (type === "SupplyDelivery" ? undefined : firstConcept(r.type)) ??
+                  device ??
+                  firstConcept(r.category) ??
+                  firstConcept(r.reasonCode) ??
+                  str(r.name) ??
+                  str(r.description));
   return found ?? KIND[type] ?? type.replace(/([a-z])([A-Z])/g, "$1 $2");
 }
 
@@ -268,7 +322,11 @@ export type TimelineSource = { provider: string; relationship: string };
  * toTimelineItem(observation, { provider: "Lakeside Clinic", relationship: id })
  * // { category: "labs", title: "Hemoglobin A1c…", value: { text: "7.4 %" }, flag: "high", … }
  */
-export function toTimelineItem(resource: FhirResource, source: TimelineSource): TimelineItem {
+export function toTimelineItem(
+  resource: FhirResource,
+  source: TimelineSource,
+  lookup?: ResourceLookup,
+): TimelineItem {
   const categories = resourceCategories(resource);
   const value = resourceValue(resource);
   const range = resourceRange(resource);
@@ -282,7 +340,7 @@ export function toTimelineItem(resource: FhirResource, source: TimelineSource): 
     category: categories[0] ?? "other",
     categories,
     sensitive: isSensitive(resource),
-    title: resourceTitle(resource),
+    title: resourceTitle(resource, lookup),
     ...(status ? { status } : {}),
     ...(value ? { value } : {}),
     ...(range ? { range } : {}),
@@ -306,8 +364,11 @@ export function buildTimeline(
   sources: Iterable<{ source: TimelineSource; resources: Iterable<FhirResource> }>,
 ): TimelineItem[] {
   const items: TimelineItem[] = [];
-  for (const { source, resources } of sources)
-    for (const resource of resources) items.push(toTimelineItem(resource, source));
+  for (const { source, resources } of sources) {
+    const list = [...resources];
+    const lookup = lookupIn(list);
+    for (const resource of list) items.push(toTimelineItem(resource, source, lookup));
+  }
   return items.sort(compareTimelineItems);
 }
 
