@@ -68,7 +68,7 @@ export function SummaryScreen() {
   return (
     <Page
       title="Health summary"
-      lead={`Printed ${formatDate(new Date().toISOString())}. Only records verified against the MedRec network.`}
+      lead={`As of ${formatDate(new Date().toISOString())}. Only records verified against the MedRec network.`}
     >
       {error ? <ErrorView error={error} /> : null}
       <div className="summary-actions no-print">
