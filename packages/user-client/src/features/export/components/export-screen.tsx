@@ -46,6 +46,7 @@ export function ExportScreen() {
 
   const toggle = <T,>(set: Set<T>, value: T, update: (s: Set<T>) => void) => {
     const next = new Set(set);
+    setSaved(undefined);
     if (next.has(value)) next.delete(value);
     else next.add(value);
     update(next);
@@ -99,7 +100,10 @@ export function ExportScreen() {
               type="radio"
               name={groupName}
               checked={choice === "all"}
-              onChange={() => setChoice("all")}
+              onChange={() => {
+                setChoice("all");
+                setSaved(undefined);
+              }}
             />
             Everything
           </label>
@@ -108,7 +112,10 @@ export function ExportScreen() {
               type="radio"
               name={groupName}
               checked={choice === "some"}
-              onChange={() => setChoice("some")}
+              onChange={() => {
+                setChoice("some");
+                setSaved(undefined);
+              }}
             />
             Only some categories or providers
           </label>
