@@ -213,7 +213,11 @@ export function printReport(r: GatekeeperReport) {
     ["p50 / p90 / p99 / max", `${rv.p50} / ${rv.p90} / ${rv.p99} / ${rv.max} ms`],
     [
       "load meanwhile",
-      `${s(rv.loadDuring.readsPerSec)} reads/s, p99 ${s(rv.loadDuring.p99Ms, " ms")}, errors ${rv.loadDuring.errors}`,
+      `${s(rv.loadDuring.readsPerSec)} reads/s, p99 ${s(rv.loadDuring.p99Ms, " ms")}, responses ${JSON.stringify(rv.loadDuring.statuses)}`,
+    ],
+    [
+      "viewer polls neither 200 nor 403",
+      `${JSON.stringify(rv.unexpectedStatuses)} ${rv.unexpectedDetails.join("; ")}`,
     ],
     ["revoke sent → receipt (p50)", `${rv.receiptAfterSendMsP50} ms`],
   ]);

@@ -70,6 +70,8 @@ export async function revocationUnderLoad(
   const failures: string[] = [];
   /** The viewer's polls answered neither 200 nor 403, by status (0: no answer). */
   const unexpectedStatuses: Record<string, number> = {};
+  /** Their problem+json details (no record content: e.g. why permissions could not be checked). */
+  const unexpectedDetails = new Set<string>();
   try {
     for (let i = 0; i < cycles && !life.interrupted(); i++) {
       const viewer = privateKeyToAccount(generatePrivateKey());
@@ -88,15 +90,22 @@ export async function revocationUnderLoad(
         let after = 0;
         while (!stop && after < 5) {
           const t = performance.now();
-          const r = await get(recordsUrl, token).catch(() => ({ status: 0, at: performance.now() }));
+          const r = await get(recordsUrl, token).catch(() => ({
+            status: 0,
+            body: "",
+            at: performance.now(),
+          }));
           if (r.status === 403) {
             firstRefusal ??= r.at;
             after += 1;
           } else if (r.status === 200) {
             if (firstRefusal !== undefined) flapped += 1;
           } else {
-            unexpected += 1;
+            // 503: permissions could not be checked (the chain view fell behind) — refused, fail-closed.
+            if (r.status !== 503) unexpected += 1;
             unexpectedStatuses[r.status] = (unexpectedStatuses[r.status] ?? 0) + 1;
+            const detail = /"detail":"([^"]*)"/.exec(r.body)?.[1];
+            if (detail) unexpectedDetails.add(`${r.status}: ${detail.replace(/\d+/g, "N")}`);
           }
           await sleep(Math.max(0, POLL_MS - (performance.now() - t)));
         }
@@ -136,7 +145,8 @@ export async function revocationUnderLoad(
         unexpected,
       });
       if (flapped > 0) failures.push(`cycle ${i + 1}: served again after a refusal (${flapped}×)`);
-      if (unexpected > 0) failures.push(`cycle ${i + 1}: ${unexpected} polls answered neither 200 nor 403`);
+      if (unexpected > 0)
+        failures.push(`cycle ${i + 1}: ${unexpected} polls answered neither 200, 403 nor 503`);
       if ((i + 1) % 10 === 0) log(`revocation under load: ${i + 1}/${cycles} cycles`);
     }
   } finally {
@@ -158,6 +168,7 @@ export async function revocationUnderLoad(
       statuses: statusesOf(windows),
     },
     unexpectedStatuses,
+    unexpectedDetails: [...unexpectedDetails],
     viewPollIntervalMs: sys.settings.view.pollIntervalMs,
     blockPeriodS: 1,
     cycles: done.length,

@@ -10,6 +10,7 @@ import { buildSignInMessage, relationshipAbi, verifyBundle } from "@medrec/proto
 import { pino } from "pino";
 import type { Hex } from "viem";
 import type { LocalAccount } from "viem/accounts";
+import { viewSettingsOf } from "../../src/chain/config.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startGatekeeper } from "../../src/gatekeeper.ts";
 import { freePort } from "../../src/net.ts";
@@ -64,7 +65,11 @@ export async function startSystem(life: Lifecycle) {
     RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
     OPERATOR_KEY: operatorKey,
   });
-  const settings = env.settings({ provider: { ...env.settings().provider, gatekeeperUrl: publicUrl } });
+  // The chain view as in production (the config's defaults), not the tests' tighter staleness limits.
+  const settings = env.settings({
+    provider: { ...env.settings().provider, gatekeeperUrl: publicUrl },
+    ...viewSettingsOf(config),
+  });
   const gk = await startGatekeeper({ config, chainSettings: settings, logger: pino({ level: "silent" }) });
   life.onCleanup(() => gk.stop());
   if (!gk.chain) throw new Error("the gatekeeper started without its chain part");

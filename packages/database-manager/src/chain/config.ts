@@ -114,6 +114,19 @@ export type RelaySettings = {
   ownFallbackAfterMs: number | undefined;
 };
 
+/** The chain view's limits and the RPC timeout from the configuration (the production defaults when unset). */
+export function viewSettingsOf(config: ChainConfig): Pick<ChainSettings, "view" | "rpcTimeoutMs"> {
+  return {
+    view: {
+      pollIntervalMs: config.CHAIN_POLL_INTERVAL_MS,
+      maxStalenessMs: config.CHAIN_MAX_STALENESS_MS,
+      maxLagBlocks: config.CHAIN_MAX_LAG_BLOCKS,
+      maxHeadAgeSeconds: config.CHAIN_MAX_HEAD_AGE_SECONDS,
+    },
+    rpcTimeoutMs: config.CHAIN_RPC_TIMEOUT_MS,
+  };
+}
+
 /** The relay settings of a configuration. */
 export function relaySettingsOf(config: ChainConfig): RelaySettings {
   return {
@@ -206,13 +219,7 @@ export async function resolveChainSettings(
     forwarder: config.FORWARDER_ADDRESS ?? contracts.Forwarder ?? zeroAddress,
     registry: config.AGENT_REGISTRY_ADDRESS ?? contracts.AgentRegistry,
     relay: relaySettingsOf(config),
-    view: {
-      pollIntervalMs: config.CHAIN_POLL_INTERVAL_MS,
-      maxStalenessMs: config.CHAIN_MAX_STALENESS_MS,
-      maxLagBlocks: config.CHAIN_MAX_LAG_BLOCKS,
-      maxHeadAgeSeconds: config.CHAIN_MAX_HEAD_AGE_SECONDS,
-    },
-    rpcTimeoutMs: config.CHAIN_RPC_TIMEOUT_MS,
+    ...viewSettingsOf(config),
     receiptTimeoutMs: config.CHAIN_RECEIPT_TIMEOUT_MS,
   };
   if (missing.length > 0)
