@@ -161,7 +161,12 @@ export async function startDappServer({
         res.writeHead(503, { "content-type": "application/json", "retry-after": "2" }).end("{}");
         return;
       }
-      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      // Public by design (no secret is in it): Vite's dev server on another origin may read it too.
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "cache-control": "no-store",
+        "access-control-allow-origin": "*",
+      });
       res.end(JSON.stringify(config));
       return;
     }

@@ -238,7 +238,12 @@ describe("patient dapp in Chromium", () => {
     );
     for (const url of [fresh.page.url()])
       assert.ok(!url.includes(demoWords[1] ?? "@@"), "no word in the URL");
+
+    // Last, the chain goes away: every provider's RPC node stops, and the dapp says so in words.
+    await Promise.all(system.network.nodes.map((node) => node.rpc.stop()));
+    await fresh.page.getByText("The MedRec network is not answering.").waitFor(WAIT);
+    await screen(fresh.page, "14-chain-unreachable");
     await fresh.context.close();
-    assert.ok(screensSeen.length >= 13);
+    assert.ok(screensSeen.length >= 14);
   });
 });
