@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 export const USAGE =
   "usage: node bench/gatekeeper.ts [--duration 6] [--runs 3] [--concurrency N | --sweep 16,24,32]\n" +
   "                                [--sweep-duration 3] [--cycles 30] [--growth-duration 4]\n" +
-  "                                [--ingest-runs 3] [--no-peer] [--out FILE] [--time-limit-min 20] [--smoke]";
+  "                                [--ingest-runs 3] [--no-peer] [--out FILE] [--time-limit-min 40] [--smoke]";
 
 export type BenchOptions = {
   durationS: number;
@@ -71,7 +71,7 @@ export function parseOptions(argv = process.argv.slice(2)): BenchOptions {
     growthDurationS: int("growth-duration", flags["growth-duration"], smoke ? 1 : 4, 1, 600),
     ingestRuns: int("ingest-runs", flags["ingest-runs"], smoke ? 1 : MIN.runs, 1, 20),
     peer: !flags["no-peer"],
-    timeLimitMin: int("time-limit-min", flags["time-limit-min"], 20, 1, 240),
+    timeLimitMin: int("time-limit-min", flags["time-limit-min"], 40, 1, 240),
     smoke,
     out: flags.out,
   };

@@ -104,11 +104,31 @@ export function buildReport(input: {
       note: "only the production-durable profile is measured (fsync, synchronous_commit and full_page_writes on); no relaxed profile is reported",
     },
     machine: input.machine,
+    notes: notesOf(input),
     warnings: input.warnings,
     smoke: input.smoke,
     durationS: input.durationS,
     date: new Date().toISOString(),
   };
+}
+
+/** What a reader needs to read the figures right, derived from them. */
+function notesOf(input: Parameters<typeof buildReport>[0]): string[] {
+  const notes: string[] = [];
+  const unavailable =
+    (statusesOf(input.ours.windows)["503"] ?? 0) +
+    input.growth.reads.reduce((n, g) => n + (statusesOf(g.measured.windows)["503"] ?? 0), 0) +
+    (input.revocation.loadDuring.statuses["503"] ?? 0);
+  if (unavailable > 0)
+    notes.push(
+      `${unavailable} reads were answered 503 (not counted as reads): the chain view fell behind its limits (CHAIN_MAX_STALENESS_MS, CHAIN_MAX_LAG_BLOCKS, CHAIN_MAX_HEAD_AGE_SECONDS) while the machine was saturated, and the gatekeeper refuses rather than decide on stale permissions`,
+    );
+  const load = input.machine.loadAverageStart[0] ?? 0;
+  if (load > input.machine.cores)
+    notes.push(
+      `the 1-minute load average was ${load} at the start on ${input.machine.cores} cores: other processes competed for the CPU throughout, so absolute figures are lower and spreads wider than on a quiet machine; the interleaved windows expose ours, bare and the peer to the same competition`,
+    );
+  return notes;
 }
 
 const strip = (m: Measured) => ({
