@@ -8,7 +8,10 @@ import {
   plainUnits,
   plural,
 } from "../../../lib/record-words.ts";
-import { detailLines } from "./record-details.tsx";
+import { detailLines, statusWords } from "./record-details.tsx";
+
+/** Where whether it still applies matters: a medication taken now, a condition still active. */
+const STATUS_IN_LINE = new Set(["medications", "conditions", "allergies"]);
 
 const STEP = 50;
 
@@ -39,6 +42,9 @@ export function RecordRow({ item, showCategory = true }: { item: TimelineItem; s
         ) : null}
         <div className="record-meta muted">
           {showCategory ? `${categoryName(item)} · ` : ""}
+          {STATUS_IN_LINE.has(item.category) && statusWords(item.status)
+            ? `${statusWords(item.status)} · `
+            : ""}
           {item.provider}
         </div>
         {details.length > 0 ? (

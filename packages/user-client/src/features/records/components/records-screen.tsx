@@ -71,6 +71,7 @@ export function RecordsScreen() {
   const loading = records.phase === "loading";
   const empty = records.items.length === 0;
   const filtered = Boolean(query || provider || outOfRange);
+  const noun = view.code === "labs" ? "result" : "record";
 
   return (
     <Page
@@ -180,13 +181,13 @@ export function RecordsScreen() {
           <p className="result-count" role="status" aria-live="polite">
             {loading ? (
               <>
-                <span className="spinner" aria-hidden="true" /> {plural(shown.length, "record")} so far — more
-                are being checked.
+                <span className="spinner" aria-hidden="true" /> {plural(shown.length, noun)} so far — more are
+                being checked.
               </>
             ) : filtered ? (
-              `${plural(shown.length, "record")} match.`
+              `${plural(shown.length, noun)} match.`
             ) : (
-              `${plural(shown.length, "record")}.`
+              `${plural(shown.length, noun)}.`
             )}
           </p>
           {view.code === "labs" ? (
