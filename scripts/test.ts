@@ -24,6 +24,11 @@ const steps: Step[] = [
     command: ["pnpm", "--filter", "@medrec/contracts", "run", "test"],
     counts: true,
   },
+  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (Java 17, Maven).
+  {
+    name: "database-manager: Synthea population",
+    command: ["pnpm", "--filter", "@medrec/database-manager", "run", "setup-synthea"],
+  },
   { name: "protocol: tests", command: ["pnpm", "--filter", "@medrec/protocol", "run", "test"], counts: true },
   { name: "testkit: tests", command: ["pnpm", "--filter", "@medrec/testkit", "run", "test"], counts: true },
   // chain-node's compose test validates docker-compose.yml with `docker-compose config` (no engine needed).
@@ -41,11 +46,6 @@ const steps: Step[] = [
     name: "chain-node: tests",
     command: ["pnpm", "--filter", "@medrec/chain-node", "run", "test"],
     counts: true,
-  },
-  // Synthea's FHIR for the records tests: generated once into ~/.cache/medrec (Java 17, Maven).
-  {
-    name: "database-manager: Synthea population",
-    command: ["pnpm", "--filter", "@medrec/database-manager", "run", "setup-synthea"],
   },
   {
     name: "database-manager: tests",

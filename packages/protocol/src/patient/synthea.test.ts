@@ -1,6 +1,7 @@
 /**
  * The timeline over whole Synthea patients (the population the records tests generate once into
- * the cache; skipped where it has not been generated yet): every resource becomes a dated, titled
+ * the cache by `pnpm --filter @medrec/database-manager run setup-synthea`, which `./medrec test`
+ * runs before these tests; without it the suite fails and says so): every resource becomes a dated, titled
  * line in its category, labs and vitals carry their values, the summary finds something in each
  * section a long history has, and the export holds every line.
  */
@@ -35,9 +36,10 @@ const files = existsSync(cache)
       .slice(0, 3)
   : [];
 
-describe("timeline over Synthea patients", {
-  skip: files.length === 0 && "no Synthea population in the cache yet",
-}, () => {
+describe("timeline over Synthea patients", () => {
+  test("setup: the Synthea population is in the cache (generate it with setup-synthea)", () => {
+    assert.ok(files.length > 0, `no Synthea patients under ${cache}/synthea-*/fhir`);
+  });
   for (const file of files)
     test(`behavior: ${path.basename(path.dirname(path.dirname(file)))} / one patient's whole history`, () => {
       const bundle = JSON.parse(readFileSync(file, "utf8")) as FhirBundle;
