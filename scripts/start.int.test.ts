@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { generatePatientBundle } from "@medrec/database-manager";
 import { freePorts, readManifest } from "@medrec/protocol/node";
+import { eventually } from "@medrec/testkit";
 import { checkNetwork } from "./check.ts";
 import { linkageReport, onboardPatients } from "./linkage.ts";
 
@@ -28,14 +29,6 @@ function start(env: Record<string, string>, tmp: string): { child: ChildProcess;
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
   return { child, output: () => output };
-}
-
-async function waitFor(check: () => boolean, what: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** A private temp dir that PostgreSQL (run as `postgres` when we are root) can still enter. */
@@ -66,7 +59,10 @@ describe("./medrec start", async () => {
       tmp,
     );
     try {
-      await waitFor(() => /Press Ctrl-C to stop\.|start failed/.test(output()), "the ready line", 300_000);
+      await eventually("the ready line", () => /Press Ctrl-C to stop\.|start failed/.test(output()), {
+        timeoutMs: 300_000,
+        intervalMs: 250,
+      });
       assert.match(output(), /Press Ctrl-C to stop\./, output());
       assert.match(output(), /Ready in \d+\.\d s; \d+ processes use \d+ MiB resident memory\./);
       const manifest = await readManifest(manifestFile);
