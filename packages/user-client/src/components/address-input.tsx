@@ -155,6 +155,7 @@ export function AddressInput({
   };
 
   const selectedContact = contacts.find((c) => c.address === value);
+  const fullHint = `${hint ?? "Paste the ID they sent you."}${canScan ? "" : " (This browser cannot scan QR codes.)"}`;
   const errorId = `${id}-error`;
   const hintId = `${id}-hint`;
   return (
@@ -196,11 +197,9 @@ export function AddressInput({
             [hint ? hintId : "", parsed && !parsed.ok ? errorId : ""].filter(Boolean).join(" ") || undefined
           }
         />
-        {hint ? (
-          <p className="field-hint" id={hintId}>
-            {hint}
-          </p>
-        ) : null}
+        <p className="field-hint" id={hintId}>
+          {fullHint}
+        </p>
         {parsed && !parsed.ok ? (
           <p className="field-error" id={errorId} role="alert">
             {parsed.error}
@@ -231,11 +230,7 @@ export function AddressInput({
             />
           </label>
         </div>
-      ) : (
-        <p className="muted">
-          This browser cannot read QR codes; paste the ID they sent you, or pick a saved contact.
-        </p>
-      )}
+      ) : null}
       {scanError ? <p role="alert">{scanError}</p> : null}
       {scanning ? (
         <CameraScanner

@@ -38,7 +38,7 @@ function Entry({ entry }: { entry: AccessLogEntry }) {
         <p className="log-sentence">
           <strong>{entry.who}</strong> {denied ? `tried to ${entry.what}` : what}
           {denied && entry.categories.length ? `: ${categoryList(entry.categories)}` : ""}
-          {entry.count !== undefined ? ` (${entry.count})` : ""}
+          {entry.count !== undefined ? ` (${entry.count} ${entry.count === 1 ? "item" : "items"})` : ""}
         </p>
         <p className="muted log-meta">
           <time dateTime={entry.at}>{when(entry.at)}</time> · {entry.provider}
@@ -74,9 +74,13 @@ export function AccessLogScreen() {
   const log = useAccessLog(patient.data, relationships.data, loading ? [] : contacts);
   const [provider, setProvider] = useState("");
   const [decision, setDecision] = useState("");
+  const [ownViews, setOwnViews] = useState(false);
   const error = patient.error ?? relationships.error ?? log.error;
   const entries = (log.data?.entries ?? []).filter(
-    (e) => (!provider || e.provider === provider) && (!decision || e.decision === decision),
+    (e) =>
+      (!provider || e.provider === provider) &&
+      (!decision || e.decision === decision) &&
+      (ownViews || !(e.action === "audit.read" && e.who === "You")),
   );
   const pending = log.data?.entries.filter((e) => e.proof === "pending").length ?? 0;
   const broken = log.data?.entries.filter((e) => e.proof === "failed").length ?? 0;
@@ -142,6 +146,10 @@ export function AccessLogScreen() {
                   <option value="denied">Refused only</option>
                 </select>
               </div>
+              <label className="checkbox log-own">
+                <input type="checkbox" checked={ownViews} onChange={(e) => setOwnViews(e.target.checked)} />
+                Show when you opened this log
+              </label>
             </div>
             <p role="status" className="muted">
               {entries.length === log.data.entries.length

@@ -164,7 +164,14 @@ function Threshold({ ctx, state }: { ctx: PatientContext; state: RecoveryState }
   const action = useRecoveryAction(ctx);
   const [value, setValue] = useState(String(state.threshold));
   const n = state.custodians.length;
-  if (n === 0) return <p>Add at least one custodian to turn recovery on.</p>;
+  if (n === 0)
+    return (
+      <p>
+        Add at least one custodian to turn recovery on. When enough of them agree on a new wallet for you,
+        MedRec waits <strong>{formatTimeLeft(state.delaySeconds)}</strong> before the move can be completed,
+        and you can cancel it during that time.
+      </p>
+    );
   return (
     <div className="stack">
       <p>
@@ -281,7 +288,10 @@ export function CustodiansScreen() {
             <Threshold key={state.data.threshold} ctx={ctx} state={state.data} />
           </Card>
           <Card title="Help someone else recover">
-            <HelpRecover ctx={ctx} />
+            <details className="disclosure">
+              <summary>I am someone's custodian and they lost their words</summary>
+              <HelpRecover ctx={ctx} />
+            </details>
           </Card>
         </>
       )}

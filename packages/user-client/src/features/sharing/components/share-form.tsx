@@ -45,7 +45,9 @@ export function ShareForm({
 }) {
   const id = useId();
   const { contacts, save } = useContacts();
-  const usable = relationships.filter((r) => r.provider && !r.ended);
+  const usable = relationships
+    .filter((r) => r.provider && !r.ended)
+    .sort((a, b) => relationshipLabel(a).localeCompare(relationshipLabel(b)));
   const [viewer, setViewer] = useState<Address>();
   const [name, setName] = useState("");
   const [from, setFrom] = useState("");
