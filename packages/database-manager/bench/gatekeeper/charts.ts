@@ -75,8 +75,8 @@ export async function writeCharts(dir: string, r: GatekeeperReport): Promise<str
   });
   const rv = r.revocation;
   await write("gatekeeper-revocation.png", {
-    title: `Revocation under read load: receipt seen → first refused read (p50 ${rv.p50} ms, p99 ${rv.p99} ms)`,
-    subtitle: `${rv.cycles} cycles, the patient's reads running at ${rv.loadDuring.readsPerSec.median} reads/s meanwhile; ${machine}`,
+    title: "Revocation under read load: revoke's receipt seen → first refused read",
+    subtitle: `p50 ${rv.p50} ms, p99 ${rv.p99} ms over ${rv.cycles} cycles; the patient's reads at ${rv.loadDuring.readsPerSec.median} reads/s meanwhile; ${machine}`,
     xName: "cycle",
     categories: rv.samplesMs.map((_, i) => String(i + 1)),
     yAxes: [{ name: "milliseconds" }],
