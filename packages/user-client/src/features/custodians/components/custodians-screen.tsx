@@ -116,6 +116,7 @@ function AddCustodian({ ctx, state }: { ctx: PatientContext; state: RecoveryStat
   const [address, setAddress] = useState<Address>();
   const [name, setName] = useState("");
   const [submitted, setSubmitted] = useState(false);
+  const [formKey, setFormKey] = useState(0);
   const known = address ? contactName(contacts, address) : undefined;
   const problem = !address
     ? "Choose who: a saved contact, or their MedRec ID."
@@ -129,11 +130,22 @@ function AddCustodian({ ctx, state }: { ctx: PatientContext; state: RecoveryStat
     setSubmitted(true);
     if (problem || !address) return;
     if (!known && name.trim()) await save.mutateAsync({ address, name: name.trim() });
-    action.mutate({ kind: "add", custodian: address });
+    action.mutate(
+      { kind: "add", custodian: address },
+      {
+        // Added: an empty form for the next one (the confirmation stays).
+        onSuccess: () => {
+          setSubmitted(false);
+          setAddress(undefined);
+          setName("");
+          setFormKey((k) => k + 1);
+        },
+      },
+    );
   };
   return (
     <form className="stack" onSubmit={submit} noValidate>
-      <AddressInput label="Who" contacts={contacts} value={address} onChange={setAddress} />
+      <AddressInput key={formKey} label="Who" contacts={contacts} value={address} onChange={setAddress} />
       {address && !known ? (
         <Field
           label="Their name (optional)"
