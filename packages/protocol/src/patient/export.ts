@@ -121,7 +121,7 @@ export function healthSummary(items: readonly TimelineItem[], { recentLabDays = 
   const recentLabs: HealthSummary["recentLabs"] = [];
   for (const lab of labs) {
     if (newest !== undefined && lab.date && Date.parse(lab.date) < newest - recentLabDays * 86_400_000) break;
-    const key = lab.title.toLowerCase();
+    const key = labKey(lab);
     if (seen.has(key)) continue;
     seen.add(key);
     recentLabs.push({
@@ -147,4 +147,18 @@ export function healthSummary(items: readonly TimelineItem[], { recentLabDays = 
     immunizations,
     recentLabs,
   };
+}
+
+/**
+ * One key per kind of test: the first coding (system and code, e.g. LOINC 4548-4) — two providers
+ * may name the same test differently — else the title in lower case.
+ */
+function labKey(lab: TimelineItem): string {
+  const codings = (lab.resource as { code?: { coding?: unknown } }).code?.coding;
+  if (Array.isArray(codings))
+    for (const c of codings) {
+      const { system, code } = (c ?? {}) as { system?: unknown; code?: unknown };
+      if (typeof code === "string" && code) return `${typeof system === "string" ? system : ""}|${code}`;
+    }
+  return lab.title.toLowerCase();
 }

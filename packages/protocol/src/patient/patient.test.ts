@@ -135,6 +135,28 @@ describe("export and summary", () => {
       "one line per test (the newest), none older than a year before the newest lab",
     );
   });
+  test("behavior: the same test named differently at two providers is one line in the summary (by its code)", () => {
+    const twoProviders = buildTimeline([
+      {
+        source: { provider: "Lakeside Clinic", relationship: rel },
+        resources: [lab("a", "2024-03-01T09:00:00Z", 7.4)],
+      },
+      {
+        source: { provider: "Hilltop Medical", relationship: rel },
+        resources: [
+          lab("b", "2024-02-01T09:00:00Z", 7.1, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"),
+          lab("c", "2024-02-01T09:00:00Z", 3.1, "18262-6", "LDL cholesterol"),
+        ],
+      },
+    ]);
+    assert.deepEqual(
+      healthSummary(twoProviders).recentLabs.map((l) => [l.title, l.detail]),
+      [
+        ["Hemoglobin A1c", "7.4 %"],
+        ["LDL cholesterol", "3.1 %"],
+      ],
+    );
+  });
 });
 
 describe("notifications", () => {
