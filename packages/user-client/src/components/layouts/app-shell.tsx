@@ -1,20 +1,25 @@
 import { type ReactNode, Suspense } from "react";
-import { Link, NavLink, Outlet } from "react-router";
+import { Link, Outlet } from "react-router";
 import { useChainStatus } from "../../lib/network.tsx";
 import { lock, useWallet } from "../../lib/wallet.ts";
 import { Banner } from "../banner.tsx";
 import { ErrorBoundary } from "../error-boundary.tsx";
+import { MainNav, type NavItem } from "./main-nav.tsx";
 
-/** The main navigation: one entry per screen of an unlocked wallet. Add a feature's screen here. */
-export const NAV_ITEMS = [
-  { to: "/records", label: "Records" },
+/**
+ * The main navigation: one entry per screen of an unlocked wallet. Add a feature's screen here.
+ * `tab`: one of the (at most four) screens in the phone's bottom tab bar — the rest are under More
+ * there (main-nav.tsx, which also holds the tabs' icons).
+ */
+export const NAV_ITEMS: readonly NavItem[] = [
+  { to: "/records", label: "Records", tab: true },
   { to: "/export", label: "Take elsewhere" },
-  { to: "/sharing", label: "Sharing" },
-  { to: "/access-log", label: "Access log" },
+  { to: "/sharing", label: "Sharing", tab: true },
+  { to: "/access-log", label: "Access log", tab: true },
   { to: "/shared-with-me", label: "Shared with me" },
   { to: "/custodians", label: "Custodians" },
-  { to: "/account", label: "Account" },
-] as const;
+  { to: "/account", label: "Account", tab: true },
+];
 
 export function Logo() {
   return (
@@ -60,7 +65,7 @@ function BackupReminder() {
 /** Header (logo, navigation, `actions` such as the notification bell, lock), banners, and the current screen. */
 export function AppShell({ actions }: { actions?: ReactNode }) {
   return (
-    <div className="shell">
+    <div className="shell shell-app">
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -82,17 +87,7 @@ export function AppShell({ actions }: { actions?: ReactNode }) {
             </button>
           </div>
         </div>
-        <nav aria-label="Main">
-          <ul className="nav">
-            {NAV_ITEMS.map((item) => (
-              <li key={item.to}>
-                <NavLink to={item.to} className="nav-link">
-                  {item.label}
-                </NavLink>
-              </li>
-            ))}
-          </ul>
-        </nav>
+        <MainNav items={NAV_ITEMS} />
       </header>
       <div className="banners">
         <ChainBanner />
