@@ -135,6 +135,7 @@ describe("docker-compose.yml", () => {
       "rpc.toml",
       "postgres-password",
       "gatekeeper.env",
+      "network.json",
     ])
       await writeFile(join(inputs, f), "");
     const env = {
@@ -143,11 +144,13 @@ describe("docker-compose.yml", () => {
       SEALER_ADDRESS: "0x1111111111111111111111111111111111111111",
       AGENT_REGISTRY: "0x2222222222222222222222222222222222222222",
       MEDREC_PUBLIC_HOST: "records.example.org",
+      MEDREC_DAPP_HOST: "app.records.example.org",
     };
     const ok = spawnSync("docker-compose", ["-f", COMPOSE, "config"], { encoding: "utf8", env });
     assert.equal(ok.status, 0, ok.stderr);
     const resolved = parse(ok.stdout) as Compose;
     assert.deepEqual(Object.keys(resolved.services).sort(), [
+      "dapp",
       "gatekeeper",
       "governance",
       "postgres",
@@ -161,14 +164,17 @@ describe("docker-compose.yml", () => {
       resolved.services.sealer?.command?.includes("--unlock=0x1111111111111111111111111111111111111111"),
     );
 
-    // Required inputs are enforced: without SEALER_ADDRESS the file does not resolve.
-    const { SEALER_ADDRESS: _, ...missing } = env;
-    const bad = spawnSync("docker-compose", ["-f", COMPOSE, "config", "-q"], {
-      encoding: "utf8",
-      env: missing,
-    });
-    assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /set SEALER_ADDRESS/);
+    // Required inputs are enforced: without SEALER_ADDRESS (or the dapp's host) the file does not resolve.
+    for (const name of ["SEALER_ADDRESS", "MEDREC_DAPP_HOST"] as const) {
+      const missing: Record<string, string> = { ...env };
+      delete missing[name];
+      const bad = spawnSync("docker-compose", ["-f", COMPOSE, "config", "-q"], {
+        encoding: "utf8",
+        env: missing,
+      });
+      assert.notEqual(bad.status, 0, name);
+      assert.match(bad.stderr, new RegExp(`set ${name}`));
+    }
   });
 
   test("default: the sealer's and the RPC node's geth flags are the native launcher's", () => {
@@ -238,6 +244,32 @@ describe("docker-compose.yml", () => {
     assert.ok(daemon.command?.includes(`--ipc=${daemonMount}/geth.ipc`), "--ipc is the sealer's socket");
     assert.ok(daemon.command?.includes("--rpc=http://rpc:8545"));
     assert.equal(compose.services.gatekeeper?.environment?.CHAIN_RPC_URL, "http://rpc:8545");
+  });
+
+  test("security: the dapp is served behind the proxy from its own image, with only the mounted manifest's public fields", async () => {
+    const dapp = compose.services.dapp as Service;
+    assert.equal(dapp.ports, undefined, "the dapp is not published: only the proxy reaches it");
+    assert.equal(dapp.build?.dockerfile, "packages/user-client/Dockerfile");
+    assert.deepEqual(dapp.secrets ?? [], [], "the dapp holds no secret");
+    assert.equal(dapp.environment?.PORT, "7100");
+    // Its configuration is the manifest from the input directory, read-only, where serve.ts reads it.
+    const manifest = dapp.volumes?.find((v) => v.endsWith(`:${dapp.environment?.MEDREC_MANIFEST}:ro`));
+    assert.match(manifest ?? "", /\/network\.json:/);
+    assert.equal(dapp.volumes?.length, 1);
+    const ip = (dapp.networks as Record<string, { ipv4_address?: string }>).provider?.ipv4_address ?? "";
+    const caddyfile = await readFile(join(ROOT, "deploy/Caddyfile"), "utf8");
+    assert.match(
+      caddyfile,
+      new RegExp(`\\{\\$MEDREC_DAPP_HOST\\} \\{[^}]*reverse_proxy ${ip.replaceAll(".", "\\.")}:7100`),
+    );
+    // The image: Vite builds the dapp; the entry point serves it and exists; no manifest is baked in.
+    const dockerfile = await readFile(join(ROOT, "packages/user-client/Dockerfile"), "utf8");
+    assert.match(dockerfile, /^FROM node:24-bookworm-slim AS build$/m);
+    assert.match(dockerfile, /pnpm install --frozen-lockfile/);
+    assert.match(dockerfile, /pnpm --filter @medrec\/user-client run build/);
+    assert.match(dockerfile, /^CMD \["node", "serve\.ts"\]$/m);
+    assert.ok(existsSync(join(ROOT, "packages/user-client/serve.ts")));
+    assert.doesNotMatch(dockerfile, /^COPY .*(network\.json|\.medrec)/m);
   });
 
   test("security: only the proxy is published (443), and the gatekeeper trusts exactly the proxy's fixed address", async () => {
