@@ -3,6 +3,7 @@
  * what it measured. The worker is terminated if the run overruns or the bench is interrupted.
  */
 import { Worker } from "node:worker_threads";
+import { percentile } from "@medrec/testkit";
 
 export type LoadOptions = {
   /** `http://127.0.0.1:<port>/v1/relationships/<id>/records` */
@@ -56,28 +57,22 @@ export type LoadSummary = {
 
 export const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
-/** p-th percentile (nearest rank) of ascending `sorted`, as test/chain.support.ts `percentile`. */
-export function nearestRank(sorted: ArrayLike<number>, p: number): number {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 export function summarize(result: LoadResult): LoadSummary {
   const { latencies } = result;
   const reads = latencies.length;
   const non200 = Object.entries(result.statuses)
     .filter(([status]) => status !== "200")
     .reduce((sum, [, n]) => sum + n, 0);
-  const sorted = Float64Array.from(latencies).sort();
   return {
     concurrency: result.concurrency,
     windowS: result.windowMs / 1000,
     reads,
     readsPerSec: round(reads / (result.windowMs / 1000), 1),
     latencyMs: {
-      p50: round(nearestRank(sorted, 50)),
-      p90: round(nearestRank(sorted, 90)),
-      p99: round(nearestRank(sorted, 99)),
-      max: round(sorted[sorted.length - 1] ?? Number.NaN),
+      p50: round(percentile(latencies, 50)),
+      p90: round(percentile(latencies, 90)),
+      p99: round(percentile(latencies, 99)),
+      max: round(reads ? latencies.reduce((a, b) => Math.max(a, b)) : Number.NaN),
       mean: round(reads ? latencies.reduce((a, b) => a + b, 0) / reads : Number.NaN),
     },
     errors: non200 + result.incomplete + result.invalid + result.socketErrors,

@@ -5,6 +5,7 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eventually } from "@medrec/testkit";
 import { stopLoadWorkers } from "../load.ts";
 import { killOurChildren } from "../processes.ts";
 
@@ -60,21 +61,7 @@ export async function startLifecycle(name: string, timeLimitMin: number): Promis
     onCleanup: (fn) => void cleanups.push(fn),
     cleanup,
     interrupted: () => interrupted,
-    async eventually(what, fn, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last: unknown;
-      for (;;) {
-        if (interrupted) throw new Error("interrupted");
-        try {
-          const v = await fn();
-          if (v !== undefined && v !== false) return v;
-        } catch (error) {
-          last = error;
-        }
-        if (Date.now() > deadline)
-          throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-        await sleep(20);
-      }
-    },
+    // Polls every 20 ms (not testkit's 50): growth.ts times the publish through this wait.
+    eventually: (what, fn, timeoutMs = 30_000) => eventually(what, fn, { timeoutMs, intervalMs: 20 }),
   };
 }

@@ -12,7 +12,7 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../src/net.ts";
+import { freePort } from "@medrec/protocol/node";
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), "..", "peer");
 

@@ -6,9 +6,10 @@
  * viewer sees, polling the records endpoint every ~10 ms.
  */
 import { relationshipAbi, SCOPE_BITS, type ScopeCode } from "@medrec/protocol";
+import { percentile } from "@medrec/testkit";
 import type { Hex } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
-import { type LoadSummary, nearestRank } from "../load.ts";
+import type { LoadSummary } from "../load.ts";
 import { type Lifecycle, log, sleep } from "./lifecycle.ts";
 import { readWindow, statusesOf, type Target } from "./reads.ts";
 import { get, type System } from "./setup.ts";
@@ -153,7 +154,7 @@ export async function revocationUnderLoad(
     loading = false;
     await background;
   }
-  const enforced = Float64Array.from(done.map((c) => c.enforcedMs)).sort();
+  const enforced = done.map((c) => c.enforcedMs);
   const background_ = repeated(windows);
   return {
     measuredFrom:
@@ -174,13 +175,16 @@ export async function revocationUnderLoad(
     cycles: done.length,
     failed: failures.length,
     failures,
-    p50: round(nearestRank(enforced, 50), 0),
-    p90: round(nearestRank(enforced, 90), 0),
-    p99: round(nearestRank(enforced, 99), 0),
-    max: round(enforced[enforced.length - 1] ?? Number.NaN, 0),
+    p50: round(percentile(enforced, 50), 0),
+    p90: round(percentile(enforced, 90), 0),
+    p99: round(percentile(enforced, 99), 0),
+    max: round(enforced.length ? Math.max(...enforced) : Number.NaN, 0),
     refusedBeforeReceiptObserved: done.filter((c) => c.refusedBeforeReceipt).length,
     receiptAfterSendMsP50: round(
-      nearestRank(Float64Array.from(done.map((c) => c.receiptAfterSendMs)).sort(), 50),
+      percentile(
+        done.map((c) => c.receiptAfterSendMs),
+        50,
+      ),
       0,
     ),
     samplesMs: done.map((c) => round(c.enforcedMs, 1)),

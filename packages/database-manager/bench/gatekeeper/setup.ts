@@ -6,14 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
-import { buildSignInMessage, relationshipAbi, verifyBundle } from "@medrec/protocol";
+import { relationshipAbi, verifyBundle } from "@medrec/protocol";
+import { freePort } from "@medrec/protocol/node";
+import { sessionToken } from "@medrec/testkit";
 import { pino } from "pino";
 import type { Hex } from "viem";
 import type { LocalAccount } from "viem/accounts";
 import { viewSettingsOf } from "../../src/chain/config.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startGatekeeper } from "../../src/gatekeeper.ts";
-import { freePort } from "../../src/net.ts";
 import type { FhirResource } from "../../src/seams.ts";
 import { startChainEnv } from "../../test/chain.support.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -112,25 +113,15 @@ export async function startSystem(life: Lifecycle) {
     return { patient, relationship, root: stored.root, stored: stored.stored };
   };
 
-  const signIn = async (account: LocalAccount): Promise<string> => {
-    const { nonce } = (await (await fetch(`${gk.url}/v1/auth/nonce`)).json()) as { nonce: string };
-    const message = buildSignInMessage({
-      address: account.address,
-      domain: new URL(publicUrl).host,
-      uri: publicUrl,
+  /** A session token for `account`, valid for 50 minutes (the longest bench run). */
+  const signIn = (account: LocalAccount): Promise<string> =>
+    sessionToken({
+      url: gk.url,
+      publicUrl,
+      account,
       chainId: settings.chainId,
-      nonce,
-      issuedAt: new Date(),
       expirationTime: new Date(Date.now() + 50 * 60_000),
     });
-    const res = await fetch(`${gk.url}/v1/auth/session`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
-    });
-    if (res.status !== 200) throw new Error(`sign-in answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { token: string }).token;
-  };
 
   /** Reads once and verifies the bundle against the on-chain root: the bytes every read must have. */
   const verifiedSample = async (url: string, token: string, relationship: Hex) => {
