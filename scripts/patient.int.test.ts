@@ -55,8 +55,7 @@ import {
 } from "@medrec/protocol/patient";
 import { eventually } from "@medrec/testkit";
 import { pino } from "pino";
-import { privateKeyToAccount } from "viem/accounts";
-import { type ProviderHandle, type System, startSystem } from "./system.ts";
+import { type ProviderHandle, type System, startSystem, uploadAsStaff } from "./system.ts";
 
 let system: System;
 let ctx: PatientContext;
@@ -197,17 +196,7 @@ describe("the patient's data layer against a running system", () => {
     // What is published after the watcher took its starting block is announced.
     await eventually("the watcher's starting block", () => ready);
     const lakeside = handle("Lakeside Clinic");
-    const staff = privateKeyToAccount(lakeside.staffKey);
-    const { token } = await signIn({
-      gatekeeperUrl: lakeside.gatekeeper.url,
-      account: staff,
-      chainId: ctx.network.chainId,
-    });
-    await gatekeeperJson(lakeside.gatekeeper.url, apiPaths.patientRecords(lakeside.mrn), {
-      method: "POST",
-      token,
-      body: newLabs("int-a1c"),
-    });
+    await uploadAsStaff(lakeside, ctx.network.chainId, newLabs("int-a1c"));
     const announced = await eventually("the new-records notification", () =>
       notifications.find((n) => n.type === "new-records" && n.provider === "Lakeside Clinic"),
     );

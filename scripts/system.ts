@@ -33,6 +33,7 @@ import {
   type CreatePatientResponse,
   deployAuditAnchor,
   encryptionKeyPairFromMnemonic,
+  type FhirBundle,
   gatekeeperJson,
   relationshipAbi,
   relayAndWait,
@@ -132,6 +133,23 @@ export type System = {
   dappUrl: string | undefined;
   stop(): Promise<void>;
 };
+
+/**
+ * What a provider's staff does when new results come in: signs in with the staff key and uploads
+ * `bundle` to the demo patient's records (`provider.mrn`) through the staff API.
+ */
+export async function uploadAsStaff(provider: ProviderHandle, chainId: number, bundle: FhirBundle) {
+  const { token } = await signIn({
+    gatekeeperUrl: provider.gatekeeper.url,
+    account: privateKeyToAccount(provider.staffKey),
+    chainId,
+  });
+  return gatekeeperJson<{ stored?: number; root?: Hex }>(
+    provider.gatekeeper.url,
+    apiPaths.patientRecords(provider.mrn),
+    { method: "POST", token, body: bundle },
+  );
+}
 
 /**
  * Starts everything, or — when any part fails — stops what had started, removes its data and

@@ -14,17 +14,10 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  apiPaths,
-  type FhirBundle,
-  gatekeeperJson,
-  OBSERVATION_CATEGORY_SYSTEM,
-  signIn,
-} from "@medrec/protocol";
+import { type FhirBundle, OBSERVATION_CATEGORY_SYSTEM } from "@medrec/protocol";
 import { resourceTitle } from "@medrec/protocol/patient";
 import type { Page } from "playwright-core";
-import { privateKeyToAccount } from "viem/accounts";
-import type { System } from "../../../scripts/system.ts";
+import { type System, uploadAsStaff } from "../../../scripts/system.ts";
 import { plainTitle } from "../src/lib/record-words.ts";
 import { checkScreen as checkScreenOf, SCREENS, startBrowserNetwork, WAIT } from "./browser.support.ts";
 
@@ -152,17 +145,7 @@ describe("records, notifications and export in Chromium", () => {
     await page.locator('a.bell[data-watching="true"]').waitFor(WAIT);
     const lakeside = system.providers[0];
     assert.ok(lakeside);
-    const staff = privateKeyToAccount(lakeside.staffKey);
-    const { token } = await signIn({
-      gatekeeperUrl: lakeside.gatekeeper.url,
-      account: staff,
-      chainId: system.manifest.chainId,
-    });
-    await gatekeeperJson(lakeside.gatekeeper.url, apiPaths.patientRecords(lakeside.mrn), {
-      method: "POST",
-      token,
-      body: newLabs(),
-    });
+    await uploadAsStaff(lakeside, system.manifest.chainId, newLabs());
     await page.getByRole("link", { name: "Notifications, 1 unread" }).waitFor(WAIT);
     await page.getByRole("link", { name: "Notifications, 1 unread" }).click();
     await page

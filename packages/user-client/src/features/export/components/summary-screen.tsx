@@ -3,6 +3,7 @@ import { useMemo } from "react";
 import { Link } from "react-router";
 import { ErrorView } from "../../../components/error-view.tsx";
 import { Page } from "../../../components/page.tsx";
+import { TableHead } from "../../../components/table-head.tsx";
 import { FLAG_WORDS, formatDate, plainTitle, plainUnits } from "../../../lib/record-words.ts";
 import { useVerifiedRecords } from "../use-records.ts";
 import "./export.css";
@@ -36,14 +37,7 @@ function Section({
         <p className="muted">{empty}</p>
       ) : (
         <table className="summary-table">
-          <thead>
-            <tr>
-              <th scope="col">What</th>
-              <th scope="col">Details</th>
-              <th scope="col">Date</th>
-              <th scope="col">From</th>
-            </tr>
-          </thead>
+          <TableHead columns={["What", "Details", "Date", "From"]} />
           <tbody>
             {lines.map((l) => (
               <tr key={`${l.provider}:${l.resource.resourceType}/${l.resource.id ?? l.title}`}>

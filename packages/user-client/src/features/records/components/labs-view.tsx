@@ -1,5 +1,6 @@
 import type { TimelineItem } from "@medrec/protocol/patient";
 import { lazy, Suspense, useMemo, useState } from "react";
+import { TableHead } from "../../../components/table-head.tsx";
 import { FLAG_WORDS, formatDate, plainTitle, plainUnits, plural } from "../../../lib/record-words.ts";
 import type { TrendPoint } from "./lab-trend.tsx";
 import { FlagPill } from "./record-list.tsx";
@@ -76,13 +77,7 @@ function LabCard({ group }: { group: LabGroup }) {
           </summary>
           <table className="lab-table">
             <caption className="visually-hidden">{group.title}: every result</caption>
-            <thead>
-              <tr>
-                <th scope="col">Date</th>
-                <th scope="col">Result</th>
-                <th scope="col">Provider</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Date", "Result", "Provider"]} />
             <tbody>
               {group.items.map((i) => (
                 <tr key={i.key}>
