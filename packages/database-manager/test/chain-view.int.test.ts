@@ -201,7 +201,8 @@ describe("ChainView snapshot", () => {
     // The second cannot save past it without following it: it fetches its logs from the deployment block.
     const callsBefore = calls.length;
     await eventually("the second to follow the relationship the first saved", () =>
-      calls.slice(callsBefore).some((c) => c.fromBlock === env.contracts.registryBlock && c.topics > 0),
+      // From the deployment block: by topic on a long chain, the contract's logs kept by id on a young one.
+      calls.slice(callsBefore).some((c) => c.fromBlock === env.contracts.registryBlock),
     );
     const revoked = await relationshipCall(patient.account, "revoke", [id, viewer]);
     await eventually("the second to save past the revocation", async () => {
