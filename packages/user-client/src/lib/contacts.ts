@@ -10,6 +10,7 @@ import { encryptionKeyPairFromMnemonic } from "@medrec/protocol";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type Address, getAddress } from "viem";
 import { z } from "zod";
+import { indexedDbStore } from "./idb.ts";
 import { useUnlockedWallet } from "./wallet.ts";
 
 const DB_NAME = "medrec-contacts";
@@ -41,31 +42,7 @@ async function contactsKey(mnemonic: string): Promise<CryptoKey> {
   );
 }
 
-function openDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new Error("This browser refused to open its storage."));
-  });
-}
-
-async function transact<T>(mode: IDBTransactionMode, run: (store: IDBObjectStore) => IDBRequest): Promise<T> {
-  const db = await openDb();
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = run(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request.result as T);
-      tx.onerror = () => reject(tx.error ?? new Error("This browser could not save the contacts."));
-      tx.onabort = () => reject(tx.error ?? new Error("This browser could not save the contacts."));
-    });
-  } finally {
-    db.close();
-  }
-}
+const transact = indexedDbStore(DB_NAME, STORE, "the contacts");
 
 /** The wallet's contacts, decrypted; empty when there are none (or they cannot be opened). */
 export async function loadContacts(address: Address, mnemonic: string): Promise<Contact[]> {
