@@ -32,3 +32,29 @@ export function Field({
     </div>
   );
 }
+
+/**
+ * The name a patient gives a person known by ID (a viewer, a custodian): kept only in this
+ * browser's encrypted contacts. `optional` when the surrounding form works without it.
+ */
+export function ContactNameField({
+  value,
+  onChange,
+  optional = false,
+  hint = "Saved only on this device, encrypted.",
+}: {
+  value: string;
+  onChange: (name: string) => void;
+  optional?: boolean;
+  hint?: ReactNode;
+}) {
+  return (
+    <Field
+      label={optional ? "Their name (optional)" : "Their name"}
+      hint={hint}
+      value={value}
+      onChange={(event) => onChange(event.target.value)}
+      maxLength={80}
+    />
+  );
+}

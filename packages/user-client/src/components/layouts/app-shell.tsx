@@ -93,14 +93,21 @@ export function AppShell({ actions }: { actions?: ReactNode }) {
         <ChainBanner />
         <BackupReminder />
       </div>
-      <main id="main" className="main">
-        <ErrorBoundary>
-          <Suspense fallback={<p className="loading">Loading…</p>}>
-            <Outlet />
-          </Suspense>
-        </ErrorBoundary>
-      </main>
+      <ShellMain />
     </div>
+  );
+}
+
+/** The screen itself: lazy routes load under a fallback, and a failing screen keeps the shell. */
+function ShellMain() {
+  return (
+    <main id="main" className="main">
+      <ErrorBoundary>
+        <Suspense fallback={<p className="loading">Loading…</p>}>
+          <Outlet />
+        </Suspense>
+      </ErrorBoundary>
+    </main>
   );
 }
 
@@ -114,13 +121,7 @@ export function WelcomeShell() {
       <div className="banners">
         <ChainBanner />
       </div>
-      <main id="main" className="main">
-        <ErrorBoundary>
-          <Suspense fallback={<p className="loading">Loading…</p>}>
-            <Outlet />
-          </Suspense>
-        </ErrorBoundary>
-      </main>
+      <ShellMain />
     </div>
   );
 }

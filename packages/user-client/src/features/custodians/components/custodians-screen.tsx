@@ -11,7 +11,7 @@ import { Banner } from "../../../components/banner.tsx";
 import { Button } from "../../../components/button.tsx";
 import { ConfirmDialog } from "../../../components/confirm-dialog.tsx";
 import { ErrorView } from "../../../components/error-view.tsx";
-import { Field } from "../../../components/field.tsx";
+import { ContactNameField } from "../../../components/field.tsx";
 import { Card, Page } from "../../../components/page.tsx";
 import { formatDate } from "../../../lib/categories.ts";
 import { contactName, useContacts } from "../../../lib/contacts.ts";
@@ -146,15 +146,7 @@ function AddCustodian({ ctx, state }: { ctx: PatientContext; state: RecoveryStat
   return (
     <form className="stack" onSubmit={submit} noValidate>
       <AddressInput key={formKey} label="Who" contacts={contacts} value={address} onChange={setAddress} />
-      {address && !known ? (
-        <Field
-          label="Their name (optional)"
-          hint="Saved only on this device, encrypted."
-          value={name}
-          onChange={(event) => setName(event.target.value)}
-          maxLength={80}
-        />
-      ) : null}
+      {address && !known ? <ContactNameField optional value={name} onChange={setName} /> : null}
       {submitted && problem ? <p className="field-error">{problem}</p> : null}
       {action.isError ? <ErrorView error={action.error} /> : null}
       {action.isSuccess ? (

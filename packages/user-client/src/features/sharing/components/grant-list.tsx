@@ -10,7 +10,7 @@ import type { Address } from "viem";
 import { Button } from "../../../components/button.tsx";
 import { ConfirmDialog } from "../../../components/confirm-dialog.tsx";
 import { ErrorView } from "../../../components/error-view.tsx";
-import { Field } from "../../../components/field.tsx";
+import { ContactNameField } from "../../../components/field.tsx";
 import { categoryList, formatDate, listInWords } from "../../../lib/categories.ts";
 import { contactName, useContacts } from "../../../lib/contacts.ts";
 import { revokeAt, useActiveGrants, useBatch } from "../api/grants.ts";
@@ -83,13 +83,7 @@ function NameThem({ viewer }: { viewer: Address }) {
           save.mutate({ address: viewer, name: name.trim() }, { onSuccess: () => setOpen(false) });
       }}
     >
-      <Field
-        label="Their name"
-        hint="Saved only on this device, encrypted."
-        value={name}
-        onChange={(event) => setName(event.target.value)}
-        maxLength={80}
-      />
+      <ContactNameField value={name} onChange={setName} />
       <div className="actions">
         <Button type="submit" variant="secondary" busy={save.isPending}>
           Save name

@@ -11,7 +11,7 @@ import type { Address } from "viem";
 import { AddressInput } from "../../../components/address-input.tsx";
 import { Button } from "../../../components/button.tsx";
 import { ConfirmDialog } from "../../../components/confirm-dialog.tsx";
-import { Field } from "../../../components/field.tsx";
+import { ContactNameField, Field } from "../../../components/field.tsx";
 import { CATEGORY_LABELS, categoryList, formatDate, listInWords } from "../../../lib/categories.ts";
 import { contactName, useContacts } from "../../../lib/contacts.ts";
 import { type ShareChoice, shareAt, useBatch } from "../api/grants.ts";
@@ -152,12 +152,11 @@ export function ShareForm({
       />
       {submitted && problems.viewer ? <p className="field-error">{problems.viewer}</p> : null}
       {viewer && !known ? (
-        <Field
-          label="Their name (optional)"
+        <ContactNameField
+          optional
           hint="Saved only on this device, encrypted, so that your lists show a name instead of an ID."
           value={name}
-          onChange={(event) => setName(event.target.value)}
-          maxLength={80}
+          onChange={setName}
         />
       ) : null}
 
