@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
+import canonicalize from "canonicalize";
 import type { FhirResource } from "./fhir.ts";
 import {
   annotateBundle,
   BundleProofMismatchError,
   canonicalJson,
+  createProofChecker,
   decodeProof,
   EMPTY_RECORD_ROOT,
   encodeProof,
@@ -14,12 +16,14 @@ import {
   InvalidHashError,
   InvalidRecordError,
   leafHash,
+  leafHashAsync,
   RECORD_PROOF_URL,
   RECORD_ROOT_URL,
   readBundleProofs,
   recordRoot,
   recordTree,
   verifyBundle,
+  verifyBundleAsync,
   verifyProof,
 } from "./record-root.ts";
 
@@ -87,6 +91,96 @@ describe("canonicalJson (RFC 8785)", () => {
   });
 });
 
+/** A seeded generator (mulberry32): the same values on every run. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random JSON-ish values: unicode keys (integer-like ones too), number forms, nesting. */
+function jsonValue(next: () => number, depth = 0): unknown {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] as T;
+  const text = () =>
+    Array.from({ length: Math.floor(next() * 6) }, () =>
+      pick(["a", "Z", "é", "\u20ac", "😀", "\n", '"', "\\", "\u0001", "10", "2", "\ufb33", "\u00e9"]),
+    ).join("");
+  const kind = depth > 4 ? Math.floor(next() * 4) : Math.floor(next() * 6);
+  switch (kind) {
+    case 0:
+      return text();
+    case 1:
+      return pick([
+        0,
+        -0,
+        1,
+        -1.5,
+        1e21,
+        1e-7,
+        0.1 + 0.2,
+        123456789012345680000,
+        5e-324,
+        2 ** 53,
+        333333333.3333333,
+      ]);
+    case 2:
+      return pick([true, false]);
+    case 3:
+      return null;
+    case 4:
+      return Array.from({ length: Math.floor(next() * 4) }, () => jsonValue(next, depth + 1));
+    default:
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(next() * 5) }, () => [text(), jsonValue(next, depth + 1)]),
+      );
+  }
+}
+
+describe("canonicalJson and the canonicalize package", () => {
+  test("behavior: byte for byte the same on 2,000 random JSON values", () => {
+    const next = random(8785);
+    for (let i = 0; i < 2000; i++) {
+      const value = jsonValue(next);
+      assert.equal(canonicalJson(value), canonicalize(value), JSON.stringify(value));
+    }
+  });
+
+  test("behavior: what JSON.parse cannot produce is still the package's answer", () => {
+    class Box {
+      v: number;
+      constructor(v: number) {
+        this.v = v;
+      }
+    }
+    const values: unknown[] = [
+      { a: undefined, b: 1 },
+      [undefined, () => 1],
+      { d: new Date(0) },
+      { toJSON: () => ({ z: 1, a: 2 }) },
+      Object.assign(Object.create(null), { b: 2, a: 1 }),
+      { n: new Number(3), s: new String("x") },
+      new Box(4),
+      { 10: "a", 9: "b", x: "c" },
+    ];
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 500; i++) deep = { [`k${i % 3}`]: [deep] };
+    values.push(deep);
+    for (const value of values) assert.equal(canonicalJson(value), canonicalize(value));
+    assert.equal(canonicalJson({ 10: "a", 9: "b" }), '{"10":"a","9":"b"}');
+  });
+
+  test("error: a cycle is an InvalidRecordError", () => {
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    assert.throws(() => canonicalJson(cycle), InvalidRecordError);
+    assert.throws(() => canonicalJson({ a: 1n }), InvalidRecordError);
+  });
+});
+
 describe("leafHash", () => {
   test("default: SHA-256 of the canonical JSON", () => {
     const resource = { resourceType: "Patient", id: "p1", name: [{ family: "Müller" }] };
@@ -107,6 +201,21 @@ describe("leafHash", () => {
     assert.throws(() => leafHash("Patient"), InvalidRecordError);
     assert.throws(() => leafHash([1]), InvalidRecordError);
     assert.throws(() => leafHash(null), InvalidRecordError);
+  });
+});
+
+describe("leafHashAsync", () => {
+  test("behavior: the same leaf as leafHash (WebCrypto), for random resources", async () => {
+    const next = random(2771);
+    for (let i = 0; i < 200; i++) {
+      const resource = { resourceType: "Observation", id: `o${i}`, value: jsonValue(next) };
+      assert.equal(await leafHashAsync(resource), leafHash(resource));
+    }
+  });
+
+  test("error: not an object", async () => {
+    await assert.rejects(leafHashAsync("Patient"), InvalidRecordError);
+    await assert.rejects(leafHashAsync({ a: Number.NaN }), InvalidRecordError);
   });
 });
 
@@ -247,6 +356,69 @@ describe("recordTree / verifyProof", () => {
   });
 });
 
+describe("createProofChecker", () => {
+  test("default: one checker accepts every proof of a tree, in any order", () => {
+    const next = random(33);
+    for (let n = 1; n <= 40; n++) {
+      const leaves = Array.from({ length: n }, (_, i) => leafOf(5000 + n * 100 + i));
+      const { root, proofs } = recordTree(leaves);
+      const checker = createProofChecker(root);
+      const order = leaves.map((_, i) => i).sort(() => next() - 0.5);
+      for (const i of order)
+        assert.ok(checker.verify(leaves[i] as Hash, proofs[i] as Hash[]), `n=${n} i=${i}`);
+    }
+  });
+
+  test("error: accepts a leaf only if it is in the set — however many proofs came before", () => {
+    for (const n of [2, 3, 8, 13, 100]) {
+      const leaves = Array.from({ length: n }, (_, i) => leafOf(7000 + n * 10 + i));
+      const { root, proofs } = recordTree(leaves);
+      const checker = createProofChecker(root);
+      leaves.forEach((leaf, i) => {
+        const proof = proofs[i] as Hash[];
+        // Before and after its own proof was accepted: a leaf not in the set never passes.
+        assert.equal(checker.verify(flip(leaf), proof), false, `flipped leaf n=${n} i=${i}`);
+        assert.equal(checker.verify(leafOf(-1 - i), proofs[(i + 1) % n] as Hash[]), false);
+        assert.ok(checker.verify(leaf, proof));
+        assert.equal(checker.verify(flip(leaf), proof), false);
+        assert.equal(checker.verify(leafOf(-1 - i), proof), false);
+      });
+      const other = createProofChecker(flip(root));
+      leaves.forEach((leaf, i) => {
+        assert.equal(other.verify(leaf, proofs[i] as Hash[]), false);
+      });
+    }
+  });
+
+  test("behavior: a first proof gets verifyProof's verdict, tampered or not", () => {
+    for (const n of [2, 5, 13]) {
+      const leaves = Array.from({ length: n }, (_, i) => leafOf(9000 + n * 10 + i));
+      const { root, proofs } = recordTree(leaves);
+      leaves.forEach((leaf, i) => {
+        const proof = proofs[i] as Hash[];
+        const variants = [
+          proof,
+          proof.slice(0, -1),
+          ...proof.map((_, k) => proof.map((s, j) => (j === k ? flip(s) : s))),
+        ];
+        for (const variant of variants)
+          assert.equal(
+            createProofChecker(root).verify(leaf, variant),
+            verifyProof({ leaf, proof: variant, root }),
+          );
+      });
+    }
+  });
+
+  test("error: malformed inputs are not valid proofs", () => {
+    const leaves = [leafOf(1), leafOf(2)];
+    const { root, proofs } = recordTree(leaves);
+    assert.equal(createProofChecker(root).verify("0x12" as Hash, proofs[0] as Hash[]), false);
+    assert.equal(createProofChecker(root).verify(leaves[0] as Hash, ["0xzz" as Hash]), false);
+    assert.equal(createProofChecker("0x" as Hash).verify(leaves[0] as Hash, proofs[0] as Hash[]), false);
+  });
+});
+
 describe("proof encoding", () => {
   test("default: round-trip", () => {
     const proof = [leafOf(1), leafOf(2)];
@@ -359,6 +531,27 @@ describe("bundles", () => {
     const result = verifyBundle(forged, tree.root);
     assert.equal(result.rootMatches, true);
     assert.equal(result.valid, false);
+  });
+
+  test("behavior: verifyBundleAsync gives verifyBundle's verdicts", async () => {
+    const tampered = JSON.parse(JSON.stringify(annotateBundle(bundle, tree)));
+    tampered.entry[1].resource.code.text = "nothing";
+    tampered.entry[2].extension = [];
+    tampered.entry[0].extension[1].valueString = "0x1234";
+    const cases: [unknown, Hash][] = [
+      [JSON.parse(JSON.stringify(annotateBundle(bundle, tree))), tree.root],
+      [tampered, tree.root],
+      [annotateBundle(bundle, tree), flip(tree.root)],
+      [{ resourceType: "Bundle", entry: [{}] }, tree.root],
+      ["nope", tree.root],
+    ];
+    for (const [input, root] of cases) {
+      const sync = verifyBundle(input, root);
+      const async = await verifyBundleAsync(input, root);
+      assert.deepEqual(async, sync);
+      assert.deepEqual(await verifyBundleAsync(input, createProofChecker(root)), sync);
+    }
+    assert.equal(verifyBundle(annotateBundle(bundle, tree), tree.root).declaredRoot, tree.root);
   });
 
   test("error: annotate with the wrong number of proofs or a bad root", () => {

@@ -73,12 +73,75 @@ function hashPairBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return sha256(pair, "bytes");
 }
 
+/** Thrown inside {@link plainCanonical} for anything it leaves to the `canonicalize` package. */
+const NOT_PLAIN = Symbol("not plain JSON");
+/** Deeper than this, the `canonicalize` package (iterative, detects cycles) takes over. */
+const MAX_PLAIN_DEPTH = 200;
+
+type WellFormed = { isWellFormed(): boolean };
+
+function plainString(value: string): string {
+  // RFC 8785 refuses lone surrogates; `canonicalize` throws for them, so the slow path decides.
+  if (!(value as unknown as WellFormed).isWellFormed()) throw NOT_PLAIN;
+  return JSON.stringify(value);
+}
+
+/**
+ * RFC 8785 for what JSON.parse produces — plain objects, arrays, well-formed strings, finite
+ * numbers, booleans, null — which is every record a gatekeeper serves. Anything else (undefined,
+ * functions, `toJSON`, boxed values, NaN, lone surrogates, very deep nesting) throws
+ * {@link NOT_PLAIN} and is left to `canonicalize`, so the output is that package's, byte for byte
+ * (`record-root.test.ts` compares them); this path is only faster (no cycle set, no frames).
+ */
+function plainCanonical(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case "string":
+      return plainString(value);
+    case "number":
+      if (!Number.isFinite(value)) throw NOT_PLAIN;
+      return JSON.stringify(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (depth > MAX_PLAIN_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === "function")
+        throw NOT_PLAIN;
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ",";
+          out += plainCanonical(value[i], depth + 1);
+        }
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw NOT_PLAIN;
+      // The default sort compares UTF-16 code units: the order RFC 8785 requires.
+      const keys = Object.keys(value).sort();
+      let out = "{";
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        if (i > 0) out += ",";
+        out += `${plainString(key)}:${plainCanonical((value as Record<string, unknown>)[key], depth + 1)}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw NOT_PLAIN;
+  }
+}
+
 /**
  * The RFC 8785 (JCS) canonical JSON of a value: sorted keys, ECMAScript number forms, no whitespace.
  *
  * @throws {InvalidRecordError} for values JSON cannot represent (undefined, NaN, Infinity, BigInt, cycles).
  */
 export function canonicalJson(value: unknown): string {
+  try {
+    return plainCanonical(value, 0);
+  } catch (error) {
+    if (error !== NOT_PLAIN) throw error;
+  }
   let text: string | undefined;
   try {
     text = canonicalize(value);
@@ -99,6 +162,22 @@ export function canonicalJson(value: unknown): string {
 export function leafHash(resource: unknown): Hash {
   if (!isObject(resource)) throw new InvalidRecordError("A record must be a FHIR resource (a JSON object).");
   return sha256(stringToBytes(canonicalJson(resource)), "hex");
+}
+
+/** The platform's WebCrypto, when it has one (browsers in a secure context, Node). */
+const subtle: typeof globalThis.crypto.subtle | undefined = globalThis.crypto?.subtle;
+
+/**
+ * {@link leafHash} with WebCrypto's native SHA-256 where the platform has it (the hashing runs off
+ * the JavaScript thread); the same value, for many records at once without blocking a page.
+ *
+ * @throws {InvalidRecordError} if `resource` is not a JSON object.
+ */
+export async function leafHashAsync(resource: unknown): Promise<Hash> {
+  if (!isObject(resource)) throw new InvalidRecordError("A record must be a FHIR resource (a JSON object).");
+  const bytes = stringToBytes(canonicalJson(resource));
+  if (!subtle) return sha256(bytes, "hex");
+  return bytesToHex(new Uint8Array(await subtle.digest("SHA-256", bytes)));
 }
 
 /**
@@ -187,6 +266,50 @@ export function verifyProof({
   let node = hexToBytes(leaf);
   for (const sibling of proof) node = hashPairBytes(node, hexToBytes(sibling));
   return compareBytes(node, hexToBytes(root)) === 0;
+}
+
+/** Checks many proofs against one root: {@link verifyProof}'s answers, with fewer hashes. */
+export type ProofChecker = {
+  readonly root: Hash;
+  /** Whether `proof` links `leaf` to the root; never throws. */
+  verify(leaf: Hash, proof: readonly Hash[]): boolean;
+};
+
+/** A node as a map key: its 32 bytes as one character each (cheaper than hex). */
+const nodeKey = (node: Uint8Array) => String.fromCharCode.apply(null, node as unknown as number[]);
+
+/**
+ * A {@link ProofChecker} for `root`. It remembers every node it has seen hash up to the root, so a
+ * proof stops as soon as its path meets one: each such node is the start of a hash chain that
+ * ends in the root, so the answer is the one the whole path would give. Proofs of entries of one
+ * tree (the pages of one read) share their upper nodes; a page of 100 entries needs about a
+ * quarter of the hashes that checking each proof alone would.
+ *
+ * @example
+ * const checker = createProofChecker(onChainRoot)
+ * entries.every((e) => checker.verify(e.leaf, e.proof))
+ */
+export function createProofChecker(root: Hash): ProofChecker {
+  const valid = isHash(root);
+  const top = valid ? hexToBytes(root) : new Uint8Array(32);
+  const proven = new Set<string>(valid ? [nodeKey(top)] : []);
+  return {
+    root,
+    verify(leaf, proof) {
+      if (!valid || !isHash(leaf) || !Array.isArray(proof) || !proof.every(isHash)) return false;
+      const path: string[] = [];
+      let node = hexToBytes(leaf);
+      for (let i = 0; ; i++) {
+        const key = nodeKey(node);
+        if (proven.has(key)) break;
+        path.push(key);
+        if (i === proof.length) return false; // the path ended elsewhere than the root
+        node = hashPairBytes(node, hexToBytes(proof[i] as Hash));
+      }
+      for (const key of path) proven.add(key);
+      return true;
+    },
+  };
 }
 
 /** Encodes a proof as docs/protocol.md's `valueString`: comma-separated `0x…` siblings. */
@@ -281,9 +404,12 @@ function extensionValue(extensions: unknown, url: string): unknown {
   return (matches[0] as Record<string, unknown>).valueString;
 }
 
-/** Reads the record root and each entry's leaf and proof from a bundle. Never throws. */
-export function readBundleProofs(bundle: unknown): BundleProofs {
-  if (!isObject(bundle)) return { root: undefined, entries: [] };
+/** A bundle's declared root and, per entry, its resource and proof text (not yet hashed). */
+function bundleParts(bundle: unknown): {
+  root: Hash | undefined;
+  items: { index: number; resource: unknown; proofValue: unknown }[];
+} {
+  if (!isObject(bundle)) return { root: undefined, items: [] };
   const rootValue = isObject(bundle.meta)
     ? extensionValue(bundle.meta.extension, RECORD_ROOT_URL)
     : undefined;
@@ -291,24 +417,53 @@ export function readBundleProofs(bundle: unknown): BundleProofs {
   const entries = Array.isArray(bundle.entry) ? (bundle.entry as unknown[]) : [];
   return {
     root,
-    entries: entries.map((entry, index): BundleEntryProof => {
-      const resource = isObject(entry) ? entry.resource : undefined;
+    items: entries.map((entry, index) => ({
+      index,
+      resource: isObject(entry) ? entry.resource : undefined,
+      proofValue: isObject(entry) ? extensionValue(entry.extension, RECORD_PROOF_URL) : undefined,
+    })),
+  };
+}
+
+function entryProof(index: number, leaf: Hash | undefined, value: unknown): BundleEntryProof {
+  if (!leaf) return { index, leaf, proof: undefined, problem: "missing-resource" };
+  if (value === undefined) return { index, leaf, proof: undefined, problem: "missing-proof" };
+  if (typeof value !== "string") return { index, leaf, proof: undefined, problem: "malformed-proof" };
+  try {
+    return { index, leaf, proof: decodeProof(value) };
+  } catch {
+    return { index, leaf, proof: undefined, problem: "malformed-proof" };
+  }
+}
+
+/** Reads the record root and each entry's leaf and proof from a bundle. Never throws. */
+export function readBundleProofs(bundle: unknown): BundleProofs {
+  const { root, items } = bundleParts(bundle);
+  return {
+    root,
+    entries: items.map(({ index, resource, proofValue }) => {
       let leaf: Hash | undefined;
       try {
         leaf = isObject(resource) ? leafHash(resource) : undefined;
       } catch {
         leaf = undefined;
       }
-      if (!leaf) return { index, leaf, proof: undefined, problem: "missing-resource" };
-      const value = isObject(entry) ? extensionValue(entry.extension, RECORD_PROOF_URL) : undefined;
-      if (value === undefined) return { index, leaf, proof: undefined, problem: "missing-proof" };
-      if (typeof value !== "string") return { index, leaf, proof: undefined, problem: "malformed-proof" };
-      try {
-        return { index, leaf, proof: decodeProof(value) };
-      } catch {
-        return { index, leaf, proof: undefined, problem: "malformed-proof" };
-      }
+      return entryProof(index, leaf, proofValue);
     }),
+  };
+}
+
+/** {@link readBundleProofs} with the leaves hashed by {@link leafHashAsync}. Never rejects. */
+export async function readBundleProofsAsync(bundle: unknown): Promise<BundleProofs> {
+  const { root, items } = bundleParts(bundle);
+  const leaves = await Promise.all(
+    items.map(({ resource }) =>
+      isObject(resource) ? leafHashAsync(resource).catch(() => undefined) : Promise.resolve(undefined),
+    ),
+  );
+  return {
+    root,
+    entries: items.map(({ index, proofValue }, i) => entryProof(index, leaves[i], proofValue)),
   };
 }
 
@@ -320,12 +475,31 @@ export type BundleEntryVerification = BundleEntryProof & {
 
 /** The verdict on a whole bundle. */
 export type BundleVerification = {
+  /** The root the bundle declares (`Bundle.meta`), if it declares a well-formed one. */
+  declaredRoot: Hash | undefined;
   /** Whether the root the bundle declares equals the on-chain root. */
   rootMatches: boolean;
   /** True when the declared root matches and every entry is valid. */
   valid: boolean;
   entries: BundleEntryVerification[];
 };
+
+function judge({ root, entries }: BundleProofs, checker: ProofChecker): BundleVerification {
+  const onChainRoot = checker.root;
+  const rootMatches = isHash(onChainRoot) && root !== undefined && root === onChainRoot.toLowerCase();
+  const results = entries.map(
+    (entry): BundleEntryVerification => ({
+      ...entry,
+      valid: entry.leaf !== undefined && entry.proof !== undefined && checker.verify(entry.leaf, entry.proof),
+    }),
+  );
+  return {
+    declaredRoot: root,
+    rootMatches,
+    valid: rootMatches && results.every((entry) => entry.valid),
+    entries: results,
+  };
+}
 
 /**
  * Verifies every entry of a served bundle against the record root read from the chain (not the
@@ -336,16 +510,18 @@ export type BundleVerification = {
  * const { valid, entries } = verifyBundle(bundle, await relationship.read.relationshipOf([id]).recordRoot)
  */
 export function verifyBundle(bundle: unknown, onChainRoot: Hash): BundleVerification {
-  const { root, entries } = readBundleProofs(bundle);
-  const rootMatches = isHash(onChainRoot) && root !== undefined && root === onChainRoot.toLowerCase();
-  const results = entries.map(
-    (entry): BundleEntryVerification => ({
-      ...entry,
-      valid:
-        entry.leaf !== undefined &&
-        entry.proof !== undefined &&
-        verifyProof({ leaf: entry.leaf, proof: entry.proof, root: onChainRoot }),
-    }),
-  );
-  return { rootMatches, valid: rootMatches && results.every((entry) => entry.valid), entries: results };
+  return judge(readBundleProofs(bundle), createProofChecker(onChainRoot));
+}
+
+/**
+ * {@link verifyBundle} for a page: leaves hashed with WebCrypto ({@link leafHashAsync}) and proofs
+ * checked by `checker` — pass one {@link createProofChecker} for every page of a read, so that
+ * later pages reuse what earlier ones proved. Same verdicts; never rejects.
+ */
+export async function verifyBundleAsync(
+  bundle: unknown,
+  onChainRoot: Hash | ProofChecker,
+): Promise<BundleVerification> {
+  const checker = typeof onChainRoot === "string" ? createProofChecker(onChainRoot) : onChainRoot;
+  return judge(await readBundleProofsAsync(bundle), checker);
 }

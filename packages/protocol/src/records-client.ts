@@ -7,7 +7,7 @@
 import { apiPaths, RECORDS_PAGE_MAX } from "./api.ts";
 import { GatekeeperRequestError, gatekeeperRequest, nextLink } from "./client.ts";
 import type { FhirResource } from "./fhir.ts";
-import { type Hash, readBundleProofs, verifyBundle } from "./record-root.ts";
+import { createProofChecker, type Hash, verifyBundleAsync } from "./record-root.ts";
 import type { ScopeCode } from "./scopes.ts";
 
 /** Why one entry (or one page) did not verify. */
@@ -107,7 +107,7 @@ const describe = (r: FhirResource | undefined) =>
 
 /**
  * Fetches every page of `GET /v1/relationships/{relationship}/records` and verifies each entry
- * against the on-chain root with {@link verifyBundle}. Refusals (403, 503, …) throw
+ * against the on-chain root with {@link verifyBundleAsync}. Refusals (403, 503, …) throw
  * {@link GatekeeperRequestError}; what does not verify is reported in `failures`, never thrown.
  *
  * @example
@@ -146,6 +146,8 @@ async function readOnce(
   attempt = 0,
 ): Promise<Omit<VerifiedRecords, "restarted">> {
   const root = (typeof onChainRoot === "function" ? await onChainRoot() : onChainRoot).toLowerCase() as Hash;
+  // One checker for every page: later pages reuse the nodes earlier ones proved.
+  const checker = createProofChecker(root);
   let bytes = 0;
   // Counts the bytes of each body as it is read.
   const counting: typeof globalThis.fetch = async (input, init) => {
@@ -172,8 +174,8 @@ async function readOnce(
     if (page >= maxPages)
       throw new GatekeeperRequestError(0, undefined, `records longer than ${maxPages} pages`);
     const { body, headers } = await gatekeeperRequest<Page>(gatekeeperUrl, path, { token, fetch: counting });
-    const verdict = verifyBundle(body, root);
-    const declared = readBundleProofs(body).root;
+    const verdict = await verifyBundleAsync(body, checker);
+    const declared = verdict.declaredRoot;
     const before = failures.length;
     if (page === 0) {
       servedRoot = declared;
