@@ -80,6 +80,45 @@ export async function checkScreen(page: Page, name: string, { allowHex = false }
   }
 }
 
+/**
+ * A fresh browser profile with `mnemonic` restored through the dapp's screens (registered through a
+ * relay when new) under `password`, on Records. `onPage` sees the page first (error listeners).
+ */
+export async function restoreProfile(
+  browser: Browser,
+  dappUrl: string,
+  mnemonic: string,
+  password: string,
+  onPage: (page: Page) => void = () => undefined,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  onPage(page);
+  await page.goto(dappUrl);
+  await page.getByRole("link", { name: "I already have 12 recovery words" }).click();
+  for (const [i, word] of mnemonic.split(" ").entries())
+    await page.getByLabel(new RegExp(`^${i + 1}\\w\\w word$`)).fill(word);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByLabel("New password").fill(password);
+  await page.getByLabel("Type it again").fill(password);
+  await page.getByRole("button", { name: "Save and continue" }).click();
+  await page.getByRole("button", { name: "Continue" }).waitFor(WAIT);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Records", level: 1 }).waitFor(WAIT);
+  return { context, page };
+}
+
+/** Unlocks a locked (or reloaded) page with `password`: the wallet lives in memory only. */
+export async function unlockPage(page: Page, password: string): Promise<void> {
+  await page.getByRole("heading", { name: "Welcome back" }).waitFor(WAIT);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Unlock" }).click();
+}
+
+/** The link named `name` in the main navigation. */
+export const navLink = (page: Page, name: string) =>
+  page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+
 /** Everything a browser profile stores — localStorage, sessionStorage, every IndexedDB store, cookies — as text. */
 export async function storageDump(context: BrowserContext, page: Page): Promise<string> {
   const inPage = await page.evaluate(async () => {

@@ -19,9 +19,12 @@ import type { System } from "../../../scripts/system.ts";
 import {
   assertNoSecret,
   checkScreen,
+  navLink,
+  restoreProfile,
   SCREENS,
   startBrowserNetwork,
   storageDump,
+  unlockPage,
   WAIT,
 } from "./browser.support.ts";
 
@@ -37,29 +40,16 @@ const pages: Page[] = [];
 let passed = false;
 
 /** A browser profile with `mnemonic` restored (registered through a relay when new) on Records. */
-async function restoredProfile(mnemonic: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  pages.push(page);
-  page.on("pageerror", (error) => problems.push(error.message));
-  await page.goto(system.dappUrl ?? "");
-  await page.getByRole("link", { name: "I already have 12 recovery words" }).click();
-  for (const [i, word] of mnemonic.split(" ").entries())
-    await page.getByLabel(new RegExp(`^${i + 1}\\w\\w word$`)).fill(word);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByLabel("New password").fill(PASSWORD);
-  await page.getByLabel("Type it again").fill(PASSWORD);
-  await page.getByRole("button", { name: "Save and continue" }).click();
-  await page.getByRole("button", { name: "Continue" }).waitFor(WAIT);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByRole("heading", { name: "Records", level: 1 }).waitFor(WAIT);
-  return { context, page };
+function restoredProfile(mnemonic: string): Promise<{ context: BrowserContext; page: Page }> {
+  return restoreProfile(browser, system.dappUrl ?? "", mnemonic, PASSWORD, (page) => {
+    pages.push(page);
+    page.on("pageerror", (error) => problems.push(error.message));
+  });
 }
 
 const swapCase = (c: string) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase());
 
-const nav = (page: Page, name: string) =>
-  page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+const nav = navLink;
 
 describe("sharing, shared with me, access log and custodians in Chromium", () => {
   before(async () => {
@@ -135,9 +125,7 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
 
     // The viewer sees lab results only, from the two providers, each record verified against the chain.
     await viewer.reload();
-    await viewer.getByRole("heading", { name: "Welcome back" }).waitFor(WAIT);
-    await viewer.getByLabel("Password").fill(PASSWORD);
-    await viewer.getByRole("button", { name: "Unlock" }).click();
+    await unlockPage(viewer, PASSWORD);
     await nav(viewer, "Shared with me").click();
     for (const name of [first, second]) {
       const grant = viewer.getByRole("article", { name: `Maria — ${name}` });

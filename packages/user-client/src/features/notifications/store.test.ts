@@ -20,7 +20,7 @@ describe("notifications in words", () => {
     };
     expect(toAppNotification(n)?.title).toBe("3 new records from Lakeside Clinic");
   });
-  test("behavior: a viewer is named from the contacts, never by address", () => {
+  test("behavior: a viewer is named from the contacts, else by a short form of the ID", () => {
     const used: PatientNotification = {
       type: "grant-first-use",
       provider: "Hilltop Medical",
@@ -31,7 +31,7 @@ describe("notifications in words", () => {
     };
     expect(toAppNotification(used, () => "Ana")?.title).toBe("Ana opened your records at Hilltop Medical");
     const unnamed = toAppNotification(used);
-    expect(unnamed?.title).toBe("Someone you shared with opened your records at Hilltop Medical");
+    expect(unnamed?.title).toBe("ID 0x1234…5678 opened your records at Hilltop Medical");
     const ended: PatientNotification = {
       type: "grant-expired",
       provider: "Hilltop Medical",

@@ -1,28 +1,96 @@
 /**
- * The patient's notifications, in memory for the unlocked session: what watchPatient reported, in
- * words, newest first, with read / unread. Browser notifications when the patient allowed them.
+ * The patient's notifications: what watchPatient reported, in words, newest first, with read /
+ * unread; browser notifications when the patient allowed them. Kept across Lock only encrypted
+ * (lib/sealed-store.ts: `medrec-notifications`, AES-256-GCM under a key from the 12 words that
+ * exists only while unlocked): after unlocking again the list, and what was read, are as they were.
  */
-import type { PatientNotification } from "@medrec/protocol/patient";
+import { type PatientNotification, shortAddress } from "@medrec/protocol/patient";
 import { useSyncExternalStore } from "react";
+import type { Address } from "viem";
+import { z } from "zod";
+import { sealedStore } from "../../lib/sealed-store.ts";
+
+const KINDS = ["new-records", "grant-first-use", "grant-expired", "problem"] as const;
 
 export type AppNotification = {
-  id: number;
+  id: string;
   at: Date;
-  kind: "new-records" | "grant-first-use" | "grant-expired" | "problem";
+  kind: (typeof KINDS)[number];
   title: string;
   detail: string;
   read: boolean;
 };
 
-type State = { items: AppNotification[]; watching: boolean; problem: string | undefined };
+type State = {
+  items: AppNotification[];
+  watching: boolean;
+  problem: string | undefined;
+  /** The last one that arrived while watching (not one read back from storage): what is announced. */
+  latest: AppNotification | undefined;
+};
 
-let state: State = { items: [], watching: false, problem: undefined };
-let next = 1;
+/** The most kept: the newest. */
+const KEEP = 200;
+
+const stored = sealedStore({
+  dbName: "medrec-notifications",
+  storeName: "notifications",
+  info: "medrec/notifications/v1",
+  what: "your notifications",
+  schema: z.array(
+    z.object({
+      id: z.string().min(1).max(64),
+      at: z.string(),
+      kind: z.enum(KINDS),
+      title: z.string().max(500),
+      detail: z.string().max(1000),
+      read: z.boolean(),
+    }),
+  ),
+});
+
+let state: State = { items: [], watching: false, problem: undefined, latest: undefined };
 const listeners = new Set<() => void>();
+/** Saves the list for the unlocked wallet (set by {@link openNotifications}, dropped on lock). */
+let persist: ((items: AppNotification[]) => void) | undefined;
 
 function set(change: Partial<State>) {
+  const before = state.items;
   state = { ...state, ...change };
+  if (state.items !== before) persist?.(state.items);
   for (const l of listeners) l();
+}
+
+/**
+ * Reads back the wallet's saved notifications (merged with any that arrived meanwhile) and saves
+ * every change from now on, one write after the other. Returns the function that stops saving.
+ */
+export function openNotifications(address: Address, mnemonic: string): () => void {
+  let queue: Promise<unknown> = Promise.resolve();
+  let open = true;
+  const save = (items: AppNotification[]) => {
+    const value = items.slice(0, KEEP).map((i) => ({ ...i, at: i.at.toISOString() }));
+    queue = queue.then(() => stored.save(address, mnemonic, value)).catch(() => undefined);
+  };
+  queue = stored
+    .load(address, mnemonic)
+    .then((saved) => {
+      if (!open) return;
+      const here = new Set(state.items.map((i) => i.id));
+      const back = (saved ?? []).filter((i) => !here.has(i.id)).map((i) => ({ ...i, at: new Date(i.at) }));
+      persist = save;
+      set({ items: [...state.items, ...back].sort((a, b) => b.at.getTime() - a.at.getTime()) });
+    })
+    .catch(() => undefined);
+  return () => {
+    open = false;
+    if (persist === save) persist = undefined;
+  };
+}
+
+/** How a person the patient shared with is named: the contact name, else a short form of the ID. */
+function personName(address: Address, nameOf: (address: string) => string | undefined): string {
+  return nameOf(address) ?? `ID ${shortAddress(address)}`;
 }
 
 /** A watcher's report in words for the patient (names, never addresses). */
@@ -41,15 +109,13 @@ export function toAppNotification(
     case "grant-first-use":
       return {
         kind: "grant-first-use",
-        title: `${nameOf(n.viewer) ?? "Someone you shared with"} opened your records at ${n.provider}`,
+        title: `${personName(n.viewer, nameOf)} opened your records at ${n.provider}`,
         detail: "This is the first time they used that access. See the access log for who and when.",
       };
     case "grant-expired":
       return {
         kind: "grant-expired",
-        title: nameOf(n.viewer)
-          ? `Sharing with ${nameOf(n.viewer)} at ${n.provider} has ended`
-          : `A share at ${n.provider} has ended`,
+        title: `Sharing with ${personName(n.viewer, nameOf)} at ${n.provider} has ended`,
         detail:
           "Its time ran out, so that person can no longer see those records. Share again if they still need them.",
       };
@@ -59,8 +125,8 @@ export function toAppNotification(
 }
 
 export function addNotification(n: Omit<AppNotification, "id" | "at" | "read">): void {
-  const item: AppNotification = { ...n, id: next++, at: new Date(), read: false };
-  set({ items: [item, ...state.items] });
+  const item: AppNotification = { ...n, id: crypto.randomUUID(), at: new Date(), read: false };
+  set({ items: [item, ...state.items], latest: item });
   if (typeof Notification !== "undefined" && Notification.permission === "granted" && document.hidden) {
     try {
       new Notification(item.title, { body: item.detail, tag: `medrec-${item.id}` });
@@ -74,7 +140,7 @@ export function setWatching(watching: boolean, problem?: string): void {
   if (state.watching !== watching || state.problem !== problem) set({ watching, problem });
 }
 
-export function markRead(id: number): void {
+export function markRead(id: string): void {
   set({ items: state.items.map((i) => (i.id === id ? { ...i, read: true } : i)) });
 }
 
@@ -82,8 +148,10 @@ export function markAllRead(): void {
   set({ items: state.items.map((i) => (i.read ? i : { ...i, read: true })) });
 }
 
+/** Locked: the list leaves memory (what was saved stays, encrypted). */
 export function clearNotifications(): void {
-  set({ items: [], watching: false, problem: undefined });
+  persist = undefined;
+  set({ items: [], watching: false, problem: undefined, latest: undefined });
 }
 
 function subscribe(listener: () => void) {

@@ -1,16 +1,24 @@
 /**
  * Runs watchPatient while the wallet is unlocked: chain events (new record roots, grants) and the
  * gatekeepers' audit logs (first use of a grant), each in words in the notification list; new
- * records also refresh the records the other screens show.
+ * records also refresh the records the other screens show. The list is read back after an unlock.
  */
 import { watchPatient } from "@medrec/protocol/patient";
 import { useEffect, useRef } from "react";
 import { contactName, useContacts } from "../../lib/contacts.ts";
 import { usePatient, usePatientRelationships } from "../../lib/patient.tsx";
 import { reloadProvider } from "../../lib/patient-records.ts";
-import { addNotification, clearNotifications, setWatching, toAppNotification } from "./store.ts";
+import { useUnlockedWallet } from "../../lib/wallet.ts";
+import {
+  addNotification,
+  clearNotifications,
+  openNotifications,
+  setWatching,
+  toAppNotification,
+} from "./store.ts";
 
 export function useWatchPatient(): void {
+  const wallet = useUnlockedWallet();
   const patient = usePatient();
   const relationships = usePatientRelationships(patient.data);
   // The patient's names for the people they shared with, read when a notification is worded.
@@ -26,6 +34,8 @@ export function useWatchPatient(): void {
       sessions: p.sessions,
       relationships: list,
       pollingIntervalMs: 1_000,
+      // A first use shows within seconds; each look is itself one entry in the patient's log.
+      auditIntervalMs: 5_000,
       onReady: () => setWatching(true),
       onNotification: (n) => {
         if (n.type === "error") {
@@ -46,6 +56,12 @@ export function useWatchPatient(): void {
       setWatching(false);
     };
   }, [patient.data, relationships.data]);
-  // Locked: the list goes with the session.
-  useEffect(() => () => clearNotifications(), []);
+  // What was there before the last lock, read back (encrypted at rest); locked: out of memory again.
+  useEffect(() => {
+    const close = openNotifications(wallet.address, wallet.mnemonic);
+    return () => {
+      close();
+      clearNotifications();
+    };
+  }, [wallet.address, wallet.mnemonic]);
 }

@@ -10,16 +10,16 @@ import { useWatchPatient } from "../use-watch-patient.ts";
  */
 export function NotificationBell() {
   useWatchPatient();
-  const { unread, items, watching } = useNotifications();
+  const { unread, latest, watching } = useNotifications();
   const [announce, setAnnounce] = useState("");
-  const seen = useRef(0);
+  const seen = useRef("");
+  // Only what arrives while watching is announced, not the list read back after an unlock.
   useEffect(() => {
-    const newest = items[0];
-    if (newest && newest.id !== seen.current) {
-      seen.current = newest.id;
-      setAnnounce(newest.title);
+    if (latest && latest.id !== seen.current) {
+      seen.current = latest.id;
+      setAnnounce(latest.title);
     }
-  }, [items]);
+  }, [latest]);
   const label = unread === 0 ? "Notifications, none unread" : `Notifications, ${unread} unread`;
   return (
     <>

@@ -59,8 +59,7 @@ export function NotificationsScreen() {
       <BrowserAlerts />
       {items.length === 0 ? (
         <p className="empty">
-          Nothing new since you unlocked. When a provider adds records or someone uses what you shared, it
-          shows here.
+          Nothing new yet. When a provider adds records or someone uses what you shared, it shows here.
         </p>
       ) : (
         <>
