@@ -9,6 +9,7 @@ import { BaseError } from "./errors.ts";
 import { findGeth } from "./geth-binary.ts";
 import { ipcRpc } from "./ipc.ts";
 import { ensureNodeKey, makePrivateDir } from "./keys.ts";
+import { killGroup, reapProcessAtExit } from "./reaper.ts";
 import { httpRpc, RpcResponseError } from "./rpc.ts";
 
 /** The account a sealer signs blocks with (see `createSealerKey`). */
@@ -237,18 +238,6 @@ export function enodeUrl(nodeId: string, host: string, port: number): string {
   return `enode://${nodeId}@${host}:${port}`;
 }
 
-const running = new Set<number>();
-let exitHookInstalled = false;
-function killOnExit(pid: number) {
-  running.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last resort if a test or script dies without stop(): no orphaned geth.
-  process.on("exit", () => {
-    for (const p of running) killGroup(p, "SIGKILL");
-  });
-}
-
 /**
  * Creates a geth v1.13.15 node in the prool shape: nothing runs until `start()`.
  *
@@ -271,6 +260,8 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
   let exited: Promise<void> | undefined;
   let exitInfo: string | undefined;
   let nodeId: string | undefined;
+  /** Forgets the running geth in the reaper (see reaper.ts); set while it runs, unless `background`. */
+  let forget: (() => void) | undefined;
   const logFile = join(parameters.dataDir, "geth.log");
   const tail = new LogTail(logFile, parameters.logLines ?? 200);
 
@@ -348,7 +339,8 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
         exited = new Promise((resolve) => {
           child.once("exit", (code, signal) => {
             exitInfo = signal ? `signal ${signal}` : `exit code ${code}`;
-            if (child.pid) running.delete(child.pid);
+            forget?.();
+            forget = undefined;
             pid = undefined;
             resolve();
           });
@@ -358,7 +350,8 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
           });
         });
         pid = child.pid;
-        if (pid && !parameters.background) killOnExit(pid);
+        // Last resort if a test or script ends (exit, or a signal nothing else handles) without stop().
+        if (pid && !parameters.background) forget = reapProcessAtExit(pid);
 
         await waitReady({
           ...(role === "rpc" ? { rpcUrl: `http://127.0.0.1:${ports.http}` } : { ipcPath: resolved.ipcPath }),
@@ -400,7 +393,8 @@ export function gethNode(parameters: GethNodeParameters): GethNode {
         killGroup(current, "SIGKILL");
         await exited;
       }
-      running.delete(current);
+      forget?.();
+      forget = undefined;
       status = "stopped";
     },
   };
@@ -493,17 +487,7 @@ async function readNodeId(path: string): Promise<string> {
   return (await ensureNodeKey(path)).nodeId;
 }
 
-/** Sends a signal to a process group (falls back to the process); ignores "no such process". */
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, signal);
-      return;
-    } catch {
-      // group gone or not a group leader: try the pid itself
-    }
-  }
-}
+export { killGroup } from "./reaper.ts";
 
 /** True when a process with this pid exists. */
 export function isAlive(pid: number): boolean {

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { GenesisParametersError } from "./genesis.ts";
+import type { ScryptStrength } from "./keys.ts";
 import { initNetwork, inTurnSigner, NetworkError } from "./network.ts";
+import { tracked } from "./reaper.ts";
 
 describe("inTurnSigner", () => {
   const signers = [
@@ -29,5 +35,40 @@ describe("initNetwork", () => {
       initNetwork({ sealers: 1, dataDir: "/nonexistent/never-created", periodSeconds: 0 }),
       GenesisParametersError,
     );
+  });
+});
+
+describe("initNetwork that fails part-way (after its directory was made)", () => {
+  // An unknown keystore strength fails in the first sealer's key, after the directory exists.
+  const failing = { sealers: 2, scrypt: "unknown" as ScryptStrength };
+
+  test("error: the temp directory it made is removed", async () => {
+    const tmp = await mkdtemp(join(tmpdir(), "medrec-init-test-"));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      await assert.rejects(initNetwork(failing));
+      assert.deepEqual(await readdir(tmp), []);
+      assert.deepEqual(tracked().directories, []);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("error: a dataDir it created is removed; one that existed before is kept", async () => {
+    const tmp = await mkdtemp(join(tmpdir(), "medrec-init-test-"));
+    try {
+      const fresh = join(tmp, "fresh");
+      await assert.rejects(initNetwork({ ...failing, dataDir: fresh }));
+      assert.equal(existsSync(fresh), false);
+      const existing = join(tmp, "existing");
+      await mkdir(existing);
+      await assert.rejects(initNetwork({ ...failing, dataDir: existing }));
+      assert.equal(existsSync(existing), true);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -16,6 +16,7 @@ import {
 } from "./geth-node.ts";
 import { adminPeers, anyRpc, cliqueGetSigners, ipcRpc } from "./ipc.ts";
 import { createSealerKey, ensureNodeKey, makePrivateDir, type ScryptStrength } from "./keys.ts";
+import { removeDirAtExit } from "./reaper.ts";
 import type { RpcOptions } from "./rpc.ts";
 
 /** Name of the state file in a network directory. */
@@ -91,6 +92,8 @@ export type InitNetworkParameters = {
 /**
  * Creates a local network directory: one sealer account + p2p key + data dir per sealer, the
  * genesis naming them all as Clique signers, loopback ports, and the state file. Starts nothing.
+ * When it fails part-way, a directory it created (the temp dir, or a `dataDir` that did not exist)
+ * is removed again; one that existed before is left as it is.
  */
 export async function initNetwork(
   parameters: InitNetworkParameters,
@@ -110,7 +113,30 @@ export async function initNetwork(
     sealers: Array.from({ length: n }, (_, i) => `0x${(i + 1).toString(16).padStart(40, "0")}`),
     ...(parameters.prefund ? { alloc: parameters.prefund } : {}),
   });
+  const created = parameters.dataDir === undefined || !existsSync(parameters.dataDir);
   const dir = parameters.dataDir ?? (await mkdtemp(join(tmpdir(), "medrec-chain-")));
+  // Until it is complete, the directory goes if this process ends (see reaper.ts).
+  const forget = created ? removeDirAtExit(dir) : undefined;
+  try {
+    return await writeNetwork(dir, parameters, { n, chainId, periodSeconds, gasLimit });
+  } catch (error) {
+    if (created) await rm(dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    forget?.();
+  }
+}
+
+async function writeNetwork(
+  dir: string,
+  parameters: InitNetworkParameters,
+  {
+    n,
+    chainId,
+    periodSeconds,
+    gasLimit,
+  }: { n: number; chainId: number; periodSeconds: number; gasLimit: bigint },
+): Promise<{ dir: string; state: NetworkState }> {
   await makePrivateDir(dir);
   if (await readState(dir).catch(() => undefined))
     throw new NetworkError(`${dir} already holds a network (${STATE_FILE}).`);
@@ -386,7 +412,15 @@ export type Network = {
   state: NetworkState;
   /** One provider (sealer + RPC node) per sealer, in `state.nodes` order. */
   nodes: ProviderNode[];
+  /**
+   * {@link startNetwork} made `dir` itself (no `dataDir` given): {@link stopNetwork} removes it
+   * unless told `removeDir: false`, and it is removed if the process ends first.
+   */
+  temporary?: boolean;
 };
+
+/** Forgets a temporary network's directory in the reaper once it is removed (or kept on purpose). */
+const forgetDir = new WeakMap<Network, () => void>();
 
 /** Parameters of {@link startNetwork}. */
 export type StartNetworkParameters = InitNetworkParameters & {
@@ -403,10 +437,14 @@ export type StartNetworkParameters = InitNetworkParameters & {
 /**
  * Creates a network (see {@link initNetwork}), starts every provider's sealer and RPC node, and
  * resolves once each sealer is peered with all the other sealers, each RPC node with every
- * sealer, and blocks advance everywhere. On failure it stops what started.
+ * sealer, and blocks advance everywhere. On failure it stops what started (and removes the
+ * directory if it made it). Without `dataDir` the network lives in a new temp directory that
+ * {@link stopNetwork} removes, as does the end of this process if it comes first.
  */
 export async function startNetwork(parameters: StartNetworkParameters): Promise<Network> {
   const { dir, state } = await initNetwork(parameters);
+  const temporary = parameters.dataDir === undefined;
+  const forget = temporary ? removeDirAtExit(dir) : undefined;
   const nodes = state.nodes.map((n) =>
     nodeFor(state, n, {
       ...(parameters.binary ? { binary: parameters.binary } : {}),
@@ -414,12 +452,13 @@ export async function startNetwork(parameters: StartNetworkParameters): Promise<
       ...(parameters.corsOrigins ? { corsOrigins: parameters.corsOrigins } : {}),
     }),
   );
-  const network = { dir, state, nodes };
+  const network: Network = { dir, state, nodes, ...(temporary ? { temporary } : {}) };
+  if (forget) forgetDir.set(network, forget);
   try {
     await startProviders(network, { timeoutMs: parameters.readyTimeoutMs ?? 90_000 });
     return network;
   } catch (error) {
-    await stopNetwork(network, { removeDir: parameters.dataDir === undefined });
+    await stopNetwork(network, { removeDir: temporary });
     throw error;
   }
 }
@@ -491,13 +530,18 @@ export async function waitForNetwork(
   }
 }
 
-/** Stops every node of a network (in parallel); optionally deletes its directory. */
+/**
+ * Stops every node of a network (in parallel) and deletes its directory when `removeDir` (default:
+ * when {@link startNetwork} made it, `network.temporary`).
+ */
 export async function stopNetwork(
   network: Network,
-  { removeDir = false }: { removeDir?: boolean } = {},
+  { removeDir = network.temporary === true }: { removeDir?: boolean } = {},
 ): Promise<void> {
   await Promise.allSettled(network.nodes.map((n) => n.stop()));
   if (removeDir) await rm(network.dir, { recursive: true, force: true });
+  forgetDir.get(network)?.();
+  forgetDir.delete(network);
 }
 
 /** A node's health as {@link nodeStatus} reports it. */
