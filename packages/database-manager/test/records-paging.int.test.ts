@@ -233,6 +233,56 @@ describe("paged reads", () => {
     assert.equal(future.json.entry, undefined);
   });
 
+  test("behavior: later pages of another size, fetched ahead, come verified and in order — the same records as one page", async () => {
+    const whole = await fetchVerifiedRecords({
+      gatekeeperUrl: sys.url,
+      relationship,
+      token,
+      onChainRoot,
+      count: RECORDS_PAGE_MAX,
+    });
+    assert.ok(whole.valid, JSON.stringify(whole.failures));
+    const key = (r: FhirResource) => `${r.resourceType}/${r.id}`;
+    for (const [count, laterCount, ahead] of [
+      [7, 13, 3],
+      [5, 5, 1],
+      [3, 11, 1],
+    ] as const) {
+      const seen: number[] = [];
+      const requested: string[] = [];
+      const read = await fetchVerifiedRecords({
+        gatekeeperUrl: sys.url,
+        relationship,
+        token,
+        onChainRoot,
+        count,
+        laterCount,
+        ahead,
+        fetch: (input, init) => {
+          requested.push(String(input));
+          return fetch(input, init);
+        },
+        onPage: (page) => {
+          seen.push(page.page);
+          assert.ok(page.entries.every((e) => e.verified));
+        },
+      });
+      const label = `count ${count}, later ${laterCount}, ahead ${ahead}`;
+      assert.ok(read.valid, `${label}: ${JSON.stringify(read.failures)}`);
+      assert.deepEqual(read.resources.map(key), whole.resources.map(key), label);
+      assert.equal(read.pages, 1 + Math.ceil((whole.total - count) / laterCount), label);
+      assert.deepEqual(
+        seen,
+        Array.from({ length: read.pages }, (_, i) => i),
+        label,
+      );
+      assert.ok(
+        requested.slice(1).every((url) => url.includes(`_count=${laterCount}`) && url.includes("_root=")),
+        label,
+      );
+    }
+  });
+
   test("error: _count=0, _count=100000, a forged next link → 400 problem+json naming the parameter", async () => {
     for (const [query, name] of [
       ["?_count=0", "_count"],

@@ -121,6 +121,7 @@ export type {
 } from "./fhir.ts";
 export {
   accountFromMnemonic,
+  accountFromMnemonicAsync,
   generatePatientMnemonic,
   InvalidAccountIndexError,
   InvalidAddressError,

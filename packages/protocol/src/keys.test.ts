@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { verifyMessage } from "viem";
 import {
   accountFromMnemonic,
+  accountFromMnemonicAsync,
   generatePatientMnemonic,
   InvalidAccountIndexError,
   InvalidAddressError,
@@ -62,6 +63,28 @@ describe("accountFromMnemonic", () => {
   test("error: invalid index", () => {
     for (const index of [-1, 1.5, 2 ** 31])
       assert.throws(() => accountFromMnemonic(VECTOR, index), InvalidAccountIndexError);
+  });
+});
+
+describe("accountFromMnemonicAsync", () => {
+  test("behavior: the same account as accountFromMnemonic (vector, indexes, fresh phrases)", async () => {
+    const cases: [string, number][] = [
+      [VECTOR, 0],
+      [VECTOR, 1],
+      [`  ${VECTOR.toUpperCase()} `, 2],
+    ];
+    for (let i = 0; i < 5; i++) cases.push([generatePatientMnemonic(), i]);
+    for (const [mnemonic, index] of cases) {
+      const sync = accountFromMnemonic(mnemonic, index);
+      const async = await accountFromMnemonicAsync(mnemonic, index);
+      assert.equal(async.address, sync.address);
+      assert.deepEqual(async.getHdKey().privateKey, sync.getHdKey().privateKey);
+    }
+  });
+
+  test("error: invalid mnemonic or index", async () => {
+    await assert.rejects(accountFromMnemonicAsync(`${VECTOR} abandon`), InvalidMnemonicError);
+    await assert.rejects(accountFromMnemonicAsync(VECTOR, -1), InvalidAccountIndexError);
   });
 });
 

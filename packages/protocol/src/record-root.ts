@@ -166,6 +166,7 @@ export function leafHash(resource: unknown): Hash {
 
 /** The platform's WebCrypto, when it has one (browsers in a secure context, Node). */
 const subtle: typeof globalThis.crypto.subtle | undefined = globalThis.crypto?.subtle;
+const encoder = new TextEncoder();
 
 /**
  * {@link leafHash} with WebCrypto's native SHA-256 where the platform has it (the hashing runs off
@@ -175,7 +176,7 @@ const subtle: typeof globalThis.crypto.subtle | undefined = globalThis.crypto?.s
  */
 export async function leafHashAsync(resource: unknown): Promise<Hash> {
   if (!isObject(resource)) throw new InvalidRecordError("A record must be a FHIR resource (a JSON object).");
-  const bytes = stringToBytes(canonicalJson(resource));
+  const bytes = encoder.encode(canonicalJson(resource));
   if (!subtle) return sha256(bytes, "hex");
   return bytesToHex(new Uint8Array(await subtle.digest("SHA-256", bytes)));
 }

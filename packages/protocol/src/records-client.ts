@@ -43,8 +43,19 @@ export type FetchVerifiedRecordsParameters = {
   category?: ScopeCode;
   /** `_since`: ISO 8601 date or date-time. */
   since?: string;
-  /** Entries per page. Default {@link RECORDS_PAGE_MAX}. */
+  /** Entries of the first page. Default {@link RECORDS_PAGE_MAX}. */
   count?: number;
+  /**
+   * Entries of each later page (the `next` link's `_count` replaced): a small first page for a quick
+   * first screen, then fewer, larger pages. Default `count`.
+   */
+  laterCount?: number;
+  /**
+   * Later pages in flight at once (the `next` link's `_offset` stepped by `laterCount`; the link's
+   * `_root` pins every page to the first page's set). They are still verified and delivered in
+   * order. Default 2; 1 follows each page's `next` link in turn.
+   */
+  ahead?: number;
   /** Stop after this many pages (a gatekeeper that never ends its list cannot hang the caller). Default 1000. */
   maxPages?: number;
   /**
@@ -86,6 +97,8 @@ export type VerifiedRecords = {
   total: number;
   /** Every entry's resource in the order served, verified or not (`failures` names those that did not). */
   resources: FhirResource[];
+  /** `leaves[i]`: the leaf of `resources[i]` (computed once, for verification). */
+  leaves: (Hash | undefined)[];
   failures: RecordsFailure[];
   pages: number;
   /** Bytes of the response bodies. */
@@ -139,6 +152,8 @@ async function readOnce(
     category,
     since,
     count = RECORDS_PAGE_MAX,
+    laterCount = count,
+    ahead = 2,
     maxPages = 1000,
     fetch = globalThis.fetch,
     onPage,
@@ -160,20 +175,19 @@ async function readOnce(
       headers: response.headers,
     });
   };
+  const get = (path: string) => gatekeeperRequest<Page>(gatekeeperUrl, path, { token, fetch: counting });
   const params = new URLSearchParams();
   if (category !== undefined) params.set("category", category);
   if (since !== undefined) params.set("_since", since);
   params.set("_count", String(count));
-  let path: string | undefined = `${apiPaths.records(relationship)}?${params.toString()}`;
   const resources: FhirResource[] = [];
+  const leaves: (Hash | undefined)[] = [];
   const failures: RecordsFailure[] = [];
   let servedRoot: Hash | undefined;
   let total = 0;
-  let page = 0;
-  for (; path !== undefined; page++) {
-    if (page >= maxPages)
-      throw new GatekeeperRequestError(0, undefined, `records longer than ${maxPages} pages`);
-    const { body, headers } = await gatekeeperRequest<Page>(gatekeeperUrl, path, { token, fetch: counting });
+
+  /** Verifies one page, keeps what it holds and hands it to `onPage`. */
+  const take = async (body: Page | undefined, page: number) => {
     const verdict = await verifyBundleAsync(body, checker);
     const declared = verdict.declaredRoot;
     const before = failures.length;
@@ -189,7 +203,10 @@ async function readOnce(
     const delivered: VerifiedPage["entries"] = [];
     for (const entry of verdict.entries) {
       const resource = entries[entry.index]?.resource;
-      if (resource !== undefined) resources.push(resource);
+      if (resource !== undefined) {
+        resources.push(resource);
+        leaves.push(entry.leaf);
+      }
       if (entry.valid) {
         const pageFailure = failures[before]?.reason;
         if (resource !== undefined)
@@ -206,7 +223,38 @@ async function readOnce(
       if (resource !== undefined) delivered.push({ resource, verified: false, failure: reason });
     }
     await onPage?.({ page, attempt, total, entries: delivered, failures: failures.slice(before) });
-    path = nextLink(headers, gatekeeperUrl);
+  };
+
+  const first = await get(`${apiPaths.records(relationship)}?${params.toString()}`);
+  await take(first.body, 0);
+  let page = 1;
+  let next = nextLink(first.headers, gatekeeperUrl);
+  const later = next ? laterPages(next, total, laterCount, maxPages - 1) : undefined;
+  if (later && ahead > 1) {
+    // Every later page is known from the first `next` link: fetch `ahead` at a time, verify in order.
+    const inFlight: ReturnType<typeof get>[] = [];
+    const request = (path: string) => {
+      const reply = get(path);
+      // Handled when its turn comes; a failure meanwhile (a 409, say) must not be "unhandled".
+      reply.catch(() => undefined);
+      inFlight.push(reply);
+    };
+    for (const path of later.slice(0, ahead)) request(path);
+    for (let k = 0; k < later.length; k++, page++) {
+      const queued = later[k + ahead];
+      if (queued !== undefined) request(queued);
+      await take((await inFlight[k])?.body, page);
+    }
+  } else {
+    if (later) next = later[0];
+    for (; next !== undefined; page++) {
+      if (page >= maxPages)
+        throw new GatekeeperRequestError(0, undefined, `records longer than ${maxPages} pages`);
+      const { body, headers } = await get(next);
+      await take(body, page);
+      next = nextLink(headers, gatekeeperUrl);
+      if (next && laterCount !== count) next = withCount(next, laterCount);
+    }
   }
   if (resources.length !== total) failures.push({ reason: "total-mismatch", page: page - 1 });
   return {
@@ -215,8 +263,38 @@ async function readOnce(
     servedRoot,
     total,
     resources,
+    leaves,
     failures,
     pages: page,
     bytes,
   };
+}
+
+/** A `next` link with `_count` set to `count` (the rest as given). */
+function withCount(path: string, count: number): string {
+  const url = new URL(path, "http://gatekeeper.invalid");
+  url.searchParams.set("_count", String(count));
+  return `${url.pathname}${url.search}`;
+}
+
+/**
+ * The paths of every page after the first, from the first page's `next` link: its `_offset`
+ * stepped by `count` up to `total`, everything else as the link gives it (the filters and the
+ * `_root` that pins the set). Undefined when the link has no `_offset` (then links are followed).
+ *
+ * @throws {GatekeeperRequestError} when `total` means more than `maxPages` pages.
+ */
+function laterPages(next: string, total: number, count: number, maxPages: number): string[] | undefined {
+  const url = new URL(next, "http://gatekeeper.invalid");
+  const offset = Number(url.searchParams.get("_offset") ?? Number.NaN);
+  if (!Number.isSafeInteger(offset) || offset < 1 || !Number.isSafeInteger(total)) return undefined;
+  if (Math.ceil((total - offset) / count) > maxPages)
+    throw new GatekeeperRequestError(0, undefined, `records longer than ${maxPages + 1} pages`);
+  const paths: string[] = [];
+  url.searchParams.set("_count", String(count));
+  for (let at = offset; at < total; at += count) {
+    url.searchParams.set("_offset", String(at));
+    paths.push(`${url.pathname}${url.search}`);
+  }
+  return paths;
 }

@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import { bytesToHex, hexToBytes } from "viem";
 import { accountFromMnemonic } from "./keys.ts";
 import {
+  encryptionKeyPairFromAccount,
   encryptionKeyPairFromMnemonic,
   encryptionKeyPairFromPrivateKey,
   encryptionPublicKey,
@@ -99,6 +100,7 @@ describe("encryption key derivation", () => {
   test("behavior: other indexes give other keys; normalised mnemonics the same", () => {
     assert.notEqual(encryptionKeyPairFromMnemonic(VECTOR, 1).publicKey, PINNED_PUBLIC_KEY);
     assert.equal(encryptionKeyPairFromMnemonic(`  ${VECTOR.toUpperCase()} `).publicKey, PINNED_PUBLIC_KEY);
+    assert.equal(encryptionKeyPairFromAccount(accountFromMnemonic(VECTOR)).publicKey, PINNED_PUBLIC_KEY);
   });
 
   test("behavior: a patient opens what was sealed to the published key", () => {

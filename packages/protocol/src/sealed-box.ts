@@ -18,6 +18,7 @@ import { blake2b } from "@noble/hashes/blake2";
 import { hkdf } from "@noble/hashes/hkdf";
 import { sha256 } from "@noble/hashes/sha2";
 import { bytesToHex, type Hex, hexToBytes, isHex } from "viem";
+import type { HDAccount } from "viem/accounts";
 import { z } from "zod";
 import { BaseError } from "./errors.ts";
 import { accountFromMnemonic } from "./keys.ts";
@@ -105,7 +106,17 @@ export function encryptionKeyPairFromPrivateKey(privateKey: Hex | Uint8Array): E
  * @throws {InvalidMnemonicError} for an invalid mnemonic.
  */
 export function encryptionKeyPairFromMnemonic(mnemonic: string, index = 0): EncryptionKeyPair {
-  const privateKey = accountFromMnemonic(mnemonic, index).getHdKey().privateKey;
+  return encryptionKeyPairFromAccount(accountFromMnemonic(mnemonic, index));
+}
+
+/**
+ * The X25519 key pair of an account derived from a mnemonic ({@link encryptionKeyPairFromMnemonic}
+ * for an account already at hand: no second derivation).
+ *
+ * @throws {SealedBoxError} if the account has no private key.
+ */
+export function encryptionKeyPairFromAccount(account: HDAccount): EncryptionKeyPair {
+  const privateKey = account.getHdKey().privateKey;
   if (!privateKey) throw new SealedBoxError("The mnemonic's account has no private key.");
   return encryptionKeyPairFromPrivateKey(privateKey);
 }

@@ -177,6 +177,8 @@ type Milestones = {
   failed?: string;
   count?: string;
   longTasks: { start: number; duration: number }[];
+  /** What the page fetched between the click and completion (filled in at the end). */
+  requests?: { what: string; start: number; wait: number; end: number }[];
   inputDelays: number[];
   slowEvents: { name: string; duration: number; delay: number }[];
 };
@@ -265,6 +267,25 @@ async function unlockToTimeline(
       }));
       throw new Error(`the timeline did not complete: ${JSON.stringify(state)}`, { cause: error });
     });
+  // Each request after the click: which kind, when it started, time to first byte, end (page clock).
+  await page.evaluate(() => {
+    const m = (window as unknown as { __bench: Milestones }).__bench;
+    const entries = performance.getEntriesByType("resource") as PerformanceResourceTiming[];
+    m.requests = entries
+      .filter((e) => e.startTime >= m.t0 && (!m.complete || e.startTime <= m.complete))
+      .map((e) => {
+        const url = new URL(e.name);
+        const what = url.pathname.startsWith("/v1/")
+          ? `${url.port} ${url.pathname.replace(/0x[0-9a-f]{64}/gi, ":id").replace(/\/[^/]+$/, (t) => (t.length > 20 ? "/…" : t))}`
+          : `${url.port} ${e.initiatorType === "fetch" ? "rpc" : url.pathname}`;
+        return {
+          what,
+          start: Math.round(e.startTime - m.t0),
+          wait: Math.round(e.responseStart - e.startTime),
+          end: Math.round(e.responseEnd - m.t0),
+        };
+      });
+  });
   return read();
 }
 
@@ -389,6 +410,8 @@ try {
   const revoke: number[] = [];
   const failedRuns: string[] = [];
   let shown = "";
+  /** The requests of the last measured timeline run: where the wall time goes. */
+  let requests: NonNullable<Milestones["requests"]> = [];
   let timelineProfile: ReturnType<typeof summarizeProfile> | undefined;
   let lifetimeProfile: ReturnType<typeof summarizeProfile> | undefined;
   const lifetimeRuns: {
@@ -433,6 +456,7 @@ try {
           resources: perProvider,
           shown,
           unlockToRecordsScreenMs: stats(unlockOnly, [50, 95] as const),
+          requests,
           profile: timelineProfile,
         },
         revoke: { provider: REVOKE_AT, pollMs: 50 },
@@ -470,6 +494,7 @@ try {
       timeline.push((m.complete ?? 0) - m.t0);
       unlockOnly.push((m.unlocked ?? 0) - m.t0);
       shown = m.count ?? "";
+      requests = m.requests ?? [];
       say(
         `timeline ${i}/${RUNS}: ${round(timeline.at(-1) ?? 0)} ms (records screen after ${round(unlockOnly.at(-1) ?? 0)} ms) — "${shown}"`,
       );

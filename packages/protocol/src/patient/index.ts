@@ -44,6 +44,7 @@ export {
   type PatientContext,
   type PatientNetwork,
   type PatientProvider,
+  patientContextFromAccount,
   patientContextFromMnemonic,
   patientNetworkFromManifest,
   readRecordRoot,

@@ -17,7 +17,7 @@ import { medrecChain } from "../audit-anchor.ts";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { accountFromMnemonic } from "../keys.ts";
 import type { NetworkManifest } from "../manifest.ts";
-import { type EncryptionKeyPair, encryptionKeyPairFromMnemonic } from "../sealed-box.ts";
+import { type EncryptionKeyPair, encryptionKeyPairFromAccount } from "../sealed-box.ts";
 import { PatientDataError } from "./errors.ts";
 
 /** A provider as the patient's side knows it (from the manifest or the AgentRegistry). */
@@ -106,6 +106,13 @@ export function createPatientClient(network: Pick<PatientNetwork, "chainId" | "r
   return createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
 }
 
+/** Where a patient context reads from: the network, and optionally its client and `fetch`. */
+export type PatientContextOptions = {
+  network: PatientNetwork;
+  client?: PublicClient;
+  fetch?: typeof globalThis.fetch;
+};
+
 /**
  * The patient's context from the 12-word phrase: account `m/44'/60'/0'/0/0`, its X25519 key, and
  * the agent it owns on chain (read from `Agent.agentOf`).
@@ -114,20 +121,29 @@ export function createPatientClient(network: Pick<PatientNetwork, "chainId" | "r
  * @throws {InvalidMnemonicError} for an invalid phrase (the phrase itself is never in the message).
  */
 export async function patientContextFromMnemonic({
-  network,
   mnemonic,
+  ...options
+}: PatientContextOptions & { mnemonic: string }): Promise<PatientContext> {
+  return patientContextFromAccount({ ...options, account: accountFromMnemonic(mnemonic, 0) });
+}
+
+/**
+ * {@link patientContextFromMnemonic} for an account already derived from the phrase (the dapp's
+ * unlocked wallet): its X25519 key from the account's own private key, no second derivation; and
+ * the agent when it was already read (`agent`), else from the chain.
+ *
+ * @throws {PatientDataError} `no-agent` when the account owns no agent; `unreachable` when the node does not answer.
+ */
+export async function patientContextFromAccount({
+  network,
+  account,
+  agent,
   client = createPatientClient(network),
   fetch,
-}: {
-  network: PatientNetwork;
-  mnemonic: string;
-  client?: PublicClient;
-  fetch?: typeof globalThis.fetch;
-}): Promise<PatientContext> {
-  const account = accountFromMnemonic(mnemonic, 0);
-  const encryptionKey = encryptionKeyPairFromMnemonic(mnemonic, 0);
-  const agent = await agentOf(client, network, account.address);
-  return { network, client, account, agent, encryptionKey, ...(fetch ? { fetch } : {}) };
+}: PatientContextOptions & { account: HDAccount; agent?: Address }): Promise<PatientContext> {
+  const encryptionKey = encryptionKeyPairFromAccount(account);
+  const owned = agent ?? (await agentOf(client, network, account.address));
+  return { network, client, account, agent: owned, encryptionKey, ...(fetch ? { fetch } : {}) };
 }
 
 /**

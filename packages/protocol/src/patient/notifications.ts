@@ -56,9 +56,14 @@ export type PatientNotification =
 /** `Type/id` → leaf of each resource: what a new record set is compared against. */
 export type RecordFingerprints = Map<string, string>;
 
-/** The fingerprints of a list of resources. */
-export function fingerprint(resources: readonly FhirResource[]): RecordFingerprints {
-  return new Map(resources.map((r) => [`${r.resourceType}/${r.id ?? canonicalJson(r)}`, leafHash(r)]));
+/** The fingerprints of a list of resources (`leaves[i]`, when given, is the leaf of `resources[i]`). */
+export function fingerprint(
+  resources: readonly FhirResource[],
+  leaves?: readonly (string | undefined)[],
+): RecordFingerprints {
+  return new Map(
+    resources.map((r, i) => [`${r.resourceType}/${r.id ?? canonicalJson(r)}`, leaves?.[i] ?? leafHash(r)]),
+  );
 }
 
 /** What changed from `before` to `after`. */
@@ -95,6 +100,12 @@ export type WatchPatientParameters = {
   onNotification: (notification: PatientNotification) => void;
   /** The records already shown (from `loadPatientRecords`): the baseline of the first change. */
   baseline?: readonly ProviderRecords[];
+  /**
+   * The verified records the caller holds for a relationship, asked at its first change (undefined:
+   * none yet). With it the watcher reads no record set when it starts — the caller has just read
+   * them all — and compares the first change with what the caller showed until then.
+   */
+  baselineOf?: (relationship: Hex) => readonly FhirResource[] | undefined;
   sessions?: PatientSessions;
   /** Default 500 ms. */
   pollingIntervalMs?: number;
@@ -113,6 +124,7 @@ export function watchPatient({
   relationships,
   onNotification,
   baseline,
+  baselineOf,
   sessions = createPatientSessions(ctx),
   pollingIntervalMs = 500,
   auditIntervalMs = 30_000,
@@ -151,7 +163,8 @@ export function watchPatient({
     // Only verified entries count: a failing one is reported by the records view, not announced.
     if (!read.valid)
       throw new Error(`the new records of ${relationshipLabel(r)} did not verify against the chain`);
-    return fingerprint(read.resources);
+    // The leaves the verification computed: nothing hashed twice.
+    return fingerprint(read.resources, read.leaves);
   };
 
   const onRoot = async (id: Hex, sequence: bigint, blockNumber: bigint) => {
@@ -159,7 +172,8 @@ export function watchPatient({
     if (!r) return;
     const provider = relationshipLabel(r);
     try {
-      const before = prints.get(id.toLowerCase()) ?? new Map();
+      const held = prints.has(id.toLowerCase()) ? undefined : baselineOf?.(r.id);
+      const before = prints.get(id.toLowerCase()) ?? (held ? fingerprint(held) : new Map());
       const after = await readSet(r);
       prints.set(id.toLowerCase(), after);
       const diff = diffFingerprints(before, after);
@@ -265,7 +279,7 @@ export function watchPatient({
         // The baseline of relationships the caller did not give: the set as it is now.
         await Promise.all(
           relationships
-            .filter((r) => !prints.has(r.id.toLowerCase()) && r.provider)
+            .filter((r) => !baselineOf && !prints.has(r.id.toLowerCase()) && r.provider)
             .map(async (r) => {
               try {
                 prints.set(r.id.toLowerCase(), await readSet(r));

@@ -76,8 +76,10 @@ export type LoadPatientRecordsParameters = {
   sessions?: PatientSessions;
   /** One category only (`?category=`). */
   category?: ScopeCode;
-  /** Entries per page. Default 500: the first screen after one page. */
+  /** Entries of the first page. Default 500: the first screen after one page. */
   pageSize?: number;
+  /** Entries of each later page (fetched two ahead). Default `pageSize`. */
+  laterPageSize?: number;
   onEvent?: (event: RecordsEvent) => void;
 };
 
@@ -100,6 +102,7 @@ export async function loadPatientRecords({
   sessions = createPatientSessions(ctx),
   category,
   pageSize = 500,
+  laterPageSize,
   onEvent,
 }: LoadPatientRecordsParameters): Promise<PatientRecords> {
   const list = relationships ?? (await discoverRelationships(ctx));
@@ -110,6 +113,7 @@ export async function loadPatientRecords({
         relationship,
         sessions,
         pageSize,
+        ...(laterPageSize ? { laterPageSize } : {}),
         ...(onEvent ? { onEvent } : {}),
         ...(category ? { category } : {}),
       }),
@@ -125,6 +129,7 @@ export async function loadProviderRecords({
   sessions = createPatientSessions(ctx),
   category,
   pageSize = 500,
+  laterPageSize = pageSize,
   onEvent,
 }: {
   ctx: PatientContext;
@@ -132,6 +137,7 @@ export async function loadProviderRecords({
   sessions?: PatientSessions;
   category?: ScopeCode;
   pageSize?: number;
+  laterPageSize?: number;
   onEvent?: (event: RecordsEvent) => void;
 }): Promise<ProviderRecords> {
   const provider = relationshipLabel(relationship);
@@ -168,6 +174,7 @@ export async function loadProviderRecords({
       relationship: relationship.id,
       token,
       count: pageSize,
+      laterCount: laterPageSize,
       onChainRoot: () => readRecordRoot(ctx.client, ctx.network, relationship.id),
       ...(category ? { category } : {}),
       ...(ctx.fetch ? { fetch: ctx.fetch } : {}),

@@ -5,6 +5,7 @@
  * streamed — the store merges each verified page into one sorted timeline as it arrives, keeps what
  * failed verification apart, and a status per provider. Held in memory only, per unlocked wallet.
  */
+import type { FhirResource } from "@medrec/protocol";
 import {
   type LoadPatientRecordsParameters,
   loadProviderRecords,
@@ -133,7 +134,8 @@ export async function reloadProvider(patient: Patient, relationship: PatientRela
     ctx: patient.ctx,
     sessions: patient.sessions,
     relationship,
-    pageSize: PAGE_SIZE,
+    pageSize: FIRST_PAGE,
+    laterPageSize: LATER_PAGES,
     onEvent: (event) => {
       if (runs.get(id) !== run) return;
       if (!firstPage.seen && (event.type === "page" || event.type === "status")) {
@@ -152,8 +154,10 @@ export async function reloadProvider(patient: Patient, relationship: PatientRela
   await loadProviderRecords(parameters);
 }
 
-/** Entries per page: a first screen quickly, the rest streamed. */
-const PAGE_SIZE: NonNullable<LoadPatientRecordsParameters["pageSize"]> = 100;
+/** Entries of the first page: a first screen quickly. */
+const FIRST_PAGE: NonNullable<LoadPatientRecordsParameters["pageSize"]> = 100;
+/** Entries of each later page (two in flight): fewer round trips and audit entries for the rest. */
+const LATER_PAGES: NonNullable<LoadPatientRecordsParameters["laterPageSize"]> = 500;
 
 /** Reads every relationship's records in parallel (what `loadPatientRecords` does, page by page into the store). */
 export async function loadAll(
@@ -168,6 +172,18 @@ export async function loadAll(
   }
   if (relationships.length === 0) set({ providers: [], items: [] });
   await Promise.all(relationships.map((r) => reloadProvider(patient, r)));
+}
+
+/**
+ * The verified records held for a relationship once its read is complete (undefined while it is
+ * loading or did not verify): what the notification watcher compares a provider's next change
+ * with, instead of reading every record a second time.
+ */
+export function verifiedResourcesOf(relationship: string): FhirResource[] | undefined {
+  const id = relationship.toLowerCase();
+  const provider = state.providers.find((p) => p.relationship.id.toLowerCase() === id);
+  if (provider?.status !== "verified") return undefined;
+  return state.items.filter((i) => i.relationship.toLowerCase() === id).map((i) => i.resource);
 }
 
 /** Drops every record from memory (on lock). */

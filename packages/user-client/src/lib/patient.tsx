@@ -11,7 +11,7 @@ import {
   type PatientNetwork,
   type PatientRelationship,
   type PatientSessions,
-  patientContextFromMnemonic,
+  patientContextFromAccount,
 } from "@medrec/protocol/patient";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect } from "react";
@@ -68,9 +68,10 @@ export function usePatient() {
       const key = wallet.address.toLowerCase();
       let found = cache.get(key);
       if (!found) {
-        found = patientContextFromMnemonic({
+        // The unlocked wallet's account: its X25519 key without deriving the words again.
+        found = patientContextFromAccount({
           network: patientNetworkOf(config),
-          mnemonic: wallet.mnemonic,
+          account: wallet.account,
           client,
         }).then((ctx) => ({ ctx, sessions: createPatientSessions(ctx) }));
         found.catch(() => cache.delete(key));

@@ -3,7 +3,7 @@
  * whether it is unlocked, and — while unlocked — the account (its key) and the 12 words (for the
  * encryption key). Locking drops both; only the encrypted vault stays, in IndexedDB.
  */
-import { accountFromMnemonic, normalizeMnemonic } from "@medrec/protocol";
+import { accountFromMnemonicAsync, normalizeMnemonic } from "@medrec/protocol";
 import { useSyncExternalStore } from "react";
 import type { HDAccount } from "viem/accounts";
 import { IDLE_LOCK_MS, watchIdle } from "./idle.ts";
@@ -63,8 +63,7 @@ export async function initWallet(): Promise<void> {
   );
 }
 
-function unlockWith(mnemonic: string, backedUp: boolean, idleMs: number) {
-  const account = accountFromMnemonic(mnemonic);
+function unlockWith(account: HDAccount, mnemonic: string, backedUp: boolean, idleMs: number) {
   stopIdle?.();
   stopIdle = watchIdle(() => lock("idle"), idleMs);
   set({ status: "unlocked", address: account.address, backedUp, account, mnemonic });
@@ -83,10 +82,11 @@ export async function saveAndUnlock({
   idleMs?: number;
 }): Promise<void> {
   const words = normalizeMnemonic(mnemonic);
-  const address = accountFromMnemonic(words).address;
-  const vault = await sealVault({ secret: words, password, address });
+  // The seed by WebCrypto: the page stays responsive (the words are checked first, synchronously).
+  const account = await accountFromMnemonicAsync(words);
+  const vault = await sealVault({ secret: words, password, address: account.address });
   await saveWallet({ vault, backedUp });
-  unlockWith(words, backedUp, idleMs);
+  unlockWith(account, words, backedUp, idleMs);
 }
 
 /** Opens the saved vault with `password` (throws WrongPasswordError) and unlocks. */
@@ -97,7 +97,7 @@ export async function unlock(password: string, idleMs = IDLE_LOCK_MS): Promise<v
     throw new Error("There is no wallet in this browser. Create one or restore it from your 12 words.");
   }
   const mnemonic = await openVault(stored.vault, password);
-  unlockWith(mnemonic, stored.backedUp, idleMs);
+  unlockWith(await accountFromMnemonicAsync(mnemonic), mnemonic, stored.backedUp, idleMs);
 }
 
 /** Drops the key and the words from memory. */

@@ -7,7 +7,7 @@ import { watchPatient } from "@medrec/protocol/patient";
 import { useEffect, useRef } from "react";
 import { contactName, useContacts } from "../../lib/contacts.ts";
 import { usePatient, usePatientRelationships } from "../../lib/patient.tsx";
-import { reloadProvider } from "../../lib/patient-records.ts";
+import { reloadProvider, verifiedResourcesOf } from "../../lib/patient-records.ts";
 import { useUnlockedWallet } from "../../lib/wallet.ts";
 import {
   addNotification,
@@ -33,6 +33,8 @@ export function useWatchPatient(): void {
       ctx: p.ctx,
       sessions: p.sessions,
       relationships: list,
+      // The records screen's verified records are the baseline: no second read of every record.
+      baselineOf: verifiedResourcesOf,
       pollingIntervalMs: 1_000,
       // A first use shows within seconds; each look is itself one entry in the patient's log.
       auditIntervalMs: 5_000,
