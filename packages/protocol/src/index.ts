@@ -130,6 +130,7 @@ export {
   MNEMONIC_WORDS,
   normalizeMnemonic,
   toChecksumAddress,
+  warmUpKeyDerivation,
 } from "./keys.ts";
 export {
   formatIssues,

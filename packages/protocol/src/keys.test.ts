@@ -11,6 +11,7 @@ import {
   isValidMnemonic,
   normalizeMnemonic,
   toChecksumAddress,
+  warmUpKeyDerivation,
 } from "./keys.ts";
 
 const VECTOR =
@@ -80,6 +81,14 @@ describe("accountFromMnemonicAsync", () => {
       assert.equal(async.address, sync.address);
       assert.deepEqual(async.getHdKey().privateKey, sync.getHdKey().privateKey);
     }
+  });
+
+  test("behavior: warming up the curve changes no key", async () => {
+    warmUpKeyDerivation();
+    assert.equal(
+      (await accountFromMnemonicAsync(VECTOR)).address,
+      "0x9858EfFD232B4033E47d90003D41EC34EcaEda94",
+    );
   });
 
   test("error: invalid mnemonic or index", async () => {

@@ -96,6 +96,16 @@ function checkIndex(index: number) {
 }
 
 /**
+ * Computes the secp256k1 tables that the first key derivation of a page would otherwise compute
+ * (about 100 ms of JavaScript, once per page): call it while the page waits for something else —
+ * the dapp does while the browser stretches the password — so that unlocking does not wait for it.
+ */
+export function warmUpKeyDerivation(): void {
+  HDKey.fromMasterSeed(WARM_UP_SEED);
+}
+const WARM_UP_SEED = new Uint8Array(32).fill(7);
+
+/**
  * {@link accountFromMnemonic} with the BIP-39 seed (PBKDF2-HMAC-SHA512, 2,048 rounds, salt
  * "mnemonic") computed by the platform's WebCrypto instead of in JavaScript: the same account,
  * without holding a page's main thread for the 2,048 rounds.

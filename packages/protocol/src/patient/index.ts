@@ -75,8 +75,10 @@ export {
   acknowledgeRecords,
   discoverRelationships,
   hasNewRecords,
+  type OnChainRelationships,
   openProviderDetails,
   type PatientRelationship,
+  readRelationshipsOnChain,
   relationshipLabel,
 } from "./relationships.ts";
 export { type RelayedCall, relayPatientCall } from "./relaying.ts";

@@ -51,15 +51,25 @@ export function openProviderDetails(ctx: Pick<PatientContext, "encryptionKey">, 
   }
 }
 
+/** What the chain says of an agent's relationships, before the sealed details are opened. */
+export type OnChainRelationships = {
+  ids: readonly Hex[];
+  created: readonly { args: { id: Hex; providerDetails: Hex }; blockNumber: bigint | null }[];
+  updated: readonly { args: { id: Hex; providerDetails: Hex } }[];
+  infos: readonly { provider: Address; recordRoot: Hex; sequence: bigint; ended: boolean }[];
+  seen: readonly bigint[];
+};
+
 /**
- * Every relationship of the patient's agent, oldest first, with its provider from `ctx.network`.
- *
- * @example
- * const relationships = await discoverRelationships(ctx)
- * relationships.map((r) => r.provider?.name) // ["Riverside General", "Lakeside Clinic", …]
+ * The public half of {@link discoverRelationships}: the agent's relationships, their state and
+ * their sealed details, read from the chain with no key — so it can run while the wallet is still
+ * being opened.
  */
-export async function discoverRelationships(ctx: PatientContext): Promise<PatientRelationship[]> {
-  const { client, network, agent } = ctx;
+export async function readRelationshipsOnChain({
+  client,
+  network,
+  agent,
+}: Pick<PatientContext, "client" | "network" | "agent">): Promise<OnChainRelationships> {
   const fromBlock = network.fromBlock ?? 0n;
   const ids = await readContract(client, {
     address: network.contracts.Agent,
@@ -67,7 +77,7 @@ export async function discoverRelationships(ctx: PatientContext): Promise<Patien
     functionName: "relationshipsOf",
     args: [agent],
   });
-  if (ids.length === 0) return [];
+  if (ids.length === 0) return { ids, created: [], updated: [], infos: [], seen: [] };
   const [created, updated, infos, seen] = await Promise.all([
     getContractEvents(client, {
       address: network.contracts.Relationship,
@@ -108,6 +118,23 @@ export async function discoverRelationships(ctx: PatientContext): Promise<Patien
       ),
     ),
   ]);
+  return { ids, created, updated, infos, seen };
+}
+
+/**
+ * Every relationship of the patient's agent, oldest first, with its provider from `ctx.network`.
+ * `onChain`: what {@link readRelationshipsOnChain} already read for `ctx.agent` (else read now).
+ *
+ * @example
+ * const relationships = await discoverRelationships(ctx)
+ * relationships.map((r) => r.provider?.name) // ["Riverside General", "Lakeside Clinic", …]
+ */
+export async function discoverRelationships(
+  ctx: PatientContext,
+  onChain?: OnChainRelationships | Promise<OnChainRelationships>,
+): Promise<PatientRelationship[]> {
+  const { network } = ctx;
+  const { ids, created, updated, infos, seen } = await (onChain ?? readRelationshipsOnChain(ctx));
   return ids.map((id, i): PatientRelationship => {
     const info = infos[i] as (typeof infos)[number];
     const creation = created.find((e) => e.args.id.toLowerCase() === id.toLowerCase());

@@ -6,6 +6,7 @@
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type Address, getAddress } from "viem";
+import type { HDAccount } from "viem/accounts";
 import { z } from "zod";
 import { sealedStore } from "./sealed-store.ts";
 import { useUnlockedWallet } from "./wallet.ts";
@@ -23,14 +24,14 @@ const store = sealedStore({
 });
 
 /** The wallet's contacts, decrypted; empty when there are none (or they cannot be opened). */
-export async function loadContacts(address: Address, mnemonic: string): Promise<Contact[]> {
-  const stored = await store.load(address, mnemonic);
+export async function loadContacts(address: Address, account: HDAccount): Promise<Contact[]> {
+  const stored = await store.load(address, account);
   return (stored ?? []).map((c) => ({ address: getAddress(c.address), name: c.name }));
 }
 
 /** Encrypts and saves the whole list (a fresh IV each time). */
-export async function saveContacts(address: Address, mnemonic: string, contacts: Contact[]): Promise<void> {
-  await store.save(address, mnemonic, contacts);
+export async function saveContacts(address: Address, account: HDAccount, contacts: Contact[]): Promise<void> {
+  await store.save(address, account, contacts);
 }
 
 /** `name` for `address` in `contacts`, if saved. */
@@ -51,16 +52,16 @@ export function useContacts() {
   const query = useQuery({
     queryKey: key,
     staleTime: Number.POSITIVE_INFINITY,
-    queryFn: () => loadContacts(wallet.address, wallet.mnemonic),
+    queryFn: () => loadContacts(wallet.address, wallet.account),
   });
   const save = useMutation({
     mutationFn: async (contact: Contact) => {
-      const current = await loadContacts(wallet.address, wallet.mnemonic);
+      const current = await loadContacts(wallet.address, wallet.account);
       const next = [
         ...current.filter((c) => c.address.toLowerCase() !== contact.address.toLowerCase()),
         { address: getAddress(contact.address), name: contact.name.trim() },
       ].sort((a, b) => a.name.localeCompare(b.name));
-      await saveContacts(wallet.address, wallet.mnemonic, next);
+      await saveContacts(wallet.address, wallet.account, next);
       return next;
     },
     onSuccess: (next) => queryClient.setQueryData(key, next),

@@ -5,16 +5,20 @@
  * @medrec/protocol/patient, made once per unlocked wallet.
  */
 import {
+  agentOf,
   createPatientSessions,
   discoverRelationships,
+  type OnChainRelationships,
   type PatientContext,
   type PatientNetwork,
   type PatientRelationship,
   type PatientSessions,
   patientContextFromAccount,
+  readRelationshipsOnChain,
 } from "@medrec/protocol/patient";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useCallback, useEffect } from "react";
+import type { Address } from "viem";
 import type { AppConfig } from "../config/env.ts";
 import { useNetwork } from "./network.tsx";
 import { clearRecords } from "./patient-records.ts";
@@ -48,6 +52,43 @@ export type Patient = { ctx: PatientContext; sessions: PatientSessions };
 // One context per unlocked account; sessions survive re-renders and screens.
 const cache = new Map<string, Promise<Patient>>();
 
+/** Public chain reads started while the vault is being opened, taken once by the first screen. */
+type Early = { at: number; agent?: Promise<Address>; onChain?: Promise<OnChainRelationships> };
+const early = new Map<string, Early>();
+/** Older than this, an early read is not used (the chain moves on). */
+const EARLY_FOR_MS = 30_000;
+
+/**
+ * Starts the chain reads that need no key — the agent of `address`, its relationships and their
+ * sealed details — so that they run while the password is stretched (PBKDF2, a few hundred ms);
+ * the patient context and relationship list take them instead of reading again. They are the
+ * reads the unlocked app makes anyway: nothing else is asked of the node.
+ */
+export function usePrefetchPatient(): (address: Address) => void {
+  const { config, client } = useNetwork();
+  return useCallback(
+    (address: Address) => {
+      const network = patientNetworkOf(config);
+      const agent = agentOf(client, network, address);
+      const onChain = agent.then((a) => readRelationshipsOnChain({ client, network, agent: a }));
+      // Unused or failed: the screens read for themselves.
+      agent.catch(() => undefined);
+      onChain.catch(() => undefined);
+      early.set(address.toLowerCase(), { at: Date.now(), agent, onChain });
+    },
+    [config, client],
+  );
+}
+
+function takeEarly<K extends "agent" | "onChain">(address: string, what: K): Early[K] | undefined {
+  const found = early.get(address.toLowerCase());
+  if (!found || Date.now() - found.at > EARLY_FOR_MS) return undefined;
+  const value = found[what];
+  // Each is used once; a later read goes to the chain.
+  delete found[what];
+  return value;
+}
+
 /** The unlocked patient's context and sessions (read once: the agent from the chain). */
 export function usePatient() {
   const wallet = useUnlockedWallet();
@@ -68,12 +109,19 @@ export function usePatient() {
       const key = wallet.address.toLowerCase();
       let found = cache.get(key);
       if (!found) {
-        // The unlocked wallet's account: its X25519 key without deriving the words again.
-        found = patientContextFromAccount({
-          network: patientNetworkOf(config),
-          account: wallet.account,
-          client,
-        }).then((ctx) => ({ ctx, sessions: createPatientSessions(ctx) }));
+        // The unlocked wallet's account: its X25519 key without deriving the words again; the
+        // agent as read while the vault was opened, if it was.
+        const agent = takeEarly(key, "agent");
+        found = (agent ? agent.catch(() => undefined) : Promise.resolve(undefined))
+          .then((owned) =>
+            patientContextFromAccount({
+              network: patientNetworkOf(config),
+              account: wallet.account,
+              client,
+              ...(owned ? { agent: owned } : {}),
+            }),
+          )
+          .then((ctx) => ({ ctx, sessions: createPatientSessions(ctx) }));
         found.catch(() => cache.delete(key));
         cache.set(key, found);
       }
@@ -88,7 +136,14 @@ export function usePatient() {
 export function usePatientRelationships(patient: Patient | undefined) {
   return useQuery<PatientRelationship[]>({
     queryKey: ["patient", "relationships", patient?.ctx.agent],
-    queryFn: () => discoverRelationships(patient?.ctx as PatientContext),
+    queryFn: () => {
+      const ctx = patient?.ctx as PatientContext;
+      const onChain = takeEarly(ctx.account.address, "onChain");
+      return discoverRelationships(
+        ctx,
+        onChain?.catch(() => readRelationshipsOnChain(ctx)),
+      );
+    },
     enabled: patient !== undefined,
     staleTime: 60_000,
   });

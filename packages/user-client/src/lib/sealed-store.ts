@@ -5,8 +5,9 @@
  * secret (itself from the 12 words) with `info` naming what is kept. The key exists only while the
  * wallet is unlocked and is never stored. Used by the contacts and the notifications.
  */
-import { encryptionKeyPairFromMnemonic } from "@medrec/protocol";
+import { encryptionKeyPairFromAccount } from "@medrec/protocol";
 import type { Address } from "viem";
+import type { HDAccount } from "viem/accounts";
 import { z } from "zod";
 import { indexedDbStore } from "./idb.ts";
 
@@ -18,9 +19,9 @@ const sealedSchema = z.object({
 
 export type SealedStore<T> = {
   /** The wallet's value, decrypted and checked; `undefined` when there is none (or it cannot be opened). */
-  load(address: Address, mnemonic: string): Promise<T | undefined>;
+  load(address: Address, account: HDAccount): Promise<T | undefined>;
   /** Encrypts and saves the whole value. */
-  save(address: Address, mnemonic: string, value: T): Promise<void>;
+  save(address: Address, account: HDAccount, value: T): Promise<void>;
 };
 
 export function sealedStore<T>({
@@ -40,8 +41,9 @@ export function sealedStore<T>({
 }): SealedStore<T> {
   const transact = indexedDbStore(dbName, storeName, what);
 
-  async function keyOf(mnemonic: string): Promise<CryptoKey> {
-    const secret = new Uint8Array(encryptionKeyPairFromMnemonic(mnemonic).secretKey);
+  // From the unlocked account's own key: no second derivation from the words (PBKDF2, slow).
+  async function keyOf(account: HDAccount): Promise<CryptoKey> {
+    const secret = new Uint8Array(encryptionKeyPairFromAccount(account).secretKey);
     const material = await crypto.subtle.importKey("raw", secret, "HKDF", false, ["deriveKey"]);
     secret.fill(0);
     return crypto.subtle.deriveKey(
@@ -54,7 +56,7 @@ export function sealedStore<T>({
   }
 
   return {
-    async load(address, mnemonic) {
+    async load(address, account) {
       const stored = sealedSchema.safeParse(
         await transact<unknown>("readonly", (store) => store.get(address.toLowerCase())),
       );
@@ -66,7 +68,7 @@ export function sealedStore<T>({
             iv: new Uint8Array(stored.data.iv),
             additionalData: new TextEncoder().encode(address.toLowerCase()),
           },
-          await keyOf(mnemonic),
+          await keyOf(account),
           stored.data.ciphertext,
         );
         const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(plaintext)));
@@ -75,11 +77,11 @@ export function sealedStore<T>({
         return undefined;
       }
     },
-    async save(address, mnemonic, value) {
+    async save(address, account, value) {
       const iv = crypto.getRandomValues(new Uint8Array(12));
       const ciphertext = await crypto.subtle.encrypt(
         { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(address.toLowerCase()) },
-        await keyOf(mnemonic),
+        await keyOf(account),
         new TextEncoder().encode(JSON.stringify(value)),
       );
       // IndexedDB keeps the bytes as they are: no text encoding needed.

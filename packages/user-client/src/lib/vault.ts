@@ -62,7 +62,12 @@ function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-async function deriveKey(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number) {
+async function deriveKey(
+  password: string,
+  salt: Uint8Array<ArrayBuffer>,
+  iterations: number,
+  whileStretching?: () => void,
+) {
   const material = await crypto.subtle.importKey(
     "raw",
     new TextEncoder().encode(password.normalize("NFKC")),
@@ -70,13 +75,16 @@ async function deriveKey(password: string, salt: Uint8Array<ArrayBuffer>, iterat
     false,
     ["deriveKey"],
   );
-  return crypto.subtle.deriveKey(
+  const key = crypto.subtle.deriveKey(
     { name: "PBKDF2", hash: "SHA-256", salt, iterations },
     material,
     { name: "AES-GCM", length: 256 },
     false,
     ["encrypt", "decrypt"],
   );
+  // The browser stretches the password off the main thread (a few hundred ms): time for other work.
+  whileStretching?.();
+  return key;
 }
 
 /** Encrypts `secret` (the 12 words) under `password`, labelled with the account's `address`. */
@@ -121,14 +129,19 @@ export async function sealVault({
  * @throws {WrongPasswordError} the password is wrong (or the record was altered).
  * @throws {InvalidVaultError} the record is not a vault this dapp accepts.
  */
-export async function openVault(record: unknown, password: string): Promise<string> {
+export async function openVault(
+  record: unknown,
+  password: string,
+  /** Runs on the main thread while the browser stretches the password. */
+  whileStretching?: () => void,
+): Promise<string> {
   const parsed = vaultRecordSchema.safeParse(record);
   if (!parsed.success)
     throw new InvalidVaultError(
       "The wallet saved in this browser is damaged or too weakly protected. Restore it from your 12 words.",
     );
   const vault = parsed.data;
-  const key = await deriveKey(password, fromBase64(vault.kdf.salt), vault.kdf.iterations);
+  const key = await deriveKey(password, fromBase64(vault.kdf.salt), vault.kdf.iterations, whileStretching);
   try {
     const plaintext = new Uint8Array(
       await crypto.subtle.decrypt(

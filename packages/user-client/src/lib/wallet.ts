@@ -3,7 +3,7 @@
  * whether it is unlocked, and — while unlocked — the account (its key) and the 12 words (for the
  * encryption key). Locking drops both; only the encrypted vault stays, in IndexedDB.
  */
-import { accountFromMnemonicAsync, normalizeMnemonic } from "@medrec/protocol";
+import { accountFromMnemonicAsync, normalizeMnemonic, warmUpKeyDerivation } from "@medrec/protocol";
 import { useSyncExternalStore } from "react";
 import type { HDAccount } from "viem/accounts";
 import { IDLE_LOCK_MS, watchIdle } from "./idle.ts";
@@ -96,7 +96,8 @@ export async function unlock(password: string, idleMs = IDLE_LOCK_MS): Promise<v
     set({ status: "none" });
     throw new Error("There is no wallet in this browser. Create one or restore it from your 12 words.");
   }
-  const mnemonic = await openVault(stored.vault, password);
+  // The curve's tables are computed while the password is stretched, not after.
+  const mnemonic = await openVault(stored.vault, password, warmUpKeyDerivation);
   unlockWith(await accountFromMnemonicAsync(mnemonic), mnemonic, stored.backedUp, idleMs);
 }
 

@@ -7,6 +7,7 @@
 import { type PatientNotification, shortAddress } from "@medrec/protocol/patient";
 import { useSyncExternalStore } from "react";
 import type { Address } from "viem";
+import type { HDAccount } from "viem/accounts";
 import { z } from "zod";
 import { sealedStore } from "../../lib/sealed-store.ts";
 
@@ -65,15 +66,15 @@ function set(change: Partial<State>) {
  * Reads back the wallet's saved notifications (merged with any that arrived meanwhile) and saves
  * every change from now on, one write after the other. Returns the function that stops saving.
  */
-export function openNotifications(address: Address, mnemonic: string): () => void {
+export function openNotifications(address: Address, account: HDAccount): () => void {
   let queue: Promise<unknown> = Promise.resolve();
   let open = true;
   const save = (items: AppNotification[]) => {
     const value = items.slice(0, KEEP).map((i) => ({ ...i, at: i.at.toISOString() }));
-    queue = queue.then(() => stored.save(address, mnemonic, value)).catch(() => undefined);
+    queue = queue.then(() => stored.save(address, account, value)).catch(() => undefined);
   };
   queue = stored
-    .load(address, mnemonic)
+    .load(address, account)
     .then((saved) => {
       if (!open) return;
       const here = new Set(state.items.map((i) => i.id));

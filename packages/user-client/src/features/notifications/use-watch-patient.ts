@@ -60,10 +60,10 @@ export function useWatchPatient(): void {
   }, [patient.data, relationships.data]);
   // What was there before the last lock, read back (encrypted at rest); locked: out of memory again.
   useEffect(() => {
-    const close = openNotifications(wallet.address, wallet.mnemonic);
+    const close = openNotifications(wallet.address, wallet.account);
     return () => {
       close();
       clearNotifications();
     };
-  }, [wallet.address, wallet.mnemonic]);
+  }, [wallet.address, wallet.account]);
 }

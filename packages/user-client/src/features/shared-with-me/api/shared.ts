@@ -1,5 +1,5 @@
 /** What others shared with this wallet, and each grant's records verified against the chain. */
-import { encryptionKeyPairFromMnemonic } from "@medrec/protocol";
+import { encryptionKeyPairFromAccount } from "@medrec/protocol";
 import {
   createPatientSessions,
   listSharedWithMe,
@@ -23,10 +23,10 @@ export function useViewer() {
       network: patientNetworkOf(config),
       client,
       account: wallet.account,
-      encryptionKey: encryptionKeyPairFromMnemonic(wallet.mnemonic),
+      encryptionKey: encryptionKeyPairFromAccount(wallet.account),
     };
     return { ctx, sessions: createPatientSessions(ctx as PatientContext) };
-  }, [config, client, wallet.account, wallet.mnemonic]);
+  }, [config, client, wallet.account]);
 }
 
 export function useSharedWithMe(viewer: ReturnType<typeof useViewer>) {

@@ -1,11 +1,13 @@
 import { Link } from "react-router";
 import { Page } from "../../../components/page.tsx";
+import { usePrefetchPatient } from "../../../lib/patient.tsx";
 import { unlock, useWallet } from "../../../lib/wallet.ts";
 import { CurrentPasswordForm } from "./current-password-form.tsx";
 
 export function UnlockForm() {
   const wallet = useWallet();
   const reason = wallet.status === "locked" ? wallet.reason : undefined;
+  const prefetch = usePrefetchPatient();
   return (
     <Page
       title="Welcome back"
@@ -19,7 +21,11 @@ export function UnlockForm() {
       <CurrentPasswordForm
         submitLabel="Unlock"
         busyLabel="Unlocking…"
-        onPassword={unlock}
+        onPassword={(password) => {
+          // The chain reads that need no key run while the password is stretched.
+          if (wallet.status === "locked") prefetch(wallet.address);
+          return unlock(password);
+        }}
         showErrors
         clearOnError
       />
