@@ -35,6 +35,7 @@ import {
   stopNetwork,
   toArgs,
 } from "../src/index.ts";
+import { reapProcessAtExit, removeDirAtExit } from "../src/reaper.ts";
 import { tcpListeners } from "./support/listeners.ts";
 
 const funder = privateKeyToAccount(generatePrivateKey());
@@ -127,6 +128,9 @@ describe("no endpoint but a node's own IPC socket can use a provider key", () =>
     // the launcher's sealer flags plus the old `--http … --allow-insecure-unlock` — and show the
     // probe catches it; then show our launched network has no such endpoint.
     const dir = await mkdtemp(join(tmpdir(), "medrec-v2-sealer-"));
+    // Spawned here, not by the launcher: still nothing left if the test process ends mid-way.
+    const forgetDir = removeDirAtExit(dir);
+    let forgetChild: (() => void) | undefined;
     let child: ChildProcess | undefined;
     try {
       const binary = await findGeth();
@@ -170,6 +174,7 @@ describe("no endpoint but a node's own IPC socket can use a provider key", () =>
       const httpFlags = rpcArgs.slice(rpcArgs.indexOf("--http"), rpcArgs.indexOf("--ws"));
       const insecure = [...ours, ...httpFlags, "--allow-insecure-unlock"];
       child = spawn(binary, insecure, { detached: true, stdio: "ignore" });
+      if (child.pid) forgetChild = reapProcessAtExit(child.pid);
       const url = `http://127.0.0.1:${http}`;
       await eventually("the v2-style sealer to mine", () =>
         httpRpc<boolean>(url, "eth_mining").then((m) => (m ? true : undefined)),
@@ -195,6 +200,8 @@ describe("no endpoint but a node's own IPC socket can use a provider key", () =>
       if (child?.pid) killGroup(child.pid, "SIGKILL");
       if (child && child.exitCode === null) await new Promise((r) => child?.once("exit", r));
       await rm(dir, { recursive: true, force: true });
+      forgetChild?.();
+      forgetDir();
     }
   });
 
