@@ -240,6 +240,19 @@ export function isRelayNonceLag(error: unknown): boolean {
   );
 }
 
+/** The reason of a relayed call the forwarder did not run: the call itself would have succeeded. */
+const FORWARDER_DID_NOT_EXECUTE =
+  "the forwarder did not execute the request (expired, replayed, badly signed or out of gas)";
+
+/**
+ * Whether the forwarder left a mined request unexecuted although the call itself succeeds — e.g.
+ * its gas was estimated on a node a block behind, where the call did less. The signer's forwarder
+ * nonce was not used: building and signing the request again is safe.
+ */
+export function isRelayNotExecuted(error: unknown): boolean {
+  return error instanceof RelayedCallRevertedError && error.reason === FORWARDER_DID_NOT_EXECUTE;
+}
+
 /** Every MedRec error, for decoding a revert wherever it came from. */
 const MEDREC_ERRORS_ABI = [
   ...agentAbi,
@@ -352,7 +365,7 @@ async function reasonOfFailure(
   } catch (error) {
     return decodeRevertReason(error);
   }
-  return "the forwarder did not execute the request (expired, replayed, badly signed or out of gas)";
+  return FORWARDER_DID_NOT_EXECUTE;
 }
 
 export type RelayAndWaitParameters = {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import AxeBuilder from "@axe-core/playwright";
 import { pino } from "pino";
@@ -51,6 +52,51 @@ export async function startBrowserNetwork(): Promise<{
     await system.stop();
     throw error;
   }
+}
+
+/** What a test file's hooks set up: the network, Chromium, and the pages its profiles opened. */
+export type BrowserSuite = {
+  system: System;
+  browser: Browser;
+  /** Uncaught errors of every page opened by {@link BrowserSuite.open}. */
+  problems: string[];
+  /** Set when the test got to its end: no failure screenshots then. */
+  passed: boolean;
+  /** {@link restoreProfile} with `password`, its page watched for uncaught errors. */
+  open(mnemonic: string, password: string): Promise<{ context: BrowserContext; page: Page }>;
+};
+
+/**
+ * Registers the file's `before` (the network and Chromium) and `after` (a screenshot of every page
+ * when the test did not pass, `reports/screens/<name>-failure-<i>.png`, then everything stopped).
+ */
+export function browserSuite(name: string): BrowserSuite {
+  let network: Awaited<ReturnType<typeof startBrowserNetwork>> | undefined;
+  const pages: Page[] = [];
+  const suite = {
+    problems: [] as string[],
+    passed: false,
+    open(mnemonic: string, password: string) {
+      return restoreProfile(suite.browser, suite.system.dappUrl ?? "", mnemonic, password, (page) => {
+        pages.push(page);
+        page.on("pageerror", (error) => suite.problems.push(error.message));
+      });
+    },
+  } as BrowserSuite;
+  before(async () => {
+    network = await startBrowserNetwork();
+    suite.system = network.system;
+    suite.browser = network.browser;
+  });
+  after(async () => {
+    for (const [i, page] of (suite.passed ? [] : pages).entries())
+      if (!page.isClosed())
+        await page
+          .screenshot({ path: path.join(SCREENS, `${name}-failure-${i}.png`), fullPage: true })
+          .catch(() => undefined);
+    await network?.stop();
+  });
+  return suite;
 }
 
 /**

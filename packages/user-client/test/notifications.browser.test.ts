@@ -10,8 +10,7 @@
  * critical violation), no horizontal scroll and screenshots at 1280 and 375 px on every screen.
  */
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import {
   accountFromMnemonic,
   fetchVerifiedRecords,
@@ -29,15 +28,11 @@ import {
   shortAddress,
 } from "@medrec/protocol/patient";
 import { eventually } from "@medrec/testkit";
-import type { Browser, Page } from "playwright-core";
-import type { System } from "../../../scripts/system.ts";
 import {
   assertNoSecret,
+  browserSuite,
   checkScreen,
   navLink,
-  restoreProfile,
-  SCREENS,
-  startBrowserNetwork,
   storageDump,
   unlockPage,
   WAIT,
@@ -48,36 +43,15 @@ const VIEWER_NAME = "Sam Rivera";
 /** Long enough for the watcher to see the grant before it ends (relay + a block or two). */
 const SHORT_GRANT_SECONDS = 40n;
 
-let network: Awaited<ReturnType<typeof startBrowserNetwork>>;
-let system: System;
-let browser: Browser;
-const problems: string[] = [];
-let page: Page | undefined;
-let passed = false;
-
 describe("notifications about sharing in Chromium", () => {
-  before(async () => {
-    network = await startBrowserNetwork();
-    ({ system, browser } = network);
-  });
-  after(async () => {
-    if (!passed && page && !page.isClosed())
-      await page
-        .screenshot({ path: path.join(SCREENS, "notifications-failure.png"), fullPage: true })
-        .catch(() => undefined);
-    await network?.stop();
-  });
+  const suite = browserSuite("notifications");
 
   test("behavior: a share's first use and its end reach the bell, named, announced, marked read, and survive Lock (encrypted at rest)", async () => {
+    const { system } = suite;
     const [first] = system.providers.map((p) => p.name);
     assert.ok(first);
     const patientMnemonic = String(system.manifest.demo?.patientMnemonic);
-    const restored = await restoreProfile(browser, system.dappUrl ?? "", patientMnemonic, PASSWORD, (p) =>
-      p.on("pageerror", (error) => problems.push(error.message)),
-    );
-    const { context } = restored;
-    page = restored.page;
-    const p = page;
+    const { context, page: p } = await suite.open(patientMnemonic, PASSWORD);
     const bell = (unread: number) =>
       p.getByRole("link", {
         name: unread === 0 ? "Notifications, none unread" : `Notifications, ${unread} unread`,
@@ -188,7 +162,7 @@ describe("notifications about sharing in Chromium", () => {
       },
       "the patient's storage",
     );
-    assert.deepEqual(problems, [], "no uncaught error in the page");
-    passed = true;
+    assert.deepEqual(suite.problems, [], "no uncaught error in the page");
+    suite.passed = true;
   });
 });

@@ -12,14 +12,17 @@ export {
   type ProviderAccessLog,
 } from "./access-log.ts";
 export {
+  type AccountStanding,
   addCustodian,
   approveRecovery,
   cancelRecovery,
   executeRecovery,
   type RecoveryState,
+  readAccountStanding,
   readRecoveryState,
   removeCustodian,
   setRecoveryThreshold,
+  transferOwnership,
 } from "./custodians.ts";
 export {
   describePatientErrorCode,

@@ -2,10 +2,11 @@
  * The patient's transactions, relayed (the patient holds no ether): built, signed and submitted
  * with {@link relayAndWait} through a provider's gatekeeper, one after the other (each takes the
  * signer's next forwarder nonce). A relay that does not answer is passed over for another; one
- * whose node is a block behind is asked again.
+ * whose node is a block behind is asked again, and so is a request the forwarder left unexecuted
+ * (its nonce unused) though the call itself succeeds.
  */
 import type { Address, Hex, TransactionReceipt } from "viem";
-import { isRelayNonceLag, relayAndWait } from "../relay.ts";
+import { isRelayNonceLag, isRelayNotExecuted, relayAndWait } from "../relay.ts";
 import { patientErrorCode } from "./errors.ts";
 import type { PatientContext } from "./network.ts";
 
@@ -46,6 +47,7 @@ export function relayPatientCall(
       const chosen = ctx.pickRelay?.();
       if (chosen) relays.unshift(chosen);
       let relay = 0;
+      let unexecuted = 0;
       for (let attempt = 1; ; attempt++) {
         try {
           const { txHash, receipt } = await relayAndWait({
@@ -65,7 +67,9 @@ export function relayPatientCall(
             relay++;
             continue;
           }
-          if (!isRelayNonceLag(error) || attempt >= attempts) throw error;
+          // Not executed: built again from the chain as it now is (a few times at most).
+          const again = isRelayNonceLag(error) || (isRelayNotExecuted(error) && ++unexecuted <= 3);
+          if (!again || attempt >= attempts) throw error;
           await new Promise((r) => setTimeout(r, 250));
         }
       }

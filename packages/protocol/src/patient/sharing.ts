@@ -9,6 +9,7 @@ import { getContractEvents, readContract } from "viem/actions";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { maskToScopes, SCOPE_CODES, type ScopeCode, scopesToMask } from "../scopes.ts";
 import { sealJson } from "../sealed-box.ts";
+import { agentLogs } from "./agent-logs.ts";
 import { PatientDataError, type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { chainNow, type PatientContext } from "./network.ts";
 import { type PatientRelationship, relationshipLabel } from "./relationships.ts";
@@ -87,14 +88,7 @@ export async function readEncryptionKey(ctx: PatientContext, account: Address): 
     args: [account],
   });
   if (/^0x0{40}$/i.test(agent)) return undefined;
-  const common = {
-    address: ctx.network.contracts.Agent,
-    abi: agentAbi,
-    args: { agent },
-    fromBlock: ctx.network.fromBlock ?? 0n,
-    toBlock: "latest",
-    strict: true,
-  } as const;
+  const common = agentLogs(ctx.network, agent);
   const [registered, changed] = await Promise.all([
     getContractEvents(ctx.client, { ...common, eventName: "AgentRegistered" }),
     getContractEvents(ctx.client, { ...common, eventName: "EncryptionKeyChanged" }),

@@ -40,9 +40,15 @@ const NotificationBell = lazyComponent(async () => ({
   default: (await import("../features/notifications/index.ts")).NotificationBell,
 }));
 
+// Every unlocked screen goes through it: a wallet whose records were handed over says so instead.
+const HandoverGate = lazyComponent(async () => ({
+  default: (await import("../features/custodians/index.ts")).HandoverGate,
+}));
+
 function UnlockedShell() {
   return (
     <AppShell
+      gate={HandoverGate}
       actions={
         <Suspense fallback={null}>
           <NotificationBell />

@@ -1,47 +1,53 @@
 /**
- * The patient's entry in the `Agent` contract: whether it exists, and registering it through a
- * provider's relay (the patient holds no ether; docs/protocol.md "Relayed transactions").
+ * The patient's entry in the `Agent` contract: what this wallet is to the network (the owner of an
+ * agent, a wallet whose records were handed to another one, or not registered), and registering it
+ * through a provider's relay (the patient holds no ether; docs/protocol.md "Relayed transactions").
  */
 import { agentAbi, encryptionKeyPairFromMnemonic, relayAndWait } from "@medrec/protocol";
+import { type AccountStanding, readAccountStanding } from "@medrec/protocol/patient";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { encodeFunctionData } from "viem";
 import type { HDAccount } from "viem/accounts";
 import { pickRelay } from "./chain.ts";
 import { useNetwork } from "./network.tsx";
+import { patientNetworkOf } from "./patient.tsx";
 
-export function agentQueryKey(address: string) {
-  return ["agent", "exists", address] as const;
+export function standingQueryKey(address: string) {
+  return ["agent", "standing", address] as const;
 }
 
-/** Whether `address` has its `Agent` entry on chain. */
-export function useAgentRegistered(address: `0x${string}` | undefined) {
+/**
+ * What `address` is to the network, read again every `refetchMs` (default: once): a wallet open in
+ * a browser learns within that time that a recovery handed its records to another wallet.
+ */
+export function useAccountStanding(address: `0x${string}` | undefined, refetchMs?: number) {
   const { config, client } = useNetwork();
   return useQuery({
-    queryKey: agentQueryKey(address ?? ""),
+    queryKey: standingQueryKey(address ?? ""),
     enabled: address !== undefined,
-    queryFn: () =>
-      client.readContract({
-        address: config.contracts.Agent,
-        abi: agentAbi,
-        functionName: "exists",
-        args: [address as `0x${string}`],
-      }),
+    ...(refetchMs ? { refetchInterval: refetchMs } : {}),
+    queryFn: (): Promise<AccountStanding> =>
+      readAccountStanding({ client, network: patientNetworkOf(config), account: address as `0x${string}` }),
   });
 }
 
-/** Registers the patient's agent (relayed) unless it is already on chain; resolves to "registered" | "already". */
+/**
+ * Registers the patient's agent (relayed) unless the wallet already owns one ("already") or its
+ * records were handed to another wallet ("handed-over": registering again would start an empty one).
+ */
 export function useRegisterAgent() {
   const { config, client } = useNetwork();
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: async ({ account, mnemonic }: { account: HDAccount; mnemonic: string }) => {
-      const exists = await client.readContract({
-        address: config.contracts.Agent,
-        abi: agentAbi,
-        functionName: "exists",
-        args: [account.address],
+      const standing = await readAccountStanding({
+        client,
+        network: patientNetworkOf(config),
+        account: account.address,
       });
-      if (exists) return "already" as const;
+      queryClient.setQueryData(standingQueryKey(account.address), standing);
+      if (standing.status === "owner") return "already" as const;
+      if (standing.status === "handed-over") return "handed-over" as const;
       await relayAndWait({
         client,
         forwarder: config.contracts.Forwarder,
@@ -57,6 +63,7 @@ export function useRegisterAgent() {
       });
       return "registered" as const;
     },
-    onSuccess: (_, { account }) => queryClient.setQueryData(agentQueryKey(account.address), true),
+    onSuccess: (_, { account }) =>
+      queryClient.invalidateQueries({ queryKey: standingQueryKey(account.address) }),
   });
 }

@@ -1,4 +1,4 @@
-import { type ReactNode, Suspense } from "react";
+import { type ComponentType, type ReactNode, Suspense } from "react";
 import { Link, Outlet } from "react-router";
 import { useChainStatus } from "../../lib/network.tsx";
 import { lock, useWallet } from "../../lib/wallet.ts";
@@ -62,8 +62,17 @@ function BackupReminder() {
   );
 }
 
-/** Header (logo, navigation, `actions` such as the notification bell, lock), banners, and the current screen. */
-export function AppShell({ actions }: { actions?: ReactNode }) {
+/**
+ * Header (logo, navigation, `actions` such as the notification bell, lock), banners, and the
+ * current screen — inside `gate` when given (it may show something else in its place).
+ */
+export function AppShell({
+  actions,
+  gate,
+}: {
+  actions?: ReactNode;
+  gate?: ComponentType<{ children: ReactNode }>;
+}) {
   return (
     <div className="shell shell-app">
       <a className="skip-link" href="#main">
@@ -93,18 +102,24 @@ export function AppShell({ actions }: { actions?: ReactNode }) {
         <ChainBanner />
         <BackupReminder />
       </div>
-      <ShellMain />
+      <ShellMain gate={gate} />
     </div>
   );
 }
 
 /** The screen itself: lazy routes load under a fallback, and a failing screen keeps the shell. */
-function ShellMain() {
+function ShellMain({ gate: Gate }: { gate?: ComponentType<{ children: ReactNode }> | undefined }) {
   return (
     <main id="main" className="main">
       <ErrorBoundary>
         <Suspense fallback={<p className="loading">Loading…</p>}>
-          <Outlet />
+          {Gate ? (
+            <Gate>
+              <Outlet />
+            </Gate>
+          ) : (
+            <Outlet />
+          )}
         </Suspense>
       </ErrorBoundary>
     </main>

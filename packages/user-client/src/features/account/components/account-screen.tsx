@@ -1,7 +1,7 @@
 import { Link } from "react-router";
 import { Button } from "../../../components/button.tsx";
 import { Card, Page } from "../../../components/page.tsx";
-import { useAgentRegistered } from "../../../lib/agent.ts";
+import { useAccountStanding } from "../../../lib/agent.ts";
 import { useNetwork } from "../../../lib/network.tsx";
 import { lock, useUnlockedWallet } from "../../../lib/wallet.ts";
 import { AddressCard } from "./address-card.tsx";
@@ -9,7 +9,7 @@ import { ForgetDialog } from "./forget-dialog.tsx";
 
 export function AccountScreen() {
   const wallet = useUnlockedWallet();
-  const registered = useAgentRegistered(wallet.address);
+  const standing = useAccountStanding(wallet.address);
   const { config } = useNetwork();
   return (
     <Page title="Account" lead="Your MedRec ID, your backup, and this device.">
@@ -18,15 +18,17 @@ export function AccountScreen() {
       </Card>
       <Card title="On the network">
         <p role="status">
-          {registered.isPending
+          {standing.isPending
             ? "Checking…"
-            : registered.data
+            : standing.data?.status === "owner"
               ? `Your wallet is registered. ${config.providers.length} providers are on this network: ${config.providers
                   .map((p) => p.name)
                   .join(", ")}.`
-              : registered.isError
+              : standing.isError
                 ? "The network did not answer; this page will try again."
-                : "Your wallet is not registered yet."}
+                : standing.data?.status === "handed-over"
+                  ? "Your records were moved to another wallet: this one no longer opens them."
+                  : "Your wallet is not registered yet."}
         </p>
       </Card>
       <Card title="Recovery words">

@@ -21,7 +21,8 @@ export function useRecoveryState(ctx: PatientContext | undefined) {
   return useQuery({
     queryKey: recoveryKey(ctx),
     enabled: ctx !== undefined,
-    refetchInterval: 30_000,
+    // A recovery the patient did not ask for must show soon: they have the waiting period to stop it.
+    refetchInterval: 10_000,
     queryFn: (): Promise<RecoveryState> => readRecoveryState(ctx as PatientContext),
   });
 }

@@ -24,25 +24,65 @@ function useName() {
   return (address: Address) => contactName(contacts, address) ?? `ID ${shortAddress(address)}`;
 }
 
-function Pending({ ctx, state }: { ctx: PatientContext; state: RecoveryState }) {
+function Pending({
+  ctx,
+  state,
+  onCancelled,
+}: {
+  ctx: PatientContext;
+  state: RecoveryState;
+  onCancelled: (newOwner: Address) => void;
+}) {
   const action = useRecoveryAction(ctx);
   const name = useName();
-  if (!state.pending) return null;
-  const ready = state.pending.secondsLeft <= 0;
+  const pending = state.pending;
+  if (!pending) return null;
+  const ready = pending.secondsLeft <= 0;
+  const by = pending.approvedBy.map(name);
+  const who =
+    by.length === 0
+      ? "Your custodians"
+      : by.length === 1
+        ? by[0]
+        : `${by.slice(0, -1).join(", ")} and ${by.at(-1)}`;
   return (
     <Banner
       tone="alert"
-      title={`Your custodians asked to move your records to another wallet (${name(state.pending.newOwner)}).`}
+      title={`${who} asked to move your records to another wallet (${name(pending.newOwner)}).`}
       action={
-        <Button variant="danger" busy={action.isPending} onClick={() => action.mutate({ kind: "cancel" })}>
+        <Button
+          variant="danger"
+          busy={action.isPending}
+          onClick={() =>
+            action.mutate({ kind: "cancel" }, { onSuccess: () => onCancelled(pending.newOwner) })
+          }
+        >
           Cancel this recovery
         </Button>
       }
     >
       {ready
         ? "The waiting period is over: anyone can now complete it. If you did not ask for this, cancel it right now."
-        : `It can be completed on ${formatDate(state.pending.readyAt, true)} (in ${formatTimeLeft(state.pending.secondsLeft)}). If you did not lose your words, cancel it: this wallet stays yours.`}
+        : `MedRec waits ${formatTimeLeft(state.delaySeconds)} before such a move, so that you can stop it: it can be completed from ${formatDate(pending.readyAt, true)} (in ${formatTimeLeft(pending.secondsLeft)}). If you did not lose your words, cancel it: this wallet stays yours.`}
       {action.isError ? <ErrorView error={action.error} /> : null}
+    </Banner>
+  );
+}
+
+/** After the patient cancelled: what that means, until they leave the page. */
+function Cancelled({ newOwner, onClose }: { newOwner: Address; onClose: () => void }) {
+  const name = useName();
+  return (
+    <Banner
+      tone="success"
+      title="Recovery cancelled."
+      action={
+        <Button variant="secondary" onClick={onClose}>
+          OK
+        </Button>
+      }
+    >
+      {`Your records stay with this wallet; they will not move to ${name(newOwner)}. The approvals your custodians gave no longer count: a new recovery needs them to approve again.`}
     </Banner>
   );
 }
@@ -264,6 +304,7 @@ export function CustodiansScreen() {
   const patient = usePatient();
   const ctx = patient.data?.ctx;
   const state = useRecoveryState(ctx);
+  const [cancelled, setCancelled] = useState<Address>();
   const error = patient.error ?? state.error;
   return (
     <Page
@@ -277,7 +318,10 @@ export function CustodiansScreen() {
         )
       ) : (
         <>
-          <Pending ctx={ctx} state={state.data} />
+          {cancelled && !state.data.pending ? (
+            <Cancelled newOwner={cancelled} onClose={() => setCancelled(undefined)} />
+          ) : null}
+          <Pending ctx={ctx} state={state.data} onCancelled={setCancelled} />
           <Card title="Your custodians">
             <p className="callout">
               A custodian can do what you can with your records: read them, share them and stop sharing.

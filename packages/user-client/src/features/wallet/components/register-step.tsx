@@ -8,7 +8,11 @@ import { useUnlockedWallet } from "../../../lib/wallet.ts";
  * Puts the patient on the network: registers the wallet's entry in the `Agent` contract through a
  * provider's relay (no ether needed), or finds it already there after a restore.
  */
-export function RegisterStep({ onDone }: { onDone: (outcome: "registered" | "already") => void }) {
+export function RegisterStep({
+  onDone,
+}: {
+  onDone: (outcome: "registered" | "already" | "handed-over") => void;
+}) {
   const wallet = useUnlockedWallet();
   const register = useRegisterAgent();
   const started = useRef(false);
@@ -31,7 +35,9 @@ export function RegisterStep({ onDone }: { onDone: (outcome: "registered" | "alr
         <p className="success-text">
           {register.data === "already"
             ? "Welcome back. Your wallet is already on the MedRec network."
-            : "Your wallet is now on the MedRec network. Providers can link your records to it."}
+            : register.data === "handed-over"
+              ? "These words no longer open your records: they were moved to another wallet. The next page explains."
+              : "Your wallet is now on the MedRec network. Providers can link your records to it."}
         </p>
         <Button onClick={() => onDone(register.data)}>Continue</Button>
       </div>
