@@ -4,7 +4,7 @@
  * demo patient (restored from its words) adds two custodians by name and asks both to agree → both
  * approve a new wallet (each with its own key, from Node: other people) → the dapp shows the
  * pending recovery plainly (who asked, for which wallet, the waiting period in words, when it can be
- * completed, Cancel) → the patient cancels → shown as cancelled, nothing pending on chain → a
+ * completed, Cancel; on every other screen an alert with a link there) → the patient cancels → shown as cancelled, nothing pending on chain → a
  * second recovery is approved; completing it before its delay is refused by the contract → the
  * agent is handed to that wallet → the old wallet's dapp says so in one page (no error), also
  * after a reload → the new wallet's words open the agent in a fresh profile (its custodians, its
@@ -80,6 +80,17 @@ describe("custodians and recovery in Chromium", () => {
     assert.match(said, /MedRec waits 2 days before such a move/);
     assert.match(said, /it can be completed from \d+ \w+ \d{4}, \d\d:\d\d \(in \d+ hours\)/);
     await checkScreen(page, "recovery-02-pending");
+
+    // On every other screen too: one sentence and a way to the Custodians page.
+    await navLink(page, "Records").click();
+    await page.getByRole("heading", { name: "Records", level: 1 }).waitFor(WAIT);
+    await pending.getByRole("link", { name: "See and cancel" }).waitFor(WAIT);
+    assert.match((await pending.textContent()) ?? "", /^Dad and Aunt Rosa asked to move your records/);
+    await checkScreen(page, "recovery-02-pending-elsewhere");
+    await pending.getByRole("link", { name: "See and cancel" }).click();
+    await page.getByRole("heading", { name: "Custodians", level: 1 }).waitFor(WAIT);
+    await pending.getByRole("button", { name: "Cancel this recovery" }).waitFor(WAIT);
+    assert.equal(await pending.count(), 1, "shown once on the Custodians page");
 
     // The patient cancels: said so, and nothing is pending on chain any more.
     await pending.getByRole("button", { name: "Cancel this recovery" }).click();

@@ -1,9 +1,4 @@
-import {
-  formatTimeLeft,
-  type PatientContext,
-  type RecoveryState,
-  shortAddress,
-} from "@medrec/protocol/patient";
+import { formatTimeLeft, type PatientContext, type RecoveryState } from "@medrec/protocol/patient";
 import { type FormEvent, useId, useState } from "react";
 import type { Address } from "viem";
 import { AddressInput } from "../../../components/address-input.tsx";
@@ -17,12 +12,8 @@ import { formatDate } from "../../../lib/categories.ts";
 import { contactName, useContacts } from "../../../lib/contacts.ts";
 import { usePatient } from "../../../lib/patient.tsx";
 import { type RecoveryAction, useRecoveryAction, useRecoveryState } from "../api/recovery.ts";
+import { pendingTitle, useName } from "./names.ts";
 import "../custodians.css";
-
-function useName() {
-  const { contacts } = useContacts();
-  return (address: Address) => contactName(contacts, address) ?? `ID ${shortAddress(address)}`;
-}
 
 function Pending({
   ctx,
@@ -38,17 +29,10 @@ function Pending({
   const pending = state.pending;
   if (!pending) return null;
   const ready = pending.secondsLeft <= 0;
-  const by = pending.approvedBy.map(name);
-  const who =
-    by.length === 0
-      ? "Your custodians"
-      : by.length === 1
-        ? by[0]
-        : `${by.slice(0, -1).join(", ")} and ${by.at(-1)}`;
   return (
     <Banner
       tone="alert"
-      title={`${who} asked to move your records to another wallet (${name(pending.newOwner)}).`}
+      title={pendingTitle(pending, name)}
       action={
         <Button
           variant="danger"
