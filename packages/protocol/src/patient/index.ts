@@ -78,6 +78,7 @@ export {
   acknowledgeRecords,
   discoverRelationships,
   hasNewRecords,
+  identifyUnreadable,
   type OnChainRelationships,
   openProviderDetails,
   type PatientRelationship,

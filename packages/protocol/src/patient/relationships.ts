@@ -6,10 +6,13 @@
  */
 import { type Address, encodeFunctionData, getAddress, type Hex, isAddressEqual } from "viem";
 import { getContractEvents, readContract } from "viem/actions";
+import { apiPaths, relationshipsResponseSchema } from "../api.ts";
+import { gatekeeperJson } from "../client.ts";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { openJson, type ProviderDetails, providerDetailsSchema } from "../sealed-box.ts";
 import type { PatientContext, PatientProvider } from "./network.ts";
 import { relayPatientCall } from "./relaying.ts";
+import type { PatientSessions } from "./sessions.ts";
 
 /** One relationship of the patient, and which provider it is with (when that could be told). */
 export type PatientRelationship = {
@@ -33,8 +36,10 @@ export type PatientRelationship = {
    * `ok`: details opened and the provider is listed with the same gatekeeper URL. `unreadable`:
    * sealed to another key or malformed. `unknown-provider`: names an account the network does not
    * list. `mismatch`: a listed account, but another gatekeeper URL than the network says.
+   * `listed`: unreadable, but a listed provider's gatekeeper holds it for this wallet
+   * ({@link identifyUnreadable}: details sealed to the key of the wallet the agent came from).
    */
-  status: "ok" | "unreadable" | "unknown-provider" | "mismatch";
+  status: "ok" | "unreadable" | "unknown-provider" | "mismatch" | "listed";
   /** Block of `RelationshipCreated`. */
   createdAtBlock: bigint | undefined;
 };
@@ -164,6 +169,42 @@ export async function discoverRelationships(
       status,
       createdAtBlock: creation?.blockNumber ?? undefined,
     };
+  });
+}
+
+/**
+ * Names the providers of the relationships whose sealed details this wallet's key cannot open —
+ * after a recovery or a transfer they are sealed to the key of the wallet the agent came from —
+ * by asking each listed provider's gatekeeper, signed in as this wallet, which relationships it
+ * holds for it (`GET /v1/relationships`). Such a relationship gets status `listed`. A gatekeeper
+ * that does not answer names nothing. Its records are still verified against the chain's root, so
+ * a gatekeeper claiming another's relationship could only mislabel it, never alter its records.
+ */
+export async function identifyUnreadable(
+  ctx: PatientContext,
+  sessions: PatientSessions,
+  relationships: readonly PatientRelationship[],
+): Promise<PatientRelationship[]> {
+  if (!relationships.some((r) => r.status === "unreadable")) return [...relationships];
+  const held = new Map<string, PatientProvider>();
+  await Promise.all(
+    ctx.network.providers.map(async (p) => {
+      try {
+        const listed = relationshipsResponseSchema.parse(
+          await gatekeeperJson(p.gatekeeperUrl, apiPaths.relationships, {
+            token: await sessions.token(p.gatekeeperUrl),
+            ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+          }),
+        );
+        for (const r of listed) if (r.role === "patient") held.set(r.relationship.toLowerCase(), p);
+      } catch {
+        // this provider names nothing; its relationships stay unidentified
+      }
+    }),
+  );
+  return relationships.map((r): PatientRelationship => {
+    const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
+    return provider ? { ...r, provider, status: "listed" } : r;
   });
 }
 

@@ -8,6 +8,7 @@ import {
   agentOf,
   createPatientSessions,
   discoverRelationships,
+  identifyUnreadable,
   type OnChainRelationships,
   type PatientContext,
   type PatientNetwork,
@@ -136,13 +137,15 @@ export function usePatient() {
 export function usePatientRelationships(patient: Patient | undefined) {
   return useQuery<PatientRelationship[]>({
     queryKey: ["patient", "relationships", patient?.ctx.agent],
-    queryFn: () => {
+    queryFn: async () => {
       const ctx = patient?.ctx as PatientContext;
       const onChain = takeEarly(ctx.account.address, "onChain");
-      return discoverRelationships(
+      const found = await discoverRelationships(
         ctx,
         onChain?.catch(() => readRelationshipsOnChain(ctx)),
       );
+      // Details sealed to a previous owner's key (after a recovery): named by the providers.
+      return identifyUnreadable(ctx, (patient as Patient).sessions, found);
     },
     enabled: patient !== undefined,
     staleTime: 60_000,
