@@ -35,15 +35,33 @@ function RequireLocked() {
   return <Outlet />;
 }
 
+/**
+ * React.lazy for a component every unlocked screen renders, whose chunk is fetched ahead: once it
+ * has loaded, rendering it does not suspend. (A suspended boundary is revealed up to 300 ms later
+ * — React throttles fallbacks — and the gate wraps every screen: that wait would follow each unlock.)
+ */
+function preloadedLazy<Props>(load: () => Promise<ComponentType<Props>>) {
+  let loaded: { default: ComponentType<Props> } | undefined;
+  const loading = load().then((component) => {
+    loaded = { default: component };
+    return loaded;
+  });
+  // Already loaded: a thenable that answers at once, so React.lazy resolves it without suspending.
+  const now = (value: { default: ComponentType<Props> }) =>
+    // biome-ignore lint/suspicious/noThenProperty: a synchronous thenable is the point (React.lazy reads it at once)
+    ({ then: (resolve: (v: typeof value) => void) => resolve(value) }) as unknown as Promise<typeof value>;
+  return lazyComponent(() => (loaded ? now(loaded) : loading));
+}
+
 // The bell starts the chain watcher: its code (the patient data layer) loads after the shell.
-const NotificationBell = lazyComponent(async () => ({
-  default: (await import("../features/notifications/index.ts")).NotificationBell,
-}));
+const NotificationBell = preloadedLazy(
+  async () => (await import("../features/notifications/index.ts")).NotificationBell,
+);
 
 // Every unlocked screen goes through it: a wallet whose records were handed over says so instead.
-const HandoverGate = lazyComponent(async () => ({
-  default: (await import("../features/custodians/index.ts")).HandoverGate,
-}));
+const HandoverGate = preloadedLazy(
+  async () => (await import("../features/custodians/index.ts")).HandoverGate,
+);
 
 function UnlockedShell() {
   return (
