@@ -6,8 +6,10 @@
  * records at …", announced to screen readers → a share made to end a few seconds later (through
  * @medrec/protocol/patient with the patient's words: the form offers days) → "Sharing with … has
  * ended" → one marked as read → Lock → unlock: both still listed, the read one still read, the bell
- * still counts the other → the profile's storage holds none of it in clear. axe (no serious or
- * critical violation), no horizontal scroll and screenshots at 1280 and 375 px on every screen.
+ * still counts the other → the profile's storage holds none of it in clear → locked again, a new
+ * viewer's first use and a share's end happen → unlocked, both are announced (each news once).
+ * axe (no serious or critical violation), no horizontal scroll and screenshots at 1280 and 375 px
+ * on every screen.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -162,6 +164,64 @@ describe("notifications about sharing in Chromium", () => {
       },
       "the patient's storage",
     );
+
+    // While locked: a third viewer uses a new share for the first time, and a short share ends.
+    await p.getByRole("button", { name: "Lock", exact: true }).click();
+    await p.getByRole("heading", { name: "Welcome back" }).waitFor(WAIT);
+    const third = accountFromMnemonic(generatePatientMnemonic());
+    const thirdShare = await shareRecords({
+      ctx,
+      viewer: third.address,
+      relationships: [shared],
+      categories: ["labs"],
+      expiry: { days: 1 },
+    });
+    assert.ok(thirdShare.ok, JSON.stringify(thirdShare.results));
+    const thirdToken = (await signIn({ gatekeeperUrl, account: third, chainId: ctx.network.chainId })).token;
+    await eventually(
+      "the third viewer's first read",
+      async () =>
+        (
+          await fetchVerifiedRecords({
+            gatekeeperUrl,
+            relationship: shared.id,
+            token: thirdToken,
+            category: "labs",
+            onChainRoot: () => readRecordRoot(ctx.client, ctx.network, shared.id),
+          })
+        ).valid,
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    const fourth = accountFromMnemonic(generatePatientMnemonic()).address;
+    const endsAt = (await chainNow(ctx.client)) + SHORT_GRANT_SECONDS;
+    const fourthShare = await shareRecords({
+      ctx,
+      viewer: fourth,
+      relationships: [shared],
+      categories: ["labs"],
+      expiry: { until: new Date(Number(endsAt) * 1000) },
+    });
+    assert.ok(fourthShare.ok, JSON.stringify(fourthShare.results));
+    await eventually(
+      "the short share's end, by the chain's clock",
+      async () => (await chainNow(ctx.client)) > endsAt,
+      {
+        timeoutMs: 180_000,
+        intervalMs: 1_000,
+      },
+    );
+
+    // Unlocked again: both are there, unread, and nothing from before came back twice.
+    await unlockPage(p, PASSWORD);
+    await bell(3).waitFor(WAIT);
+    await bell(3).click();
+    const usedWhileLocked = `ID ${shortAddress(third.address)} opened your records at ${first}`;
+    const endedWhileLocked = `Sharing with ID ${shortAddress(fourth)} at ${first} has ended`;
+    await list.getByText(usedWhileLocked).waitFor(WAIT);
+    await list.getByText(endedWhileLocked).waitFor(WAIT);
+    assert.equal(await list.getByRole("listitem").count(), 4, "each piece of news once");
+    await checkScreen(p, "notifications-05-while-locked");
+
     assert.deepEqual(suite.problems, [], "no uncaught error in the page");
     suite.passed = true;
   });

@@ -101,10 +101,12 @@ export {
 export {
   type ActiveGrant,
   type BatchResult,
+  type EndedGrant,
   expiryToTimestamp,
   formatTimeLeft,
   type GrantExpiry,
   listActiveGrants,
+  listEndedGrants,
   type PerProviderResult,
   readEncryptionKey,
   revokeAccess,

@@ -23,7 +23,7 @@ import { type PatientContext, readRecordRoot } from "./network.ts";
 import type { ProviderRecords } from "./records.ts";
 import { type PatientRelationship, relationshipLabel } from "./relationships.ts";
 import { createPatientSessions, type PatientSessions } from "./sessions.ts";
-import { type ActiveGrant, listActiveGrants } from "./sharing.ts";
+import { type ActiveGrant, listActiveGrants, listEndedGrants } from "./sharing.ts";
 
 export type PatientNotification =
   | {
@@ -49,7 +49,15 @@ export type PatientNotification =
       at: string;
       message: string;
     }
-  | { type: "grant-expired"; provider: string; relationship: Hex; viewer: Address; message: string }
+  | {
+      type: "grant-expired";
+      provider: string;
+      relationship: Hex;
+      viewer: Address;
+      /** When it ended. */
+      expiresAt: Date;
+      message: string;
+    }
   /** Something could not be checked (a gatekeeper or the node did not answer); the watcher goes on. */
   | { type: "error"; provider?: string; message: string };
 
@@ -94,6 +102,20 @@ export function describeRecordChange(
     : `Records from ${provider} were re-published unchanged`;
 }
 
+/** A grant's end, as reported. */
+function expiredNotification(
+  g: Pick<ActiveGrant, "provider" | "relationship" | "viewer" | "expiresAt">,
+): PatientNotification {
+  return {
+    type: "grant-expired",
+    provider: g.provider,
+    relationship: g.relationship,
+    viewer: g.viewer,
+    expiresAt: g.expiresAt,
+    message: `Sharing with ${g.viewer} at ${g.provider} has ended`,
+  };
+}
+
 export type WatchPatientParameters = {
   ctx: PatientContext;
   relationships: readonly PatientRelationship[];
@@ -113,6 +135,12 @@ export type WatchPatientParameters = {
   onReady?: () => void;
   /** How often the audit logs are read for first uses of grants (each read is itself an audit entry). Default 30 s; 0 = never. */
   auditIntervalMs?: number;
+  /**
+   * When someone last watched (e.g. before the wallet was locked): first uses of grants after it
+   * and grants that ended after it are reported too. Default: only what happens from the start.
+   * Records published meanwhile are not (their previous set is not known).
+   */
+  since?: Date;
 };
 
 /**
@@ -129,6 +157,7 @@ export function watchPatient({
   pollingIntervalMs = 500,
   auditIntervalMs = 30_000,
   onReady,
+  since,
 }: WatchPatientParameters): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -205,14 +234,16 @@ export function watchPatient({
       const key = `${g.relationship}:${g.viewer}:${g.expiresAt.getTime()}`;
       if (BigInt(Math.floor(g.expiresAt.getTime() / 1000)) <= now && !expired.has(key)) {
         expired.add(key);
-        notify({
-          type: "grant-expired",
-          provider: g.provider,
-          relationship: g.relationship,
-          viewer: g.viewer,
-          message: `Sharing with ${g.viewer} at ${g.provider} has ended`,
-        });
+        notify(expiredNotification(g));
       }
+    }
+  };
+
+  /** Grants that ended while nobody watched (after `after`). */
+  const announceEndedSince = async (after: Date) => {
+    for (const g of await listEndedGrants({ ctx, relationships, after })) {
+      expired.add(`${g.relationship}:${g.viewer}:${g.expiresAt.getTime()}`);
+      notify(expiredNotification(g));
     }
   };
 
@@ -275,7 +306,7 @@ export function watchPatient({
       const ids = relationships.map((r) => r.id);
       if (cursor === undefined) {
         cursor = head;
-        startedAt = Number(block.timestamp) * 1000;
+        startedAt = since ? since.getTime() : Number(block.timestamp) * 1000;
         // The baseline of relationships the caller did not give: the set as it is now.
         await Promise.all(
           relationships
@@ -289,6 +320,7 @@ export function watchPatient({
             }),
         );
         await refreshGrants();
+        if (since) await announceEndedSince(since);
         onReady?.();
       } else if (head > cursor && ids.length > 0) {
         const range = { fromBlock: cursor + 1n, toBlock: head, strict: true } as const;

@@ -232,23 +232,9 @@ export async function listActiveGrants({
   ctx: PatientContext;
   relationships: readonly PatientRelationship[];
 }): Promise<ActiveGrant[]> {
-  if (relationships.length === 0) return [];
-  const [events, now] = await Promise.all([
-    getContractEvents(ctx.client, {
-      address: ctx.network.contracts.Relationship,
-      abi: relationshipAbi,
-      eventName: "ViewerGranted",
-      args: { id: relationships.map((r) => r.id) },
-      fromBlock: ctx.network.fromBlock ?? 0n,
-      toBlock: "latest",
-      strict: true,
-    }),
-    chainNow(ctx.client),
-  ]);
-  const latest = new Map<string, (typeof events)[number]>();
-  for (const e of events) latest.set(`${e.args.id.toLowerCase()}:${e.args.viewer.toLowerCase()}`, e);
+  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), chainNow(ctx.client)]);
   const grants = await Promise.all(
-    [...latest.values()].map(async (e): Promise<ActiveGrant | undefined> => {
+    events.map(async (e): Promise<ActiveGrant | undefined> => {
       const [active, stored] = await Promise.all([
         readContract(ctx.client, {
           address: ctx.network.contracts.Relationship,
@@ -256,19 +242,13 @@ export async function listActiveGrants({
           functionName: "activeScopes",
           args: [e.args.id, e.args.viewer],
         }),
-        readContract(ctx.client, {
-          address: ctx.network.contracts.Relationship,
-          abi: relationshipAbi,
-          functionName: "grantOf",
-          args: [e.args.id, e.args.viewer],
-        }),
+        readGrant(ctx, e.args.id, e.args.viewer),
       ]);
       if (active === 0) return undefined;
       const scopes = maskToScopes(active);
-      const r = relationships.find((x) => x.id.toLowerCase() === e.args.id.toLowerCase());
       return {
         relationship: e.args.id,
-        provider: r ? relationshipLabel(r) : e.args.id,
+        provider: providerOf(relationships, e.args.id),
         viewer: getAddress(e.args.viewer),
         categories: scopes.filter((s) => s !== "sensitive"),
         sensitive: scopes.includes("sensitive"),
@@ -279,6 +259,70 @@ export async function listActiveGrants({
     }),
   );
   return grants.filter((g) => g !== undefined).sort((a, b) => a.secondsLeft - b.secondsLeft);
+}
+
+/** A grant whose time ran out (not revoked): who, where, when. */
+export type EndedGrant = { relationship: Hex; provider: string; viewer: Address; expiresAt: Date };
+
+/**
+ * The grants whose expiry passed after `after` and by the latest block's time — not revoked ones,
+ * nor ones granted again since (from the chain: the latest `ViewerGranted` per viewer, `grantOf`).
+ */
+export async function listEndedGrants({
+  ctx,
+  relationships,
+  after,
+}: {
+  ctx: PatientContext;
+  relationships: readonly PatientRelationship[];
+  after: Date;
+}): Promise<EndedGrant[]> {
+  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), chainNow(ctx.client)]);
+  const since = BigInt(Math.floor(after.getTime() / 1000));
+  const ended = await Promise.all(
+    events.map(async (e): Promise<EndedGrant | undefined> => {
+      const { expiresAt } = await readGrant(ctx, e.args.id, e.args.viewer);
+      if (expiresAt === 0n || expiresAt <= since || expiresAt > now) return undefined;
+      return {
+        relationship: e.args.id,
+        provider: providerOf(relationships, e.args.id),
+        viewer: getAddress(e.args.viewer),
+        expiresAt: new Date(Number(expiresAt) * 1000),
+      };
+    }),
+  );
+  return ended.filter((g) => g !== undefined);
+}
+
+/** The latest `ViewerGranted` of each (relationship, viewer) on `relationships`. */
+async function latestGrantEvents(ctx: PatientContext, relationships: readonly PatientRelationship[]) {
+  if (relationships.length === 0) return [];
+  const events = await getContractEvents(ctx.client, {
+    address: ctx.network.contracts.Relationship,
+    abi: relationshipAbi,
+    eventName: "ViewerGranted",
+    args: { id: relationships.map((r) => r.id) },
+    fromBlock: ctx.network.fromBlock ?? 0n,
+    toBlock: "latest",
+    strict: true,
+  });
+  const latest = new Map<string, (typeof events)[number]>();
+  for (const e of events) latest.set(`${e.args.id.toLowerCase()}:${e.args.viewer.toLowerCase()}`, e);
+  return [...latest.values()];
+}
+
+function readGrant(ctx: PatientContext, id: Hex, viewer: Address) {
+  return readContract(ctx.client, {
+    address: ctx.network.contracts.Relationship,
+    abi: relationshipAbi,
+    functionName: "grantOf",
+    args: [id, viewer],
+  });
+}
+
+function providerOf(relationships: readonly PatientRelationship[], id: Hex): string {
+  const r = relationships.find((x) => x.id.toLowerCase() === id.toLowerCase());
+  return r ? relationshipLabel(r) : id;
 }
 
 /** "3 days", "5 hours", "12 minutes": time left in words. */

@@ -37,6 +37,7 @@ describe("notifications in words", () => {
       provider: "Hilltop Medical",
       relationship,
       viewer,
+      expiresAt: new Date("2026-01-08T00:00:00Z"),
       message: "",
     };
     for (const words of [toAppNotification(ended), toAppNotification(ended, () => "Ana")])

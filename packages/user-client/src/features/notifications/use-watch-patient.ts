@@ -1,7 +1,8 @@
 /**
  * Runs watchPatient while the wallet is unlocked: chain events (new record roots, grants) and the
  * gatekeepers' audit logs (first use of a grant), each in words in the notification list; new
- * records also refresh the records the other screens show. The list is read back after an unlock.
+ * records also refresh the records the other screens show. The list is read back after an unlock,
+ * and what happened meanwhile (first uses, ends of shares) is asked for from the last watch on.
  */
 import { watchPatient } from "@medrec/protocol/patient";
 import { useEffect, useRef } from "react";
@@ -12,10 +13,18 @@ import { useUnlockedWallet } from "../../lib/wallet.ts";
 import {
   addNotification,
   clearNotifications,
+  markWatched,
   openNotifications,
   setWatching,
   toAppNotification,
+  useNotifications,
+  watchedUntil,
 } from "./store.ts";
+
+/** How far before the last watch to look again (what it may not have read yet; repeats are dropped). */
+const OVERLAP_MS = 60_000;
+/** How often the watch is marked as running (saved): a closed tab loses at most this much. */
+const MARK_MS = 30_000;
 
 export function useWatchPatient(): void {
   const wallet = useUnlockedWallet();
@@ -25,10 +34,13 @@ export function useWatchPatient(): void {
   const { contacts } = useContacts();
   const names = useRef(contacts);
   names.current = contacts;
+  // The watcher starts once the saved list is back: it asks for what happened since the last watch.
+  const { restored } = useNotifications();
   useEffect(() => {
     const p = patient.data;
     const list = relationships.data;
-    if (!p || !list || list.length === 0) return;
+    if (!p || !list || list.length === 0 || !restored) return;
+    const last = watchedUntil();
     const stop = watchPatient({
       ctx: p.ctx,
       sessions: p.sessions,
@@ -38,7 +50,11 @@ export function useWatchPatient(): void {
       pollingIntervalMs: 1_000,
       // A first use shows within seconds; each look is itself one entry in the patient's log.
       auditIntervalMs: 5_000,
-      onReady: () => setWatching(true),
+      ...(last ? { since: new Date(last.getTime() - OVERLAP_MS) } : {}),
+      onReady: () => {
+        setWatching(true);
+        markWatched();
+      },
       onNotification: (n) => {
         if (n.type === "error") {
           setWatching(true, "Some updates could not be checked just now; MedRec keeps trying.");
@@ -53,11 +69,14 @@ export function useWatchPatient(): void {
         if (words) addNotification(words);
       },
     });
+    const marking = setInterval(markWatched, MARK_MS);
     return () => {
+      clearInterval(marking);
+      markWatched();
       stop();
       setWatching(false);
     };
-  }, [patient.data, relationships.data]);
+  }, [patient.data, relationships.data, restored]);
   // What was there before the last lock, read back (encrypted at rest); locked: out of memory again.
   useEffect(() => {
     const close = openNotifications(wallet.address, wallet.account);
