@@ -21,6 +21,9 @@ export type Contacts = Readonly<Record<string, string>>;
 /** `verified`: proven in a head anchored on chain. `pending`: newer than the last anchored head. `failed`: a broken proof. */
 export type AccessProofStatus = "verified" | "pending" | "failed";
 
+/** Wait before reading a log again whose first read did not verify (a block or two). */
+const RACE_RETRY_MS = 2_000;
+
 export type AccessLogEntry = {
   /** When, ISO. */
   at: string;
@@ -147,25 +150,36 @@ export async function loadProviderAccessLog({
         kind: "rewritten",
         message: `${provider} names another audit log account than the one it bound on chain`,
       });
-    const entries = await fetchAuditEntries({
-      gatekeeperUrl,
-      relationship: relationship.id,
-      token,
-      ...fetchOption,
-    });
-    const heads = await readAnchoredHeads({
-      client: ctx.client,
-      anchor,
-      log: getAddress(bound),
-      fromBlock: ctx.network.fromBlock ?? 0n,
-    });
-    const verification = await verifyAuditEntries({
-      relationship: relationship.id,
-      entries,
-      heads,
-      consistencyProof: (from, to) =>
-        fetchAuditConsistencyProof({ gatekeeperUrl, token, from, to, ...fetchOption }),
-    });
+    const read = async () => {
+      const entries = await fetchAuditEntries({
+        gatekeeperUrl,
+        relationship: relationship.id,
+        token,
+        ...fetchOption,
+      });
+      const heads = await readAnchoredHeads({
+        client: ctx.client,
+        anchor,
+        log: getAddress(bound),
+        fromBlock: ctx.network.fromBlock ?? 0n,
+      });
+      const verification = await verifyAuditEntries({
+        relationship: relationship.id,
+        entries,
+        heads,
+        consistencyProof: (from, to) =>
+          fetchAuditConsistencyProof({ gatekeeperUrl, token, from, to, ...fetchOption }),
+      });
+      return { entries, verification };
+    };
+    let { entries, verification } = await read();
+    // The entries and the heads on chain are two reads: an anchor mined between them (or seen by
+    // the gatekeeper's node before the one read here) makes honest entries look unproven. Such a
+    // race is over a block later; a log really altered fails the second read as well.
+    if (verification.problems.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, RACE_RETRY_MS));
+      ({ entries, verification } = await read());
+    }
     const byIndex = new Map<number, string[]>();
     for (const problem of verification.problems) {
       if (problem.index === undefined) problems.push(problem);
