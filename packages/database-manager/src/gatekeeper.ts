@@ -211,16 +211,20 @@ export async function startGatekeeper({
 /** The certificate and key (PEM) when TLS_CERT_FILE / TLS_KEY_FILE are set; unreadable files stop the start. */
 async function readTls(config: Config): Promise<{ cert: Buffer; key: Buffer } | undefined> {
   if (config.TLS_CERT_FILE === undefined || config.TLS_KEY_FILE === undefined) return undefined;
-  const problems: string[] = [];
+  // Each read says its own problem; they are listed in the variables' order, whichever fails first.
   const read = (name: "TLS_CERT_FILE" | "TLS_KEY_FILE", path: string) =>
-    readFile(path).catch((error: NodeJS.ErrnoException) => {
-      problems.push(`${name}: cannot be read (${error.code ?? "error"})`);
-      return Buffer.alloc(0);
-    });
+    readFile(path).then(
+      (bytes) => ({ bytes, problem: undefined }),
+      (error: NodeJS.ErrnoException) => ({
+        bytes: Buffer.alloc(0),
+        problem: `${name}: cannot be read (${error.code ?? "error"})`,
+      }),
+    );
   const [cert, key] = await Promise.all([
     read("TLS_CERT_FILE", config.TLS_CERT_FILE),
     read("TLS_KEY_FILE", config.TLS_KEY_FILE),
   ]);
+  const problems = [cert.problem, key.problem].filter((p): p is string => p !== undefined);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { cert, key };
+  return { cert: cert.bytes, key: key.bytes };
 }
