@@ -1,5 +1,5 @@
 import canonicalize from "canonicalize";
-import { bytesToHex, type Hex, hexToBytes, sha256, stringToBytes } from "viem";
+import { bytesToHex, type Hex, hexToBytes, sha256 } from "viem";
 import { BaseError } from "./errors.ts";
 import { type FhirBundle, type FhirExtension, isObject } from "./fhir.ts";
 
@@ -160,13 +160,19 @@ export function canonicalJson(value: unknown): string {
  * @example leafHash({ resourceType: "Patient", id: "p1" }) // "0x…"
  */
 export function leafHash(resource: unknown): Hash {
+  return sha256(leafBytes(resource), "hex");
+}
+
+const encoder = new TextEncoder();
+
+/** What a leaf hashes: the UTF-8 of the resource's canonical JSON. */
+function leafBytes(resource: unknown) {
   if (!isObject(resource)) throw new InvalidRecordError("A record must be a FHIR resource (a JSON object).");
-  return sha256(stringToBytes(canonicalJson(resource)), "hex");
+  return encoder.encode(canonicalJson(resource));
 }
 
 /** The platform's WebCrypto, when it has one (browsers in a secure context, Node). */
 const subtle: typeof globalThis.crypto.subtle | undefined = globalThis.crypto?.subtle;
-const encoder = new TextEncoder();
 
 /**
  * {@link leafHash} with WebCrypto's native SHA-256 where the platform has it (the hashing runs off
@@ -175,8 +181,7 @@ const encoder = new TextEncoder();
  * @throws {InvalidRecordError} if `resource` is not a JSON object.
  */
 export async function leafHashAsync(resource: unknown): Promise<Hash> {
-  if (!isObject(resource)) throw new InvalidRecordError("A record must be a FHIR resource (a JSON object).");
-  const bytes = encoder.encode(canonicalJson(resource));
+  const bytes = leafBytes(resource);
   if (!subtle) return sha256(bytes, "hex");
   return bytesToHex(new Uint8Array(await subtle.digest("SHA-256", bytes)));
 }
@@ -269,7 +274,10 @@ export function verifyProof({
   return compareBytes(node, hexToBytes(root)) === 0;
 }
 
-/** Checks many proofs against one root: {@link verifyProof}'s answers, with fewer hashes. */
+/**
+ * Checks many proofs against one root with fewer hashes than {@link verifyProof} each: it accepts
+ * a leaf exactly when the leaf is shown to hash up to the root.
+ */
 export type ProofChecker = {
   readonly root: Hash;
   /** Whether `proof` links `leaf` to the root; never throws. */
@@ -281,10 +289,11 @@ const nodeKey = (node: Uint8Array) => String.fromCharCode.apply(null, node as un
 
 /**
  * A {@link ProofChecker} for `root`. It remembers every node it has seen hash up to the root, so a
- * proof stops as soon as its path meets one: each such node is the start of a hash chain that
- * ends in the root, so the answer is the one the whole path would give. Proofs of entries of one
- * tree (the pages of one read) share their upper nodes; a page of 100 entries needs about a
- * quarter of the hashes that checking each proof alone would.
+ * proof stops as soon as its path meets one: that node starts a hash chain ending in the root, so
+ * the leaf is proven. Siblings past that point are not looked at — a proof whose upper part is
+ * padded or wrong is still accepted where {@link verifyProof} says no, but only for a leaf that is
+ * in the set. Proofs of entries of one tree (the pages of one read) share their upper nodes; a
+ * page of 100 entries needs about a quarter of the hashes that checking each proof alone would.
  *
  * @example
  * const checker = createProofChecker(onChainRoot)

@@ -241,9 +241,11 @@ async function readOnce(
     };
     for (const path of later.slice(0, ahead)) request(path);
     for (let k = 0; k < later.length; k++, page++) {
+      const reply = await inFlight[k];
+      // This page is in hand: the next one goes out, so `ahead` are in flight while it is verified.
       const queued = later[k + ahead];
       if (queued !== undefined) request(queued);
-      await take((await inFlight[k])?.body, page);
+      await take(reply?.body, page);
     }
   } else {
     if (later) next = later[0];
@@ -253,7 +255,7 @@ async function readOnce(
       const { body, headers } = await get(next);
       await take(body, page);
       next = nextLink(headers, gatekeeperUrl);
-      if (next && laterCount !== count) next = withCount(next, laterCount);
+      if (next && laterCount !== count) next = withParams(next, { _count: laterCount });
     }
   }
   if (resources.length !== total) failures.push({ reason: "total-mismatch", page: page - 1 });
@@ -270,10 +272,10 @@ async function readOnce(
   };
 }
 
-/** A `next` link with `_count` set to `count` (the rest as given). */
-function withCount(path: string, count: number): string {
+/** A gatekeeper path (a `next` link) with some query parameters set, the rest as given. */
+function withParams(path: string, params: Readonly<Record<string, number>>): string {
   const url = new URL(path, "http://gatekeeper.invalid");
-  url.searchParams.set("_count", String(count));
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, String(value));
   return `${url.pathname}${url.search}`;
 }
 
@@ -285,16 +287,11 @@ function withCount(path: string, count: number): string {
  * @throws {GatekeeperRequestError} when `total` means more than `maxPages` pages.
  */
 function laterPages(next: string, total: number, count: number, maxPages: number): string[] | undefined {
-  const url = new URL(next, "http://gatekeeper.invalid");
-  const offset = Number(url.searchParams.get("_offset") ?? Number.NaN);
+  const offset = Number(new URL(next, "http://gatekeeper.invalid").searchParams.get("_offset") ?? Number.NaN);
   if (!Number.isSafeInteger(offset) || offset < 1 || !Number.isSafeInteger(total)) return undefined;
   if (Math.ceil((total - offset) / count) > maxPages)
     throw new GatekeeperRequestError(0, undefined, `records longer than ${maxPages + 1} pages`);
   const paths: string[] = [];
-  url.searchParams.set("_count", String(count));
-  for (let at = offset; at < total; at += count) {
-    url.searchParams.set("_offset", String(at));
-    paths.push(`${url.pathname}${url.search}`);
-  }
+  for (let at = offset; at < total; at += count) paths.push(withParams(next, { _count: count, _offset: at }));
   return paths;
 }

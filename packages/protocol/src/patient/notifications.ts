@@ -102,6 +102,10 @@ export function describeRecordChange(
     : `Records from ${provider} were re-published unchanged`;
 }
 
+/** One grant's end: announced once, whether seen live or after an unlock. */
+const expiryKey = (g: Pick<ActiveGrant, "relationship" | "viewer" | "expiresAt">) =>
+  `${g.relationship}:${g.viewer}:${g.expiresAt.getTime()}`;
+
 /** A grant's end, as reported. */
 function expiredNotification(
   g: Pick<ActiveGrant, "provider" | "relationship" | "viewer" | "expiresAt">,
@@ -231,7 +235,7 @@ export function watchPatient({
   /** Grants whose expiry the chain's clock has passed since the last look. */
   const checkExpiry = (now: bigint) => {
     for (const g of grants ?? []) {
-      const key = `${g.relationship}:${g.viewer}:${g.expiresAt.getTime()}`;
+      const key = expiryKey(g);
       if (BigInt(Math.floor(g.expiresAt.getTime() / 1000)) <= now && !expired.has(key)) {
         expired.add(key);
         notify(expiredNotification(g));
@@ -242,7 +246,7 @@ export function watchPatient({
   /** Grants that ended while nobody watched (after `after`). */
   const announceEndedSince = async (after: Date) => {
     for (const g of await listEndedGrants({ ctx, relationships, after })) {
-      expired.add(`${g.relationship}:${g.viewer}:${g.expiresAt.getTime()}`);
+      expired.add(expiryKey(g));
       notify(expiredNotification(g));
     }
   };
