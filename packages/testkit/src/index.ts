@@ -3,6 +3,15 @@
 // a component live in the package that owns it.
 
 export { fetchReply, type Reply, type ReplyInit } from "./http.ts";
+export {
+  currentCommit,
+  type Provenance,
+  provenanceProblems,
+  type ReportMachine,
+  type Summary,
+  startReport,
+  summarize,
+} from "./report.ts";
 export { EventuallyTimeoutError, eventually, type RetryOptions, retryWhile } from "./retry.ts";
 export {
   type SignInMessageParameters,
