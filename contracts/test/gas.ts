@@ -29,7 +29,7 @@ export type GasReport = ReportedSteps & { relayed: ReportedSteps };
 type ReportedSteps = Pick<StepGas, "onboarding" | "relationship" | "grant" | "revoke" | "publish">;
 
 /** Deterministic pseudo-random bytes: ciphertext-like (few zero bytes) and the same on every run. */
-function ciphertext(label: string, length: number): Hex {
+export function ciphertext(label: string, length: number): Hex {
   const out = Buffer.alloc(length);
   let block = createHash("sha256").update(label).digest();
   for (let offset = 0; offset < length; offset += block.length) {
@@ -109,6 +109,8 @@ export function gasReport({ direct, relayed: viaRelay }: { direct: StepGas; rela
   return { ...steps(direct), relayed: steps(viaRelay) };
 }
 
+const STEPS = new Set<string>(["onboarding", "relationship", "grant", "revoke", "publish"]);
+
 /** One step that now costs more than the committed figure allows. */
 export type GasRegression = { step: string; baseline: number; current: number; limit: number };
 
@@ -121,13 +123,12 @@ export function gasRegressions(
   current: GasReport,
   tolerance = GAS_TOLERANCE,
 ): GasRegression[] {
-  const flat = (r: GasReport) => {
-    const { relayed: viaRelay, ...direct } = r;
-    return new Map([
-      ...Object.entries(direct).map(([k, v]) => [k, v] as const),
-      ...Object.entries(viaRelay ?? {}).map(([k, v]) => [`relayed.${k}`, v] as const),
-    ]);
-  };
+  // Only the step figures: the committed report also carries its provenance and MedRec v2's figures.
+  const numbers = (o: object | undefined, prefix: string) =>
+    Object.entries(o ?? {})
+      .filter(([k, v]) => STEPS.has(k) && typeof v === "number")
+      .map(([k, v]) => [`${prefix}${k}`, v as number] as const);
+  const flat = (r: GasReport) => new Map([...numbers(r, ""), ...numbers(r.relayed, "relayed.")]);
   const now = flat(current);
   const regressions: GasRegression[] = [];
   for (const [step, figure] of flat(baseline)) {
