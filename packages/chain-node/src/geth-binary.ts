@@ -1,8 +1,8 @@
 import { execFile, spawn } from "node:child_process";
 import { access, constants, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { medrecCacheDir } from "@medrec/protocol/node";
 import { BaseError } from "./errors.ts";
 
 const execFileAsync = promisify(execFile);
@@ -32,10 +32,7 @@ export type FindGethParameters = {
   onLog?: (line: string) => void;
 };
 
-/** The cache directory: `$MEDREC_CACHE`, else `~/.cache/medrec`. */
-export function medrecCacheDir(): string {
-  return process.env.MEDREC_CACHE || join(homedir(), ".cache", "medrec");
-}
+export { medrecCacheDir };
 
 /** Where the built binary lives: `<cache>/geth-v1.13.15/bin/geth`. */
 export function cachedGethPath(cacheDir = medrecCacheDir()): string {

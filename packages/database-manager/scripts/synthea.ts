@@ -8,8 +8,8 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { medrecCacheDir } from "@medrec/protocol/node";
 
 export const SYNTHEA_VERSION = "3.3.0";
 /** The tests' population seed (and clinician seed). */
@@ -47,7 +47,7 @@ export const TEST_POPULATIONS: readonly Population[] = [
   },
 ];
 
-const cacheRoot = () => join(process.env.MEDREC_CACHE_DIR ?? join(homedir(), ".cache", "medrec"));
+const cacheRoot = () => medrecCacheDir();
 
 /** Where a population's FHIR bundles are (after {@link ensurePopulation}). */
 export function populationDir(p: Population): string {

@@ -1,6 +1,7 @@
 // @medrec/protocol/node — everything in "@medrec/protocol" plus the Node-only helpers: the manifest
-// file, free TCP ports.
+// file, free TCP ports, the cache directory.
 
+export { medrecCacheDir } from "./cache.ts";
 export * from "./index.ts";
 export {
   findRepositoryRoot,

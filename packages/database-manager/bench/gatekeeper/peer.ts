@@ -9,10 +9,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@medrec/protocol/node";
+import { freePort, medrecCacheDir } from "@medrec/protocol/node";
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), "..", "peer");
 
@@ -34,7 +33,7 @@ async function build(): Promise<string> {
   const pom = await readFile(join(SOURCE, "pom.xml"));
   const java = await readFile(join(SOURCE, "PeerServer.java"));
   const hash = createHash("sha256").update(pom).update(java).digest("hex").slice(0, 12);
-  const cache = process.env.MEDREC_CACHE ?? join(homedir(), ".cache", "medrec");
+  const cache = medrecCacheDir();
   const dir = join(cache, `bench-peer-${hash}`);
   const cpFile = join(dir, "classpath.txt");
   const classes = join(dir, "classes");

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
+import { medrecCacheDir } from "../cache.ts";
 import type { FhirBundle, FhirResource } from "../fhir.ts";
 import { exportFhirBundle, healthSummary } from "./export.ts";
 import { buildTimeline, filterTimeline } from "./timeline.ts";
@@ -24,7 +24,7 @@ const UNDATED = new Set([
   "PractitionerRole",
 ]);
 
-const cache = process.env.MEDREC_CACHE ?? path.join(homedir(), ".cache", "medrec");
+const cache = medrecCacheDir();
 const files = existsSync(cache)
   ? readdirSync(cache)
       .filter((d) => d.startsWith("synthea-") && existsSync(path.join(cache, d, "fhir")))
