@@ -4,11 +4,10 @@
  * black-box check in a loop for a window (default 180 s; MEDREC_BENCH_WINDOW_SECONDS), then reads
  * every `TreeHeadAnchored` event of the window and its transaction's gas. Writes reports/anchor.json.
  */
-import { writeFile } from "node:fs/promises";
-import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { auditAnchorAbi, parseManifest } from "@medrec/protocol";
+import { startReport, summarize } from "@medrec/testkit";
 import { pino } from "pino";
 import { createPublicClient, type Hex, http } from "viem";
 import { checkNetwork } from "./check.ts";
@@ -18,7 +17,7 @@ const windowSeconds = Number(process.env.MEDREC_BENCH_WINDOW_SECONDS ?? 180);
 if (!Number.isInteger(windowSeconds) || windowSeconds < 30)
   throw new Error(`MEDREC_BENCH_WINDOW_SECONDS must be an integer ≥ 30, got ${windowSeconds}`);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const loadBefore = loadavg();
+const report = startReport("./medrec run bench:anchor", root);
 
 const system = await startSystem({
   periodSeconds: 1,
@@ -72,22 +71,25 @@ try {
       anchors: mine.length,
       anchorsPerMinute: Number((mine.length / minutes).toFixed(2)),
       gasPerAnchor: mine.length ? Number(gas / BigInt(mine.length)) : 0,
+      gasPerAnchorSummary: summarize(
+        mine.map((e) => Number(gasOf.get(e.transactionHash) ?? 0n)),
+        0,
+      ),
       gasPerMinute: Math.round(Number(gas) / minutes),
       largestTree: Math.max(0, ...mine.map((e) => Number(e.args.size ?? 0))),
     });
   }
-  const report = {
-    command: "./medrec run bench:anchor",
-    machine: { cores: cpus().length, loadBefore, loadAfter: loadavg() },
+  const written = report.write(path.join(root, "reports", "anchor.json"), {
+    /** One window; what was measured in it is per log below (gasPerAnchorSummary: n = anchors). */
+    runs: 1,
     windowSeconds,
     blocks: Number(toBlock - fromBlock + 1n),
     checkRounds: rounds,
     checkFailures: failures,
     logs: byLog,
     totalGasPerMinute: byLog.reduce((sum, x) => sum + x.gasPerMinute, 0),
-  };
-  await writeFile(path.join(root, "reports", "anchor.json"), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(JSON.stringify(report, null, 2));
+  });
+  console.log(JSON.stringify(written, null, 2));
 } finally {
   await system.stop();
 }

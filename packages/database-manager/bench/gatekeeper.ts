@@ -17,10 +17,11 @@
  * Everything it starts is stopped and its temp dirs removed at the end, on errors and on Ctrl-C.
  * Options: gatekeeper/options.ts (`--help`).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findGeth, gethVersion } from "@medrec/chain-node";
+import { startReport } from "@medrec/testkit";
 import { generatePatientRecords } from "../src/seed/index.ts";
 import { startBareServer } from "./gatekeeper/bare.ts";
 import { writeCharts } from "./gatekeeper/charts.ts";
@@ -53,7 +54,8 @@ const life = await startLifecycle("bench-gk", options.timeLimitMin);
 
 async function main() {
   const started = Date.now();
-  const loadAverageStart = (await withLoad(async () => ({}))).machine.loadAverageBefore;
+  // Commit, command, load before and after: testkit's provenance, as every reports/*.json has it.
+  const provenance = startReport("./medrec run bench:gatekeeper", ROOT);
   const warnings: string[] = [];
   const note = (w: string | undefined) => {
     if (!w) return;
@@ -214,6 +216,7 @@ async function main() {
     sweep: sweep.map((s) => ({
       concurrency: s.concurrency,
       readsPerSec: s.readsPerSec,
+      n: s.latencyMs.n,
       p50: s.latencyMs.p50,
       p99: s.latencyMs.p99,
       errors: s.errors,
@@ -229,11 +232,9 @@ async function main() {
     durability,
     cpuProfile,
     machine: {
-      ...machine(),
+      ...provenance.provenance().machine,
       geth: geth ? `v${await gethVersion(geth).catch(() => "unknown")}` : "not found",
       postgres: `${sys.postgres}`,
-      loadAverageStart,
-      loadAverageEnd: (await withLoad(async () => ({}))).machine.loadAverageBefore,
     },
     warnings,
     smoke: options.smoke,
@@ -245,7 +246,7 @@ async function main() {
   if (outPath) {
     await mkdir(dirname(outPath), { recursive: true });
     const charts = await writeCharts(dirname(outPath), report);
-    await writeFile(outPath, `${JSON.stringify({ ...report, charts }, null, 2)}\n`);
+    provenance.write(outPath, { ...report, charts });
     console.log(
       `\nwrote ${relative(process.cwd(), outPath) || outPath} and ${charts.join(", ")} (${report.durationS} s)`,
     );

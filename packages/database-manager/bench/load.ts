@@ -3,7 +3,7 @@
  * what it measured. The worker is terminated if the run overruns or the bench is interrupted.
  */
 import { Worker } from "node:worker_threads";
-import { percentile } from "@medrec/testkit";
+import { type Summary, summarize as summarizeSamples } from "@medrec/testkit";
 
 export type LoadOptions = {
   /** `http://127.0.0.1:<port>/v1/relationships/<id>/records` */
@@ -44,7 +44,8 @@ export type LoadSummary = {
   windowS: number;
   reads: number;
   readsPerSec: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** testkit's summary of the window's read latencies: n, nearest-rank percentiles, max, mean. */
+  latencyMs: Summary;
   /** Every response in the window that was not a counted read. */
   errors: number;
   statuses: Record<string, number>;
@@ -68,13 +69,7 @@ export function summarize(result: LoadResult): LoadSummary {
     windowS: result.windowMs / 1000,
     reads,
     readsPerSec: round(reads / (result.windowMs / 1000), 1),
-    latencyMs: {
-      p50: round(percentile(latencies, 50)),
-      p90: round(percentile(latencies, 90)),
-      p99: round(percentile(latencies, 99)),
-      max: round(reads ? latencies.reduce((a, b) => Math.max(a, b)) : Number.NaN),
-      mean: round(reads ? latencies.reduce((a, b) => a + b, 0) / reads : Number.NaN),
-    },
+    latencyMs: summarizeSamples(latencies),
     errors: non200 + result.incomplete + result.invalid + result.socketErrors,
     statuses: result.statuses,
     incomplete: result.incomplete,

@@ -16,13 +16,13 @@
  *
  *   node bench/records.ts [--out FILE] [--reads 5]
  */
-import { readFile, writeFile } from "node:fs/promises";
-import { cpus } from "node:os";
+import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { type Hash, RECORDS_PAGE_DEFAULT, RECORDS_PAGE_MAX } from "@medrec/protocol";
+import { percentile, startReport } from "@medrec/testkit";
 import type { Hex } from "viem";
 import { SYNTHEA_VERSION } from "../scripts/synthea.ts";
 import { startSystem } from "../test/system.support.ts";
@@ -50,7 +50,8 @@ const outPath = flags.out !== undefined ? resolve(flags.out) : join(ROOT, "repor
 
 const MiB = 1024 * 1024;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+/** Nearest rank, as every percentile in reports/ (testkit). */
+const median = (xs: number[]) => percentile(xs, 50);
 
 /** Samples this process's RSS every 20 ms (and reads the kernel's high-water mark) while `fn` runs. */
 async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMiB: number; beforeMiB: number }> {
@@ -69,6 +70,7 @@ async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMiB: n
   }
 }
 
+const provenance = startReport("./medrec pnpm --filter @medrec/database-manager run bench:records", ROOT);
 console.log(`bench:records — Synthea ${SYNTHEA_VERSION} lifetime (seed ${BENCH_POPULATION.seed})`);
 // The population's people, largest history first; the lifetime is the largest under 40 MB.
 const people = await populationPeople();
@@ -148,6 +150,7 @@ try {
     const ms = runs.map((r) => r.ms);
     return {
       count,
+      n: ms.length,
       pages: runs[0]?.pages,
       bytes: runs[0]?.bytes,
       mib: round((runs[0]?.bytes ?? 0) / MiB),
@@ -165,6 +168,7 @@ try {
     );
 
   const report = {
+    runs: { firstPage: firstPage.length, readAndVerify: READS },
     synthea: { version: SYNTHEA_VERSION, seed: BENCH_POPULATION.seed, args: BENCH_POPULATION.args },
     resources,
     bundleMiB: round(bytes.length / MiB),
@@ -183,7 +187,11 @@ try {
       },
       note: "peak RSS of the one process running the gatekeeper and the bench client (which holds the upload's bytes); geth and PostgreSQL are other processes",
     },
-    firstPageMs: { median: round(median(firstPage)), runs: firstPage.map((x) => round(x)) },
+    firstPageMs: {
+      n: firstPage.length,
+      median: round(median(firstPage)),
+      runs: firstPage.map((x) => round(x)),
+    },
     readAndVerify: [atMax, atDefault],
     goals: GOALS,
     goalsMet: {
@@ -191,11 +199,9 @@ try {
       intakePeakRss: intake.peakMiB <= GOALS.intakePeakRssMiB,
       readAndVerify: atMax.medianS <= GOALS.readAndVerifyS,
     },
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-    at: new Date().toISOString(),
   };
   for (const [goal, met] of Object.entries(report.goalsMet)) if (!met) console.log(`goal missed: ${goal}`);
-  await writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
+  provenance.write(outPath, report);
   console.log(`wrote ${outPath}`);
 } finally {
   await sys.stop();

@@ -28,11 +28,11 @@
  *                      [--variants followed,resume] [--out FILE] [--smoke]
  */
 import { spawnSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { cpus, loadavg, totalmem } from "node:os";
+import { cpus, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startReport, summarize } from "@medrec/testkit";
 import { getAddress, type Hex, type Log } from "viem";
 import { chainViewRepository } from "../src/chain/view.repository.knex.ts";
 import {
@@ -115,8 +115,8 @@ type Result = {
   relationshipsHeld: number;
   agentsHeld: number;
   decisionUs: {
-    viewerScopes: { p50: number; p99: number };
-    isPatientController: { p50: number; p99: number };
+    viewerScopes: { n: number; p50: number; p99: number };
+    isPatientController: { n: number; p50: number; p99: number };
   };
   allowedFraction: number;
 };
@@ -257,9 +257,12 @@ function decide(
       ns[i] = Number(process.hrtime.bigint() - t0);
       if (answer) allowed++;
     }
-    ns.sort();
-    const at = (q: number) => round((ns[Math.floor(q * (ns.length - 1))] ?? 0) / 1000, 2);
-    return { p50: at(0.5), p99: at(0.99), allowed: allowed / calls.length };
+    // testkit's nearest rank, as every percentile in reports/, in µs.
+    const { n, p50, p99 } = summarize(
+      Array.from(ns, (x) => x / 1000),
+      2,
+    );
+    return { n, p50, p99, allowed: allowed / calls.length };
   };
   // Callers' addresses arrive lowercase (SIWE / JSON), so getAddress checksums them as in production.
   const scopeCalls: [Hex, string][] = [];
@@ -277,8 +280,8 @@ function decide(
   const controller = time(controllerCalls, isPatientController);
   return {
     decisionUs: {
-      viewerScopes: { p50: scopes.p50, p99: scopes.p99 },
-      isPatientController: { p50: controller.p50, p99: controller.p99 },
+      viewerScopes: { n: scopes.n, p50: scopes.p50, p99: scopes.p99 },
+      isPatientController: { n: controller.n, p50: controller.p50, p99: controller.p99 },
     },
     allowedFraction: round(scopes.allowed, 3),
   };
@@ -289,7 +292,7 @@ if (flags.variant) {
 } else {
   const here = dirname(fileURLToPath(import.meta.url));
   const out = resolve(flags.out ?? resolve(here, "../../../reports/view.json"));
-  const loadBefore = loadavg().map((n) => round(n, 2));
+  const provenance = startReport("./medrec run bench:view", resolve(here, "../../.."));
   const variants = flags.variants.split(",");
   // The snapshot's PostgreSQL: a real server on 127.0.0.1, for this run only.
   const pg = variants.some((v) => v === "followed" || v === "resume") ? await startTestPostgres() : undefined;
@@ -343,7 +346,10 @@ if (flags.variant) {
     decisionUs > GOALS.decisionUs && `decision ${decisionUs} µs > ${GOALS.decisionUs} µs`,
   ].filter(Boolean);
   for (const m of missed) console.log(`target missed (${all.variant}): ${m}`);
+  const { machine } = provenance.provenance();
   const report = {
+    /** One process per variant; each decision percentile says its n (timed calls). */
+    runs: { variants: results.map((r) => r.variant), decisionCallsPerVariant: CALLS },
     bench: "view",
     smoke: flags.smoke,
     relationships: shape.relationships,
@@ -367,22 +373,14 @@ if (flags.variant) {
       "method (followed): the view follows only this provider's relationships (ids from its patients table, or linked by the writer before creation) and their patients' agents; with more ids than one eth_getLogs topic batch (1,000) it fetches each contract's logs unfiltered in 500-block chunks and keeps its own by the id / agent topic before decoding (keepFollowed); the whole city stream is generated in the process, outside the timer",
       "catchUpS (followed): wall time of JSON.parse of the node's answers (parseS; the JSON is encoded outside the timer) + keepFollowed + applyLogs over all 5.7 M logs (only this provider's decoded) plus saving the whole snapshot to PostgreSQL in one transaction; cpuS is this process's CPU time in those parts (the machine was shared: load average below). NOT measured: the node reading and JSON-encoding 5.7 M logs (~3.5 GB of JSON in ~11,400 responses of ~50,000 logs) and the transfer — they bound a real catch-up from empty; a topic filter on the node instead costs it one scan of the chain per 1,000 ids (geth matches sub-topics linearly), 20 scans here",
       "resumeS: a restart — the snapshot loaded from PostgreSQL and the view state built; nothing is fetched before the saved cursor (chain-view.int.test.ts asserts it on geth), so only the blocks since then are fetched",
-      `catchUpCpuS: the same parts in this process's CPU time (${all.cpuS} s against ${all.catchUpS} s wall): the rest is waiting for a core (load average ${loadBefore[0]} before, ${loadavg()[0]?.toFixed(2)} after, on ${cpus().length} cores)`,
+      `catchUpCpuS: the same parts in this process's CPU time (${all.cpuS} s against ${all.catchUpS} s wall): the rest is waiting for a core (load average ${machine.loadBefore[0]} before, ${machine.loadAfter[0]} after, on ${cpus().length} cores)`,
       "rssMiB: process RSS after gc(), the generator's and the JSON's pages included; heapUsedMiB is the view's live size",
       "decisionUs: p50 of max(viewerScopes, isPatientController), callers' addresses lowercase so getAddress checksums them (keccak) as in production",
       "before (commit e871ee2, same stream): whole network decoded 766 s / 4.8 GiB RSS; dropping other providers' relationships before decoding 110 s / 0.96 GiB heap, all 700,000 agents held (variants all, ours: --variants all,ours)",
     ],
     variants: results,
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model ?? "unknown",
-      memoryGiB: round(totalmem() / 1024 ** 3),
-      node: process.version,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: loadavg().map((n) => round(n, 2)),
-    },
-    at: new Date().toISOString(),
+    machine: { ...machine, memoryGiB: round(totalmem() / 1024 ** 3) },
   };
-  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  provenance.write(out, report);
   console.log(`wrote ${out}`);
 }

@@ -12,13 +12,15 @@
  *   viewer's SIWE session every 50 ms), ≥ 10 runs;
  * - the initial JS (what index.html loads before any lazy chunk), gzip;
  * - the lifetime: first verified entries on screen, all pages verified, long tasks and the input
- *   delay of clicks made while it loads (the last run under the CPU profiler: where time goes).
- * Figures are printed and written to reports/dapp.json; nothing here asserts a time.
+ *   delay of clicks made while it loads, ≥ 5 runs (the last under the CPU profiler: where time goes).
+ * Figures are printed and written to reports/dapp.json through testkit's startReport (commit,
+ * machine, load, runs); every percentile is testkit's summarize (nearest rank, with its n).
+ * Nothing here asserts a time.
  *
- *   node bench/dapp.ts [--runs 10] [--lifetime-runs 2] [--out FILE]
+ *   node bench/dapp.ts [--runs 10] [--lifetime-runs 5] [--out FILE]
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -42,7 +44,7 @@ import {
   patientNetworkFromManifest,
   shareRecords,
 } from "@medrec/protocol/patient";
-import { eventually, percentile } from "@medrec/testkit";
+import { eventually, startReport, summarize } from "@medrec/testkit";
 import type { Page } from "playwright-core";
 import { encodeFunctionData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -77,23 +79,20 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: node bench/dapp.ts [--runs 10] [--lifetime-runs 2] [--parts timeline,revoke,lifetime] [--out FILE] [--profile-out FILE.cpuprofile]",
+    "usage: node bench/dapp.ts [--runs 10] [--lifetime-runs 5] [--parts timeline,revoke,lifetime] [--out FILE] [--profile-out FILE.cpuprofile]",
   );
   process.exit(0);
 }
 const RUNS = Math.max(1, Number(flags.runs ?? 10));
-const LIFETIME_RUNS = Math.max(1, Number(flags["lifetime-runs"] ?? 2));
+const LIFETIME_RUNS = Math.max(1, Number(flags["lifetime-runs"] ?? 5));
 /** Which parts to run (all by default); a partial run writes only what it measured. */
 const PARTS = new Set((flags.parts ?? "timeline,revoke,lifetime").split(",").map((p) => p.trim()));
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const OUT = flags.out ? path.resolve(flags.out) : path.join(ROOT, "reports", "dapp.json");
 
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
-const load = () => loadavg().map((x) => round(x, 2));
-const stats = <P extends number>(xs: number[], ps: readonly P[]) => ({
-  ...(Object.fromEntries(ps.map((p) => [`p${p}`, round(percentile(xs, p))])) as Record<`p${P}`, number>),
-  runs: xs.map((x) => round(x)),
-});
+/** testkit's summary (n, nearest-rank percentiles) in whole ms, and every run's figure. */
+const stats = (xs: number[]) => ({ ...summarize(xs, 0), runs: xs.map((x) => round(x)) });
 const say = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 /** What index.html loads before any lazy chunk: its module script and modulepreloads, gzip. */
@@ -354,7 +353,8 @@ async function setUpLifetime(system: System, at: ProviderHandle, mnemonic: strin
 }
 
 // ——— the run ———
-const loadBefore = load();
+const provenance = startReport("./medrec run bench:dapp", ROOT);
+const loadBefore = provenance.loadBefore;
 say(`bench:dapp — ${cpus().length} cores, load ${loadBefore.join(" ")}`);
 // The browser tests' network and Chromium (test/browser.support.ts).
 const startedAt = performance.now();
@@ -424,38 +424,33 @@ try {
     clicks: number;
     slowEvents: Milestones["slowEvents"];
   }[] = [];
-  const median = (key: "firstScreenMs" | "allVerifiedMs") =>
-    round(
-      percentile(
-        lifetimeRuns.map((r) => r[key]),
-        50,
-      ),
+  /** The lifetime's figure `key` over its counted runs: n, nearest-rank percentiles (p50 is the median). */
+  const lifetimeStat = (key: "firstScreenMs" | "allVerifiedMs" | "longestTaskMs" | "inputDelayMaxMs") =>
+    summarize(
+      lifetimeRuns.map((r) => r[key]),
+      0,
     );
   const report = () => {
     const r = {
-      timelineMs: stats(timeline, [50, 95] as const),
-      revokeMs: stats(revoke, [50, 99] as const),
+      runs: { timeline: timeline.length, revoke: revoke.length, lifetime: lifetimeRuns.length },
+      timelineMs: stats(timeline),
+      revokeMs: stats(revoke),
       initialJsGzipBytes: js.gzipBytes,
       lifetime: {
-        firstScreenMs: median("firstScreenMs"),
-        allVerifiedMs: median("allVerifiedMs"),
+        firstScreenMs: lifetimeStat("firstScreenMs"),
+        allVerifiedMs: lifetimeStat("allVerifiedMs"),
+        longestTaskMs: lifetimeStat("longestTaskMs"),
+        inputDelayMaxMs: lifetimeStat("inputDelayMaxMs"),
         resources: lifetimeStored,
         provider: at.name,
         runs: lifetimeRuns,
-      },
-      machine: {
-        cores: cpus().length,
-        cpu: cpus()[0]?.model,
-        loadBefore,
-        loadAfter: load(),
-        node: process.version,
       },
       notes: [] as string[],
       detail: {
         timeline: {
           resources: perProvider,
           shown,
-          unlockToRecordsScreenMs: stats(unlockOnly, [50, 95] as const),
+          unlockToRecordsScreenMs: stats(unlockOnly),
           requests,
           profile: timelineProfile,
         },
@@ -466,13 +461,12 @@ try {
         pageErrors: problems,
         goals: GOALS,
       },
-      at: new Date().toISOString(),
     };
     const met = {
       timelineP50: r.timelineMs.p50 <= GOALS.timelineP50Ms,
       revokeP99: r.revokeMs.p99 <= GOALS.revokeP99Ms,
       initialJs: js.gzipBytes <= GOALS.initialJsGzipBytes,
-      firstScreen: r.lifetime.firstScreenMs <= GOALS.firstScreenMs,
+      firstScreen: r.lifetime.firstScreenMs.p50 <= GOALS.firstScreenMs,
     };
     r.notes.push(
       `goals: ${Object.entries(met)
@@ -481,7 +475,7 @@ try {
     );
     return r;
   };
-  const save = () => writeFile(OUT, `${JSON.stringify(report(), null, 2)}\n`);
+  const save = async () => provenance.write(OUT, report());
   if (PARTS.has("timeline")) {
     for (let i = 0, tries = 0; timeline.length < RUNS && tries < RUNS + 5; tries++) {
       const m = await unlockToTimeline(page, sys.providers.length);
@@ -647,9 +641,11 @@ try {
   say(`revoke p50 ${report().revokeMs.p50} ms, p99 ${report().revokeMs.p99} ms`);
   say(`initial JS ${js.gzipBytes} bytes gzip`);
   say(
-    `lifetime first screen ${report().lifetime.firstScreenMs} ms, all verified ${report().lifetime.allVerifiedMs} ms`,
+    `lifetime (n = ${lifetimeRuns.length}) first screen p50 ${report().lifetime.firstScreenMs.p50} ms, all verified p50 ${report().lifetime.allVerifiedMs.p50} ms`,
   );
-  say(`load before ${loadBefore.join(" ")}, after ${load().join(" ")}; ${report().notes.join("; ")}`);
+  say(
+    `load before ${loadBefore.join(" ")}, after ${provenance.provenance().machine.loadAfter.join(" ")}; ${report().notes.join("; ")}`,
+  );
   say(`wrote ${OUT}`);
 } finally {
   await stop();

@@ -9,7 +9,7 @@ export async function writeCharts(dir: string, r: GatekeeperReport): Promise<str
     await writeChart(join(dir, name), spec);
     files.push(name);
   };
-  const machine = `${r.machine.cores} cores, load average ${r.machine.loadAverageStart[0]} → ${r.machine.loadAverageEnd[0]}`;
+  const machine = `${r.machine.cores} cores, load average ${r.machine.loadBefore[0]} → ${r.machine.loadAfter[0]}`;
   const targets = [
     { name: "MedRec gatekeeper (audited)", m: { readsPerSec: r.readsPerSec, p99: r.latencyMs.p99 } },
     {

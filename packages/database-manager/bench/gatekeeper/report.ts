@@ -24,7 +24,7 @@ export function buildReport(input: {
   runs: number;
   windowS: number;
   concurrency: number;
-  sweep: { concurrency: number; readsPerSec: number; p50: number; p99: number; errors: number }[];
+  sweep: { concurrency: number; readsPerSec: number; n: number; p50: number; p99: number; errors: number }[];
   readsMachine: MachineLoad;
   growth: {
     windowS: number;
@@ -45,8 +45,8 @@ export function buildReport(input: {
     node: string;
     geth: string;
     postgres: string;
-    loadAverageStart: number[];
-    loadAverageEnd: number[];
+    loadBefore: number[];
+    loadAfter: number[];
   };
   warnings: string[];
   smoke: boolean;
@@ -82,7 +82,7 @@ export function buildReport(input: {
       readsMachine: input.growth.readsMachine,
       ingest: input.growth.ingest,
     },
-    revocationUnderLoadMs: { p50: input.revocation.p50, p99: input.revocation.p99 },
+    revocationUnderLoadMs: { n: input.revocation.n, p50: input.revocation.p50, p99: input.revocation.p99 },
     revocation: input.revocation,
     runs: input.runs,
     windowS: input.windowS,
@@ -108,7 +108,6 @@ export function buildReport(input: {
     warnings: input.warnings,
     smoke: input.smoke,
     durationS: input.durationS,
-    date: new Date().toISOString(),
   };
 }
 
@@ -123,7 +122,7 @@ function notesOf(input: Parameters<typeof buildReport>[0]): string[] {
     notes.push(
       `${unavailable} reads were answered 503 (not counted as reads): the chain view fell behind its limits (CHAIN_MAX_STALENESS_MS, CHAIN_MAX_LAG_BLOCKS, CHAIN_MAX_HEAD_AGE_SECONDS) while the machine was saturated, and the gatekeeper refuses rather than decide on stale permissions`,
     );
-  const load = input.machine.loadAverageStart[0] ?? 0;
+  const load = input.machine.loadBefore[0] ?? 0;
   if (load > input.machine.cores)
     notes.push(
       `the 1-minute load average was ${load} at the start on ${input.machine.cores} cores: other processes competed for the CPU throughout, so absolute figures are lower and spreads wider than on a quiet machine; the interleaved windows expose ours, bare and the peer to the same competition`,
@@ -159,7 +158,7 @@ export function printReport(r: GatekeeperReport) {
     ["Node / geth / PostgreSQL", `${r.machine.node} / ${r.machine.geth} / ${r.machine.postgres}`],
     [
       "load average (1/5/15 min)",
-      `${r.machine.loadAverageStart.join(" ")} at start → ${r.machine.loadAverageEnd.join(" ")} at end`,
+      `${r.machine.loadBefore.join(" ")} at start → ${r.machine.loadAfter.join(" ")} at end`,
     ],
     [
       "durability",

@@ -4,10 +4,10 @@ import { ratios, repeated, spread } from "./stats.ts";
 
 describe("spread", () => {
   it("default: the median, min and max of an odd count, values kept in run order", () => {
-    assert.deepEqual(spread([30, 10, 20]), { median: 20, min: 10, max: 30, runs: [30, 10, 20] });
+    assert.deepEqual(spread([30, 10, 20]), { n: 3, median: 20, min: 10, max: 30, runs: [30, 10, 20] });
   });
-  it("behavior: an even count takes the mean of the middle two", () => {
-    assert.equal(spread([4, 1, 3, 2]).median, 2.5);
+  it("behavior: an even count takes the lower middle (nearest rank, as every report's percentiles)", () => {
+    assert.equal(spread([4, 1, 3, 2]).median, 2);
   });
   it("behavior: no values give NaN, not zero", () => {
     assert.ok(Number.isNaN(spread([]).median));

@@ -2,24 +2,23 @@
  * Pure arithmetic of bench:gatekeeper's report: the median and spread of repeated windows, and
  * the ratios of ours to the bare handler's. No I/O; unit-tested in stats.test.ts.
  */
+import { percentile } from "@medrec/testkit";
 
 export const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
-/** The median and the spread (min, max) of repeated measurements, with every value kept. */
-export type Spread = { median: number; min: number; max: number; runs: number[] };
+/**
+ * How many repeated measurements, their median (nearest rank, as testkit's percentile and summarize
+ * compute every percentile in reports/) and spread (min, max), with every value kept.
+ */
+export type Spread = { n: number; median: number; min: number; max: number; runs: number[] };
 
 export function spread(values: readonly number[]): Spread {
-  if (values.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN, runs: [] };
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median =
-    sorted.length % 2 === 1
-      ? (sorted[mid] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  if (values.length === 0) return { n: 0, median: Number.NaN, min: Number.NaN, max: Number.NaN, runs: [] };
   return {
-    median: round(median),
-    min: round(sorted[0] as number),
-    max: round(sorted[sorted.length - 1] as number),
+    n: values.length,
+    median: round(percentile(values, 50)),
+    min: round(percentile(values, 0)),
+    max: round(percentile(values, 100)),
     runs: values.map((v) => round(v)),
   };
 }
