@@ -1,69 +1,91 @@
 #!/usr/bin/env node
 /**
- * `bench:chain` — grant transactions on a real 3-provider geth v1.13.15 Clique network on 127.0.0.1
- * (each provider a sealer with IPC only + a non-signing RPC node that the load is sent to)
- * with a 1 s block period:
+ * `bench:chain` — grants on a real 3-provider geth v1.13.15 Clique network on 127.0.0.1, the
+ * launcher's topology (each provider a sealer with IPC only + a non-signing RPC node; load and
+ * receipts go through the RPC nodes), 1 s block period, measured two ways on the same network:
  *
- *  (a) inclusion latency: ≥ 200 grants sent one by one at a modest Poisson rate (not saturating),
- *      each timed from just before `eth_sendRawTransaction` to its receipt being returned by the
- *      node it was sent to (receipts fetched on every `newHeads` notification of that node);
- *  (b) sustained throughput: ≥ 60 s (by block timestamps) of load from several patients that keeps
- *      a backlog in the pools; tx/s = grants confirmed with status 1 in the window's blocks ÷ the
- *      window's seconds. Every receipt of the window is checked after the run.
+ *  - **relayed** (the headline: how the system sends a patient's grant) — the patient signs an
+ *    EIP-712 ForwardRequest (ERC-2771) and its provider's relayer sends `MedRecForwarder.execute`;
+ *  - **direct** — the patient sends `Relationship.grant` itself.
  *
- * Prints a table and writes `reports/chain.json` at the repository root. A missed target is printed
- * as "target missed: …" but the exit code stays 0 (1 only if the benchmark itself fails). geth
- * processes and temp dirs are removed at the end, on errors, and on Ctrl-C.
+ * Each mode: (a) inclusion latency: ≥ 200 grants sent one by one at a modest Poisson rate, each
+ * timed from just before `eth_sendRawTransaction` to its receipt on the node it was sent to; (b)
+ * sustained throughput: ≥ 60 s (by block timestamps) of a backlog kept in the pools; tx/s = grants
+ * confirmed with status 1 in the window's blocks ÷ the window's seconds, every receipt checked; gas
+ * per block and each kind of transaction's share of it; empty and out-of-turn blocks; reorgs from
+ * every node's geth.log.
+ *
+ * Prints a table per mode and writes `reports/chain.json` (with its provenance: commit, load before
+ * and after) at the repository root. A missed target is printed but the exit code stays 0 (1 only if
+ * the benchmark itself fails). geth processes and temp dirs are removed at the end, on errors, and on Ctrl-C.
  *
  *   node bench/chain.ts [--senders 24] [--duration 60] [--latency-sends 240] [--latency-rate 5]
- *                       [--gas-limit 45000000] [--backlog N] [--presign N] [--out FILE] [--smoke]
- */ import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, relative } from "node:path";
+ *                       [--gas-limit 45000000] [--backlog N] [--presign N] [--modes relayed,direct]
+ *                       [--geth-arg=--flag …] [--out FILE] [--smoke]
+ */
+import { relative } from "node:path";
+import { startReport } from "@medrec/testkit";
 import { parseOptions } from "./chain/config.ts";
 import { measureLatency } from "./chain/latency.ts";
-import { cleanup, interrupted } from "./chain/process.ts";
-import { buildReport, printReport } from "./chain/report.ts";
+import { CHAIN_NOTES } from "./chain/notes.ts";
+import { cleanup, interrupted, log } from "./chain/process.ts";
+import { buildReport, type ModeRun, printMode } from "./chain/report.ts";
 import { setUp } from "./chain/setup.ts";
 import { measureThroughput } from "./chain/throughput.ts";
+import { TXPOOL_FLAGS } from "./geth-flags.ts";
 
 const { opts, smoke, outPath } = parseOptions(process.argv.slice(2));
 
 async function main(): Promise<void> {
-  const setup = await setUp(opts, smoke);
-  const { network, rpcs, signGrant } = setup;
-
-  // (a) Inclusion latency
-  const latency = await measureLatency(opts, network, rpcs, setup.latencySenders, signGrant);
-
-  // (b) Sustained throughput
-  const throughput = await measureThroughput(
-    opts,
-    network,
-    rpcs,
-    setup.loadSenders,
-    signGrant,
-    setup.relationshipAddress,
-    setup.grantEstimate,
+  const provenance = startReport(
+    `./medrec run bench:chain${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
   );
+  const setup = await setUp(opts, smoke);
+  const { network, rpcs } = setup;
 
-  const { report, lat } = buildReport({
+  const runs: ModeRun[] = [];
+  for (const mode of opts.modes) {
+    const sign = mode === "relayed" ? setup.signRelayedGrant : setup.signGrant;
+    log(`— ${mode} grants —`);
+    const latency = await measureLatency(opts, network, rpcs, setup.latencySenders, sign);
+    const throughput = await measureThroughput(
+      opts,
+      network,
+      rpcs,
+      setup.loadSenders,
+      sign,
+      {
+        target: mode === "relayed" ? setup.forwarderAddress : setup.relationshipAddress,
+        relationship: setup.relationshipAddress,
+        forwarder: setup.forwarderAddress,
+      },
+      mode === "relayed" ? setup.executeSteadyGas : setup.grantEstimate,
+    );
+    const run: ModeRun = {
+      mode,
+      latency,
+      throughput,
+      grantEstimate: mode === "relayed" ? setup.executeEstimate : setup.grantEstimate,
+      grantGasLimit: mode === "relayed" ? setup.executeGasLimit : setup.grantGasLimit,
+    };
+    runs.push(run);
+    printMode(run, opts);
+  }
+
+  const body = buildReport({
     opts,
-    latency,
-    throughput,
+    runs,
     latencySenders: setup.latencySenders.length,
     loadSenders: setup.loadSenders.length,
-    grantEstimate: setup.grantEstimate,
-    grantGasLimit: setup.grantGasLimit,
-    environment: setup.environment,
+    environment: { geth: setup.environment.geth, platform: setup.environment.platform },
     foreignAtStart: setup.foreignAtStart,
+    gethFlags: [...TXPOOL_FLAGS, ...opts.gethArgs],
+    notes: CHAIN_NOTES,
   });
-  printReport(report, lat, throughput, opts);
-  if (smoke) {
-    console.log("smoke run: reports/chain.json not written");
-  } else {
-    await mkdir(dirname(outPath), { recursive: true });
-    await writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`wrote ${relative(process.cwd(), outPath)}`);
+  if (smoke) console.log("\nsmoke run: reports/chain.json not written");
+  else {
+    provenance.write(outPath, body);
+    console.log(`\nwrote ${relative(process.cwd(), outPath)}`);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { type Summary, summarize } from "./stats.ts";
+import { type Summary, summarize } from "@medrec/testkit";
 
 /** geth's duration format (`common.PrettyDuration`): 731.292µs, 877.231ms, 1.234s, 1m2.5s. */
 export function parseGoDuration(text: string): number | undefined {
@@ -62,6 +62,36 @@ export async function blockTimings(
     }
   }
   return { buildMs: summarize(build), importMs: summarize(imports), sidechainImports };
+}
+
+/**
+ * Reorgs each node went through while blocks `from`…`to` were sealed, from its geth.log ("Chain
+ * reorg detected": the canonical chain switched to a heavier branch, dropping `drop` blocks — in
+ * Clique, when an in-turn block (difficulty 2) arrives after an out-of-turn one for the same
+ * height was already imported). Keyed by the names given.
+ */
+export async function reorgsInLogs(
+  logs: Readonly<Record<string, string>>,
+  from: bigint,
+  to: bigint,
+): Promise<Record<string, { reorgs: number; droppedBlocks: number }>> {
+  const out: Record<string, { reorgs: number; droppedBlocks: number }> = {};
+  for (const [name, path] of Object.entries(logs)) {
+    const text = await readFile(path, "utf8").catch(() => "");
+    let reorgs = 0;
+    let droppedBlocks = 0;
+    for (const line of text.split("\n")) {
+      if (!line.includes("Chain reorg detected")) continue;
+      const n = /\bnumber=([\d,]+)/.exec(line)?.[1];
+      if (!n) continue;
+      const number = BigInt(n.replaceAll(",", ""));
+      if (number < from - 1n || number > to) continue;
+      reorgs++;
+      droppedBlocks += Number(/\bdrop=([\d,]+)/.exec(line)?.[1]?.replaceAll(",", "") ?? "0");
+    }
+    out[name] = { reorgs, droppedBlocks };
+  }
+  return out;
 }
 
 /** Pids of geth processes on this machine other than `ours` (Linux /proc; empty elsewhere). */

@@ -47,6 +47,8 @@ export function parseOptions(args: string[]) {
       backlog: { type: "string" },
       presign: { type: "string" },
       warmup: { type: "string" },
+      modes: { type: "string" },
+      "geth-arg": { type: "string", multiple: true },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -56,7 +58,9 @@ export function parseOptions(args: string[]) {
     console.log(
       "usage: node bench/chain.ts [--senders 24] [--duration 60] [--latency-sends 240] [--latency-rate 5]\n" +
         "                           [--gas-limit 45000000] [--backlog N] [--presign N] [--warmup 5]\n" +
-        "                           [--out reports/chain.json] [--smoke]\n" +
+        "                           [--modes relayed,direct] [--geth-arg=--flag ...] [--out reports/chain.json] [--smoke]\n" +
+        "--modes: which paths to measure, in order (default relayed — the headline — then direct).\n" +
+        "--geth-arg: an extra geth flag for every node (repeat it; e.g. --geth-arg=--cache.noprefetch) — for experiments.\n" +
         "--smoke: a short run (30 latency sends, 15 s window) that prints figures but writes no report.",
     );
     process.exit(0);
@@ -71,6 +75,11 @@ export function parseOptions(args: string[]) {
     return n;
   }
   const smoke = flags.smoke === true;
+  const modes = (flags.modes ?? "relayed,direct").split(",").map((m) => m.trim());
+  if (modes.length === 0 || modes.some((m) => m !== "relayed" && m !== "direct")) {
+    console.error(`--modes takes relayed and/or direct, got ${flags.modes}`);
+    process.exit(2);
+  }
   const opts = {
     senders: intFlag("senders", flags.senders, 24, SEALERS),
     durationSeconds: intFlag("duration", flags.duration, smoke ? 15 : 60, smoke ? 5 : MIN.durationSeconds),
@@ -85,6 +94,8 @@ export function parseOptions(args: string[]) {
     backlog: flags.backlog === undefined ? undefined : intFlag("backlog", flags.backlog, 0, 100),
     presign: flags.presign === undefined ? undefined : intFlag("presign", flags.presign, 0, 0),
     warmupSeconds: intFlag("warmup", flags.warmup, 5, 1),
+    modes: modes as ("relayed" | "direct")[],
+    gethArgs: flags["geth-arg"] ?? [],
   };
   if (!(opts.latencyRate > 0 && opts.latencyRate <= 20)) {
     console.error("--latency-rate must be in (0, 20] sends per second");

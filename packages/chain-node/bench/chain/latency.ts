@@ -1,8 +1,9 @@
 /** (a) Inclusion latency: grants sent one by one at a Poisson rate, each timed to its receipt. */
+
+import { summarize } from "@medrec/testkit";
 import type { Hex } from "viem";
 import type { Network } from "../../src/index.ts";
 import { type Head, type Receipt, type Rpc, sleep, watchHeads } from "../rpc.ts";
-import { summarize } from "../stats.ts";
 import type { Sender, SignedTx } from "../txs.ts";
 import { type BenchOptions, SEALERS } from "./config.ts";
 import { ignoreWhenStopping, log } from "./process.ts";

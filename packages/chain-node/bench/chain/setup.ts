@@ -1,14 +1,25 @@
 /**
  * bench:chain's set-up: a 3-provider network in a temp dir (stopped and removed by the cleanup),
- * Agent and Relationship deployed, every patient registered with one relationship.
+ * MedRecForwarder, Agent and Relationship deployed as the system deploys them (Agent trusts the
+ * forwarder), every patient registered with one relationship, and one relayer per provider.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { agentAbi, agentBytecode, relationshipAbi } from "@medrec/protocol";
 import {
+  agentAbi,
+  agentBytecode,
+  type ForwardRequest,
+  medRecForwarderAbi,
+  medRecForwarderBytecode,
+  relationshipAbi,
+  signForwardRequest,
+  toForwardRequestData,
+} from "@medrec/protocol";
+import {
+  concat,
   decodeFunctionResult,
   encodeAbiParameters,
   encodeDeployData,
@@ -16,7 +27,6 @@ import {
   type Hex,
   keccak256,
   toHex,
-  zeroAddress,
 } from "viem";
 import { findGeth, type Network, startNetwork, stopNetwork } from "../../src/index.ts";
 import { otherGethProcesses } from "../diagnostics.ts";
@@ -56,10 +66,14 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
   const latencySenderCount = 6;
   const deployer = new Sender(0);
   const delegate = new Sender(0);
+  // One relayer per provider, sending through its own provider's RPC node (a gatekeeper's relay).
+  const relayers = Array.from({ length: SEALERS }, (_, k) => new Sender(k));
   const latencySenders = Array.from({ length: latencySenderCount }, (_, i) => new Sender(i % SEALERS));
   const loadSenders = Array.from({ length: opts.senders }, (_, i) => new Sender(i % SEALERS));
   const patients = [...latencySenders, ...loadSenders];
-  const prefund = Object.fromEntries([deployer, delegate, ...patients].map((s) => [s.address, PREFUND]));
+  const prefund = Object.fromEntries(
+    [deployer, delegate, ...relayers, ...patients].map((s) => [s.address, PREFUND]),
+  );
 
   // Network (in our own temp dir, so an interrupted start-up is cleaned up too)
   const work = await mkdtemp(join(tmpdir(), "medrec-bench-"));
@@ -76,7 +90,7 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
     prefund,
     scrypt: "light",
     binary: gethBinary,
-    extraArgs: TXPOOL_FLAGS,
+    extraArgs: [...TXPOOL_FLAGS, ...opts.gethArgs],
     readyTimeoutMs: 90_000,
   });
   cleanups.push(async () => {
@@ -118,9 +132,23 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
   const estimate = async (from: string, to: string | null, data: Hex) =>
     BigInt(await node0.call<string>("eth_estimateGas", [{ from, ...(to ? { to } : {}), data }]));
 
-  // Agent(trustedForwarder): the grants are sent directly, so no forwarder (address zero) — a
-  // direct call costs the same either way (the forwarder is an immutable compared with msg.sender).
-  const agentDeployData = encodeDeployData({ abi: agentAbi, bytecode: agentBytecode, args: [zeroAddress] });
+  // MedRecForwarder, then Agent(trustedForwarder) (→ Relationship), as deployRegistry does. A direct
+  // call costs the same as without a forwarder (it is an immutable compared with msg.sender).
+  const forwarderData = encodeDeployData({ abi: medRecForwarderAbi, bytecode: medRecForwarderBytecode });
+  const forwarderTx = await deployer.sign({
+    chainId,
+    to: null,
+    data: forwarderData,
+    gas: ((await estimate(deployer.address, null, forwarderData)) * 12n) / 10n,
+    fees: SETUP_FEES,
+  });
+  const forwarderAddress = (await mine([forwarderTx], "deploy")).get(forwarderTx.hash)?.contractAddress;
+  if (!forwarderAddress) throw new Error("MedRecForwarder deployment has no contract address");
+  const agentDeployData = encodeDeployData({
+    abi: agentAbi,
+    bytecode: agentBytecode,
+    args: [forwarderAddress],
+  });
   const deployGas = await estimate(deployer.address, null, agentDeployData);
   const deployTx = await deployer.sign({
     chainId,
@@ -206,9 +234,60 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
   const grantGasLimit = (grantEstimate * 11n) / 10n;
   const signGrant = (s: Sender) =>
     s.sign({ chainId, to: relationshipAddress, data: grantFor(s), gas: grantGasLimit, fees: FEES });
+
+  // Relayed grants, as the system sends them: the patient signs an EIP-712 ForwardRequest (its
+  // forwarder nonce kept here; the forwarded call's gas estimated from the forwarder with the
+  // patient appended, plus buildForwardRequest's 25 %), and the relayer of the patient's provider
+  // sends `execute(request)` (gas limit: the estimate + 20 %, as relay.service does).
+  const domain = { chainId, forwarder: forwarderAddress };
+  const forwarderNonces = new Map<string, bigint>();
+  const p0 = patients[0] as Sender;
+  const forwardedGas =
+    ((await estimate(forwarderAddress, relationshipAddress, concat([grantFor(p0), p0.address]))) * 125n) /
+    100n;
+  const executeData = async (p: Sender, nonce: bigint) => {
+    const request: ForwardRequest = {
+      from: p.address,
+      to: relationshipAddress,
+      value: 0n,
+      gas: forwardedGas,
+      nonce,
+      deadline: Math.floor(Date.now() / 1000) + 600,
+      data: grantFor(p),
+    };
+    const signature = await signForwardRequest(p.account, request, domain);
+    return encodeFunctionData({
+      abi: medRecForwarderAbi,
+      functionName: "execute",
+      args: [toForwardRequestData(request, signature)],
+    });
+  };
+  // A patient's first request also writes its forwarder nonce (a fresh slot): the dearest case.
+  const executeEstimate = await estimate(
+    (relayers[0] as Sender).address,
+    forwarderAddress,
+    await executeData(p0, 0n),
+  );
+  const executeGasLimit = (executeEstimate * 12n) / 10n;
+  // Later requests update that nonce instead (5,000 gas, not 22,100): what a block holds is
+  // counted with this figure (it sizes the pre-signed stock of transactions).
+  const executeSteadyGas = executeEstimate - 17_100n;
+  const signRelayedGrant = async (p: Sender) => {
+    const nonce = forwarderNonces.get(p.address) ?? 0n;
+    forwarderNonces.set(p.address, nonce + 1n);
+    const data = await executeData(p, nonce);
+    return (relayers[p.node] as Sender).sign({
+      chainId,
+      to: forwarderAddress,
+      data,
+      gas: executeGasLimit,
+      fees: FEES,
+    });
+  };
   log(
     `${patients.length} patients registered, ${patients.length} relationships created; ` +
-      `grant ≈ ${grantEstimate.toLocaleString("en-US")} gas (tx gas limit ${grantGasLimit.toLocaleString("en-US")})`,
+      `grant ≈ ${grantEstimate.toLocaleString("en-US")} gas direct (tx gas limit ${grantGasLimit.toLocaleString("en-US")}), ` +
+      `≈ ${executeEstimate.toLocaleString("en-US")} relayed (execute gas limit ${executeGasLimit.toLocaleString("en-US")})`,
   );
   return {
     environment,
@@ -218,8 +297,13 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
     latencySenders,
     loadSenders,
     signGrant,
+    signRelayedGrant,
     relationshipAddress,
+    forwarderAddress,
     grantEstimate,
     grantGasLimit,
+    executeEstimate,
+    executeGasLimit,
+    executeSteadyGas,
   };
 }

@@ -3,12 +3,12 @@
  * every receipt of the window checked afterwards.
  */
 import { join } from "node:path";
-import { eventually } from "@medrec/testkit";
+import { eventually, summarize } from "@medrec/testkit";
 import type { Hex } from "viem";
 import type { Network } from "../../src/index.ts";
-import { blockTimings, otherGethProcesses } from "../diagnostics.ts";
+import { blockTimings, otherGethProcesses, reorgsInLogs } from "../diagnostics.ts";
 import { type Head, type Receipt, type Rpc, sleep, watchHeads } from "../rpc.ts";
-import { processCpuSeconds, summarize } from "../stats.ts";
+import { processCpuSeconds } from "../stats.ts";
 import type { Sender, SignedTx } from "../txs.ts";
 import type { BenchOptions } from "./config.ts";
 import { log } from "./process.ts";
@@ -28,7 +28,8 @@ export async function measureThroughput(
   rpcs: Rpc[],
   senders: Sender[],
   signGrant: (s: Sender) => Promise<SignedTx>,
-  relationshipAddress: `0x${string}`,
+  /** Where the grants go: the Relationship (direct) or the forwarder (relayed); the other is told apart. */
+  contracts: { target: `0x${string}`; relationship: `0x${string}`; forwarder: `0x${string}` },
   grantGas: bigint,
 ) {
   const lanes = network.nodes.map((_, k) => ({
@@ -193,6 +194,7 @@ export async function measureThroughput(
     timestamp: Hex;
     gasUsed: Hex;
     baseFeePerGas: Hex;
+    difficulty: Hex;
     transactions: Hex[];
   };
   const canonical: Block[] = [];
@@ -215,17 +217,28 @@ export async function measureThroughput(
   let failed = 0;
   let other = 0;
   let grantGasSum = 0n;
-  const rel = relationshipAddress.toLowerCase();
+  const target = contracts.target.toLowerCase();
+  const kindOf = (to: string | null) =>
+    to?.toLowerCase() === contracts.forwarder.toLowerCase()
+      ? "relayedGrant"
+      : to?.toLowerCase() === contracts.relationship.toLowerCase()
+        ? "directGrant"
+        : "other";
+  const gasByKind: Record<string, number> = {};
   for (const b of canonical) {
     const receipts = await blockReceipts(rpc0, b);
     for (const r of receipts) {
-      if (r.to?.toLowerCase() !== rel) other++;
+      const kind = kindOf(r.to);
+      gasByKind[kind] = (gasByKind[kind] ?? 0) + Number(BigInt(r.gasUsed));
+      if (r.to?.toLowerCase() !== target) other++;
       else if (r.status === "0x1") {
         confirmed++;
         grantGasSum += BigInt(r.gasUsed);
       } else failed++;
     }
   }
+  const gasInWindow = canonical.reduce((a, b) => a + Number(BigInt(b.gasUsed)), 0);
+  const gasLimitInWindow = Number(opts.gasLimit) * canonical.length;
   const firstTs = BigInt(startCanonical.timestamp);
   const lastTs = BigInt((canonical[canonical.length - 1] as Block).timestamp);
   const windowSeconds = Number(lastTs - firstTs);
@@ -238,6 +251,18 @@ export async function measureThroughput(
     startBlock.number + 1n,
     endBlock.number,
   );
+  const reorgsByNode = await reorgsInLogs(
+    Object.fromEntries(
+      network.state.nodes.flatMap((n, k) => [
+        [`sealer-${k}`, join(n.dataDir, "geth.log")],
+        [`rpc-${k}`, join(n.rpc.dataDir, "geth.log")],
+      ]),
+    ),
+    startBlock.number + 1n,
+    endBlock.number,
+  );
+  const timestamps = [startCanonical, ...canonical].map((b) => Number(BigInt(b.timestamp)));
+  const intervals = timestamps.slice(1).map((t, i) => t - (timestamps[i] as number));
 
   const inWindow = new Set(numbers);
   const underLoad = underLoadAll.filter((x) => inWindow.has(x.block)).map((x) => x.includedAt - x.sentAt);
@@ -269,6 +294,17 @@ export async function measureThroughput(
     txPerBlock: summarize(canonical.map((b) => b.transactions.length)),
     gasPerBlock: summarize(canonical.map((b) => Number(BigInt(b.gasUsed)))),
     gasPerGrant: confirmed > 0 ? Number(grantGasSum / BigInt(confirmed)) : 0,
+    /** Each kind's share of the gas the window's blocks used, and the blocks' share of their gas limit. */
+    gasShare: {
+      ofGasUsed: Object.fromEntries(
+        Object.entries(gasByKind).map(([k, v]) => [k, gasInWindow > 0 ? round3(v / gasInWindow) : 0]),
+      ),
+      gasUsedOfGasLimit: gasLimitInWindow > 0 ? round3(gasInWindow / gasLimitInWindow) : 0,
+    },
+    blockIntervalSeconds: summarize(intervals),
+    /** Blocks sealed out of turn (difficulty 1): the in-turn sealer's block was late. */
+    outOfTurnBlocks: canonical.filter((b) => BigInt(b.difficulty) === 1n).length,
+    reorgsByNode,
     baseFee: {
       first: Number(BigInt((canonical[0] as Block).baseFeePerGas)),
       last: Number(BigInt((canonical[canonical.length - 1] as Block).baseFeePerGas)),
@@ -287,6 +323,8 @@ export async function measureThroughput(
     otherGeth: Math.max(othersAtOpen.length, othersAtClose.length),
   };
 }
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 async function blockReceipts(rpc: Rpc, block: { number: Hex; transactions: Hex[] }): Promise<Receipt[]> {
   if (block.transactions.length === 0) return [];
