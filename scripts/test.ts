@@ -1,138 +1,103 @@
 /**
- * `./medrec test`: every check and test suite of the monorepo, in order, with one summary at the end.
- * Each step's own output streams through; counts are read from the runners' closing lines
- * (Hardhat's "N passing / N failing", node:test's "ℹ pass N / ℹ fail N", Vitest's "Tests  N failed | N passed").
+ * `./medrec test`: every check and test suite of the monorepo, with one summary at the end.
+ *
+ * Steps run on at most two lanes (one on a one-core machine; MEDREC_TEST_LANES=1 runs them one at a
+ * time): a step starts when the steps it `needs` have passed, steps with the same `exclusive` key
+ * never overlap, and among the steps that may start the one listed first goes first. The real-geth
+ * suites are the long chain (about three quarters of the run), so they and what they need come first
+ * and the quick checks fill the other lane beside them. A step running alone streams its output; one
+ * running beside it is printed whole when it ends (scripts/test-runner.ts).
+ *
+ * At the end a table gives each step's time and counts (passed, failed, cancelled, skipped, todo,
+ * read from the runner's closing lines by scripts/test-summary.ts) or what went wrong, then the
+ * verdict line "N passed, N failed". "failed" counts every test that did not pass (failed and
+ * cancelled) and one for each other problem: a suite without its summary, a runner that crashed or
+ * exited non-zero with no failing test, a test file that did not load, a check or set-up step that
+ * failed, a step not run because a step it needs failed. Any of them fails the run (exit code 1).
+ *
+ * To add a step: give it a name, its command, its `runner` if it is a test suite, what it `needs`,
+ * and `exclusive: "real geth"` if it runs geth networks (or "apt" if it installs Debian packages).
  */
-import { spawn } from "node:child_process";
+import os from "node:os";
+import { runSteps, type Step } from "./test-runner.ts";
+import { table, verdict } from "./test-summary.ts";
 
-interface Step {
-  name: string;
-  command: string[];
-  counts?: boolean;
-}
+const apt = (pkg: string, binary = pkg) => [
+  "sh",
+  "-c",
+  `command -v ${binary} >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y ${pkg} || { apt-get update && apt-get install -y ${pkg}; }; }`,
+];
+
+const filter = (pkg: string, script: string) => ["pnpm", "--filter", `@medrec/${pkg}`, "run", script];
+const compile = "contracts: compile";
+const compose = "chain-node: docker-compose";
+const geth = "chain-node: geth";
+const synthea = "database-manager: Synthea population";
+const chromium = "user-client: Chromium";
+const realGeth = "real geth";
 
 const steps: Step[] = [
-  { name: "lint", command: ["pnpm", "run", "lint"] },
-  { name: "contracts: compile", command: ["pnpm", "--filter", "@medrec/contracts", "run", "build"] },
-  {
-    name: "protocol: ABIs match the compiled contracts",
-    command: ["pnpm", "--filter", "@medrec/protocol", "run", "generate:check"],
-  },
-  { name: "typecheck", command: ["pnpm", "run", "typecheck"] },
-  {
-    name: "contracts: tests",
-    command: ["pnpm", "--filter", "@medrec/contracts", "run", "test"],
-    counts: true,
-  },
-  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (Java 17, Maven).
-  {
-    name: "database-manager: Synthea population",
-    command: ["pnpm", "--filter", "@medrec/database-manager", "run", "setup-synthea"],
-  },
-  { name: "protocol: tests", command: ["pnpm", "--filter", "@medrec/protocol", "run", "test"], counts: true },
-  { name: "testkit: tests", command: ["pnpm", "--filter", "@medrec/testkit", "run", "test"], counts: true },
+  { name: compile, command: filter("contracts", "build") },
   // chain-node's compose test validates docker-compose.yml with `docker-compose config` (no engine needed).
-  {
-    name: "chain-node: docker-compose",
-    command: [
-      "sh",
-      "-c",
-      "command -v docker-compose >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y docker-compose || { apt-get update && apt-get install -y docker-compose; }; }",
-    ],
-  },
-  // Real geth v1.13.15 processes; builds geth into the cache first when it is missing.
-  { name: "chain-node: geth", command: ["pnpm", "--filter", "@medrec/chain-node", "run", "setup-geth"] },
+  { name: compose, command: apt("docker-compose"), exclusive: "apt" },
+  // Real geth v1.13.15 processes; builds geth into the cache first when it is missing (Go).
+  { name: geth, command: filter("chain-node", "setup-geth") },
   {
     name: "chain-node: tests",
-    command: ["pnpm", "--filter", "@medrec/chain-node", "run", "test"],
-    counts: true,
+    command: filter("chain-node", "test"),
+    runner: "node:test",
+    needs: [compile, compose, geth],
+    exclusive: realGeth,
+  },
+  { name: "lint", command: ["pnpm", "run", "lint"] },
+  // After the compile: its own `hardhat build` then finds nothing to write.
+  { name: "typecheck", command: ["pnpm", "run", "typecheck"], needs: [compile] },
+  {
+    name: "protocol: ABIs match the compiled contracts",
+    command: filter("protocol", "generate:check"),
+    needs: [compile],
+  },
+  { name: "contracts: tests", command: filter("contracts", "test"), runner: "hardhat", needs: [compile] },
+  { name: "testkit: tests", command: filter("testkit", "test"), runner: "node:test" },
+  { name: "user-client: unit tests", command: filter("user-client", "test"), runner: "vitest" },
+  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (Java 17, Maven).
+  { name: synthea, command: filter("database-manager", "setup-synthea") },
+  {
+    name: "protocol: tests",
+    command: filter("protocol", "test"),
+    runner: "node:test",
+    needs: [compile, synthea],
   },
   {
     name: "database-manager: tests",
-    command: ["pnpm", "--filter", "@medrec/database-manager", "run", "test"],
-    counts: true,
-  },
-  {
-    name: "user-client: unit tests",
-    command: ["pnpm", "--filter", "@medrec/user-client", "run", "test"],
-    counts: true,
+    command: filter("database-manager", "test"),
+    runner: "node:test",
+    needs: [compile, geth, synthea],
+    exclusive: realGeth,
   },
   // The dapp's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
-  {
-    name: "user-client: Chromium",
-    command: [
-      "sh",
-      "-c",
-      "command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }",
-    ],
-  },
+  { name: chromium, command: apt("chromium"), exclusive: "apt" },
   {
     name: "user-client: the dapp in Chromium against a local network",
-    command: ["pnpm", "--filter", "@medrec/user-client", "run", "test:browser"],
-    counts: true,
+    command: filter("user-client", "test:browser"),
+    runner: "node:test",
+    needs: [compile, geth, synthea, chromium],
+    exclusive: realGeth,
   },
   {
     name: "system: ./medrec start, the black-box check, linkage",
     command: ["node", "--test", "--test-timeout=600000", "scripts/*.test.ts"],
-    counts: true,
+    runner: "node:test",
+    needs: [compile, compose, geth, synthea],
+    exclusive: realGeth,
   },
 ];
 
-function run(step: Step): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const [cmd, ...args] = step.command;
-    const child = spawn(cmd as string, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    const tee = (chunk: Buffer, to: NodeJS.WriteStream) => {
-      output += chunk.toString();
-      to.write(chunk);
-    };
-    child.stdout.on("data", (c: Buffer) => tee(c, process.stdout));
-    child.stderr.on("data", (c: Buffer) => tee(c, process.stderr));
-    child.on("close", (code) => resolve({ code: code ?? 1, output }));
-  });
-}
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
-const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "");
-
-function countsOf(output: string): { passed: number; failed: number } {
-  const text = stripAnsi(output);
-  const last = (re: RegExp) => {
-    const all = [...text.matchAll(re)];
-    const m = all[all.length - 1];
-    return m ? Number(m[1]) : 0;
-  };
-  return {
-    passed:
-      last(/^\s*(\d+) passing/gm) +
-      last(/^ℹ pass (\d+)$/gm) +
-      last(/^\s*Tests\s+(?:\d+ failed \| )?(\d+) passed/gm),
-    failed: last(/^\s*(\d+) failing/gm) + last(/^ℹ fail (\d+)$/gm) + last(/^\s*Tests\s+(\d+) failed/gm),
-  };
-}
-
-let passed = 0;
-let failed = 0;
-const failedSteps: string[] = [];
-const started = Date.now();
-for (const step of steps) {
-  console.log(`\n━━ ${step.name} ━━`);
-  const { code, output } = await run(step);
-  if (step.counts) {
-    const c = countsOf(output);
-    passed += c.passed;
-    failed += c.failed;
-    if (code === 0 && c.passed === 0) {
-      console.error(`${step.name}: ran no test`);
-      failedSteps.push(`${step.name} (ran no test)`);
-      continue;
-    }
-  }
-  if (code !== 0) failedSteps.push(step.name);
-}
-
-console.log(`\n━━ summary (${((Date.now() - started) / 1000).toFixed(0)} s) ━━`);
-if (failedSteps.length > 0) console.log(`failed steps: ${failedSteps.join(", ")}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failedSteps.length > 0 || failed > 0 ? 1 : 0;
+const lanes = Number(process.env.MEDREC_TEST_LANES) || Math.min(2, os.availableParallelism());
+const started = performance.now();
+const reports = await runSteps(steps, { lanes });
+const result = verdict(reports);
+console.log(`\n━━ summary (${lanes} lane${lanes === 1 ? "" : "s"}) ━━`);
+console.log(table(reports, performance.now() - started));
+console.log(result.line);
+process.exitCode = result.ok ? 0 : 1;
