@@ -84,6 +84,15 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
       return undefined;
     });
 
+  // The family member's checks are not optional: a manifest without them fails here, not silently.
+  await check("the demo has a family member with a grant at a listed provider", async () => {
+    assert(viewer, "demo.viewerMnemonic is missing");
+    const names = new Set(manifest.providers.map((x) => x.name));
+    assert(grantAt.size > 0, "demo.viewerGrant.providers is empty");
+    for (const name of grantAt) assert(names.has(name), `demo.viewerGrant names "${name}", not a provider`);
+    return `granted at ${[...grantAt].join(", ")}`;
+  });
+
   for (const provider of manifest.providers) {
     const gk = provider.gatekeeperUrl;
     const label = provider.name;
@@ -162,44 +171,44 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
       return undefined;
     });
 
-    if (viewer)
-      await check(
-        `${label}: the family member sees ${grantAt.has(label) ? "only the granted categories" : "nothing"}`,
-        async () => {
-          const { token } = await signIn({ gatekeeperUrl: gk, account: viewer, chainId });
-          const listed = await gatekeeperJson<{ relationship: Hex; role: string }[]>(
-            gk,
-            apiPaths.relationships,
-            {
-              token,
-            },
-          );
-          if (!grantAt.has(label)) {
-            assert(listed.length === 0, `lists ${listed.length} relationships without a grant`);
-            return undefined;
-          }
-          const shared = listed.find((r) => r.role === "viewer");
-          assert(shared, "the granted relationship is not listed");
-          const labs = await gatekeeperJson<Bundle>(
-            gk,
-            `${apiPaths.records(shared.relationship)}?category=labs`,
-            {
-              token,
-            },
-          );
-          const categories = new Set((labs.entry ?? []).flatMap((e) => resourceCategories(e.resource)));
-          assert((labs.entry ?? []).length > 0, "no labs");
-          assert(
-            [...categories].every((c) => c === "labs"),
-            `labs bundle holds ${[...categories].join(", ")}`,
-          );
-          const conditions = await status(() =>
-            gatekeeperJson(gk, `${apiPaths.records(shared.relationship)}?category=conditions`, { token }),
-          );
-          assert(conditions === 403, `an ungranted category answered ${conditions}`);
-          return `${labs.entry?.length} lab records`;
-        },
-      );
+    await check(
+      `${label}: the family member sees ${grantAt.has(label) ? "only the granted categories" : "nothing"}`,
+      async () => {
+        assert(viewer, "the manifest's demo section names no family member (demo.viewerMnemonic)");
+        const { token } = await signIn({ gatekeeperUrl: gk, account: viewer, chainId });
+        const listed = await gatekeeperJson<{ relationship: Hex; role: string }[]>(
+          gk,
+          apiPaths.relationships,
+          {
+            token,
+          },
+        );
+        if (!grantAt.has(label)) {
+          assert(listed.length === 0, `lists ${listed.length} relationships without a grant`);
+          return undefined;
+        }
+        const shared = listed.find((r) => r.role === "viewer");
+        assert(shared, "the granted relationship is not listed");
+        const labs = await gatekeeperJson<Bundle>(
+          gk,
+          `${apiPaths.records(shared.relationship)}?category=labs`,
+          {
+            token,
+          },
+        );
+        const categories = new Set((labs.entry ?? []).flatMap((e) => resourceCategories(e.resource)));
+        assert((labs.entry ?? []).length > 0, "no labs");
+        assert(
+          [...categories].every((c) => c === "labs"),
+          `labs bundle holds ${[...categories].join(", ")}`,
+        );
+        const conditions = await status(() =>
+          gatekeeperJson(gk, `${apiPaths.records(shared.relationship)}?category=conditions`, { token }),
+        );
+        assert(conditions === 403, `an ungranted category answered ${conditions}`);
+        return `${labs.entry?.length} lab records`;
+      },
+    );
 
     await check(
       `${label}: the patient's audit shows reads, refusals and staff actions, chained`,

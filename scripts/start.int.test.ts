@@ -110,6 +110,12 @@ describe("./medrec start", async () => {
       t.diagnostic(`linkage: ${JSON.stringify(report)}`);
       assert.deepEqual(report.selfSenders, [], "no patient or delegate ever sent a transaction itself");
       assert.deepEqual(report.funded, [], "no patient or delegate ever received value");
+      // Clustering relationships by the relayer that created them must not recover their provider
+      // (1 = exactly; an even split over the other two relays ≈ 0.08).
+      assert.ok(
+        report.ariByCreationSender <= 0.35,
+        `clustering by creation sender recovers the providers: adjusted Rand index ${report.ariByCreationSender.toFixed(3)}`,
+      );
       for (const provider of manifest.providers) {
         const relayer = String((provider as { relayer?: unknown }).relayer).toLowerCase();
         const senders = report.sendersByProvider[provider.name] ?? [];

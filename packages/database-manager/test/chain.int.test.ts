@@ -530,8 +530,9 @@ describe("fail-closed", () => {
     console.log(`# fail-closed after the node stopped: ${(performance.now() - stoppedAt).toFixed(0)} ms`);
     assert.equal(chain.view.viewerScopes(id, viewer, now()), 0, "deny while stale");
     await assert.rejects(chain.health.check());
-    const other = await env.db("patients").count({ n: "*" });
-    assert.ok(other);
+    // The database still answers while the chain is unknown (only chain decisions fail closed).
+    const patients = Number((await env.db("patients").count({ n: "*" }))[0]?.n);
+    assert.ok(patients >= 1, `patients readable while the node is down (read ${patients})`);
     await expectProblem(chain.writer.registerPatient("MRN-DOWN", patient.address), "unavailable");
 
     await node.start();

@@ -192,19 +192,13 @@ function behavesLikeMedRec(database: Database) {
       );
     });
 
-    test("behavior: after the patient revokes, the viewer is refused within a block or two", async () => {
+    test("behavior: once the gatekeeper's view has the revocation's block, the viewer is refused", async () => {
+      // Causal, not timed: wait for the block that carries the revocation to be applied by the
+      // gatekeeper's chain view, then the very next read must be refused (bench:gatekeeper measures
+      // how long that takes under load).
       const block = await sys.revoke(patient, relationship, viewer.address);
-      const refusedAt = (await eventually(
-        "the revocation to take effect",
-        async (): Promise<bigint | undefined> => {
-          const r = await sys.get(path(), { token: viewerToken });
-          if (r.status === 200) return undefined;
-          assertProblem(r, 403, records.distinctive, "revoked");
-          return sys.env.publicClient.getBlockNumber();
-        },
-        { timeoutMs: 10_000 },
-      )) as bigint;
-      assert.ok(refusedAt - block <= 2n, `refused ${refusedAt - block} blocks after the revocation`);
+      await sys.viewAt(block);
+      assertProblem(await sys.get(path(), { token: viewerToken }), 403, records.distinctive, "revoked");
       assertProblem(
         await sys.get(path("records?category=labs"), { token: viewerToken }),
         403,

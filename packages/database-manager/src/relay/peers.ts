@@ -1,12 +1,16 @@
 /**
  * Where this provider's own forward requests go (relationship creation and root publication,
- * signed by the per-relationship delegates): another provider's relay, chosen at random per
- * request, so that no relayer — and no funder — groups one provider's relationships (adr/0006).
+ * signed by the per-relationship delegates): another provider's relay, so that no relayer — and no
+ * funder — groups one provider's relationships (adr/0006). Requests of one kind (target contract
+ * and function) take the other relays in turn from a random start, so each relay sends an equal
+ * share of this provider's creations and of its publications: clustering relationships by sender
+ * then learns no more than "not this provider" (an independent random pick per request leaves
+ * chance imbalances that a small sample shows; start.int.test asserts the adjusted Rand index).
  *
  * - The other providers' gatekeeper URLs come from AgentRegistry (`signers()`, `provider(a)`),
  *   cached for RELAY_PEERS_REFRESH_MS; this provider's own account and URL are left out.
  * - A relay that does not answer (network, timeout, 429, 5xx, no such route) is skipped for a
- *   growing while (1 s, 2 s, … 15 s) and the next one, in random order, is tried. A refusal of the
+ *   growing while (1 s, 2 s, … 15 s) and the next one in turn is tried. A refusal of the
  *   request itself (bad nonce, the call reverts, …) is the answer: another relay would refuse it too.
  * - When no other provider is registered, the request goes to this gatekeeper's own relay (nothing
  *   to hide among). When others are registered but none answers, the request fails (503) and is
@@ -85,6 +89,8 @@ export function createRelaySubmitter({
   const self = normalize(settings.provider.gatekeeperUrl);
   let cache: { at: number; urls: string[] } | undefined;
   const backoff = new Map<string, { failures: number; until: number }>();
+  /** Per kind of request (target and selector): how many were sent, from a random start. */
+  const turns = new Map<string, number>();
   /** Since when no other relay has answered (undefined: the last attempt reached one). */
   let failingSince: number | undefined;
 
@@ -145,11 +151,13 @@ export function createRelaySubmitter({
         relay,
         settings.registry ? "no other provider is registered" : "AGENT_REGISTRY_ADDRESS is unknown",
       );
-    // Random order; relays in backoff go last and are tried only if their while is over.
-    const order = urls
-      .map((url) => ({ url, key: randomInt(2 ** 47) }))
-      .sort((a, b) => a.key - b.key)
-      .map((x) => x.url);
+    // The next relay in turn for this kind of request; relays in backoff are skipped.
+    const kind = `${relay.request.to.toLowerCase()}:${relay.request.data.slice(0, 10)}`;
+    const turn = turns.get(kind) ?? randomInt(2 ** 31);
+    turns.set(kind, turn + 1);
+    const sorted = [...urls].sort();
+    const start = turn % sorted.length;
+    const order = [...sorted.slice(start), ...sorted.slice(0, start)];
     let tried = 0;
     for (const url of order) {
       const b = backoff.get(url);

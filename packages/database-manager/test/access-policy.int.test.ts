@@ -1,3 +1,9 @@
+/**
+ * The access POLICY of the record, relationship and audit routes, on in-memory stand-ins of the
+ * chain view and the records (real PostgreSQL for sessions and the audit log). This is not
+ * evidence that the chain is enforced: that is `system.int.test.ts` (the whole gatekeeper on real
+ * geth), `adversarial.int.test.ts`, `chain.int.test.ts` and the black-box check (`scripts/check.ts`).
+ */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
@@ -260,8 +266,8 @@ function assertVerified(bundle: unknown) {
 
 // ── Tests ──
 
-describe("GET /v1/relationships/{relationship}/records", () => {
-  test("default: the patient sees all 20 entries, each with a valid proof against the on-chain root", async () => {
+describe("policy on stand-ins: GET /v1/relationships/{relationship}/records", () => {
+  test("default: the patient sees all 20 entries, each with a valid proof against the stand-in view's root", async () => {
     const r = await get(`/v1/relationships/${REL}/records`, patient);
     assert.equal(r.status, 200, r.text);
     assert.match(r.type, /^application\/fhir\+json/);
@@ -397,8 +403,8 @@ describe("GET /v1/relationships/{relationship}/records", () => {
   });
 });
 
-describe("GET /v1/relationships", () => {
-  test("default: the patient's and a viewer's relationships with the on-chain root", async () => {
+describe("policy on stand-ins: GET /v1/relationships", () => {
+  test("default: the patient's and a viewer's relationships with the stand-in view's root", async () => {
     const mine = relationshipsResponseSchema.parse((await get("/v1/relationships", patient)).json);
     assert.deepEqual(mine, [
       { relationship: REL, role: "patient", recordRoot: set.root, updatedAt: LATE.toISOString() },
@@ -413,7 +419,7 @@ describe("GET /v1/relationships", () => {
   });
 });
 
-describe("GET /v1/relationships/{relationship}/audit", () => {
+describe("policy on stand-ins: GET /v1/relationships/{relationship}/audit", () => {
   test("behavior: every decision — allowed and denied, with categories — is in the patient's hash-chained audit", async () => {
     const before = (await get(`/v1/relationships/${REL}/audit`, patient)).json.length;
     await get(`/v1/relationships/${REL}/records?category=labs`, labViewer);
@@ -468,7 +474,7 @@ describe("GET /v1/relationships/{relationship}/audit", () => {
   });
 });
 
-describe("OpenAPI", () => {
+describe("policy on stand-ins: OpenAPI", () => {
   test("behavior: every read route is documented with its problems", async () => {
     const doc = (await get("/openapi.json")).json;
     for (const path of ["/v1/relationships/{relationship}/records", "/v1/relationships/{relationship}/audit"])
