@@ -4,6 +4,7 @@ import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { medrecCacheDir } from "@medrec/protocol/node";
 import { BaseError } from "./errors.ts";
+import { ensureGo } from "./go-toolchain.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -140,12 +141,7 @@ async function buildGeth({
   }
   try {
     if (await isExecutable(target)) return;
-    const go = await which("go");
-    if (!go) {
-      throw new GethBinaryError(`Cannot build geth v${GETH_VERSION}: \`go\` is not on PATH.`, {
-        metaMessages: ["Install Go ≥ 1.21, or set MEDREC_GETH to a geth 1.13.15 binary."],
-      });
-    }
+    const go = await ensureGo({ cacheDir, pathGo: await which("go"), onLog });
     const tmpBin = join(root, `bin.tmp-${process.pid}`);
     await mkdir(tmpBin, { recursive: true });
     onLog(`[chain-node] building geth v${GETH_VERSION} into ${root} (go install, about 2 minutes)…`);
