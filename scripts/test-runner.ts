@@ -41,7 +41,10 @@ export function runStep(
     const started = performance.now();
     const [cmd, ...args] = step.command;
     const out = new StepOutput();
-    const child = spawn(cmd as string, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // `./medrec test` is `pnpm run --silent test`, which hands npm_config_reporter=silent down: a
+    // step's `pnpm -r run` would then print nothing of its packages' output (typecheck's errors).
+    const { npm_config_reporter: _silent, ...env } = process.env;
+    const child = spawn(cmd as string, args, { stdio: ["ignore", "pipe", "pipe"], env });
     const on = (stream: Stream) => (chunk: Buffer) => {
       const text = out.add(stream, chunk);
       if (text) onText(stream, text);
