@@ -7,7 +7,7 @@
  *
  * `dapp` is `reports/dapp.json`; the path is dot-separated (array indices as numbers); `/1000`
  * (or `*100`) scales the value and `:1` fixes its decimals; numbers are written with thousands
- * separators (en-US), strings as they are. `scripts/reports.test.ts` fails when a quoted figure
+ * separators (en-US), strings as they are (`:7` keeps their first 7 characters: a commit, a date). `scripts/reports.test.ts` fails when a quoted figure
  * differs from its report; `node scripts/report-figures.ts --write` rewrites every quoted figure
  * from the reports (after a bench run), without `--write` it lists the ones that differ.
  */
@@ -98,7 +98,7 @@ export function render(figure: Figure, reports: Map<string, unknown>): string {
       throw new Error(`reports/${figure.report}.json has no ${figure.field.join(".")}`);
     value = (value as Record<string, unknown>)[key];
   }
-  if (typeof value === "string") return value;
+  if (typeof value === "string") return figure.decimals === undefined ? value : value.slice(0, figure.decimals);
   if (typeof value !== "number" || !Number.isFinite(value))
     throw new Error(`reports/${figure.report}.json ${figure.field.join(".")} is not a number or string`);
   const scaled = !figure.scale
