@@ -98,7 +98,8 @@ export function render(figure: Figure, reports: Map<string, unknown>): string {
       throw new Error(`reports/${figure.report}.json has no ${figure.field.join(".")}`);
     value = (value as Record<string, unknown>)[key];
   }
-  if (typeof value === "string") return figure.decimals === undefined ? value : value.slice(0, figure.decimals);
+  if (typeof value === "string")
+    return figure.decimals === undefined ? value : value.slice(0, figure.decimals);
   if (typeof value !== "number" || !Number.isFinite(value))
     throw new Error(`reports/${figure.report}.json ${figure.field.join(".")} is not a number or string`);
   const scaled = !figure.scale
