@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     environment: { geth: setup.environment.geth, platform: setup.environment.platform },
     foreignAtStart: setup.foreignAtStart,
     gethFlags: [...TXPOOL_FLAGS, ...opts.gethArgs],
+    rpcFlags: opts.rpcArgs,
     notes: CHAIN_NOTES,
   });
   if (smoke) console.log("\nsmoke run: reports/chain.json not written");

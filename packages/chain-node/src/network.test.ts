@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { GenesisParametersError } from "./genesis.ts";
 import type { ScryptStrength } from "./keys.ts";
-import { initNetwork, inTurnSigner, NetworkError } from "./network.ts";
+import { initNetwork, inTurnSigner, NetworkError, providerParameters } from "./network.ts";
 import { tracked } from "./reaper.ts";
 
 describe("inTurnSigner", () => {
@@ -67,6 +67,26 @@ describe("initNetwork that fails part-way (after its directory was made)", () =>
       await mkdir(existing);
       await assert.rejects(initNetwork({ ...failing, dataDir: existing }));
       assert.equal(existsSync(existing), true);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("providerParameters", () => {
+  test("behavior: rpcExtraArgs go to the RPC node only, after extraArgs", async () => {
+    const tmp = await mkdtemp(join(tmpdir(), "medrec-params-"));
+    try {
+      const { state } = await initNetwork({ sealers: 1, dataDir: join(tmp, "net"), scrypt: "light" });
+      const node = state.nodes[0];
+      assert.ok(node);
+      const { sealer, rpc } = providerParameters(state, node, {
+        extraArgs: ["--txpool.globalslots", "50000"],
+        rpcExtraArgs: ["--txpool.nolocals"],
+      });
+      assert.deepEqual(sealer.extraArgs, ["--txpool.globalslots", "50000"]);
+      assert.deepEqual(rpc.extraArgs, ["--txpool.globalslots", "50000", "--txpool.nolocals"]);
+      assert.deepEqual(providerParameters(state, node, {}).rpc.extraArgs, undefined);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

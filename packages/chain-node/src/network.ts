@@ -258,6 +258,8 @@ export type NodeForOptions = {
   background?: boolean;
   /** Extra geth flags for both the sealer and the RPC node (see `GethNodeParameters.extraArgs`). */
   extraArgs?: readonly string[];
+  /** Extra geth flags for the RPC node only, after `extraArgs` (experiments: bench:chain's `--rpc-arg`). */
+  rpcExtraArgs?: readonly string[];
   /** How long each geth may take to start. */
   startTimeoutMs?: number;
   /** Browser origins (a dapp's) the RPC node accepts over HTTP (CORS) and WebSocket; the sealer serves neither. */
@@ -330,6 +332,9 @@ export function providerParameters(
   };
   const rpc: GethNodeParameters = {
     ...common,
+    ...(options.rpcExtraArgs?.length
+      ? { extraArgs: [...(options.extraArgs ?? []), ...options.rpcExtraArgs] }
+      : {}),
     dataDir: node.rpc.dataDir,
     nodeKeyPath: node.rpc.nodeKeyPath,
     ports: node.rpc.ports,
@@ -428,6 +433,8 @@ export type StartNetworkParameters = InitNetworkParameters & {
   binary?: string;
   /** Extra geth flags for every sealer and RPC node (see `GethNodeParameters.extraArgs`). */
   extraArgs?: readonly string[];
+  /** Extra geth flags for every RPC node only (see `NodeForOptions.rpcExtraArgs`). */
+  rpcExtraArgs?: readonly string[];
   /** How long to wait for all peers and advancing blocks. Default 90 s. */
   readyTimeoutMs?: number;
   /** Browser origins every RPC node accepts (see `NodeForOptions.corsOrigins`). */
@@ -449,6 +456,7 @@ export async function startNetwork(parameters: StartNetworkParameters): Promise<
     nodeFor(state, n, {
       ...(parameters.binary ? { binary: parameters.binary } : {}),
       ...(parameters.extraArgs ? { extraArgs: parameters.extraArgs } : {}),
+      ...(parameters.rpcExtraArgs ? { rpcExtraArgs: parameters.rpcExtraArgs } : {}),
       ...(parameters.corsOrigins ? { corsOrigins: parameters.corsOrigins } : {}),
     }),
   );

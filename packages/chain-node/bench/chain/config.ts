@@ -49,6 +49,7 @@ export function parseOptions(args: string[]) {
       warmup: { type: "string" },
       modes: { type: "string" },
       "geth-arg": { type: "string", multiple: true },
+      "rpc-arg": { type: "string", multiple: true },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -61,6 +62,7 @@ export function parseOptions(args: string[]) {
         "                           [--modes relayed,direct] [--geth-arg=--flag ...] [--out reports/chain.json] [--smoke]\n" +
         "--modes: which paths to measure, in order (default relayed — the headline — then direct).\n" +
         "--geth-arg: an extra geth flag for every node (repeat it; e.g. --geth-arg=--cache.noprefetch) — for experiments.\n" +
+        "--rpc-arg: the same for the RPC nodes only (e.g. --rpc-arg=--txpool.nolocals).\n" +
         "--smoke: a short run (30 latency sends, 15 s window) that prints figures but writes no report.",
     );
     process.exit(0);
@@ -96,6 +98,7 @@ export function parseOptions(args: string[]) {
     warmupSeconds: intFlag("warmup", flags.warmup, 5, 1),
     modes: modes as ("relayed" | "direct")[],
     gethArgs: flags["geth-arg"] ?? [],
+    rpcArgs: flags["rpc-arg"] ?? [],
   };
   if (!(opts.latencyRate > 0 && opts.latencyRate <= 20)) {
     console.error("--latency-rate must be in (0, 20] sends per second");

@@ -84,6 +84,7 @@ function modeReport(opts: BenchOptions, run: ModeRun, latencySenders: number, lo
       signedLive: throughput.signedLive,
       signingTxPerSec: Math.round(throughput.signRate),
       cpuPercentOfOneCore: throughput.cpu,
+      cpuMsPerBlock: throughput.cpuMsPerBlock,
       blockBuildMs: throughput.timings.buildMs,
       blockImportMs: throughput.timings.importMs,
       otherGethProcesses: throughput.otherGeth,
@@ -100,6 +101,7 @@ export function buildReport({
   environment,
   foreignAtStart,
   gethFlags,
+  rpcFlags,
   notes,
 }: {
   opts: BenchOptions;
@@ -109,6 +111,7 @@ export function buildReport({
   environment: { geth: string; platform: string };
   foreignAtStart: readonly number[];
   gethFlags: readonly string[];
+  rpcFlags: readonly string[];
   notes: readonly string[];
 }) {
   const modes = Object.fromEntries(
@@ -132,6 +135,7 @@ export function buildReport({
       gasLimit: Number(opts.gasLimit),
       txpoolFlags: TXPOOL_FLAGS.join(" "),
       gethExtraFlags: gethFlags.join(" "),
+      rpcNodeExtraFlags: rpcFlags.join(" "),
       fees: {
         maxFeePerGasGwei: Number(FEES.maxFeePerGas / GWEI),
         maxPriorityFeePerGasGwei: Number(FEES.maxPriorityFeePerGas / GWEI),
@@ -199,6 +203,12 @@ export function printMode(run: ModeRun, opts: Pick<BenchOptions, "latencyRate" |
       "(b) CPU % of one core",
       Object.entries(t.cpu)
         .map(([k, v]) => `${k} ${v}%`)
+        .join(", "),
+    ],
+    [
+      "(b) CPU ms per block",
+      Object.entries(t.cpuMsPerBlock)
+        .map(([k, v]) => `${k} ${v}`)
         .join(", "),
     ],
     [

@@ -91,6 +91,7 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
     scrypt: "light",
     binary: gethBinary,
     extraArgs: [...TXPOOL_FLAGS, ...opts.gethArgs],
+    rpcExtraArgs: opts.rpcArgs,
     readyTimeoutMs: 90_000,
   });
   cleanups.push(async () => {

@@ -268,12 +268,17 @@ export async function measureThroughput(
   const underLoad = underLoadAll.filter((x) => inWindow.has(x.block)).map((x) => x.includedAt - x.sentAt);
   const windowSeen = blocks.filter((b) => inWindow.has(b.number));
   const cpu: Record<string, number> = {};
+  // CPU time per block of the window: the work each process does, whatever else shares the cores.
+  const cpuMsPerBlock: Record<string, number> = {};
   cpuPids.forEach((_, i) => {
     const a = cpuBefore[i];
     const b = cpuAfter[i];
     const n = network.nodes.length;
     const name = i < n ? `sealer-${i}` : `rpc-${i - n}`;
-    if (a !== undefined && b !== undefined) cpu[name] = Math.round(((b - a) / wallCpu) * 100);
+    if (a !== undefined && b !== undefined) {
+      cpu[name] = Math.round(((b - a) / wallCpu) * 100);
+      cpuMsPerBlock[name] = Math.round(((b - a) * 1000) / Math.max(1, canonical.length));
+    }
   });
   cpu["bench (node)"] = Math.round(((selfAfter.user + selfAfter.system) / 1e6 / wallCpu) * 100);
   if (sendErrorKinds.size > 0) for (const [k, v] of sendErrorKinds) console.error(`send error ×${v}: ${k}`);
@@ -319,6 +324,7 @@ export async function measureThroughput(
     signedLive,
     signRate,
     cpu,
+    cpuMsPerBlock,
     timings,
     otherGeth: Math.max(othersAtOpen.length, othersAtClose.length),
   };
