@@ -21,7 +21,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findGeth, gethVersion } from "@medrec/chain-node";
-import { startReport } from "@medrec/testkit";
+import { commandWithArgs, startReport } from "@medrec/testkit";
 import { generatePatientRecords } from "../src/seed/index.ts";
 import { startBareServer } from "./gatekeeper/bare.ts";
 import { writeCharts } from "./gatekeeper/charts.ts";
@@ -55,7 +55,7 @@ const life = await startLifecycle("bench-gk", options.timeLimitMin);
 async function main() {
   const started = Date.now();
   // Commit, command, load before and after: testkit's provenance, as every reports/*.json has it.
-  const provenance = startReport("./medrec run bench:gatekeeper", ROOT);
+  const provenance = startReport(commandWithArgs("./medrec run bench:gatekeeper"), ROOT);
   const warnings: string[] = [];
   const note = (w: string | undefined) => {
     if (!w) return;

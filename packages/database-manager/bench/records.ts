@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { type Hash, RECORDS_PAGE_DEFAULT, RECORDS_PAGE_MAX } from "@medrec/protocol";
-import { percentile, startReport } from "@medrec/testkit";
+import { commandWithArgs, percentile, startReport } from "@medrec/testkit";
 import type { Hex } from "viem";
 import { SYNTHEA_VERSION } from "../scripts/synthea.ts";
 import { startSystem } from "../test/system.support.ts";
@@ -70,7 +70,10 @@ async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMiB: n
   }
 }
 
-const provenance = startReport("./medrec pnpm --filter @medrec/database-manager run bench:records", ROOT);
+const provenance = startReport(
+  commandWithArgs("./medrec pnpm --filter @medrec/database-manager run bench:records"),
+  ROOT,
+);
 console.log(`bench:records — Synthea ${SYNTHEA_VERSION} lifetime (seed ${BENCH_POPULATION.seed})`);
 // The population's people, largest history first; the lifetime is the largest under 40 MB.
 const people = await populationPeople();

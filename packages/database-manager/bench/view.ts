@@ -32,7 +32,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startReport, summarize } from "@medrec/testkit";
+import { commandWithArgs, startReport, summarize } from "@medrec/testkit";
 import { getAddress, type Hex, type Log } from "viem";
 import { chainViewRepository } from "../src/chain/view.repository.knex.ts";
 import {
@@ -292,7 +292,7 @@ if (flags.variant) {
 } else {
   const here = dirname(fileURLToPath(import.meta.url));
   const out = resolve(flags.out ?? resolve(here, "../../../reports/view.json"));
-  const provenance = startReport("./medrec run bench:view", resolve(here, "../../.."));
+  const provenance = startReport(commandWithArgs("./medrec run bench:view"), resolve(here, "../../.."));
   const variants = flags.variants.split(",");
   // The snapshot's PostgreSQL: a real server on 127.0.0.1, for this run only.
   const pg = variants.some((v) => v === "followed" || v === "resume") ? await startTestPostgres() : undefined;

@@ -4,6 +4,7 @@
 
 export { fetchReply, type Reply, type ReplyInit } from "./http.ts";
 export {
+  commandWithArgs,
   currentCommit,
   type Provenance,
   provenanceProblems,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { provenanceProblems, startReport, summarize } from "./report.ts";
+import { commandWithArgs, provenanceProblems, startReport, summarize } from "./report.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -82,4 +82,19 @@ test("provenanceProblems: runs as a count, a list or per measurement", () => {
   for (const runs of [1, [{ ms: 1 }], { timeline: 10 }])
     assert.deepEqual(provenanceProblems({ ...base, runs }), []);
   for (const runs of [0, 1.5, [], {}, "3"]) assert.equal(provenanceProblems({ ...base, runs }).length, 1);
+});
+
+test("commandWithArgs: the command with its options, quoted where a shell needs it", () => {
+  assert.equal(commandWithArgs("./medrec run bench:x", []), "./medrec run bench:x");
+  assert.equal(
+    commandWithArgs("./medrec run bench:x", [
+      "--runs",
+      "3",
+      "--parts",
+      "timeline,revoke",
+      "--out",
+      "a b's.json",
+    ]),
+    "./medrec run bench:x --runs 3 --parts timeline,revoke --out 'a b'\\''s.json'",
+  );
 });

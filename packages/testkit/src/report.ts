@@ -113,6 +113,18 @@ export function startReport(command: string, cwd: string = process.cwd()) {
   };
 }
 
+/**
+ * `command` followed by the arguments this process was given (`--runs 3`), quoted for a POSIX
+ * shell where needed: the command a report names is the one that wrote it, options included.
+ *
+ * @example
+ * startReport(commandWithArgs("./medrec run bench:dapp")) // "./medrec run bench:dapp --runs 3"
+ */
+export function commandWithArgs(command: string, args: readonly string[] = process.argv.slice(2)): string {
+  const quote = (a: string) => (/^[\w./=:,@+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
+  return [command, ...args.map(quote)].join(" ");
+}
+
 /** What is wrong with a report's provenance (empty when it has all of it). */
 export function provenanceProblems(report: unknown): string[] {
   const problems: string[] = [];

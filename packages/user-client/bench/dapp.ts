@@ -44,7 +44,7 @@ import {
   patientNetworkFromManifest,
   shareRecords,
 } from "@medrec/protocol/patient";
-import { eventually, startReport, summarize } from "@medrec/testkit";
+import { commandWithArgs, eventually, startReport, summarize } from "@medrec/testkit";
 import type { Page } from "playwright-core";
 import { encodeFunctionData, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -353,7 +353,7 @@ async function setUpLifetime(system: System, at: ProviderHandle, mnemonic: strin
 }
 
 // ——— the run ———
-const provenance = startReport("./medrec run bench:dapp", ROOT);
+const provenance = startReport(commandWithArgs("./medrec run bench:dapp"), ROOT);
 const loadBefore = provenance.loadBefore;
 say(`bench:dapp — ${cpus().length} cores, load ${loadBefore.join(" ")}`);
 // The browser tests' network and Chromium (test/browser.support.ts).
