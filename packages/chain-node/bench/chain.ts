@@ -24,7 +24,7 @@
  *                       [--geth-arg=--flag …] [--out FILE] [--smoke]
  */
 import { relative } from "node:path";
-import { startReport } from "@medrec/testkit";
+import { commandWithArgs, startReport } from "@medrec/testkit";
 import { parseOptions } from "./chain/config.ts";
 import { measureLatency } from "./chain/latency.ts";
 import { CHAIN_NOTES } from "./chain/notes.ts";
@@ -37,9 +37,7 @@ import { TXPOOL_FLAGS } from "./geth-flags.ts";
 const { opts, smoke, outPath } = parseOptions(process.argv.slice(2));
 
 async function main(): Promise<void> {
-  const provenance = startReport(
-    `./medrec run bench:chain${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-  );
+  const provenance = startReport(commandWithArgs("./medrec run bench:chain"));
   const setup = await setUp(opts, smoke);
   const { network, rpcs } = setup;
 
