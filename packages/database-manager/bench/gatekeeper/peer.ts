@@ -1,52 +1,20 @@
 /**
  * The peer: HAPI FHIR's plain RestfulServer (bench/peer/PeerServer.java, bench/peer/pom.xml)
- * serving the same resources from memory on Jetty, on this machine's Java 17. Maven resolves the
- * class path from Maven Central and javac compiles into ~/.cache/medrec/bench-peer-<hash> (outside
- * the repository); nothing is built when it is there. `startPeer` resolves to why it could not
+ * serving the same resources from memory on Jetty, on this machine's Java 17, built by testkit's
+ * `buildJavaTool` into the cache (`bench-peer-<hash>`, outside the repository) once. `startPeer` resolves to why it could not
  * run instead of throwing, so the report can say so.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, medrecCacheDir } from "@medrec/protocol/node";
+import { freePort } from "@medrec/protocol/node";
+import { buildJavaTool } from "@medrec/testkit/java";
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), "..", "peer");
 
-function run(command: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4000)));
-    child.stderr.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4000)));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${command} ${args[0]} exited ${code}: ${out.trim()}`)),
-    );
-  });
-}
-
 /** Resolves the class path and compiles PeerServer once; returns the java class path. */
-async function build(): Promise<string> {
-  const pom = await readFile(join(SOURCE, "pom.xml"));
-  const java = await readFile(join(SOURCE, "PeerServer.java"));
-  const hash = createHash("sha256").update(pom).update(java).digest("hex").slice(0, 12);
-  const cache = medrecCacheDir();
-  const dir = join(cache, `bench-peer-${hash}`);
-  const cpFile = join(dir, "classpath.txt");
-  const classes = join(dir, "classes");
-  await mkdir(dir, { recursive: true });
-  if (!existsSync(cpFile)) {
-    await copyFile(join(SOURCE, "pom.xml"), join(dir, "pom.xml"));
-    await run("mvn", ["-q", "-B", "dependency:build-classpath", `-Dmdep.outputFile=${cpFile}`], dir);
-  }
-  const cp = (await readFile(cpFile, "utf8")).trim();
-  if (!existsSync(join(classes, "PeerServer.class")))
-    await run("javac", ["-cp", cp, "-d", classes, join(SOURCE, "PeerServer.java")], dir);
-  return `${classes}:${cp}`;
-}
+const build = () => buildJavaTool({ name: "bench-peer", folder: SOURCE, source: "PeerServer.java" });
 
 export type Peer = { url: string; version: string; stop(): Promise<void> };
 
