@@ -151,6 +151,7 @@ export async function startGatekeeper({
           guards: auth.guards,
           metrics,
           denialsPerMinute: config.AUDIT_DENIALS_PER_MINUTE,
+          publicUrl: config.PUBLIC_URL,
         }),
         ...chain.modules(auth.guards),
       );

@@ -99,6 +99,14 @@ export function parseRecordsQuery(query: Request["query"]): ParsedRecordsQuery {
   return result;
 }
 
+/**
+ * The FHIR base that names a relationship's records in `Bundle.entry.fullUrl`:
+ * `<PUBLIC_URL>/v1/relationships/<relationship>/fhir` — an identity, not a read endpoint.
+ */
+export function recordsFullUrlBase(publicUrl: string, relationship: Hex): string {
+  return `${publicUrl.replace(/\/+$/, "")}/v1/relationships/${relationship.toLowerCase()}/fhir`;
+}
+
 /** The URL of a records page (relative to the gatekeeper's base URL), filters first, then the page. */
 export function recordsPageUrl(
   relationship: Hex,
@@ -128,6 +136,7 @@ export function accessRouter(
   service: AccessService,
   guards: Guards,
   audit: Pick<GatekeeperAuditLog, "head" | "consistency">,
+  publicUrl?: string,
 ): Router {
   const router = Router();
   router.get("/v1/relationships", guards.requireSession, async (_req, res) => {
@@ -149,6 +158,7 @@ export function accessRouter(
         root: query.root,
         url: (root, offset) => recordsPageUrl(relationship, query, { root, offset }),
       },
+      fullUrlBase: publicUrl === undefined ? undefined : recordsFullUrlBase(publicUrl, relationship),
     });
     if (next !== undefined) res.setHeader("Link", `<${next}>; rel="next"`);
     // Written directly: the text is final, and express's ETag would hash every body again.

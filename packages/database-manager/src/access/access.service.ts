@@ -64,6 +64,8 @@ export type RecordsRequest = {
   sinceMs?: number | undefined;
   /** Paging; without it every match in one bundle. */
   page?: RecordsPageRequest | undefined;
+  /** The base of the entries' `fullUrl`s (see `BundleFilter`); without it, none. */
+  fullUrlBase?: string | undefined;
 };
 
 /** Which page: `root` (of the first page) and `offset` are given on next pages only. */
@@ -172,6 +174,7 @@ export function createAccessService({
       category,
       sinceMs,
       page,
+      fullUrlBase,
     }: RecordsRequest): Promise<{ body: string; next: string | undefined }> {
       view.assertCurrent();
       const decision = decideRecords(relationship, caller, category);
@@ -190,7 +193,7 @@ export function createAccessService({
       try {
         served = serializeBundle(
           set,
-          { granted: decision.granted, categoryBit, sinceMs },
+          { granted: decision.granted, categoryBit, sinceMs, fullUrlBase },
           page && { count: page.count, offset: page.offset, url: (offset) => page.url(root, offset) },
         );
       } catch (error) {

@@ -54,6 +54,26 @@ describe("record set and served bundle", () => {
     assert.equal(JSON.parse(none.body).entry, undefined);
   });
 
+  test("behavior: with a base, every entry's fullUrl is <base>/Type/id of its resource, outside what is hashed", () => {
+    const set = buildRecordSet(1, stored);
+    const base = `https://gk.example/v1/relationships/0x${"ab".repeat(32)}/fhir`;
+    const plain = JSON.parse(serializeBundle(prepareRecordSet(set), { granted: EVERY_SCOPE }).body);
+    const named = JSON.parse(
+      serializeBundle(prepareRecordSet(set), { granted: EVERY_SCOPE, fullUrlBase: base }).body,
+    );
+    assert.equal(named.entry.length, stored.length);
+    for (const [i, entry] of named.entry.entries()) {
+      assert.equal(entry.fullUrl, `${base}/${entry.resource.resourceType}/${entry.resource.id}`);
+      assert.deepEqual({ ...entry, fullUrl: undefined }, { ...plain.entry[i], fullUrl: undefined });
+    }
+    assert.equal(new Set(named.entry.map((e: { fullUrl: string }) => e.fullUrl)).size, stored.length);
+    assert.equal(verifyBundle(named, set.root).valid, true);
+    assert.equal(
+      plain.entry.some((e: object) => "fullUrl" in e),
+      false,
+    );
+  });
+
   test("behavior: empty set → zero root", () => {
     const set = buildRecordSet(1, []);
     assert.equal(set.root, `0x${"00".repeat(32)}`);

@@ -1,8 +1,11 @@
 import { annotateBundle, BaseError, type FhirResource, requiredScopes } from "@medrec/protocol";
 import type { RecordSet } from "../seams.ts";
 
-/** One entry of a record set, serialised once with its proof (docs/protocol.md `record-proof`). */
-type PreparedEntry = { json: string; mask: number; lastUpdatedMs: number };
+/**
+ * One entry of a record set, serialised once with its proof (docs/protocol.md `record-proof`);
+ * `path` is the resource's `Type/id`, which names it in the entry's `fullUrl`.
+ */
+type PreparedEntry = { json: string; path: string; mask: number; lastUpdatedMs: number };
 
 /** A record set ready to serve: the bundle's `meta` (root) and every entry as JSON text. */
 export type PreparedRecordSet = { metaJson: string; entries: readonly PreparedEntry[] };
@@ -15,6 +18,12 @@ export type BundleFilter = {
   categoryBit?: number | undefined;
   /** Only entries updated at or after this instant (`?_since=`), ms since the epoch. */
   sinceMs?: number | undefined;
+  /**
+   * The absolute base of the entries' `fullUrl`s (`<base>/<Type>/<id>`, docs/protocol.md "Record
+   * root"): the relationship's record set seen as a FHIR base, against which the resources'
+   * relative references (`Patient/…`) resolve. Without it, entries carry no `fullUrl`.
+   */
+  fullUrlBase?: string | undefined;
 };
 
 const prepared = new WeakMap<RecordSet, PreparedRecordSet>();
@@ -44,6 +53,7 @@ export function prepareRecordSet(set: RecordSet): PreparedRecordSet {
     const stored = set.resources[i] as RecordSet["resources"][number];
     return {
       json: JSON.stringify(entry),
+      path: `${stored.resource.resourceType}/${stored.resource.id}`,
       mask: stored.scopeMask | requiredScopes(stored.resource),
       lastUpdatedMs: stored.lastUpdated.getTime(),
     };
@@ -78,7 +88,7 @@ export class PageOffsetError extends BaseError {
  */
 export function serializeBundle(
   set: PreparedRecordSet,
-  { granted, categoryBit, sinceMs }: BundleFilter,
+  { granted, categoryBit, sinceMs, fullUrlBase }: BundleFilter,
   page?: BundlePage,
 ): { body: string; servedMask: number; total: number; next: number | undefined } {
   const matches: PreparedEntry[] = [];
@@ -95,7 +105,12 @@ export function serializeBundle(
   let servedMask = 0;
   for (let i = offset; i < end; i++) {
     const entry = matches[i] as PreparedEntry;
-    parts.push(entry.json);
+    // `fullUrl` first, then the prepared entry after its opening brace.
+    parts.push(
+      fullUrlBase === undefined
+        ? entry.json
+        : `{"fullUrl":${JSON.stringify(`${fullUrlBase}/${entry.path}`)},${entry.json.slice(1)}`,
+    );
     servedMask |= entry.mask;
   }
   const next = end < matches.length ? end : undefined;

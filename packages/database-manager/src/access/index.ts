@@ -9,6 +9,8 @@ export { FORBIDDEN_DETAIL } from "./access.service.ts";
 export type AccessModuleParameters = AccessServiceParameters & {
   guards: Guards;
   audit: AccessServiceParameters["audit"] & Pick<GatekeeperAuditLog, "head" | "consistency">;
+  /** The gatekeeper's PUBLIC_URL: served entries' `fullUrl`s are under it (without it, none). */
+  publicUrl?: string;
 };
 
 /**
@@ -16,9 +18,9 @@ export type AccessModuleParameters = AccessServiceParameters & {
  *
  * @example accessModule({ view, records, audit: createAuditLog(db), guards: auth.guards })
  */
-export function accessModule({ guards, ...parameters }: AccessModuleParameters): AppModule {
+export function accessModule({ guards, publicUrl, ...parameters }: AccessModuleParameters): AppModule {
   return {
-    router: accessRouter(createAccessService(parameters), guards, parameters.audit),
+    router: accessRouter(createAccessService(parameters), guards, parameters.audit, publicUrl),
     paths: accessPaths,
   };
 }
