@@ -58,3 +58,62 @@ describe("prepareBundleResources", () => {
     assert.deepEqual(out, { duplicate: 1, duplicateOf: 0 });
   });
 });
+
+describe("conditional references", () => {
+  const encounter = (reference: string) => ({
+    resource: {
+      resourceType: "Encounter",
+      id: "e1",
+      participant: [{ individual: { reference, display: "Dr. Ana Ruiz" } }],
+    },
+  });
+  const individual = (bundle: { entry: unknown[] }) => {
+    const out = prepareBundleResources(bundle, { lastUpdated, newId });
+    assert.ok("resources" in out);
+    return (out.resources[0] as unknown as { participant: { individual: unknown }[] }).participant[0]
+      ?.individual;
+  };
+
+  test("behavior: one matching a resource of the upload becomes Type/id", () => {
+    const practitioner = {
+      resource: {
+        resourceType: "Practitioner",
+        id: "pr1",
+        identifier: [{ system: "http://hl7.org/fhir/sid/us-npi", value: "9999996892" }],
+      },
+    };
+    const ref = "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999996892";
+    assert.deepEqual(individual({ entry: [encounter(ref), practitioner] }), {
+      reference: "Practitioner/pr1",
+      display: "Dr. Ana Ruiz",
+    });
+  });
+
+  test("behavior: one matching nothing becomes the logical reference it stands for (type, identifier, display)", () => {
+    const ref = "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999996892";
+    assert.deepEqual(individual({ entry: [encounter(ref)] }), {
+      display: "Dr. Ana Ruiz",
+      type: "Practitioner",
+      identifier: { system: "http://hl7.org/fhir/sid/us-npi", value: "9999996892" },
+    });
+    assert.deepEqual(individual({ entry: [encounter("Location?identifier=loc%7C42")] }), {
+      display: "Dr. Ana Ruiz",
+      type: "Location",
+      identifier: { system: "loc", value: "42" },
+    });
+    assert.deepEqual(individual({ entry: [encounter("Practitioner?identifier=42")] }), {
+      display: "Dr. Ana Ruiz",
+      type: "Practitioner",
+      identifier: { value: "42" },
+    });
+  });
+
+  test("error: other conditional forms and literal references are kept as written", () => {
+    for (const ref of [
+      "Practitioner?identifier=a|1&active=true",
+      "Practitioner?name=Ruiz",
+      "Practitioner/pr1",
+    ])
+      assert.deepEqual(individual({ entry: [encounter(ref)] }), { reference: ref, display: "Dr. Ana Ruiz" });
+  });
+});

@@ -38,7 +38,8 @@ export function stampMeta(resource: FhirResource, lastUpdated: string): FhirReso
  * The resources of a validated Bundle as they will be stored: deep copies with ids assigned
  * (resource id, else the PUT url's id, else the `urn:uuid:` of the fullUrl, else a new UUID),
  * references to in-bundle `fullUrl`s and conditional references that match exactly one resource
- * of the bundle ({@link conditionalTargets}) rewritten to `Type/id`, and `meta.lastUpdated` set.
+ * of the bundle ({@link conditionalTargets}) rewritten to `Type/id`, the other conditional
+ * references made logical ({@link identifyUnresolved}), and `meta.lastUpdated` set.
  * Returns the 0-based entry index of a second entry with the same type and id as `duplicateOf`.
  */
 export function prepareBundleResources(
@@ -71,6 +72,7 @@ export function prepareBundleResources(
   }
   const targets = new Map([...fullUrls, ...conditionalTargets(resources)]);
   if (targets.size) for (const r of resources) rewriteReferences(r, targets);
+  for (const r of resources) identifyUnresolved(r);
   return { resources: resources.map((r) => stampMeta(r, lastUpdated)) };
 }
 
@@ -78,7 +80,7 @@ export function prepareBundleResources(
  * Conditional references (`Practitioner?identifier=system|value`, FHIR R4 transaction rules)
  * that match exactly one resource of the same upload, mapped to that resource's `Type/id`. Those
  * that match none (the provider directory is not part of a patient's upload) or several are not
- * in the map and stay as written.
+ * in the map: {@link identifyUnresolved} keeps what they say.
  */
 export function conditionalTargets(resources: readonly FhirResource[]): Map<string, string> {
   const found = new Map<string, string | null>();
@@ -99,4 +101,40 @@ export function conditionalTargets(resources: readonly FhirResource[]): Map<stri
   const map = new Map<string, string>();
   for (const [key, target] of found) if (target !== null) map.set(key, target);
   return map;
+}
+
+const CONDITIONAL = /^([A-Z][A-Za-z]+)\?identifier=([^&]+)$/;
+
+/**
+ * A conditional reference left after resolution (`Practitioner?identifier=system|value`) is only
+ * meaningful inside the transaction that carried it: stored and served, it would be an invalid
+ * reference (FHIR R4 `Reference.reference` is a literal URL). It becomes the logical reference it
+ * stands for — `{ type, identifier: { system, value } }`, display kept — which FHIR provides for
+ * a target that cannot be located. Other conditional forms (several parameters) are left alone.
+ */
+export function identifyUnresolved(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const v of value) identifyUnresolved(v);
+    return;
+  }
+  if (!isObject(value)) return;
+  const match = typeof value.reference === "string" ? CONDITIONAL.exec(value.reference) : null;
+  if (match) {
+    let token = match[2] as string;
+    try {
+      token = decodeURIComponent(token);
+    } catch {
+      // Not percent-encoded: taken as written.
+    }
+    const bar = token.indexOf("|");
+    const identifier =
+      bar < 0 ? { value: token } : { system: token.slice(0, bar), value: token.slice(bar + 1) };
+    if (identifier.value !== "" && identifier.system !== "") {
+      delete value.reference;
+      if (value.type === undefined) value.type = match[1];
+      if (value.identifier === undefined) value.identifier = identifier;
+    }
+    return;
+  }
+  for (const v of Object.values(value)) identifyUnresolved(v);
 }

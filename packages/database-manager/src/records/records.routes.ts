@@ -37,7 +37,7 @@ const paths: OpenApiPaths = {
     post: {
       summary: "Store FHIR R4 records of a patient (provider staff)",
       description:
-        "A Bundle (collection, transaction or batch) or NDJSON (one resource per line), read as a stream. Validates the whole upload (422 naming the element path, or the NDJSON line), then stores it in one transaction (all or nothing) and recomputes the patient's record root once, which the gatekeeper then publishes on the Relationship. Conditional references matching exactly one resource of the upload are rewritten to it; others are kept. Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing. Recorded in the patient's audit log as `staff.records.upload` (actor, count, salted MRN hash).",
+        "A Bundle (collection, transaction or batch) or NDJSON (one resource per line), read as a stream. Validates the whole upload (422 naming the element path, or the NDJSON line), then stores it in one transaction (all or nothing) and recomputes the patient's record root once, which the gatekeeper then publishes on the Relationship. Conditional references matching exactly one resource of the upload are rewritten to it; others become logical references (type and identifier). Ids are assigned where missing (`urn:uuid:` fullUrls become ids and references are rewritten); `meta.lastUpdated` is set by the server. Re-sending unchanged resources changes nothing. Recorded in the patient's audit log as `staff.records.upload` (actor, count, salted MRN hash).",
       operationId: "uploadPatientRecords",
       security: [{ session: [] }, { operator: [] }],
       parameters: [
