@@ -27,7 +27,8 @@ export function exportFullUrl(provider: string, resource: FhirResource): string 
 
 /**
  * A FHIR R4 Bundle of type `collection` of the given timeline items (filtered when `filter` is
- * given), each entry's resource as served and an extension naming its provider.
+ * given), each entry's resource as served and an extension naming its provider. No `total`: FHIR
+ * allows it on searchset and history Bundles only (invariant bdl-1).
  *
  * @example const bundle = exportFhirBundle(timeline, { filter: { categories: ["labs"] } })
  */
@@ -40,7 +41,6 @@ export function exportFhirBundle(
     resourceType: "Bundle",
     type: "collection",
     timestamp: timestamp.toISOString(),
-    total: chosen.length,
     entry: chosen.map((item) => ({
       fullUrl: exportFullUrl(item.provider, item.resource),
       resource: item.resource,

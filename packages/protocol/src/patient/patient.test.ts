@@ -88,6 +88,7 @@ describe("export and summary", () => {
     assert.equal(all.resourceType, "Bundle");
     assert.equal(all.type, "collection");
     assert.equal(all.timestamp, "2025-01-01T00:00:00.000Z");
+    assert.equal("total" in all, false, "bdl-1: total only on a searchset or history Bundle");
     assert.equal(all.entry?.length, resources.length);
     assert.deepEqual(all.entry?.[0]?.extension, [{ url: EXPORT_SOURCE_URL, valueString: "Lakeside Clinic" }]);
     const urls = all.entry?.map((e) => String(e.fullUrl)) ?? [];
