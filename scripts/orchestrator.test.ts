@@ -15,7 +15,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { runStep, runSteps, type Sink, type Step } from "./test-runner.ts";
+import { steps as medrecSteps } from "./test.ts";
+import { checkSteps, runStep, runSteps, type Sink, type Step } from "./test-runner.ts";
 import { judge, parseSummary, type Runner, StepOutput, type StepResult, verdict } from "./test-summary.ts";
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
@@ -213,5 +214,83 @@ describe("test runner: real child processes", () => {
       () => runSteps([{ name: "x", command: [node], needs: ["y"] }], { lanes: 1 }),
       /"x" needs "y", which is not an earlier step/,
     );
+  });
+});
+
+describe("test runner: ./medrec test's own steps", () => {
+  test("default: a valid graph; every package suite names its runner; geth suites and apt installs exclusive", () => {
+    checkSteps(medrecSteps);
+    for (const step of medrecSteps) {
+      const script = step.command.at(-1) ?? "";
+      if (/^test(:|$)/.test(script) || step.command.includes("--test")) assert.ok(step.runner, step.name);
+      if (step.command.join(" ").includes("apt-get")) assert.equal(step.exclusive, "apt", step.name);
+    }
+    const geth = medrecSteps.filter((s) => s.exclusive === "real geth").map((s) => s.name);
+    assert.equal(geth.length, 4);
+  });
+
+  test("behavior: scheduled with their measured times, no two geth suites or apt installs overlap and needs come first", async () => {
+    // Seconds per step on this 2-core machine (a cached run, ./medrec test of 2026-12-07, load ~12); 1 s runs as 0.2 ms.
+    const seconds: Record<string, number> = {
+      "contracts: compile": 3,
+      "chain-node: docker-compose": 39,
+      "chain-node: geth": 2,
+      "database-manager: Synthea population": 6,
+      "chain-node: tests": 339,
+      lint: 4,
+      typecheck: 142,
+      "protocol: ABIs match the compiled contracts": 1,
+      "contracts: tests": 17,
+      "testkit: tests": 8,
+      "user-client: unit tests": 14,
+      "protocol: tests": 28,
+      "database-manager: tests": 1216,
+      "user-client: Chromium": 1,
+      "user-client: the dapp in Chromium against a local network": 300,
+      "system: ./medrec start, the black-box check, linkage": 300,
+    };
+    const spans = new Map<string, [number, number]>();
+    const t0 = performance.now();
+    let running = 0;
+    let most = 0;
+    const run = async (step: Step): Promise<StepResult> => {
+      const start = performance.now() - t0;
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, (seconds[step.name] ?? 1) * 0.2));
+      running--;
+      spans.set(step.name, [start, performance.now() - t0]);
+      const output =
+        step.runner === "hardhat"
+          ? "1 passing\n"
+          : step.runner === "vitest"
+            ? "Tests  1 passed (1)\n"
+            : "ℹ pass 1\nℹ fail 0\n";
+      return {
+        name: step.name,
+        ...(step.runner ? { runner: step.runner } : {}),
+        code: 0,
+        signal: null,
+        output,
+        ms: 1,
+      };
+    };
+    const reports = await runSteps(medrecSteps, { lanes: 2, sink: sink().sink, run });
+    assert.ok(reports.every((r) => r.ok));
+    assert.equal(most, 2);
+    const overlap = (a: string, b: string) => {
+      const [s1, e1] = spans.get(a) as [number, number];
+      const [s2, e2] = spans.get(b) as [number, number];
+      return s1 < e2 && s2 < e1;
+    };
+    for (const key of ["real geth", "apt"]) {
+      const group = medrecSteps.filter((s) => s.exclusive === key).map((s) => s.name);
+      for (const a of group) for (const b of group) if (a < b) assert.ok(!overlap(a, b), `${a} / ${b}`);
+    }
+    for (const step of medrecSteps)
+      for (const need of step.needs ?? [])
+        assert.ok(
+          (spans.get(need)?.[1] ?? Infinity) <= (spans.get(step.name)?.[0] ?? 0),
+          `${need} before ${step.name}`,
+        );
   });
 });

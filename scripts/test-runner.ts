@@ -85,10 +85,14 @@ interface Running {
   held: [Stream, string][];
 }
 
-/** Runs the steps; resolves with their reports in the order declared. */
-export function runSteps(steps: Step[], options: { lanes: number; sink?: Sink }): Promise<StepReport[]> {
+/** Runs the steps (with `run`, a stand-in for runStep in tests); resolves with their reports in the order declared. */
+export function runSteps(
+  steps: Step[],
+  options: { lanes: number; sink?: Sink; run?: typeof runStep },
+): Promise<StepReport[]> {
   checkSteps(steps);
   const sink = options.sink ?? processSink;
+  const run = options.run ?? runStep;
   const lanes = Math.max(1, options.lanes);
   const reports = new Map<string, StepReport>();
   const pending = [...steps];
@@ -149,7 +153,7 @@ export function runSteps(steps: Step[], options: { lanes: number; sink?: Sink })
         newline();
         write("stdout", header(step));
       }
-      void runStep(step, (stream, text) => {
+      void run(step, (stream, text) => {
         if (entry === owner) write(stream, text);
         else entry.held.push([stream, text]);
       }).then((result) => {

@@ -4,9 +4,9 @@
  * Steps run on at most two lanes (one on a one-core machine; MEDREC_TEST_LANES=1 runs them one at a
  * time): a step starts when the steps it `needs` have passed, steps with the same `exclusive` key
  * never overlap, and among the steps that may start the one listed first goes first. The real-geth
- * suites are the long chain (about three quarters of the run), so they and what they need come first
- * and the quick checks fill the other lane beside them. A step running alone streams its output; one
- * running beside it is printed whole when it ends (scripts/test-runner.ts).
+ * suites are the long chain (most of the run), so they and what they need are listed first and the
+ * quick checks fill the other lane beside them. One step at a time streams its output; a step running
+ * beside it is printed whole when it ends (scripts/test-runner.ts).
  *
  * At the end a table gives each step's time and counts (passed, failed, cancelled, skipped, todo,
  * read from the runner's closing lines by scripts/test-summary.ts) or what went wrong, then the
@@ -22,10 +22,10 @@ import os from "node:os";
 import { runSteps, type Step } from "./test-runner.ts";
 import { table, verdict } from "./test-summary.ts";
 
-const apt = (pkg: string, binary = pkg) => [
+const apt = (pkg: string) => [
   "sh",
   "-c",
-  `command -v ${binary} >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y ${pkg} || { apt-get update && apt-get install -y ${pkg}; }; }`,
+  `command -v ${pkg} >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y ${pkg} || { apt-get update && apt-get install -y ${pkg}; }; }`,
 ];
 
 const filter = (pkg: string, script: string) => ["pnpm", "--filter", `@medrec/${pkg}`, "run", script];
@@ -36,12 +36,16 @@ const synthea = "database-manager: Synthea population";
 const chromium = "user-client: Chromium";
 const realGeth = "real geth";
 
-const steps: Step[] = [
+export const steps: Step[] = [
   { name: compile, command: filter("contracts", "build") },
   // chain-node's compose test validates docker-compose.yml with `docker-compose config` (no engine needed).
   { name: compose, command: apt("docker-compose"), exclusive: "apt" },
   // Real geth v1.13.15 processes; builds geth into the cache first when it is missing (Go).
   { name: geth, command: filter("chain-node", "setup-geth") },
+  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (Java 17,
+  // Maven; minutes on a fresh machine, so it starts beside the geth build, before the quick checks).
+  // It installs Maven with apt-get when missing, hence the apt key.
+  { name: synthea, command: filter("database-manager", "setup-synthea"), exclusive: "apt" },
   {
     name: "chain-node: tests",
     command: filter("chain-node", "test"),
@@ -60,8 +64,6 @@ const steps: Step[] = [
   { name: "contracts: tests", command: filter("contracts", "test"), runner: "hardhat", needs: [compile] },
   { name: "testkit: tests", command: filter("testkit", "test"), runner: "node:test" },
   { name: "user-client: unit tests", command: filter("user-client", "test"), runner: "vitest" },
-  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (Java 17, Maven).
-  { name: synthea, command: filter("database-manager", "setup-synthea") },
   {
     name: "protocol: tests",
     command: filter("protocol", "test"),
@@ -93,11 +95,13 @@ const steps: Step[] = [
   },
 ];
 
-const lanes = Number(process.env.MEDREC_TEST_LANES) || Math.min(2, os.availableParallelism());
-const started = performance.now();
-const reports = await runSteps(steps, { lanes });
-const result = verdict(reports);
-console.log(`\n━━ summary (${lanes} lane${lanes === 1 ? "" : "s"}) ━━`);
-console.log(table(reports, performance.now() - started));
-console.log(result.line);
-process.exitCode = result.ok ? 0 : 1;
+if (import.meta.main) {
+  const lanes = Number(process.env.MEDREC_TEST_LANES) || Math.min(2, os.availableParallelism());
+  const started = performance.now();
+  const reports = await runSteps(steps, { lanes });
+  const result = verdict(reports);
+  console.log(`\n━━ summary (${lanes} lane${lanes === 1 ? "" : "s"}) ━━`);
+  console.log(table(reports, performance.now() - started));
+  console.log(result.line);
+  process.exitCode = result.ok ? 0 : 1;
+}
