@@ -6,7 +6,9 @@
  *
  *  - **relayed** (the headline: how the system sends a patient's grant) — the patient signs an
  *    EIP-712 ForwardRequest (ERC-2771) and its provider's relayer sends `MedRecForwarder.execute`;
- *  - **direct** — the patient sends `Relationship.grant` itself.
+ *  - **direct** — the patient sends `Relationship.grant` itself;
+ *  - **relayed-rpc-nice** (an experiment, last) — relayed again after the RPC nodes' threads were set
+ *    to nice 10, below the sealers, on the same network.
  *
  * Each mode: (a) inclusion latency: ≥ 200 grants sent one by one at a modest Poisson rate, each
  * timed from just before `eth_sendRawTransaction` to its receipt on the node it was sent to; (b)
@@ -20,17 +22,17 @@
  * the benchmark itself fails). geth processes and temp dirs are removed at the end, on errors, and on Ctrl-C.
  *
  *   node bench/chain.ts [--senders 24] [--duration 60] [--latency-sends 240] [--latency-rate 5]
- *                       [--gas-limit 45000000] [--backlog N] [--presign N] [--modes relayed,direct]
+ *                       [--gas-limit 45000000] [--backlog N] [--presign N] [--modes relayed,direct,relayed-rpc-nice]
  *                       [--geth-arg=--flag …] [--out FILE] [--smoke]
  */
 import { relative } from "node:path";
 import { commandWithArgs, startReport } from "@medrec/testkit";
-import { parseOptions } from "./chain/config.ts";
+import { parseOptions, RPC_NICE } from "./chain/config.ts";
 import { measureLatency } from "./chain/latency.ts";
 import { CHAIN_NOTES } from "./chain/notes.ts";
 import { cleanup, interrupted, log } from "./chain/process.ts";
 import { buildReport, type ModeRun, printMode } from "./chain/report.ts";
-import { setUp } from "./chain/setup.ts";
+import { reniceRpcNodes, setUp } from "./chain/setup.ts";
 import { measureThroughput } from "./chain/throughput.ts";
 import { TXPOOL_FLAGS } from "./geth-flags.ts";
 
@@ -43,7 +45,10 @@ async function main(): Promise<void> {
 
   const runs: ModeRun[] = [];
   for (const mode of opts.modes) {
-    const sign = mode === "relayed" ? setup.signRelayedGrant : setup.signGrant;
+    if (mode === "relayed-rpc-nice")
+      log(`RPC nodes at nice ${RPC_NICE} (${await reniceRpcNodes(network, RPC_NICE)} threads)`);
+    const relayed = mode !== "direct";
+    const sign = relayed ? setup.signRelayedGrant : setup.signGrant;
     log(`— ${mode} grants —`);
     const latency = await measureLatency(opts, network, rpcs, setup.latencySenders, sign);
     const throughput = await measureThroughput(
@@ -53,18 +58,18 @@ async function main(): Promise<void> {
       setup.loadSenders,
       sign,
       {
-        target: mode === "relayed" ? setup.forwarderAddress : setup.relationshipAddress,
+        target: relayed ? setup.forwarderAddress : setup.relationshipAddress,
         relationship: setup.relationshipAddress,
         forwarder: setup.forwarderAddress,
       },
-      mode === "relayed" ? setup.executeSteadyGas : setup.grantEstimate,
+      relayed ? setup.executeSteadyGas : setup.grantEstimate,
     );
     const run: ModeRun = {
       mode,
       latency,
       throughput,
-      grantEstimate: mode === "relayed" ? setup.executeEstimate : setup.grantEstimate,
-      grantGasLimit: mode === "relayed" ? setup.executeGasLimit : setup.grantGasLimit,
+      grantEstimate: relayed ? setup.executeEstimate : setup.grantEstimate,
+      grantGasLimit: relayed ? setup.executeGasLimit : setup.grantGasLimit,
     };
     runs.push(run);
     printMode(run, opts);

@@ -5,6 +5,14 @@ import { parseArgs } from "node:util";
 import type { Fees } from "../txs.ts";
 
 export const SEALERS = 3;
+/**
+ * What a run measures, in order: grants relayed (the headline), sent directly, and relayed again
+ * once the RPC nodes run below the sealers' CPU priority (nice {@link RPC_NICE}; set for the rest
+ * of the run, so it comes last).
+ */
+export const MODES = ["relayed", "direct", "relayed-rpc-nice"] as const;
+export type Mode = (typeof MODES)[number];
+export const RPC_NICE = 10;
 export const PERIOD_SECONDS = 1;
 export const TARGETS = { inclusionP50Ms: 1500, inclusionP99Ms: 3000, sustainedTxPerSec: 300 } as const;
 export const MIN = { latencySends: 200, durationSeconds: 60 } as const;
@@ -60,7 +68,8 @@ export function parseOptions(args: string[]) {
       "usage: node bench/chain.ts [--senders 24] [--duration 60] [--latency-sends 240] [--latency-rate 5]\n" +
         "                           [--gas-limit 45000000] [--backlog N] [--presign N] [--warmup 5]\n" +
         "                           [--modes relayed,direct] [--geth-arg=--flag ...] [--out reports/chain.json] [--smoke]\n" +
-        "--modes: which paths to measure, in order (default relayed — the headline — then direct).\n" +
+        "--modes: what to measure, in order: relayed (the headline), direct, and relayed-rpc-nice (relayed again\n" +
+        "         after the RPC nodes' threads were set to nice 10, below the sealers: an experiment). Default: all three.\n" +
         "--geth-arg: an extra geth flag for every node (repeat it; e.g. --geth-arg=--cache.noprefetch) — for experiments.\n" +
         "--rpc-arg: the same for the RPC nodes only (e.g. --rpc-arg=--txpool.nolocals).\n" +
         "--smoke: a short run (30 latency sends, 15 s window) that prints figures but writes no report.",
@@ -77,9 +86,9 @@ export function parseOptions(args: string[]) {
     return n;
   }
   const smoke = flags.smoke === true;
-  const modes = (flags.modes ?? "relayed,direct").split(",").map((m) => m.trim());
-  if (modes.length === 0 || modes.some((m) => m !== "relayed" && m !== "direct")) {
-    console.error(`--modes takes relayed and/or direct, got ${flags.modes}`);
+  const modes = (flags.modes ?? MODES.join(",")).split(",").map((m) => m.trim());
+  if (modes.length === 0 || modes.some((m) => !(MODES as readonly string[]).includes(m))) {
+    console.error(`--modes takes ${MODES.join(", ")}, got ${flags.modes}`);
     process.exit(2);
   }
   const opts = {
@@ -96,7 +105,7 @@ export function parseOptions(args: string[]) {
     backlog: flags.backlog === undefined ? undefined : intFlag("backlog", flags.backlog, 0, 100),
     presign: flags.presign === undefined ? undefined : intFlag("presign", flags.presign, 0, 0),
     warmupSeconds: intFlag("warmup", flags.warmup, 5, 1),
-    modes: modes as ("relayed" | "direct")[],
+    modes: modes as Mode[],
     gethArgs: flags["geth-arg"] ?? [],
     rpcArgs: flags["rpc-arg"] ?? [],
   };

@@ -5,8 +5,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { availableParallelism, cpus, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   agentAbi,
@@ -307,4 +307,19 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
     executeGasLimit,
     executeSteadyGas,
   };
+}
+
+/**
+ * Every thread of each RPC node at CPU priority `nice` (1–19: below the sealers), so that the
+ * sealers get the cores first. Linux applies a priority per thread, and the threads geth starts
+ * later inherit it from the thread that starts them. Returns how many threads were changed.
+ */
+export async function reniceRpcNodes(network: Network, nice: number): Promise<number> {
+  let threads = 0;
+  for (const pid of network.nodes.map((n) => n.rpc.pid))
+    for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+      setPriority(Number(tid), nice);
+      threads++;
+    }
+  return threads;
 }
