@@ -289,6 +289,20 @@ describe("a validator nobody here wrote: what the gatekeeper serves is valid FHI
     });
     assert.ok(documents.length >= 10, `${documents.length} documents`);
     await assertValidFhir(documents, (m) => t.diagnostic(m));
+
+    // The validator is not silent: a served page without its fullUrls, and an export with a
+    // total, are the errors it found before the gatekeeper and the export were fixed.
+    const page = JSON.parse(documents[0]?.document as string);
+    for (const entry of page.entry) delete entry.fullUrl;
+    const found = async (document: unknown) =>
+      new Set(fhirErrors(await (validator as FhirValidator).validate(document)).map((e) => e.messageId));
+    assert.ok((await found(page)).has("Bundle_BUNDLE_Entry_NoFullUrl"));
+    const exported = exportFhirBundle(timeline);
+    assert.ok(
+      (await found({ ...exported, total: exported.entry?.length })).has(
+        "http://hl7.org/fhir/StructureDefinition/Bundle#bdl-1",
+      ),
+    );
   });
 
   test("behavior: every page of the Synthea population read back has no error", async (t) => {

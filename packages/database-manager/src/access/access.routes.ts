@@ -255,9 +255,16 @@ const bundleSchema = {
       type: "array",
       items: {
         type: "object",
-        required: ["resource", "extension"],
+        required: ["fullUrl", "resource", "extension"],
         description:
           "`extension` carries the proof: url https://medrec.dev/fhir/record-proof, comma-separated 0x siblings",
+        properties: {
+          fullUrl: {
+            type: "string",
+            description:
+              "`<gatekeeper>/v1/relationships/<relationship>/fhir/<Type>/<id>`: the record's identity, against which its relative references resolve; not a read endpoint, not hashed",
+          },
+        },
       },
     },
   },
