@@ -246,8 +246,8 @@ describe("test runner: ./medrec test's own steps", () => {
       "protocol: tests": 28,
       "database-manager: tests": 1216,
       "user-client: Chromium": 1,
-      "user-client: the dapp in Chromium against a local network": 300,
-      "system: ./medrec start, the black-box check, linkage": 300,
+      "user-client: the dapp in Chromium against a local network": 596,
+      "system: ./medrec start, the black-box check, linkage": 201,
     };
     const spans = new Map<string, [number, number]>();
     const t0 = performance.now();
