@@ -23,10 +23,11 @@ import os from "node:os";
 import { runSteps, type Step } from "./test-runner.ts";
 import { table, verdict } from "./test-summary.ts";
 
-const apt = (pkg: string) => [
+/** Installs Debian `packages` unless every one of `binaries` is on PATH already. */
+const apt = (packages: string, binaries: readonly string[] = [packages]) => [
   "sh",
   "-c",
-  `command -v ${pkg} >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y ${pkg} || { apt-get update && apt-get install -y ${pkg}; }; }`,
+  `${binaries.map((b) => `command -v ${b} >/dev/null`).join(" && ")} || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y ${packages} || { apt-get update && apt-get install -y ${packages}; }; }`,
 ];
 
 const filter = (pkg: string, script: string) => ["pnpm", "--filter", `@medrec/${pkg}`, "run", script];
@@ -35,6 +36,8 @@ const compose = "chain-node: docker-compose";
 const geth = "chain-node: geth";
 const synthea = "database-manager: Synthea population";
 const chromium = "user-client: Chromium";
+const java = "Java 17 and Maven";
+const fhirValidator = "testkit: FHIR validator";
 const realGeth = "real geth";
 
 export const steps: Step[] = [
@@ -43,10 +46,14 @@ export const steps: Step[] = [
   { name: compose, command: apt("docker-compose"), exclusive: "apt" },
   // Real geth v1.13.15 processes; builds geth into the cache first when it is missing (Go).
   { name: geth, command: filter("chain-node", "setup-geth") },
-  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (Java 17,
-  // Maven; minutes on a fresh machine, so it starts beside the geth build, before the quick checks).
-  // It installs Maven with apt-get when missing, hence the apt key.
-  { name: synthea, command: filter("database-manager", "setup-synthea"), exclusive: "apt" },
+  // Synthea and HAPI FHIR's validator run on Java 17 and resolve their jars with Maven (from Maven
+  // Central): Debian's packages when the machine lacks them.
+  { name: java, command: apt("openjdk-17-jdk-headless maven", ["java", "javac", "mvn"]), exclusive: "apt" },
+  // Synthea's FHIR for the records and timeline tests: generated once into ~/.cache/medrec (minutes
+  // on a fresh machine, so it starts beside the geth build, before the quick checks).
+  { name: synthea, command: filter("database-manager", "setup-synthea"), needs: [java], exclusive: "apt" },
+  // HAPI FHIR's R4 validator: class path from Maven Central, compiled once into the cache.
+  { name: fhirValidator, command: filter("testkit", "fhir-validate"), needs: [java] },
   {
     name: "chain-node: tests",
     command: filter("chain-node", "test"),
@@ -58,7 +65,7 @@ export const steps: Step[] = [
     name: "database-manager: tests",
     command: filter("database-manager", "test"),
     runner: "node:test",
-    needs: [compile, geth, synthea],
+    needs: [compile, geth, synthea, fhirValidator],
     exclusive: realGeth,
   },
   // The dapp's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
