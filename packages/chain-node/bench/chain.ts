@@ -45,6 +45,7 @@ async function main(): Promise<void> {
 
   const runs: ModeRun[] = [];
   for (const mode of opts.modes) {
+    if (runs.length > 0) await setup.resyncNonces();
     if (mode === "relayed-rpc-nice")
       log(`RPC nodes at nice ${RPC_NICE} (${await reniceRpcNodes(network, RPC_NICE)} threads)`);
     const relayed = mode !== "direct";

@@ -285,6 +285,37 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
       fees: FEES,
     });
   };
+  // A measurement pre-signs more than it sends (its stock is sized for full blocks): before the next
+  // one, every account's nonces are read back from the chain — transaction nonces of the relayers
+  // and patients, and the patients' forwarder nonces.
+  const resyncNonces = async () => {
+    const accounts = [...relayers, ...patients];
+    const counts = await node0.batch<Hex>(
+      accounts.map((a) => ({ method: "eth_getTransactionCount", params: [a.address, "pending"] })),
+    );
+    const forwarded = await node0.batch<Hex>(
+      patients.map((p) => ({
+        method: "eth_call",
+        params: [
+          {
+            to: forwarderAddress,
+            data: encodeFunctionData({ abi: medRecForwarderAbi, functionName: "nonces", args: [p.address] }),
+          },
+          "latest",
+        ],
+      })),
+    );
+    accounts.forEach((a, i) => {
+      const count = counts[i]?.result;
+      if (!count) throw new Error(`eth_getTransactionCount: ${counts[i]?.error?.message}`);
+      a.nonce = Number(BigInt(count));
+    });
+    patients.forEach((p, i) => {
+      const nonce = forwarded[i]?.result;
+      if (!nonce) throw new Error(`forwarder nonces: ${forwarded[i]?.error?.message}`);
+      forwarderNonces.set(p.address, BigInt(nonce));
+    });
+  };
   log(
     `${patients.length} patients registered, ${patients.length} relationships created; ` +
       `grant ≈ ${grantEstimate.toLocaleString("en-US")} gas direct (tx gas limit ${grantGasLimit.toLocaleString("en-US")}), ` +
@@ -299,6 +330,7 @@ export async function setUp(opts: BenchOptions, smoke: boolean) {
     loadSenders,
     signGrant,
     signRelayedGrant,
+    resyncNonces,
     relationshipAddress,
     forwarderAddress,
     grantEstimate,
