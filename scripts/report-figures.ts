@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The documents whose figures must come from reports/: README.md, contracts/README.md, every package README and docs/*.md. */
+/** The documents whose figures must come from reports/: README.md, contracts/README.md, every package README, docs/*.md and adr/*.md. */
 export function figureDocuments(root: string = ROOT): string[] {
   const docs = ["README.md", "contracts/README.md"];
   const walk = (dir: string) => {
@@ -28,8 +28,8 @@ export function figureDocuments(root: string = ROOT): string[] {
     }
   };
   walk("packages");
-  for (const f of readdirSync(path.join(root, "docs")))
-    if (f.endsWith(".md")) docs.push(path.join("docs", f));
+  for (const dir of ["docs", "adr"])
+    for (const f of readdirSync(path.join(root, dir))) if (f.endsWith(".md")) docs.push(path.join(dir, f));
   return docs;
 }
 

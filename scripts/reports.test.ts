@@ -2,7 +2,7 @@
  * Every figure has provenance: each committed `reports/*.json` says which commit it measured, when,
  * by which command, on how many cores under what load and with how many runs (testkit's
  * provenanceProblems), and its commit is one this repository knows (when it has the history); the
- * figures README.md, contracts/README.md, the package READMEs and docs/*.md quote between report
+ * figures README.md, contracts/README.md, the package READMEs, docs/*.md and adr/*.md quote between report
  * markers are the reports' own (scripts/report-figures.ts). Reads files only; asserts no timing.
  */
 import assert from "node:assert/strict";
@@ -52,12 +52,13 @@ describe("figures quoted in the READMEs and docs", () => {
   const reports = readReports();
   const docs = figureDocuments();
 
-  test("the documents read include the READMEs, contracts/README.md and docs/", () => {
+  test("the documents read include the READMEs, contracts/README.md, docs/ and adr/", () => {
     for (const doc of [
       "README.md",
       "contracts/README.md",
       "packages/user-client/README.md",
       "docs/patient-dapp.md",
+      "adr/0002-registry-of-mappings.md",
     ])
       assert.ok(docs.includes(doc), doc);
   });
