@@ -136,6 +136,7 @@ describe("records, notifications and export in Chromium", () => {
       .getByRole("navigation", { name: "Record categories" })
       .getByRole("link", { name: "Timeline" })
       .click();
+    await page.getByRole("heading", { name: "All records, newest first", level: 2 }).waitFor(WAIT);
     await page.getByLabel("Search", { exact: true }).fill("zzz-no-such-record");
     await page.getByText("No records match your search. Try other words or clear the filters.").waitFor(WAIT);
     await checkScreen("29-records-search-empty");

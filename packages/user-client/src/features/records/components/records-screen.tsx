@@ -54,10 +54,12 @@ export function RecordsScreen() {
     return searchTimeline(filterTimeline(records.items, filter), deferredQuery);
   }, [records.items, view.code, provider, outOfRange, deferredQuery]);
 
+  // Built on the address bar, not on this render's params: a view chosen a moment ago may still be
+  // rendering (navigations are transitions), and typing then must not put the old view back.
   const setParam = (name: string, value: string | undefined) =>
     setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
+      () => {
+        const next = new URLSearchParams(window.location.search);
         if (value) next.set(name, value);
         else next.delete(name);
         return next;
