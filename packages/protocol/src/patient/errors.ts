@@ -15,6 +15,8 @@ export type PatientErrorCode =
   | "refused"
   /** What the provider served did not verify against the chain. */
   | "verification-failed"
+  /** A provider's RPC node gave a chain value whose proof does not check (adr/0012): its word is not taken. */
+  | "node-not-verifiable"
   /** The relationship's provider details could not be opened with the patient's key. */
   | "details-unreadable"
   /** The relay refused the transaction (limits, nonce, …): `details` names the check. */
@@ -32,6 +34,8 @@ const PLAIN: Record<PatientErrorCode, string> = {
   unreachable: "The provider could not be reached. Try again in a moment.",
   refused: "The provider refused the request.",
   "verification-failed": "Some records did not match what the provider published on the chain.",
+  "node-not-verifiable":
+    "This provider's network node gave an answer that does not match the network; its records are not shown as verified.",
   "details-unreadable": "This provider's details could not be read with your key.",
   "relay-refused": "The transaction was not accepted for relaying. Try again later.",
   "transaction-reverted": "The change was rejected by the contract.",

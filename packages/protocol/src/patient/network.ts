@@ -14,11 +14,12 @@ import {
 } from "viem";
 import { getBlock, readContract } from "viem/actions";
 import { medrecChain } from "../audit-anchor.ts";
-import { agentAbi, relationshipAbi } from "../generated/abis.ts";
+import { agentAbi } from "../generated/abis.ts";
 import { accountFromMnemonic } from "../keys.ts";
 import type { NetworkManifest } from "../manifest.ts";
 import { type EncryptionKeyPair, encryptionKeyPairFromAccount } from "../sealed-box.ts";
 import { PatientDataError } from "./errors.ts";
+import { type ProvenEntry, readProvenEntries } from "./proven.ts";
 
 /** A provider as the patient's side knows it (from the manifest or the AgentRegistry). */
 export type PatientProvider = {
@@ -168,19 +169,22 @@ export function shortAddress(address: string): string {
   return address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
 }
 
-/** The current on-chain record root of a relationship (what every record is verified against). */
+/**
+ * The current record root of a relationship (what every record is verified against), proven
+ * against a sealed header the providers' nodes agree on (adr/0012) — never one node's word.
+ * `via`: the provider whose own node to ask; when its proof does not check this throws
+ * `node-not-verifiable`. `_client` is no longer read (kept for callers).
+ *
+ * @throws {PatientDataError} `node-not-verifiable` (the node lied), `unreachable` (no quorum).
+ */
 export async function readRecordRoot(
-  client: Client,
+  _client: Client,
   network: PatientNetwork,
   relationship: Hex,
+  via?: string,
 ): Promise<Hex> {
-  const info = await readContract(client, {
-    address: network.contracts.Relationship,
-    abi: relationshipAbi,
-    functionName: "relationshipOf",
-    args: [relationship],
-  });
-  return info.recordRoot;
+  const [entry] = await readProvenEntries(network, [relationship], via);
+  return (entry as ProvenEntry).recordRoot;
 }
 
 /** The latest block's time (seconds): "now" as the contracts see it (grant expiry is against it). */

@@ -19,6 +19,8 @@ import { createLookup, lookupIn, type TimelineItem, toTimelineItem } from "./tim
  * `failed-verification`: some entries (or pages) did not verify — they are in `unverified`.
  * `unreachable`: the gatekeeper or the chain did not answer — retry later. `refused`: the gatekeeper
  * said no (401/403). `unavailable`: the provider could not be told from the sealed details.
+ * `not-verifiable`: the provider's own RPC node gave a root whose proof does not check, or a header
+ * the other providers' nodes do not agree on (adr/0012): nothing of it is shown as verified.
  */
 export type ProviderRecordsStatus =
   | "loading"
@@ -26,7 +28,8 @@ export type ProviderRecordsStatus =
   | "failed-verification"
   | "unreachable"
   | "refused"
-  | "unavailable";
+  | "unavailable"
+  | "not-verifiable";
 
 /** An entry that did not verify: shown apart, marked, never mixed with trusted records. */
 export type UnverifiedRecord = { resource: FhirResource; reason: RecordsFailureReason };
@@ -175,7 +178,9 @@ export async function loadProviderRecords({
       token,
       count: pageSize,
       laterCount: laterPageSize,
-      onChainRoot: () => readRecordRoot(ctx.client, ctx.network, relationship.id),
+      // Through the provider's own node: a node that lies about its own relationships is named.
+      onChainRoot: () =>
+        readRecordRoot(ctx.client, ctx.network, relationship.id, relationship.provider?.name),
       ...(category ? { category } : {}),
       ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
       onPage: (page) => {
@@ -215,7 +220,16 @@ export async function loadProviderRecords({
     result.status = read.valid ? "verified" : "failed-verification";
   } catch (error) {
     const failure = toPatientDataError(error, `Reading records at ${provider}`);
-    result.status = failure.code === "unreachable" ? "unreachable" : "refused";
+    result.status =
+      failure.code === "unreachable"
+        ? "unreachable"
+        : failure.code === "node-not-verifiable"
+          ? "not-verifiable"
+          : "refused";
+    if (failure.code === "node-not-verifiable") {
+      result.resources = [];
+      result.unverified = [];
+    }
     result.retryable = failure.code === "unreachable";
     result.error = { code: failure.code, message: failure.shortMessage };
     if (failure.code === "refused") sessions.forget(gatekeeperUrl);

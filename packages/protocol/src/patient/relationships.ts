@@ -5,12 +5,13 @@
  * `ProviderDetailsUpdated` events — matched with the network's providers by account.
  */
 import { type Address, encodeFunctionData, getAddress, type Hex, isAddressEqual } from "viem";
-import { getContractEvents, readContract } from "viem/actions";
+import { getContractEvents } from "viem/actions";
 import { apiPaths, relationshipsResponseSchema } from "../api.ts";
 import { gatekeeperJson } from "../client.ts";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { openJson, type ProviderDetails, providerDetailsSchema } from "../sealed-box.ts";
 import type { PatientContext, PatientProvider } from "./network.ts";
+import { readProvenAgent, readProvenEntries } from "./proven.ts";
 import { relayPatientCall } from "./relaying.ts";
 import type { PatientSessions } from "./sessions.ts";
 
@@ -76,14 +77,11 @@ export async function readRelationshipsOnChain({
   agent,
 }: Pick<PatientContext, "client" | "network" | "agent">): Promise<OnChainRelationships> {
   const fromBlock = network.fromBlock ?? 0n;
-  const ids = await readContract(client, {
-    address: network.contracts.Agent,
-    abi: agentAbi,
-    functionName: "relationshipsOf",
-    args: [agent],
-  });
+  // The list, the entries and what was seen are proven (adr/0012); the events only carry the
+  // sealed details, which are opened with the patient's key and matched with the network's list.
+  const { ids, seen } = await readProvenAgent(network, agent);
   if (ids.length === 0) return { ids, created: [], updated: [], infos: [], seen: [] };
-  const [created, updated, infos, seen] = await Promise.all([
+  const [created, updated, infos] = await Promise.all([
     getContractEvents(client, {
       address: network.contracts.Relationship,
       abi: relationshipAbi,
@@ -102,26 +100,7 @@ export async function readRelationshipsOnChain({
       toBlock: "latest",
       strict: true,
     }),
-    Promise.all(
-      ids.map((id) =>
-        readContract(client, {
-          address: network.contracts.Relationship,
-          abi: relationshipAbi,
-          functionName: "relationshipOf",
-          args: [id],
-        }),
-      ),
-    ),
-    Promise.all(
-      ids.map((id) =>
-        readContract(client, {
-          address: network.contracts.Agent,
-          abi: agentAbi,
-          functionName: "seenSequence",
-          args: [agent, id],
-        }),
-      ),
-    ),
+    readProvenEntries(network, ids),
   ]);
   return { ids, created, updated, infos, seen };
 }

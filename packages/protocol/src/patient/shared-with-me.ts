@@ -8,7 +8,7 @@
  * provider, never an arbitrary URL to call.
  */
 import { type Address, getAddress, type Hex } from "viem";
-import { getContractEvents, readContract } from "viem/actions";
+import { getContractEvents } from "viem/actions";
 import { apiPaths, relationshipsResponseSchema } from "../api.ts";
 import { gatekeeperJson } from "../client.ts";
 import type { FhirResource } from "../fhir.ts";
@@ -17,7 +17,8 @@ import { fetchVerifiedRecords, type RecordsFailure } from "../records-client.ts"
 import { maskToScopes, type ScopeCode } from "../scopes.ts";
 import { openJson } from "../sealed-box.ts";
 import { type PatientErrorCode, toPatientDataError } from "./errors.ts";
-import { chainNow, type PatientContext, type PatientProvider, readRecordRoot } from "./network.ts";
+import { type PatientContext, type PatientProvider, readRecordRoot } from "./network.ts";
+import { type ProvenGrant, provenNow, readProvenGrants } from "./proven.ts";
 import { createPatientSessions, type PatientSessions } from "./sessions.ts";
 import type { ViewerDetails } from "./sharing.ts";
 
@@ -125,24 +126,17 @@ export async function listSharedWithMe({
       toBlock: "latest",
       strict: true,
     }),
-    chainNow(client),
+    provenNow(network),
   ]);
+  // The grants' state in one proof (adr/0012); the events only name what to prove.
+  const proven = await readProvenGrants(
+    network,
+    [...latest.values()].map((e) => ({ id: e.args.id, viewer })),
+  );
   const grants = await Promise.all(
-    [...latest.values()].map(async (e): Promise<SharedGrant> => {
-      const [stored, active] = await Promise.all([
-        readContract(client, {
-          address: network.contracts.Relationship,
-          abi: relationshipAbi,
-          functionName: "grantOf",
-          args: [e.args.id, viewer],
-        }),
-        readContract(client, {
-          address: network.contracts.Relationship,
-          abi: relationshipAbi,
-          functionName: "activeScopes",
-          args: [e.args.id, viewer],
-        }),
-      ]);
+    [...latest.values()].map(async (e, i): Promise<SharedGrant> => {
+      const stored = proven[i] as ProvenGrant;
+      const active = stored.active;
       const details = openViewerDetails(e.args.viewerDetails, ctx.encryptionKey.secretKey);
       const provider = details?.provider
         ? network.providers.find((p) => sameUrl(p.gatekeeperUrl, details.provider?.gatekeeperUrl ?? ""))

@@ -12,6 +12,7 @@ import { sealJson } from "../sealed-box.ts";
 import { agentLogs } from "./agent-logs.ts";
 import { PatientDataError, type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { chainNow, type PatientContext } from "./network.ts";
+import { type ProvenGrant, provenNow, readProvenGrants } from "./proven.ts";
 import { type PatientRelationship, relationshipLabel } from "./relationships.ts";
 import { relayPatientCall } from "./relaying.ts";
 
@@ -186,12 +187,7 @@ export async function revokeAccess({
   const who = getAddress(viewer);
   const held = await Promise.all(
     relationships.map(async (r) => {
-      const grant = await readContract(ctx.client, {
-        address: ctx.network.contracts.Relationship,
-        abi: relationshipAbi,
-        functionName: "grantOf",
-        args: [r.id, who],
-      });
+      const grant = await readGrant(ctx, r.id, who);
       return grant.expiresAt > 0n ? r : undefined;
     }),
   );
@@ -232,32 +228,28 @@ export async function listActiveGrants({
   ctx: PatientContext;
   relationships: readonly PatientRelationship[];
 }): Promise<ActiveGrant[]> {
-  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), chainNow(ctx.client)]);
-  const grants = await Promise.all(
-    events.map(async (e): Promise<ActiveGrant | undefined> => {
-      const [active, stored] = await Promise.all([
-        readContract(ctx.client, {
-          address: ctx.network.contracts.Relationship,
-          abi: relationshipAbi,
-          functionName: "activeScopes",
-          args: [e.args.id, e.args.viewer],
-        }),
-        readGrant(ctx, e.args.id, e.args.viewer),
-      ]);
-      if (active === 0) return undefined;
-      const scopes = maskToScopes(active);
-      return {
-        relationship: e.args.id,
-        provider: providerOf(relationships, e.args.id),
-        viewer: getAddress(e.args.viewer),
-        categories: scopes.filter((s) => s !== "sensitive"),
-        sensitive: scopes.includes("sensitive"),
-        expiresAt: new Date(Number(stored.expiresAt) * 1000),
-        secondsLeft: Math.max(0, Number(stored.expiresAt - now)),
-        grantedAtBlock: e.blockNumber,
-      };
-    }),
+  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), provenNow(ctx.network)]);
+  // Every grant in one proof (adr/0012): a node cannot hide one or fake a revocation.
+  const proven = await readProvenGrants(
+    ctx.network,
+    events.map((e) => ({ id: e.args.id, viewer: e.args.viewer })),
   );
+  const grants = events.map((e, i): ActiveGrant | undefined => {
+    const stored = proven[i] as ProvenGrant;
+    const active = stored.active;
+    if (active === 0) return undefined;
+    const scopes = maskToScopes(active);
+    return {
+      relationship: e.args.id,
+      provider: providerOf(relationships, e.args.id),
+      viewer: getAddress(e.args.viewer),
+      categories: scopes.filter((s) => s !== "sensitive"),
+      sensitive: scopes.includes("sensitive"),
+      expiresAt: new Date(Number(stored.expiresAt) * 1000),
+      secondsLeft: Math.max(0, Number(stored.expiresAt - now)),
+      grantedAtBlock: e.blockNumber,
+    };
+  });
   return grants.filter((g) => g !== undefined).sort((a, b) => a.secondsLeft - b.secondsLeft);
 }
 
@@ -277,7 +269,7 @@ export async function listEndedGrants({
   relationships: readonly PatientRelationship[];
   after: Date;
 }): Promise<EndedGrant[]> {
-  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), chainNow(ctx.client)]);
+  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), provenNow(ctx.network)]);
   const since = BigInt(Math.floor(after.getTime() / 1000));
   const ended = await Promise.all(
     events.map(async (e): Promise<EndedGrant | undefined> => {
@@ -311,13 +303,10 @@ async function latestGrantEvents(ctx: PatientContext, relationships: readonly Pa
   return [...latest.values()];
 }
 
-function readGrant(ctx: PatientContext, id: Hex, viewer: Address) {
-  return readContract(ctx.client, {
-    address: ctx.network.contracts.Relationship,
-    abi: relationshipAbi,
-    functionName: "grantOf",
-    args: [id, viewer],
-  });
+/** A grant's stored scopes and expiry, proven. */
+async function readGrant(ctx: PatientContext, id: Hex, viewer: Address): Promise<ProvenGrant> {
+  const [grant] = await readProvenGrants(ctx.network, [{ id, viewer }]);
+  return grant as ProvenGrant;
 }
 
 function providerOf(relationships: readonly PatientRelationship[], id: Hex): string {

@@ -1,0 +1,144 @@
+/**
+ * What the patient's side believes of the chain, each value proven (`../light-client`): the
+ * agent's relationships, their entries (record root, sequence, ended), `seenSequence` and grants.
+ * One light client per network object, its nodes the providers' RPC nodes (named by provider),
+ * its signer set the providers' sealer accounts.
+ */
+import { type Address, getAddress, type Hex } from "viem";
+import {
+  agentAccountSlot,
+  createLightClient,
+  decodeAgentAccount,
+  decodeGrant,
+  decodeRelationshipEntry,
+  grantSlot,
+  type LightClient,
+  LightClientError,
+  relationshipAtSlot,
+  relationshipEntrySlots,
+  seenSlot,
+} from "../light-client/index.ts";
+import { PatientDataError } from "./errors.ts";
+import type { PatientNetwork } from "./network.ts";
+
+const clients = new WeakMap<PatientNetwork, LightClient>();
+
+/** The light client of `network` (made once per network object). */
+export function lightClientOf(network: PatientNetwork): LightClient {
+  let client = clients.get(network);
+  if (!client) {
+    const nodes = network.providers.flatMap((p) => (p.rpcUrl ? [{ name: p.name, rpcUrl: p.rpcUrl }] : []));
+    client = createLightClient({
+      nodes: nodes.length > 0 ? nodes : [{ name: "the network", rpcUrl: network.rpcUrl }],
+      signers: network.providers.map((p) => p.account),
+    });
+    clients.set(network, client);
+  }
+  return client;
+}
+
+/** A {@link LightClientError} as the patient layer's error: a lying node is `verification-failed`. */
+export function toProvenError(error: unknown): unknown {
+  if (!(error instanceof LightClientError)) return error;
+  if (error.code === "node-at-fault")
+    return new PatientDataError(
+      "node-not-verifiable",
+      `${error.node}'s network node gave an answer that does not match the network (${error.message}).`,
+      { cause: error },
+    );
+  return new PatientDataError("unreachable", error.message, { cause: error });
+}
+
+async function proven<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw toProvenError(error);
+  }
+}
+
+export type ProvenEntry = {
+  patient: Address;
+  provider: Address;
+  recordRoot: Hex;
+  sequence: bigint;
+  ended: boolean;
+};
+
+/** The entries of `ids` on `Relationship`, one proof; `via`: the node to ask (see `readSlots`). */
+export function readProvenEntries(
+  network: PatientNetwork,
+  ids: readonly Hex[],
+  via?: string,
+): Promise<ProvenEntry[]> {
+  return proven(async () => {
+    const slots = ids.flatMap((id) => relationshipEntrySlots(id));
+    const values = await lightClientOf(network).readSlots({
+      address: network.contracts.Relationship,
+      slots,
+      ...(via ? { via } : {}),
+    });
+    return ids.map((id) =>
+      decodeRelationshipEntry(relationshipEntrySlots(id).map((s) => values.get(s) ?? 0n)),
+    );
+  });
+}
+
+/** The agent's relationship ids and `seenSequence` of each, proven (two proofs: the count, then the list). */
+export function readProvenAgent(
+  network: PatientNetwork,
+  agent: Address,
+): Promise<{ ids: Hex[]; seen: bigint[] }> {
+  return proven(async () => {
+    const light = lightClientOf(network);
+    const address = network.contracts.Agent;
+    const accountSlot = agentAccountSlot(agent);
+    const account = decodeAgentAccount(
+      (await light.readSlots({ address, slots: [accountSlot] })).get(accountSlot) ?? 0n,
+    );
+    const exists = !/^0x0{40}$/i.test(account.owner) && !account.isOwnerRecord;
+    const count = exists ? account.relationshipCount : 0;
+    if (count === 0) return { ids: [], seen: [] };
+    const at = Array.from({ length: count }, (_, i) => relationshipAtSlot(agent, i));
+    const list = await light.readSlots({ address, slots: at });
+    const ids = at.map((s) => `0x${(list.get(s) ?? 0n).toString(16).padStart(64, "0")}` as Hex);
+    const seenSlots = ids.map((id) => seenSlot(agent, id));
+    const seen = await light.readSlots({ address, slots: seenSlots });
+    return { ids, seen: seenSlots.map((s) => seen.get(s) ?? 0n) };
+  });
+}
+
+export type ProvenGrant = { scopes: number; expiresAt: bigint; active: number };
+
+/**
+ * Grants on `Relationship`, one proof for all: stored scopes and expiry, and the scopes in force
+ * (`activeScopes`: 0 once the relationship ended or the expiry passed the proven block's time).
+ */
+export function readProvenGrants(
+  network: PatientNetwork,
+  pairs: readonly { id: Hex; viewer: Address }[],
+): Promise<ProvenGrant[]> {
+  return proven(async () => {
+    if (pairs.length === 0) return [];
+    const light = lightClientOf(network);
+    const slots = pairs.flatMap(({ id, viewer }) => [
+      grantSlot(id, getAddress(viewer)),
+      relationshipEntrySlots(id)[0],
+    ]);
+    const [values, header] = await Promise.all([
+      light.readSlots({ address: network.contracts.Relationship, slots }),
+      light.header(),
+    ]);
+    return pairs.map(({ id, viewer }) => {
+      const grant = decodeGrant(values.get(grantSlot(id, getAddress(viewer))) ?? 0n);
+      const ended = decodeRelationshipEntry([values.get(relationshipEntrySlots(id)[0]) ?? 0n]).ended;
+      const active = !ended && header.timestamp < grant.expiresAt ? grant.scopes : 0;
+      return { ...grant, active };
+    });
+  });
+}
+
+/** The proven block's time (seconds). */
+export async function provenNow(network: PatientNetwork): Promise<bigint> {
+  return proven(async () => (await lightClientOf(network).header()).timestamp);
+}
