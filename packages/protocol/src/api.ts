@@ -269,22 +269,36 @@ export type ForwardRequest = z.output<typeof forwardRequestSchema>;
 /** A forward request as sent in JSON: uint256 fields as decimal strings. */
 export type ForwardRequestJson = z.input<typeof forwardRequestSchema>;
 
-/** `POST /v1/relay` body: the request and `from`'s 65-byte EIP-712 signature of it. */
+/**
+ * `POST /v1/relay` body: the request and `from`'s 65-byte EIP-712 signature of it, and optionally
+ * what it depends on (not signed: it only tells the relay when to simulate): `notBeforeBlock`, the
+ * block the client saw its prerequisite in (a uint256 like `nonce`), and `after`, the hash of the
+ * transaction it follows. A relay whose node has not seen them yet waits (bounded) before it checks
+ * the nonce and simulates (docs/protocol.md "Relayed transactions").
+ */
 export const relayRequestSchema = z.object({
   request: forwardRequestSchema,
   signature: signatureSchema.refine((value) => value.length === 132, {
     message: "Invalid signature: expected 65 bytes (r, s, v)",
   }),
+  notBeforeBlock: uint256Schema.optional(),
+  after: bytes32Schema.optional(),
 });
 export type RelayRequest = z.output<typeof relayRequestSchema>;
 export type RelayRequestJson = z.input<typeof relayRequestSchema>;
+/** What a relayed request depends on: a block its relay's node must have, a transaction it must have mined. */
+export type RelayDependency = Pick<RelayRequest, "notBeforeBlock" | "after">;
 
 /** `POST /v1/relay` → 202: the hash of the relayer's transaction (the same for a repeated request). */
 export const relayResponseSchema = z.object({ txHash: bytes32Schema });
 export type RelayResponse = z.output<typeof relayResponseSchema>;
 
 /** The JSON body of `POST /v1/relay` for `request` (uint256 fields as decimal strings). */
-export function serializeRelayRequest(request: ForwardRequest, signature: `0x${string}`): RelayRequestJson {
+export function serializeRelayRequest(
+  request: ForwardRequest,
+  signature: `0x${string}`,
+  { notBeforeBlock, after }: RelayDependency = {},
+): RelayRequestJson {
   return {
     request: {
       from: request.from,
@@ -296,6 +310,8 @@ export function serializeRelayRequest(request: ForwardRequest, signature: `0x${s
       data: request.data,
     },
     signature,
+    ...(notBeforeBlock === undefined ? {} : { notBeforeBlock: notBeforeBlock.toString() }),
+    ...(after === undefined ? {} : { after }),
   };
 }
 

@@ -22,6 +22,7 @@ import {
   forwardRequestOutcome,
   forwardRequestTypes,
   hashForwardRequest,
+  isRelayBehind,
   medRecForwarderAbi,
   recoverForwardRequestSigner,
   signForwardRequest,
@@ -136,6 +137,20 @@ describe("relay: wire format", () => {
     assert.deepEqual(relayRequestSchema.parse(json), { request, signature });
   });
 
+  test("behavior: the dependency (notBeforeBlock, after) is optional, travels unsigned and parses back", async () => {
+    const signature = await signForwardRequest(signer, request, domain);
+    const after = `0x${"ef".repeat(32)}` as const;
+    const json = JSON.parse(
+      JSON.stringify(serializeRelayRequest(request, signature, { notBeforeBlock: 1234n, after })),
+    );
+    assert.equal(json.notBeforeBlock, "1234");
+    assert.deepEqual(relayRequestSchema.parse(json), { request, signature, notBeforeBlock: 1234n, after });
+    // A body without it (as every relay before it took) is still a relay request.
+    assert.equal("notBeforeBlock" in serializeRelayRequest(request, signature), false);
+    for (const bad of [{ notBeforeBlock: "-1" }, { notBeforeBlock: "0x10" }, { after: "0x12" }])
+      assert.equal(relayRequestSchema.safeParse({ ...json, ...bad }).success, false, JSON.stringify(bad));
+  });
+
   test("behavior: uint256 fields as safe numbers, deadline as a string", () => {
     const parsed = relayRequestSchema.parse({
       request: { ...serializeRelayRequest(request, "0x").request, gas: 5, nonce: 0, deadline: "17" },
@@ -233,6 +248,20 @@ describe("relay: submit", () => {
     );
     assert.equal(seen?.url, `http://gk.test${apiPaths.relay}`);
     assert.deepEqual(seen?.body, JSON.parse(JSON.stringify(serializeRelayRequest(request, signature))));
+  });
+
+  test("behavior: a relay whose node is behind the dependency is told apart (isRelayBehind)", () => {
+    const refusal = (status: number, check: string) =>
+      new GatekeeperRequestError(
+        status,
+        { type: `https://medrec.dev/problems/relay/${check}`, title: "", status, detail: "", check } as never,
+        "POST /v1/relay",
+      );
+    assert.equal(isRelayBehind(refusal(503, "dependency-timeout")), true);
+    assert.equal(isRelayBehind(refusal(503, "too-many-waiting")), true);
+    assert.equal(isRelayBehind(refusal(422, "dependency-too-far")), true);
+    assert.equal(isRelayBehind(refusal(422, "simulation-reverted")), false);
+    assert.equal(isRelayBehind(new Error("x")), false);
   });
 
   test("error: a refusal is a GatekeeperRequestError with the problem", async () => {

@@ -27,13 +27,16 @@ import {
   call,
   estimateGas,
   getBlock,
+  getBlockNumber,
   getChainId,
   readContract,
   waitForTransactionReceipt,
+  watchBlockNumber,
 } from "viem/actions";
 import {
   apiPaths,
   type ForwardRequest,
+  type RelayDependency,
   type RelayRequest,
   relayResponseSchema,
   serializeRelayRequest,
@@ -166,7 +169,14 @@ export type BuildForwardRequestParameters = {
  *
  * @throws {RelayedCallRevertedError} the call would revert (the decoded reason in `reason`).
  */
-export async function buildForwardRequest({
+export async function buildForwardRequest(
+  parameters: BuildForwardRequestParameters,
+): Promise<ForwardRequest> {
+  return (await prepareForwardRequest(parameters)).request;
+}
+
+/** {@link buildForwardRequest}, and the number of the block it was built on (what the client has seen). */
+async function prepareForwardRequest({
   client,
   forwarder,
   from,
@@ -176,7 +186,7 @@ export async function buildForwardRequest({
   gas,
   gasMarginPercent = DEFAULT_GAS_MARGIN_PERCENT,
   deadlineSeconds = DEFAULT_DEADLINE_SECONDS,
-}: BuildForwardRequestParameters): Promise<ForwardRequest> {
+}: BuildForwardRequestParameters): Promise<{ request: ForwardRequest; seenBlock: bigint }> {
   const request = { from: getAddress(from), to: getAddress(to), data: data.toLowerCase() as Hex };
   const [nonce, block] = await Promise.all([
     readContract(client, {
@@ -203,32 +213,62 @@ export async function buildForwardRequest({
     forwardedGas = (estimate * BigInt(100 + gasMarginPercent)) / 100n;
   }
   const now = Math.max(Math.floor(Date.now() / 1000), Number(block.timestamp));
-  return { ...request, value, gas: forwardedGas, nonce, deadline: now + deadlineSeconds };
+  return {
+    request: { ...request, value, gas: forwardedGas, nonce, deadline: now + deadlineSeconds },
+    seenBlock: block.number,
+  };
 }
 
-/** Sends `POST /v1/relay` to a gatekeeper; resolves to the relayer's transaction hash (202). */
+/**
+ * Sends `POST /v1/relay` to a gatekeeper; resolves to the relayer's transaction hash (202). With
+ * `notBeforeBlock` / `after`, a relay whose node has not seen that block / mined that transaction
+ * yet waits for it (bounded) instead of refusing.
+ */
 export async function submitRelayed({
   gatekeeperUrl,
   request,
   signature,
   fetch = globalThis.fetch,
+  ...dependency
 }: {
   gatekeeperUrl: string;
   request: ForwardRequest;
   signature: Hex;
   fetch?: typeof globalThis.fetch;
-}): Promise<Hex> {
+} & RelayDependency): Promise<Hex> {
   const body = await gatekeeperJson(gatekeeperUrl, apiPaths.relay, {
     method: "POST",
-    body: serializeRelayRequest(request, signature),
+    body: serializeRelayRequest(request, signature, dependency),
     fetch,
   });
   return relayResponseSchema.parse(body).txHash;
 }
 
+/** The checks of a relay that refuse a request only because its node has not seen what it depends on. */
+export const RELAY_DEPENDENCY_CHECKS = [
+  "dependency-too-far",
+  "dependency-timeout",
+  "too-many-waiting",
+] as const;
+
 /**
- * Whether a relay refused a request only because its node has not yet seen the signer's previous
- * relayed call (409 `wrong-nonce` or `nonce-in-flight`): build and sign it again a moment later.
+ * Whether a relay refused a request only because its node is behind what the request depends on
+ * (`notBeforeBlock` too far ahead of it, not seen within its bound, or too many requests already
+ * waiting): another provider's relay may take the same signed request at once.
+ */
+export function isRelayBehind(error: unknown): boolean {
+  return (
+    error instanceof GatekeeperRequestError &&
+    (RELAY_DEPENDENCY_CHECKS as readonly string[]).includes(
+      String((error.problem as { check?: unknown } | undefined)?.check),
+    )
+  );
+}
+
+/**
+ * Whether a relay refused a request only because its node had not yet seen the signer's previous
+ * relayed call (409 `wrong-nonce` or `nonce-in-flight`) — possible only for a request sent without
+ * its dependency (`notBeforeBlock`, which {@link relayAndWait} sets): build and sign it again.
  */
 export function isRelayNonceLag(error: unknown): boolean {
   return (
@@ -381,6 +421,17 @@ export type RelayAndWaitParameters = {
   /** Chain id of the domain. Default: the client's. */
   chainId?: number;
   receiptTimeoutMs?: number;
+  /**
+   * A block the call depends on (e.g. where the caller saw its prerequisite mined, perhaps on
+   * another node): `client` is waited for until it has it, so the estimate sees it, and the relay
+   * is told. Default: none beyond what `client` has seen — the request always carries
+   * `notBeforeBlock` = the block it was built on, so a relay whose node is behind `client` waits.
+   */
+  notBeforeBlock?: bigint;
+  /** The transaction the call follows: `client` is waited for until it has its receipt; the relay is told. */
+  after?: Hex;
+  /** How long `client` may take to see `notBeforeBlock` / `after`. Default 30 s. */
+  dependencyTimeoutMs?: number;
 } & (
   | { gatekeeperUrl: string; fetch?: typeof globalThis.fetch; submit?: undefined }
   /** Submits the signed request some other way (a gatekeeper relaying in-process, a test); returns the tx hash. */
@@ -388,8 +439,49 @@ export type RelayAndWaitParameters = {
 );
 
 /**
+ * Resolves once `client`'s node has block `number` (or rejects after `timeoutMs`): woken by its new
+ * heads (`watchBlockNumber`), not by a fixed sleep.
+ */
+export async function waitForBlockNumber(
+  client: Client,
+  number: bigint,
+  { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
+): Promise<bigint> {
+  const head = await getBlockNumber(client, { cacheTime: 0 });
+  if (head >= number) return head;
+  return new Promise<bigint>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      unwatch();
+      reject(new BlockNotSeenError({ number, timeoutMs }));
+    }, timeoutMs);
+    const unwatch = watchBlockNumber(client, {
+      emitOnBegin: true,
+      poll: true,
+      pollingInterval: 100,
+      onBlockNumber: (seen) => {
+        if (seen < number) return;
+        clearTimeout(timer);
+        unwatch();
+        resolve(seen);
+      },
+      onError: () => undefined,
+    });
+  });
+}
+
+/** The client's node did not reach a block in time. */
+export class BlockNotSeenError extends BaseError {
+  override name = "BlockNotSeenError" as const;
+  constructor({ number, timeoutMs }: { number: bigint; timeoutMs: number }) {
+    super(`The chain node did not reach block ${number} within ${timeoutMs} ms.`);
+  }
+}
+
+/**
  * Builds, signs and submits a forward request, waits for the relayer's transaction and checks that
- * the forwarder executed the call successfully.
+ * the forwarder executed the call successfully. The request carries its dependency: the block it
+ * was built on (and `after`, if given), so a relay whose node is behind waits for it rather than
+ * refusing the request as if the prerequisite did not exist.
  *
  * @throws {RelayedCallRevertedError} the call reverts (before submission, from the estimate; or on
  *   chain, replayed to decode the reason).
@@ -401,7 +493,16 @@ export async function relayAndWait(parameters: RelayAndWaitParameters): Promise<
   request: ForwardRequest;
 }> {
   const { client, forwarder, account } = parameters;
-  const request = await buildForwardRequest({
+  const dependencyTimeoutMs = parameters.dependencyTimeoutMs ?? 30_000;
+  if (parameters.after)
+    await waitForTransactionReceipt(client, {
+      hash: parameters.after,
+      pollingInterval: 100,
+      timeout: dependencyTimeoutMs,
+    });
+  if (parameters.notBeforeBlock !== undefined)
+    await waitForBlockNumber(client, parameters.notBeforeBlock, { timeoutMs: dependencyTimeoutMs });
+  const { request, seenBlock } = await prepareForwardRequest({
     client,
     forwarder,
     from: account.address,
@@ -412,12 +513,17 @@ export async function relayAndWait(parameters: RelayAndWaitParameters): Promise<
   });
   const chainId = parameters.chainId ?? client.chain?.id ?? (await getChainId(client));
   const signature = await signForwardRequest(account, request, { chainId, forwarder });
+  const dependency: RelayDependency = {
+    notBeforeBlock: seenBlock,
+    ...(parameters.after ? { after: parameters.after } : {}),
+  };
   const txHash = parameters.submit
-    ? await parameters.submit({ request, signature })
+    ? await parameters.submit({ request, signature, ...dependency })
     : await submitRelayed({
         gatekeeperUrl: parameters.gatekeeperUrl,
         request,
         signature,
+        ...dependency,
         ...(parameters.fetch ? { fetch: parameters.fetch } : {}),
       });
   const receipt = await waitForTransactionReceipt(client, {

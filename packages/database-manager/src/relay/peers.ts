@@ -9,9 +9,13 @@
  *
  * - The other providers' gatekeeper URLs come from AgentRegistry (`signers()`, `provider(a)`),
  *   cached for RELAY_PEERS_REFRESH_MS; this provider's own account and URL are left out.
- * - A relay that does not answer (network, timeout, 429, 5xx, no such route) is skipped for a
- *   growing while (1 s, 2 s, … 15 s) and the next one in turn is tried. A refusal of the
- *   request itself (bad nonce, the call reverts, …) is the answer: another relay would refuse it too.
+ * - A request carries its dependency (`notBeforeBlock`: the block this gatekeeper's node built it
+ *   on), so a relay whose node is behind waits for that block instead of refusing; the submission
+ *   then may take RELAY_PEER_TIMEOUT_MS plus the relay's wait bound.
+ * - A relay that does not answer (network, timeout, 429, 5xx, no such route) or whose node is too
+ *   far behind (`dependency-too-far`) is skipped for a growing while (1 s, 2 s, … 15 s) and the
+ *   next one in turn is tried. A refusal of the request itself (bad nonce, the call reverts, …) is
+ *   the answer: another relay would refuse it too.
  * - When no other provider is registered, the request goes to this gatekeeper's own relay (nothing
  *   to hide among). When others are registered but none answers, the request fails (503) and is
  *   retried by its caller; only after RELAY_OWN_FALLBACK_AFTER_MS of this (unset: never) does it
@@ -32,6 +36,7 @@ import type { ChainSettings } from "../chain/config.ts";
 import { ProblemError } from "../errors.ts";
 import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
 import type { Metrics } from "../ops/metrics.ts";
+import { DEPENDENCY_MAX_WAIT_MS } from "./dependency.ts";
 import { RELAY_CHECKS, type RelayCheck, RelayRefusal, type RelayService } from "./relay.service.ts";
 
 const BACKOFF_MIN_MS = 1_000;
@@ -70,9 +75,10 @@ function refusalOf(error: GatekeeperRequestError): RelayRefusal | ProblemError {
   return new ProblemError("unprocessable", `Another provider's relay refused the request: ${detail}`);
 }
 
-/** Whether a peer's answer says nothing about the request (try another relay). */
+/** Whether a peer's answer says nothing about the request (try another relay): also a node too far behind. */
 function peerUnavailable(error: unknown): boolean {
   if (!(error instanceof GatekeeperRequestError)) return true;
+  if ((error.problem as { check?: unknown } | undefined)?.check === "dependency-too-far") return true;
   return error.status === 404 || error.status === 405 || error.status === 429 || error.status >= 500;
 }
 
@@ -126,11 +132,17 @@ export function createRelaySubmitter({
     return urls;
   }
 
-  const timedFetch: typeof globalThis.fetch = (input, init) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(settings.relay.peerTimeoutMs) });
+  /** A peer may hold a request with a dependency for up to its wait bound before it answers. */
+  const timedFetch =
+    (waits: boolean): typeof globalThis.fetch =>
+    (input, init) =>
+      fetch(input, {
+        ...init,
+        signal: AbortSignal.timeout(settings.relay.peerTimeoutMs + (waits ? DEPENDENCY_MAX_WAIT_MS : 0)),
+      });
 
   async function viaOwn(relay: RelayRequest, why: string): Promise<Hex> {
-    const { txHash } = await own.relay(serializeRelayRequest(relay.request, relay.signature));
+    const { txHash } = await own.relay(serializeRelayRequest(relay.request, relay.signature, relay));
     metrics?.relaySubmissions.inc({ via: "own" });
     log.info({ why }, "own request relayed by this gatekeeper's own relay");
     return txHash;
@@ -159,6 +171,8 @@ export function createRelaySubmitter({
     const start = turn % sorted.length;
     const order = [...sorted.slice(start), ...sorted.slice(0, start)];
     let tried = 0;
+    const dependency = { notBeforeBlock: relay.notBeforeBlock, after: relay.after };
+    const fetchPeer = timedFetch(dependency.notBeforeBlock !== undefined || dependency.after !== undefined);
     for (const url of order) {
       const b = backoff.get(url);
       if (b && b.until > now()) continue;
@@ -168,7 +182,8 @@ export function createRelaySubmitter({
           gatekeeperUrl: url,
           request: relay.request,
           signature: relay.signature,
-          fetch: timedFetch,
+          ...dependency,
+          fetch: fetchPeer,
         });
         backoff.delete(url);
         failingSince = undefined;

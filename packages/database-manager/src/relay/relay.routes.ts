@@ -6,6 +6,7 @@ import { PROBLEM_TYPE_BASE, problem, sendProblem } from "../errors.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { commonProblems, jsonSchema, problemResponse } from "../ops/openapi.ts";
 import { describeAllowlist } from "./allowlist.ts";
+import { DEPENDENCY_MAX_AHEAD_BLOCKS, DEPENDENCY_MAX_WAIT_MS, DEPENDENCY_MAX_WAITING } from "./dependency.ts";
 import {
   MAX_DEADLINE_AHEAD_SECONDS,
   RELAY_CHECKS,
@@ -81,7 +82,12 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
           "signature is the authentication; calls are rate limited per client. Relayed only when `to` is " +
           `this network's Agent or Relationship and the function is one of: ${describeAllowlist()}; ` +
           `\`value\` is 0; the deadline is in the future and at most ${MAX_DEADLINE_AHEAD_SECONDS} s ahead; ` +
-          "`gas` is within the relay's cap; `nonce` is the forwarder's `nonces(from)`; the forwarder's " +
+          "`gas` is within the relay's cap; " +
+          "then, when the body names a dependency — `notBeforeBlock` (the block the client saw its prerequisite " +
+          "in) and/or `after` (the transaction it follows) — that this relay's node has not seen yet, the relay " +
+          `waits for it (at most ${DEPENDENCY_MAX_WAIT_MS / 1000} s; refused at once when \`notBeforeBlock\` is more than ` +
+          `${DEPENDENCY_MAX_AHEAD_BLOCKS} blocks ahead of its node or ${DEPENDENCY_MAX_WAITING} requests already wait) before: ` +
+          "`nonce` is the forwarder's `nonces(from)`; the forwarder's " +
           "`verify` accepts it; the per-signer and daily limits and the daily gas budget (kept in the " +
           "database) allow it; and `eth_call` of the forwarder's `execute` from the relayer succeeds. " +
           "The same request again answers the same transaction. Every refusal is problem+json whose " +
@@ -109,6 +115,18 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
                     },
                   },
                   signature: { type: "string", pattern: "^0x[0-9a-fA-F]{130}$" },
+                  notBeforeBlock: {
+                    type: "string",
+                    pattern: "^[0-9]+$",
+                    description:
+                      "Optional, not signed: the block the client saw the request's prerequisite in; the relay waits until its node has it",
+                  },
+                  after: {
+                    type: "string",
+                    pattern: "^0x[0-9a-fA-F]{64}$",
+                    description:
+                      "Optional, not signed: the hash of the transaction the request follows; the relay waits until its node has mined it",
+                  },
                 },
               },
             },
@@ -124,12 +142,21 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
           "401": refused("401", "The signature does not hold"),
           "403": refused("403", "Not a MedRec contract, or a function this relay does not pay for"),
           "409": refused("409", "Not the signer's next nonce"),
-          "422": refused("422", "Refused: value, deadline, gas cap, or the call reverts"),
+          "422": refused(
+            "422",
+            "Refused: value, deadline, gas cap, `notBeforeBlock` too far ahead, or the call reverts",
+          ),
           "429": {
             ...refused("429", "A limit is reached (or the per-client rate limit, without `check`)"),
             headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds" } },
           },
-          "503": refused("503", "The relayer cannot pay, or the chain node does not answer"),
+          "503": {
+            ...refused(
+              "503",
+              "The relayer cannot pay, the chain node does not answer, or it has not seen the request's dependency in time (or too many requests wait for theirs)",
+            ),
+            headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds" } },
+          },
         },
       },
     },

@@ -11,6 +11,11 @@
  *  5. `function-not-allowed`  the selector is not on the allowlist (allowlist.ts)                 403
  *  6. `deadline-expired` / `deadline-too-far`  deadline in the past / more than 10 min ahead      422
  *  7. `gas-over-cap`          `gas` above RELAY_GAS_CAP                                            422
+ *     then, when the request names a dependency (`notBeforeBlock`, `after`) the node has not seen,
+ *     it WAITS for it (dependency.ts), bounded:
+ *     `dependency-too-far`    `notBeforeBlock` more than 16 blocks ahead of the node's head       422
+ *     `too-many-waiting`      64 requests are already waiting (Retry-After)                       503
+ *     `dependency-timeout`    not seen within 10 s: this relay's node is behind (Retry-After)     503
  *  8. `wrong-nonce`           `nonce` is not the forwarder's `nonces(from)`                        409
  *     `nonce-in-flight`       another request with this nonce was relayed and is not mined yet    409
  *  9. `bad-signature`         the forwarder's own `verify` refuses it                              401
@@ -52,6 +57,7 @@ import type { ChainSettings } from "../chain/config.ts";
 import { describeZodError, ProblemError, type ProblemKind } from "../errors.ts";
 import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
 import { type Allowlist, createAllowlist, describeAllowlist } from "./allowlist.ts";
+import { createDependencyGate, DEFAULT_DEPENDENCY_BOUNDS, type DependencyBounds } from "./dependency.ts";
 import { relayRepository } from "./relay.repository.knex.ts";
 
 /** The furthest ahead a deadline may be. */
@@ -69,6 +75,9 @@ export const RELAY_CHECKS = {
   "deadline-expired": "unprocessable",
   "deadline-too-far": "unprocessable",
   "gas-over-cap": "unprocessable",
+  "dependency-too-far": "unprocessable",
+  "too-many-waiting": "unavailable",
+  "dependency-timeout": "unavailable",
   "wrong-nonce": "conflict",
   "nonce-in-flight": "conflict",
   "signer-limit": "too-many-requests",
@@ -120,6 +129,8 @@ export type RelayServiceParameters = {
   logger: Logger;
   /** Clock (ms), for tests. */
   now?: () => number;
+  /** How long and how many requests may wait for their dependencies (tests; default dependency.ts's). */
+  dependencyBounds?: DependencyBounds;
 };
 
 export type RelayResult = { txHash: Hex; repeated: boolean };
@@ -152,6 +163,7 @@ export function createRelayService({
   db,
   logger,
   now = Date.now,
+  dependencyBounds = DEFAULT_DEPENDENCY_BOUNDS,
 }: RelayServiceParameters): RelayService {
   const relayer: PrivateKeyAccount = privateKeyToAccount(settings.relayerPrivateKey);
   const pc = client.publicClient;
@@ -161,6 +173,7 @@ export function createRelayService({
   const limits = settings.relay;
   const log = logger.child({ component: "relay" });
   const oneAtATime = serial();
+  const dependencies = createDependencyGate({ client, bounds: dependencyBounds });
   const wallet = createWalletClient({ account: relayer, chain: client.chain, transport: client.transport });
 
   const node = <T>(what: string, promise: Promise<T>): Promise<T> =>
@@ -229,7 +242,7 @@ export function createRelayService({
   async function relay(body: unknown): Promise<RelayResult> {
     const parsed = relayRequestSchema.safeParse(body);
     if (!parsed.success) throw new RelayRefusal("malformed", describeZodError(parsed.error));
-    const { request, signature } = parsed.data;
+    const { request, signature, notBeforeBlock, after } = parsed.data;
     const digest = hashForwardRequest(request, domain);
     const signer = await recoverForwardRequestSigner(request, signature, domain).catch(() => undefined);
     if (signer !== request.from)
@@ -270,6 +283,17 @@ export function createRelayService({
         "gas-over-cap",
         `\`gas\` (${request.gas}) is above this relay's cap of ${limits.gasCap} (RELAY_GAS_CAP).`,
       );
+
+    // Causality: the nonce and the simulation are read at a head that has the request's prerequisite.
+    const unmet = await node("Reading the node's head failed", dependencies.wait({ notBeforeBlock, after }));
+    if (unmet) {
+      log.info({ check: unmet.check, waiting: dependencies.waiting }, "request's dependency not met");
+      throw new RelayRefusal(
+        unmet.check,
+        unmet.detail,
+        unmet.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: unmet.retryAfterSeconds },
+      );
+    }
 
     const nonce = await node(
       "Reading the forwarder nonce failed",

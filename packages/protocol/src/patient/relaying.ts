@@ -1,12 +1,15 @@
 /**
  * The patient's transactions, relayed (the patient holds no ether): built, signed and submitted
  * with {@link relayAndWait} through a provider's gatekeeper, one after the other (each takes the
- * signer's next forwarder nonce). A relay that does not answer is passed over for another; one
- * whose node is a block behind is asked again, and so is a request the forwarder left unexecuted
- * (its nonce unused) though the call itself succeeds.
+ * signer's next forwarder nonce). Each request names the block the patient's client built it on
+ * (`notBeforeBlock`, set by relayAndWait), and that block holds the previous call's receipt: a relay
+ * whose node is behind waits for it, so no request is refused for want of the previous one. A
+ * relay that does not answer, or whose node is too far behind to wait, is passed over for another;
+ * a request the forwarder left unexecuted (its nonce unused) though the call itself succeeds is
+ * built again from the chain as it now is.
  */
 import type { Address, Hex, TransactionReceipt } from "viem";
-import { isRelayNonceLag, isRelayNotExecuted, relayAndWait } from "../relay.ts";
+import { isRelayBehind, isRelayNotExecuted, relayAndWait } from "../relay.ts";
 import { patientErrorCode } from "./errors.ts";
 import type { PatientContext } from "./network.ts";
 
@@ -25,11 +28,13 @@ function relaysInRandomOrder(ctx: PatientContext): string[] {
 
 export type RelayedCall = { to: Address; data: Hex };
 
+/** How often a request the forwarder left unexecuted is built and sent again. */
+const MAX_UNEXECUTED = 3;
+
 /**
  * Relays one call signed by `ctx.account` and waits for it to be mined. A relay that cannot be
- * reached is passed over for the next (in random order, or `ctx.pickRelay`'s choice first); while
- * a relay's node is a block behind (409 `wrong-nonce`) the request is built and asked again, up to
- * `attempts` times in all.
+ * reached, or whose node is behind what the request depends on by more than it waits for, is
+ * passed over for the next (in random order, or `ctx.pickRelay`'s choice first).
  *
  * @throws {RelayedCallRevertedError} the call reverts (its decoded reason in `reason`).
  * @throws {GatekeeperRequestError} the relay refused it for another reason, or no relay answered.
@@ -37,7 +42,6 @@ export type RelayedCall = { to: Address; data: Hex };
 export function relayPatientCall(
   ctx: PatientContext,
   call: RelayedCall,
-  { attempts = 40 }: { attempts?: number } = {},
 ): Promise<{ txHash: Hex; receipt: TransactionReceipt }> {
   const previous = queues.get(ctx.account) ?? Promise.resolve();
   const run = previous
@@ -48,7 +52,7 @@ export function relayPatientCall(
       if (chosen) relays.unshift(chosen);
       let relay = 0;
       let unexecuted = 0;
-      for (let attempt = 1; ; attempt++) {
+      for (;;) {
         try {
           const { txHash, receipt } = await relayAndWait({
             client: ctx.client,
@@ -62,15 +66,13 @@ export function relayPatientCall(
           });
           return { txHash, receipt };
         } catch (error) {
-          const unreachable = patientErrorCode(error) === "unreachable";
-          if (unreachable && relay + 1 < relays.length) {
+          const passOver = patientErrorCode(error) === "unreachable" || isRelayBehind(error);
+          if (passOver && relay + 1 < relays.length) {
             relay++;
             continue;
           }
           // Not executed: built again from the chain as it now is (a few times at most).
-          const again = isRelayNonceLag(error) || (isRelayNotExecuted(error) && ++unexecuted <= 3);
-          if (!again || attempt >= attempts) throw error;
-          await new Promise((r) => setTimeout(r, 250));
+          if (!(isRelayNotExecuted(error) && ++unexecuted <= MAX_UNEXECUTED)) throw error;
         }
       }
     });
