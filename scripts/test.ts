@@ -96,6 +96,12 @@ export const steps: Step[] = [
   { name: "contracts: tests", command: filter("contracts", "test"), runner: "hardhat", needs: [compile] },
   { name: "testkit: tests", command: filter("testkit", "test"), runner: "node:test" },
   { name: "user-client: unit tests", command: filter("user-client", "test"), runner: "vitest" },
+  // serve.ts in its own process, 10,000 seeded hostile requests over raw sockets (a few seconds).
+  {
+    name: "user-client: the dapp server, fuzzed",
+    command: filter("user-client", "test:server"),
+    runner: "node:test",
+  },
   {
     name: "protocol: tests",
     command: filter("protocol", "test"),

@@ -6,9 +6,16 @@
  */
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import path from "node:path";
+import { pipeline } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 export const PACKAGE_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -124,13 +131,106 @@ export function contentSecurityPolicy(config: PublicConfig): string {
   ].join("; ");
 }
 
+// Node's own modules only: the container runs this file with no node_modules (Dockerfile).
+const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** The kinds of failure this server answers, as the gatekeeper names them (adr/0007). */
+const PROBLEMS = {
+  "bad-request": [400, "Bad request"],
+  "not-found": [404, "Not found"],
+  "method-not-allowed": [405, "Method not allowed"],
+  "request-timeout": [408, "Request timeout"],
+  "expectation-failed": [417, "Expectation failed"],
+  "headers-too-large": [431, "Request header fields too large"],
+  internal: [500, "Internal server error"],
+  unavailable: [503, "Service unavailable"],
+} as const;
+type ProblemKind = keyof typeof PROBLEMS;
+
+/** An RFC 9457 problem document as its bytes. */
+function problemBody(kind: ProblemKind, detail: string): string {
+  const [status, title] = PROBLEMS[kind];
+  return JSON.stringify({ type: `https://medrec.dev/problems/${kind}`, title, status, detail });
+}
+
+/** Answers one problem+json, or ends the response when its head is already sent. */
+function sendProblem(
+  req: IncomingMessage,
+  res: ServerResponse,
+  kind: ProblemKind,
+  detail: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = problemBody(kind, detail);
+  res.writeHead(PROBLEMS[kind][0], {
+    ...headers,
+    "content-type": PROBLEM_CONTENT_TYPE,
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(req.method === "HEAD" ? undefined : body);
+}
+
+/**
+ * The request's path, decoded; undefined when the target is not a URL path or decodes to
+ * something no file name holds (bad percent-encoding, NUL).
+ */
+export function requestPath(target: string | undefined): string | undefined {
+  try {
+    const pathname = decodeURIComponent(new URL(target ?? "/", "http://x").pathname);
+    return pathname.includes("\0") ? undefined : pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Connections whose request said `Connection: close`: nothing after that request is answered. */
+const closing = new WeakSet<Socket>();
+
+/**
+ * What Node's HTTP parser could not read (a bad request line, headers over the limit, a broken
+ * body, a timeout) gets one problem+json too, then the connection closes: through the response
+ * of a request whose handler has not answered yet, else written on the socket.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  const kind: ProblemKind =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? "headers-too-large"
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "request-timeout"
+        : "bad-request";
+  const detail = "The request could not be read as HTTP/1.1.";
+  // Node's own default handler reads the same field: the response under way on this connection.
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current && !current.headersSent && socket.writable) {
+    current.once("finish", () => socket.destroy());
+    sendProblem(current.req, current, kind, detail, { connection: "close" });
+    return;
+  }
+  // One request, one answer: nothing more for a response already sent, or for bytes after a
+  // request that said `Connection: close` (a body longer than its Content-Length).
+  if (!socket.writable || error.code === "ECONNRESET" || current || closing.has(socket)) {
+    socket.destroy();
+    return;
+  }
+  socket.end(rawAnswer(PROBLEMS[kind][0], problemBody(kind, detail)));
+}
+
+/** A whole HTTP/1.1 problem answer for a socket no `ServerResponse` owns; the connection then closes. */
+function rawAnswer(status: number, body: string): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
 export type DappServer = { url: string; port: number; server: Server; close(): Promise<void> };
 
 /**
  * Serves `dist/` and `/config.json` on `host:port` (port 0 = a free one). `getConfig` is read on
  * every request, so the server can start before the network it describes (`./medrec start` needs
  * its origin first, to let the gatekeepers and RPC nodes accept it); until it returns a config,
- * `/config.json` answers 503.
+ * `/config.json` answers 503. Every failure is one problem+json answer; none stops the server.
  */
 export async function startDappServer({
   port = 0,
@@ -144,7 +244,7 @@ export async function startDappServer({
   getConfig: () => PublicConfig | undefined;
 }): Promise<DappServer> {
   const root = path.resolve(dist);
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const config = getConfig();
     res.setHeader("x-content-type-options", "nosniff");
     res.setHeader("referrer-policy", "no-referrer");
@@ -152,13 +252,21 @@ export async function startDappServer({
     res.setHeader("cross-origin-opener-policy", "same-origin");
     if (config) res.setHeader("content-security-policy", contentSecurityPolicy(config));
     if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      sendProblem(req, res, "method-not-allowed", "This server only serves files: GET or HEAD.", {
+        allow: "GET, HEAD",
+      });
       return;
     }
-    const pathname = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    const pathname = requestPath(req.url);
+    if (pathname === undefined) {
+      sendProblem(req, res, "bad-request", "The request target is not a valid URL path.");
+      return;
+    }
     if (pathname === "/config.json") {
       if (!config) {
-        res.writeHead(503, { "content-type": "application/json", "retry-after": "2" }).end("{}");
+        sendProblem(req, res, "unavailable", "The network is still starting; try again shortly.", {
+          "retry-after": "2",
+        });
         return;
       }
       // Public by design (no secret is in it): Vite's dev server on another origin may read it too.
@@ -172,31 +280,66 @@ export async function startDappServer({
     }
     let file = path.resolve(root, `.${pathname}`);
     if (!file.startsWith(root + path.sep) && file !== root) {
-      res.writeHead(404).end();
+      sendProblem(req, res, "not-found", "No such file.");
       return;
     }
     let info = await stat(file).catch(() => undefined);
+    // Answered meanwhile: the parser refused the rest of the request.
+    if (res.headersSent) return;
     if (!info?.isFile()) {
       // A route of the single-page app (no extension): index.html. A missing asset: 404.
       if (path.extname(pathname)) {
-        res.writeHead(404, { "content-type": "text/plain" }).end("Not found");
+        sendProblem(req, res, "not-found", "No such file.");
         return;
       }
       file = path.join(root, "index.html");
       info = await stat(file).catch(() => undefined);
+      if (res.headersSent) return;
       if (!info) {
-        res.writeHead(503, { "content-type": "text/plain" }).end("The dapp is not built.");
+        sendProblem(req, res, "unavailable", "The dapp is not built.");
         return;
       }
     }
     const immutable = file.includes(`${path.sep}assets${path.sep}`);
-    res.writeHead(200, {
+    const head = {
       "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
       "content-length": info.size,
       "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    };
+    if (req.method === "HEAD") {
+      res.writeHead(200, head).end();
+      return;
+    }
+    // Opened before the head is sent, so a file that vanished since `stat` is still a 404.
+    const stream = createReadStream(file);
+    stream.once("open", () => {
+      // The client may have left (or sent what the parser refused) while the file opened.
+      if (res.destroyed || res.headersSent) {
+        stream.destroy();
+        return;
+      }
+      res.writeHead(200, head);
+      // A read that fails midway, or a client that leaves, ends the response (never the server).
+      pipeline(stream, res, () => undefined);
     });
-    if (req.method === "HEAD") res.end();
-    else createReadStream(file).pipe(res);
+    stream.once("error", () => {
+      if (!res.headersSent) sendProblem(req, res, "not-found", "No such file.");
+      else res.destroy();
+    });
+  };
+  const server = createServer((req, res) => {
+    if (/\bclose\b/i.test(req.headers.connection ?? "")) closing.add(req.socket);
+    handle(req, res).catch(() => sendProblem(req, res, "internal", "The server could not answer."));
+  });
+  server.on("clientError", answerClientError);
+  // An `Expect` other than 100-continue: Node would answer an empty 417.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
+    sendProblem(req, res, "expectation-failed", "Only `Expect: 100-continue` is understood here."),
+  );
+  // CONNECT (a proxy's method) would otherwise close the connection without a word.
+  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    const body = problemBody("method-not-allowed", "This server only serves files: GET or HEAD.");
+    socket.end(rawAnswer(405, body));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
