@@ -19,6 +19,8 @@ import { commandWithArgs, startReport, summarize } from "@medrec/testkit";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const READY = /Press Ctrl-C to stop\./;
 const FAILED = /medrec start failed/;
+/** The starts running now (a signal to this process stops them first). */
+const running = new Set<ChildProcess>();
 
 /** `n` busy-loop node processes beside this one; `stop()` ends exactly them. */
 export function cpuLoad(n: number): { pids: number[]; stop(): Promise<void> } {
@@ -88,6 +90,7 @@ export async function startOnce({ timeoutMs = 600_000 }: { timeoutMs?: number } 
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
   let output = "";
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
   let readyMs: number | undefined;
@@ -115,6 +118,7 @@ export async function startOnce({ timeoutMs = 600_000 }: { timeoutMs?: number } 
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
   const stopTimer = setTimeout(() => child.kill("SIGKILL"), 120_000);
   const [exitCode] = await exited;
+  running.delete(child);
   clearTimeout(stopTimer);
   await rm(dir, { recursive: true, force: true });
   const printed = /Ready in (\d+(?:\.\d+)?) s/.exec(output)?.[1];
@@ -134,6 +138,13 @@ if (import.meta.main) {
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`MEDREC_STRESS_RUNS must be ≥ 1, got ${runs}`);
   const report = startReport(commandWithArgs("./medrec run stress:start"), ROOT);
   const load = cpuLoad(burners);
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      for (const child of running) child.kill("SIGINT");
+      void Promise.all([...running].map((c) => once(c, "exit")))
+        .then(() => load.stop())
+        .finally(() => process.exit(130));
+    });
   const results: StartRun[] = [];
   try {
     const loadBeforeFirst = await loadAtLeast(4);
