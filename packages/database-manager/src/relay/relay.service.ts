@@ -143,6 +143,8 @@ export type RelayService = {
   relay(body: unknown): Promise<RelayResult>;
   /** The relayer's balance in wei. */
   balance(): Promise<bigint>;
+  /** How many requests are waiting for their dependency now. */
+  waiting(): number;
   /** Degraded (not down) while the relayer holds less than RELAYER_MIN_BALANCE_ETH. */
   health: HealthCheck;
 };
@@ -407,6 +409,7 @@ export function createRelayService({
     allowlist,
     relay,
     balance,
+    waiting: () => dependencies.waiting,
     health: {
       name: "relayer",
       degradesOnly: true,
