@@ -7,5 +7,6 @@ export * from "./governance.ts";
 export * from "./ipc.ts";
 export * from "./keys.ts";
 export * from "./network.ts";
+export * from "./partition.ts";
 export * from "./probe.ts";
 export * from "./rpc.ts";

@@ -200,7 +200,7 @@ export async function startChainEnv(
         forwarder: contracts.Forwarder,
         registry: contracts.AgentRegistry,
         relay: defaultRelaySettings({ minBalance: parseEther("1") }),
-        view: { pollIntervalMs: 250, maxStalenessMs: 1_500, maxLagBlocks: 2, maxHeadAgeSeconds: 30 },
+        view: { pollIntervalMs: 250, maxStalenessMs: 3_000, maxLagBlocks: 2 },
         rpcTimeoutMs: 1_000,
         receiptTimeoutMs: 30_000,
         ...overrides,

@@ -80,12 +80,16 @@ export const chainConfigSchema = z.object({
   RELAY_OWN_FALLBACK_AFTER_MS: ms(0, 86_400_000).optional(),
   /** How often the chain view asks the node for new blocks (eth_getLogs). */
   CHAIN_POLL_INTERVAL_MS: ms(50, 60_000).default(250),
-  /** Fail closed: refuse reads when the last good poll is older than this … */
-  CHAIN_MAX_STALENESS_MS: ms(500, 600_000).default(5_000),
-  /** … or the view is more than this many blocks behind the node's head … */
+  /**
+   * The freshness bound (adr/0011, docs/protocol.md "Freshness and revocation"): a read is served
+   * only if a poll that started at most this long ago confirmed the node's head and applied it,
+   * and that head's timestamp is at most the block period + this old (a node cut off from the
+   * sealers). A revocation in block N is enforced for every read that starts after N's timestamp
+   * + period + this bound.
+   */
+  CHAIN_MAX_STALENESS_MS: ms(500, 600_000).default(3_000),
+  /** … and the view is at most this many blocks behind the node's head as of its last poll. */
   CHAIN_MAX_LAG_BLOCKS: z.coerce.number().int().min(0).max(1000).default(2),
-  /** … or the node's head block is older than this (the node is cut off from the sealers). */
-  CHAIN_MAX_HEAD_AGE_SECONDS: z.coerce.number().int().min(5).max(86_400).default(60),
   /** Timeout of each JSON-RPC call. */
   CHAIN_RPC_TIMEOUT_MS: ms(100, 120_000).default(3_000),
   /** How long to wait for a transaction's receipt. */
@@ -121,7 +125,6 @@ export function viewSettingsOf(config: ChainConfig): Pick<ChainSettings, "view" 
       pollIntervalMs: config.CHAIN_POLL_INTERVAL_MS,
       maxStalenessMs: config.CHAIN_MAX_STALENESS_MS,
       maxLagBlocks: config.CHAIN_MAX_LAG_BLOCKS,
-      maxHeadAgeSeconds: config.CHAIN_MAX_HEAD_AGE_SECONDS,
     },
     rpcTimeoutMs: config.CHAIN_RPC_TIMEOUT_MS,
   };
@@ -165,7 +168,8 @@ export type ChainSettings = {
   /** AgentRegistry: where other providers' relays are listed. Undefined: no other relay is known. */
   registry: Address | undefined;
   relay: RelaySettings;
-  view: { pollIntervalMs: number; maxStalenessMs: number; maxLagBlocks: number; maxHeadAgeSeconds: number };
+  /** The chain view's poll interval and freshness bound (CHAIN_POLL_INTERVAL_MS, CHAIN_MAX_STALENESS_MS, CHAIN_MAX_LAG_BLOCKS). */
+  view: { pollIntervalMs: number; maxStalenessMs: number; maxLagBlocks: number };
   rpcTimeoutMs: number;
   receiptTimeoutMs: number;
 };

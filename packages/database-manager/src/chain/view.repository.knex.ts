@@ -19,6 +19,8 @@ export type Snapshot = {
   hash: Hex;
   relationships: [Hex, RelationshipRecord | null][];
   agents: [Address, AgentRecord | null][];
+  /** Loaded only: the journal's checkpoints that chain back from the cursor, oldest first (one writer's). */
+  checkpoints?: JournalEntry[];
 };
 /**
  * `saved`; `behind`: the stored snapshot is at this block or later (another process got there);
@@ -27,9 +29,81 @@ export type Snapshot = {
  */
 export type SaveOutcome = "saved" | "behind" | "unfollowed";
 
+/**
+ * One checkpoint of the view's undo journal (migration 0009): the view was at `block`/`hash`; going
+ * back to the checkpoint before it (`prev`) restores `relationships` and `agents` to these states
+ * (null: followed, no event yet, or not held), and stops following each `follows` key whose history
+ * was fetched up to a block after the one gone back to (kind, key, that block).
+ */
+export type JournalEntry = {
+  block: bigint;
+  hash: Hex;
+  prev: bigint;
+  prevHash: Hex | undefined;
+  relationships: [Hex, RelationshipRecord | null][];
+  agents: [Address, AgentRecord | null][];
+  follows: ["relationship" | "agent", string, bigint][];
+};
+/** The journal a save writes: `entries` (upserted by block), rows below `keepFrom` or above the cursor dropped. */
+export type JournalWrite = { writer: string; entries: JournalEntry[]; keepFrom: bigint };
+
 /** Advisory-lock key of snapshot writes (pg_advisory_xact_lock(ns, 0)): one writer at a time. */
 const LOCK_NAMESPACE = 0x4d56; // "MV"
 const BATCH = 1_000;
+
+type JournalRow = {
+  block: string;
+  hash: Hex;
+  prev: string;
+  prev_hash: Hex | null;
+  writer: string;
+  undo: Undo;
+};
+type Undo = Pick<JournalEntry, "relationships" | "agents"> & {
+  follows: [JournalEntry["follows"][number][0], string, string][];
+};
+const entryOf = (row: JournalRow): JournalEntry => ({
+  block: BigInt(row.block),
+  hash: row.hash,
+  prev: BigInt(row.prev),
+  prevHash: row.prev_hash ?? undefined,
+  relationships: row.undo.relationships,
+  agents: row.undo.agents,
+  follows: row.undo.follows.map(([kind, key, at]) => [kind, key, BigInt(at)]),
+});
+const rowOf = (writer: string, e: JournalEntry) => ({
+  block: e.block.toString(),
+  hash: e.hash,
+  prev: e.prev.toString(),
+  prev_hash: e.prevHash ?? null,
+  writer,
+  undo: JSON.stringify({
+    relationships: e.relationships,
+    agents: e.agents,
+    follows: e.follows.map(([kind, key, at]) => [kind, key, at.toString()]),
+  } satisfies Undo),
+});
+
+/**
+ * The checkpoints that chain back from the cursor (`block`, `hash`): each the `prev` of the next,
+ * with the hash it named, all saved by the writer of the newest; oldest first.
+ */
+function journalChain(rows: JournalRow[], block: bigint, hash: Hex): JournalEntry[] {
+  const byBlock = new Map(rows.map((r) => [BigInt(r.block), r]));
+  const chain: JournalEntry[] = [];
+  let row = byBlock.get(block);
+  if (!row || row.hash !== hash) return chain;
+  const writer = row.writer;
+  for (;;) {
+    const entry = entryOf(row);
+    chain.unshift(entry);
+    if (entry.prev >= entry.block) break;
+    const before = byBlock.get(entry.prev);
+    if (!before || before.hash !== entry.prevHash || before.writer !== writer) break;
+    row = before;
+  }
+  return chain;
+}
 
 /** The chain view's snapshot tables (migration 0008) — the only code that touches them. */
 export function chainViewRepository(db: Knex) {
@@ -51,11 +125,16 @@ export function chainViewRepository(db: Knex) {
         agent: Address;
         state: AgentRecord | null;
       }[];
+      const block = BigInt(cursor.block);
+      const journal = (await db("chain_view_journal")
+        .where("block", "<=", block.toString())
+        .orderBy("block")) as JournalRow[];
       return {
-        block: BigInt(cursor.block),
+        block,
         hash: cursor.block_hash as Hex,
         relationships: relationships.map((r) => [r.id, r.state]),
         agents: agents.map((a) => [a.agent, a.state]),
+        checkpoints: journalChain(journal, block, cursor.block_hash as Hex),
       };
     },
 
@@ -63,21 +142,32 @@ export function chainViewRepository(db: Knex) {
      * Stores the rows that changed and the cursor, all or nothing, if the stored cursor is behind
      * `block` and the stored rows are all followed (`followed`: how many this process follows).
      * `replace` (a rebuild, or a snapshot of another origin) drops the stored rows first and
-     * ignores the stored cursor.
+     * ignores the stored cursor. A stored cursor listed in `supersedes` (checkpoints this process
+     * rolled back from: no longer canonical) is replaced even if it is at a later block. `journal`
+     * is written with it.
      */
     async save(
       origin: SnapshotOrigin,
-      snapshot: Snapshot & { followed: { relationships: number; agents: number }; replace: boolean },
+      snapshot: Snapshot & {
+        followed: { relationships: number; agents: number };
+        replace: boolean;
+        supersedes?: readonly { block: bigint; hash: Hex }[];
+        journal?: JournalWrite;
+      },
     ): Promise<SaveOutcome> {
       const trx = await db.transaction();
       try {
         await trx.raw("select pg_advisory_xact_lock(?, 0)", [LOCK_NAMESPACE]);
         const stored = await trx("chain_view_cursor").where({ id: 1 }).first();
         const replace = snapshot.replace || (stored !== undefined && !same(stored, origin));
+        const superseded = (snapshot.supersedes ?? []).some(
+          (s) => stored && s.block === BigInt(stored.block) && s.hash === stored.block_hash,
+        );
         if (replace) {
           await trx("chain_view_relationships").delete();
           await trx("chain_view_agents").delete();
-        } else if (stored && BigInt(stored.block) >= snapshot.block) {
+          await trx("chain_view_journal").delete();
+        } else if (stored && BigInt(stored.block) >= snapshot.block && !superseded) {
           await trx.rollback();
           return "behind";
         }
@@ -120,6 +210,18 @@ export function chainViewRepository(db: Knex) {
           })
           .onConflict("id")
           .merge();
+        if (snapshot.journal) {
+          const { writer, entries, keepFrom } = snapshot.journal;
+          await trx("chain_view_journal")
+            .where("block", "<", keepFrom.toString())
+            .orWhere("block", ">", snapshot.block.toString())
+            .delete();
+          for (let i = 0; i < entries.length; i += BATCH)
+            await trx("chain_view_journal")
+              .insert(entries.slice(i, i + BATCH).map((e) => rowOf(writer, e)))
+              .onConflict("block")
+              .merge();
+        }
         await trx.commit();
         return "saved";
       } catch (error) {

@@ -15,8 +15,16 @@
  *
  * Reorganisations (Clique: shallow, when two sealers seal the same height): every poll checks that
  * the block at the cursor still has the cursor's hash (also the first poll after a restart, against
- * the saved hash); if not, the view is rebuilt from the deployment block — for the followed ids
- * only — and the saved snapshot is replaced.
+ * the saved hash); if not, the view goes back to the newest checkpoint of its undo journal (one per
+ * poll that moved it, the last 128 blocks, saved with the snapshot) whose hash the node still has —
+ * the common ancestor — undoing what changed after it, and applies the winning chain from there.
+ * Only when the journal does not reach back that far is it rebuilt from the deployment block — for
+ * the followed ids only — and the saved snapshot replaced (adr/0011).
+ *
+ * Freshness (adr/0011, docs/protocol.md): a read is answered only if a poll that started at most
+ * `maxStalenessMs` ago confirmed the node's head and applied it, and that head's timestamp is at
+ * most the block period + `maxStalenessMs` old; a poll still waiting on a frozen node counts for
+ * nothing.
  */
 import type { Knex } from "knex";
 import type { Logger } from "pino";
@@ -42,6 +50,7 @@ import {
   type AgentRecord,
   type ChainViewRepository,
   chainViewRepository,
+  type JournalEntry,
   type RelationshipRecord,
   type Snapshot,
 } from "./view.repository.knex.ts";
@@ -78,6 +87,11 @@ const TOPIC_BATCH = 1_000;
 const RECENT_BLOCKS = 64n;
 /** Blocks per eth_getLogs call when fetching a contract's logs unfiltered (about 50,000 logs at 100 a block). */
 const WIDE_CHUNK = 500n;
+/**
+ * How far back the undo journal reaches: a reorganisation of up to this many blocks goes back to
+ * the common ancestor; a deeper one rebuilds the view from the deployment block.
+ */
+export const JOURNAL_BLOCKS = 128n;
 /** How often the patients table is read for relationships another process linked. */
 const REFRESH_OURS_MS = 5_000;
 /** A snapshot is saved after every poll that changed the view, and otherwise this often. */
@@ -247,31 +261,82 @@ export function relationshipRecordOf(r: RelationshipState | undefined): Relation
 export function agentRecordOf(a: AgentState | undefined): AgentRecord | null {
   return a ? { owner: a.owner, custodians: [...a.custodians], encryptionKey: a.encryptionKey } : null;
 }
+/** Sets relationship `id` in `state` to `r` as saved (null: removes it). */
+function restoreRelationship(state: ViewState, id: Hex, r: RelationshipRecord | null): void {
+  if (!r) {
+    state.relationships.delete(id);
+    return;
+  }
+  state.relationships.set(id, {
+    id,
+    patientAgent: r.patientAgent,
+    provider: r.provider,
+    ended: r.ended,
+    recordRoot: r.recordRoot,
+    sequence: BigInt(r.sequence),
+    grants: new Map(
+      r.grants.map(([viewer, scopes, expiresAt]) => [viewer, { scopes, expiresAt: BigInt(expiresAt) }]),
+    ),
+  });
+}
+/** Sets `agent` in `state` to `a` as saved (null: removes it). */
+function restoreAgent(state: ViewState, agent: Address, a: AgentRecord | null): void {
+  if (!a) state.agents.delete(agent);
+  else
+    state.agents.set(agent, {
+      owner: a.owner,
+      custodians: new Set(a.custodians),
+      encryptionKey: a.encryptionKey,
+    });
+}
 /** The view state a saved snapshot describes. */
 export function viewStateOf(snapshot: Pick<Snapshot, "relationships" | "agents">): ViewState {
   const state = createViewState();
-  for (const [id, r] of snapshot.relationships)
-    if (r)
-      state.relationships.set(id, {
-        id,
-        patientAgent: r.patientAgent,
-        provider: r.provider,
-        ended: r.ended,
-        recordRoot: r.recordRoot,
-        sequence: BigInt(r.sequence),
-        grants: new Map(
-          r.grants.map(([viewer, scopes, expiresAt]) => [viewer, { scopes, expiresAt: BigInt(expiresAt) }]),
-        ),
-      });
-  for (const [agent, a] of snapshot.agents)
-    if (a)
-      state.agents.set(agent, {
-        owner: a.owner,
-        custodians: new Set(a.custodians),
-        encryptionKey: a.encryptionKey,
-      });
+  for (const [id, r] of snapshot.relationships) restoreRelationship(state, id, r);
+  for (const [agent, a] of snapshot.agents) restoreAgent(state, agent, a);
   return state;
 }
+
+/**
+ * A checkpoint of the undo journal being built: the states (at `prev`) of what changed up to
+ * `block`, in maps while the poll that makes it records them.
+ */
+type Checkpoint = Omit<JournalEntry, "relationships" | "agents"> & {
+  relationships: Map<Hex, RelationshipRecord | null>;
+  agents: Map<Address, AgentRecord | null>;
+};
+const checkpointOf = (e: JournalEntry): Checkpoint => ({
+  ...e,
+  relationships: new Map(e.relationships),
+  agents: new Map(e.agents),
+});
+const journalEntryOf = (c: Checkpoint): JournalEntry => ({
+  ...c,
+  relationships: [...c.relationships],
+  agents: [...c.agents],
+  follows: [...c.follows],
+});
+/** A checkpoint that cannot be undone (the view's start, or a rebuild): the oldest a rollback may reach. */
+const anchorAt = (block: bigint, hash: Hex): Checkpoint => ({
+  block,
+  hash,
+  prev: block,
+  prevHash: hash,
+  relationships: new Map(),
+  agents: new Map(),
+  follows: [],
+});
+
+/** How the view answered a reorganisation (tests and `bench:view` read it). */
+export type Reorganisation = {
+  /** The cursor when the reorganisation was found, and the node's head then. */
+  from: bigint;
+  head: bigint;
+  /** The common ancestor gone back to (undefined: rebuilt from the deployment block). */
+  ancestor: bigint | undefined;
+  /** From the poll's start to the view applying the node's head again (the snapshot save after it not included). */
+  ms: number;
+};
 
 /** One eth_getLogs call, as the view makes it (tests and benchmarks count them). */
 export type GetLogsCall = { fromBlock: bigint; toBlock: bigint; contracts: number; topics: number };
@@ -285,6 +350,8 @@ export type ChainViewParameters = {
   now?: () => number;
   /** Told of every eth_getLogs call before it is made (tests assert what a restart fetches). */
   onGetLogs?: (call: GetLogsCall) => void;
+  /** Told of every reorganisation once the view has applied the winning chain. */
+  onReorganised?: (reorganisation: Reorganisation) => void;
 };
 
 /** A {@link ChainView} that can be started, stopped and told about new relationships. */
@@ -306,6 +373,10 @@ export type LiveChainView = ChainView & {
   readonly cursor: bigint;
   /** The block the saved snapshot this process started from was at (undefined: started empty). */
   readonly resumedFrom: bigint | undefined;
+  /** Reorganisations answered by going back to the common ancestor, and by rebuilding from the deployment block. */
+  readonly reorganisations: { rolledBack: number; rebuilt: number };
+  /** Everything the view holds for what it follows, as saved, sorted by key (tests compare two views). */
+  contents(): Pick<Snapshot, "relationships" | "agents">;
 };
 
 /** Creates the chain view; call `start()`. Until it has synced, `assertCurrent()` refuses. */
@@ -316,8 +387,9 @@ export function createChainView({
   logger,
   now = Date.now,
   onGetLogs,
+  onReorganised,
 }: ChainViewParameters): LiveChainView {
-  const { pollIntervalMs, maxStalenessMs, maxLagBlocks, maxHeadAgeSeconds } = settings.view;
+  const { pollIntervalMs, maxStalenessMs, maxLagBlocks } = settings.view;
   const log = logger.child({ component: "chain-view" });
   const patients = patientsRepository(db);
   const snapshots: ChainViewRepository = chainViewRepository(db);
@@ -340,7 +412,20 @@ export function createChainView({
   let cursorHash: Hex | undefined;
   let nodeHead = -1n;
   let headTimestamp = 0;
-  let lastGoodPollAt = 0;
+  /** When the last poll that applied the node's head asked for it (ms). */
+  let confirmedAt = 0;
+  /** The chain's block period (ms): the smallest timestamp step seen between consecutive heads. */
+  let periodMs: number | undefined;
+  let lastHead: { number: bigint; timestamp: bigint } | undefined;
+  /** While going back to the common ancestor: the state is at a block the head timestamp does not describe. */
+  let rewinding = false;
+  /** The undo journal, oldest first; the last checkpoint is at the cursor. */
+  let journal: Checkpoint[] = [];
+  /** Checkpoints gone back from since the last save: the stored cursor may be one of them. */
+  let superseded: { block: bigint; hash: Hex }[] = [];
+  /** Names this process's checkpoints in the saved journal. */
+  const writer = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const reorganisations = { rolledBack: 0, rebuilt: 0 };
   let lastSaveAt = 0;
   let savedCursor = beforeStart;
   let lastError: string | undefined;
@@ -353,13 +438,16 @@ export function createChainView({
   function staleReason(): string | undefined {
     if (!synced)
       return lastError ? "the chain view has not synced: node unreachable" : "the chain view is starting";
-    const age = now() - lastGoodPollAt;
-    if (age > maxStalenessMs) return `the chain node has not answered for ${Math.round(age / 1000)} s`;
+    const t = now();
+    const age = t - confirmedAt;
+    if (age > maxStalenessMs)
+      return `the chain view has not confirmed the node's head for ${(age / 1000).toFixed(1)} s`;
+    if (rewinding) return "the chain view is going back to the common ancestor of a reorganisation";
     if (nodeHead - cursor > BigInt(maxLagBlocks))
       return `the chain view is ${nodeHead - cursor} blocks behind`;
-    const headAge = Math.floor(now() / 1000) - headTimestamp;
-    if (headAge > maxHeadAgeSeconds)
-      return `the chain's head block is ${headAge} s old: the node is not syncing`;
+    const headAge = t - headTimestamp * 1000;
+    if (headAge > (periodMs ?? 0) + maxStalenessMs)
+      return `the chain's head block is ${(headAge / 1000).toFixed(1)} s old: the node is not syncing`;
     return undefined;
   }
   const current = () => staleReason() === undefined;
@@ -380,6 +468,9 @@ export function createChainView({
     cursorHash = snapshot.hash;
     savedCursor = snapshot.block;
     resumedFrom = snapshot.block;
+    journal = snapshot.checkpoints?.length
+      ? snapshot.checkpoints.map(checkpointOf)
+      : [anchorAt(snapshot.block, snapshot.hash)];
     log.info(
       { block: String(cursor), relationships: followed.relationships.size, agents: followed.agents.size },
       "chain view resumed from its snapshot",
@@ -446,6 +537,100 @@ export function createChainView({
     cursorHash = undefined;
     savedCursor = beforeStart;
     replaceSnapshot = true;
+    journal = [];
+    superseded = [];
+  }
+
+  /** Undoes `c`'s changes, going back to `target` (at or before `c.prev`). */
+  function undo(c: Checkpoint, target: bigint): void {
+    for (const [id, r] of c.relationships) {
+      restoreRelationship(state, id, r);
+      dirty.relationships.add(id);
+    }
+    for (const [agent, a] of c.agents) {
+      restoreAgent(state, agent, a);
+      dirty.agents.add(agent);
+    }
+    // Followed from a block after the target: their state there is unknown; fetched again.
+    for (const [kind, key, at] of c.follows) {
+      if (at <= target) continue;
+      if (kind === "relationship") {
+        followed.relationships.delete(key as Hex);
+        state.relationships.delete(key as Hex);
+        pending.relationships.add(key as Hex);
+      } else {
+        followed.agents.delete(key as Address);
+        state.agents.delete(key as Address);
+        pending.agents.add(key as Address);
+      }
+    }
+  }
+
+  /** Goes back to checkpoint `index` of the journal, undoing every later one, newest first. */
+  function rollback(index: number): void {
+    const target = journal[index] as Checkpoint;
+    for (let i = journal.length - 1; i > index; i--) {
+      const c = journal[i] as Checkpoint;
+      undo(c, target.block);
+      superseded.push({ block: c.block, hash: c.hash });
+    }
+    journal.length = index + 1;
+    cursor = target.block;
+    cursorHash = target.hash;
+    // The next save rewrites the stored view from here (even at the same block).
+    if (savedCursor >= cursor) savedCursor = cursor - 1n;
+  }
+
+  /** The newest checkpoint whose block the node still has with the same hash: the common ancestor. */
+  async function forkPoint(head: { number: bigint; hash: Hex }): Promise<number | undefined> {
+    for (let i = journal.length - 1; i >= 0; i--) {
+      const c = journal[i] as Checkpoint;
+      if (c.block > head.number) continue;
+      const at =
+        c.block === head.number ? head : await client.publicClient.getBlock({ blockNumber: c.block });
+      if (at.hash === c.hash) return i;
+    }
+    return undefined;
+  }
+
+  /** Keeps the checkpoints of the last JOURNAL_BLOCKS blocks, and the newest one before them. */
+  function prune(): void {
+    const floor = cursor - JOURNAL_BLOCKS;
+    let drop = 0;
+    while (drop + 1 < journal.length && (journal[drop + 1] as Checkpoint).block <= floor) drop++;
+    if (drop > 0) journal.splice(0, drop);
+  }
+
+  /**
+   * Answers a reorganisation found by a poll that started at `started`: back to the common ancestor
+   * and forward on the winning chain, or — when the journal does not reach it — a rebuild.
+   */
+  async function reorganise(head: { number: bigint; hash: Hex }, started: number): Promise<void> {
+    const from = cursor;
+    rewinding = true;
+    try {
+      const index = await forkPoint(head);
+      if (index !== undefined) {
+        rollback(index);
+        const ancestor = cursor;
+        if (await catchUp(head)) {
+          reorganisations.rolledBack++;
+          log.warn(
+            { from: String(from), ancestor: String(ancestor), head: String(head.number) },
+            "chain reorganised; went back to the common ancestor",
+          );
+          onReorganised?.({ from, head: head.number, ancestor, ms: now() - started });
+          return;
+        }
+      }
+      log.warn({ cursor: String(from), head: String(head.number) }, "chain reorganised; rebuilding view");
+      reset();
+      reorganisations.rebuilt++;
+      await catchUp(head);
+      onReorganised?.({ from, head: head.number, ancestor: undefined, ms: now() - started });
+    } finally {
+      rewinding = false;
+    }
   }
 
   /**
@@ -457,10 +642,19 @@ export function createChainView({
     const to = head.number;
     const lower = (agents: Iterable<Address>) => new Set([...agents].map((a) => a.toLowerCase()));
     const newRelationships = [...pending.relationships];
-    const relationshipLogs = [
-      ...(await logsOf("relationship", new Set(newRelationships), settings.startBlock, cursor)),
-      ...(await logsOf("relationship", new Set([...followed.relationships, ...newRelationships]), from, to)),
-    ];
+    const relationshipHistory = await logsOf(
+      "relationship",
+      new Set(newRelationships),
+      settings.startBlock,
+      cursor,
+    );
+    const relationshipRange = await logsOf(
+      "relationship",
+      new Set([...followed.relationships, ...newRelationships]),
+      from,
+      to,
+    );
+    const relationshipLogs = [...relationshipHistory, ...relationshipRange];
     // The patients' agents of our relationships are followed from their creation on.
     for (const l of relationshipLogs) {
       const patientTopic = l.topics[2];
@@ -470,16 +664,41 @@ export function createChainView({
       }
     }
     const newAgents = [...pending.agents];
-    const agentLogs = [
-      ...(await logsOf("agent", lower(newAgents), settings.startBlock, cursor)),
-      ...(await logsOf("agent", lower([...followed.agents, ...newAgents]), from, to)),
-    ];
+    const agentHistory = await logsOf("agent", lower(newAgents), settings.startBlock, cursor);
+    const agentRange = await logsOf("agent", lower([...followed.agents, ...newAgents]), from, to);
+    const agentLogs = [...agentHistory, ...agentRange];
     // The logs above sit on the chain that holds the cursor's block only if that block is still canonical.
-    if (cursorHash && cursor >= settings.startBlock) {
+    const journaled = cursorHash !== undefined && cursor >= settings.startBlock;
+    if (journaled) {
       const at = to === cursor ? head : await client.publicClient.getBlock({ blockNumber: cursor });
       if (at.hash !== cursorHash) return false;
     }
-    applyLogs(state, [...relationshipLogs, ...agentLogs], client);
+    // The new ids' and agents' history brings them to the cursor; the checkpoint of this poll then
+    // keeps the state at the cursor of everything the new blocks change.
+    applyLogs(state, [...relationshipHistory, ...agentHistory], client);
+    const checkpoint =
+      to > cursor && journaled
+        ? {
+            ...anchorAt(to, head.hash),
+            prev: cursor,
+            prevHash: cursorHash,
+          }
+        : journal.at(-1);
+    if (checkpoint && journaled) {
+      for (const id of newRelationships) checkpoint.follows.push(["relationship", id, cursor]);
+      for (const agent of newAgents) checkpoint.follows.push(["agent", agent, cursor]);
+      for (const l of relationshipRange) {
+        const id = (l.topics[1] ?? zeroHash).toLowerCase() as Hex;
+        if (!checkpoint.relationships.has(id))
+          checkpoint.relationships.set(id, relationshipRecordOf(state.relationships.get(id)));
+      }
+      for (const l of agentRange) {
+        const agent = addressOf(l.topics[1] as Hex);
+        if (!checkpoint.agents.has(agent))
+          checkpoint.agents.set(agent, agentRecordOf(state.agents.get(agent)));
+      }
+    }
+    applyLogs(state, [...relationshipRange, ...agentRange], client);
     for (const id of newRelationships) {
       followed.relationships.add(id);
       pending.relationships.delete(id);
@@ -492,33 +711,46 @@ export function createChainView({
     }
     for (const l of relationshipLogs) dirty.relationships.add(l.topics[1]?.toLowerCase() as Hex);
     for (const l of agentLogs) dirty.agents.add(addressOf(l.topics[1] as Hex));
+    if (!journaled) journal = [anchorAt(to, head.hash)];
+    else if (checkpoint && to > cursor) journal.push(checkpoint);
     cursor = to;
     cursorHash = head.hash;
+    prune();
     return true;
   }
 
   /** Saves what changed with the cursor; when another process saved rows this one does not follow, follows them. */
   async function save(): Promise<void> {
-    const changed = dirty.relationships.size > 0 || dirty.agents.size > 0 || replaceSnapshot;
+    const changed =
+      dirty.relationships.size > 0 || dirty.agents.size > 0 || replaceSnapshot || superseded.length > 0;
     if (!cursorHash || cursor <= savedCursor) return;
     if (!changed && now() - lastSaveAt < SAVE_EVERY_MS) return;
     const relationships = [...dirty.relationships];
     const agents = [...dirty.agents];
+    const rolledBackFrom = superseded;
+    const block = cursor;
     try {
       const outcome = await snapshots.save(origin, {
-        block: cursor,
+        block,
         hash: cursorHash,
         relationships: relationships.map((id) => [id, relationshipRecordOf(state.relationships.get(id))]),
         agents: agents.map((agent) => [agent, agentRecordOf(state.agents.get(agent))]),
         followed: { relationships: followed.relationships.size, agents: followed.agents.size },
         replace: replaceSnapshot,
+        supersedes: rolledBackFrom,
+        journal: {
+          writer,
+          entries: journal.filter((c) => c.block > savedCursor).map(journalEntryOf),
+          keepFrom: journal[0]?.block ?? block,
+        },
       });
       lastSaveAt = now();
       if (outcome === "saved") {
         for (const id of relationships) dirty.relationships.delete(id);
         for (const agent of agents) dirty.agents.delete(agent);
         replaceSnapshot = false;
-        savedCursor = cursor;
+        savedCursor = block;
+        superseded = superseded.filter((s) => !rolledBackFrom.includes(s));
       } else if (outcome === "unfollowed") {
         const stored = await snapshots.followed();
         for (const id of stored.relationships) follow(id);
@@ -529,23 +761,36 @@ export function createChainView({
     }
   }
 
+  /** Learns the block period: Clique never stamps a block less than a period after its parent. */
+  async function learnPeriod(head: { number: bigint; timestamp: bigint }): Promise<void> {
+    const parent =
+      lastHead && head.number === lastHead.number + 1n
+        ? lastHead
+        : periodMs === undefined && head.number > 0n
+          ? await client.publicClient.getBlock({ blockNumber: head.number - 1n })
+          : undefined;
+    lastHead = { number: head.number, timestamp: head.timestamp };
+    if (!parent) return;
+    const step = Math.max(1_000, Number(head.timestamp - parent.timestamp) * 1_000);
+    periodMs = periodMs === undefined ? step : Math.min(periodMs, step);
+  }
+
   async function poll(): Promise<void> {
     if (!loaded) await load();
     if (now() - lastOursRefresh > REFRESH_OURS_MS) await refreshOurs();
+    // What the head confirms is as old as the request for it, not its answer.
+    const asked = now();
     const head = await client.publicClient.getBlock({ blockTag: "latest" });
     nodeHead = head.number;
-    if (head.number < cursor || !(await catchUp(head))) {
-      log.warn({ cursor: String(cursor), head: String(head.number) }, "chain reorganised; rebuilding view");
-      reset();
-      await catchUp(head);
-    }
+    await learnPeriod(head);
+    if (head.number < cursor || !(await catchUp(head))) await reorganise(head, asked);
     headTimestamp = Number(head.timestamp);
-    await save();
     synced = true;
-    lastGoodPollAt = now();
+    confirmedAt = asked;
     if (lastError) log.info("chain view current again");
     lastError = undefined;
     for (const w of waiters) if (cursor >= w.block) w.resolve();
+    await save();
   }
 
   function schedule(): void {
@@ -570,6 +815,23 @@ export function createChainView({
     },
     get resumedFrom() {
       return resumedFrom;
+    },
+    get reorganisations() {
+      return { ...reorganisations };
+    },
+    contents() {
+      const byKey = <K extends string, V>(a: [K, V], b: [K, V]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+      return {
+        relationships: [...followed.relationships]
+          .map((id): [Hex, RelationshipRecord | null] => [
+            id,
+            relationshipRecordOf(state.relationships.get(id)),
+          ])
+          .sort(byKey),
+        agents: [...followed.agents]
+          .map((agent): [Address, AgentRecord | null] => [agent, agentRecordOf(state.agents.get(agent))])
+          .sort(byKey),
+      };
     },
     async start() {
       stopped = false;

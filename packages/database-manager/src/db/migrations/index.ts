@@ -7,6 +7,7 @@ import * as m0005 from "./0005_audit_transparency.ts";
 import * as m0006 from "./0006_patients_delegate_sequence.ts";
 import * as m0007 from "./0007_relay.ts";
 import * as m0008 from "./0008_chain_view.ts";
+import * as m0009 from "./0009_chain_view_journal.ts";
 
 /** Every migration, in order. Forward-only: never edit one that has shipped; add the next. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Knex.Migration> = {
   "0006_patients_delegate_sequence": m0006,
   "0007_relay": m0007,
   "0008_chain_view": m0008,
+  "0009_chain_view_journal": m0009,
 };
