@@ -63,6 +63,16 @@ export {
   watchPatient,
 } from "./notifications.ts";
 export {
+  lightClientOf,
+  type ProvenEntry,
+  type ProvenGrant,
+  provenNow,
+  readProvenAgent,
+  readProvenAgentOf,
+  readProvenEntries,
+  readProvenGrants,
+} from "./proven.ts";
+export {
   type LoadPatientRecordsParameters,
   loadPatientRecords,
   loadProviderRecords,

@@ -12,14 +12,13 @@ import {
   type LocalAccount,
   type PublicClient,
 } from "viem";
-import { getBlock, readContract } from "viem/actions";
+import { getBlock } from "viem/actions";
 import { medrecChain } from "../audit-anchor.ts";
-import { agentAbi } from "../generated/abis.ts";
 import { accountFromMnemonic } from "../keys.ts";
 import type { NetworkManifest } from "../manifest.ts";
 import { type EncryptionKeyPair, encryptionKeyPairFromAccount } from "../sealed-box.ts";
 import { PatientDataError } from "./errors.ts";
-import { type ProvenEntry, readProvenEntries } from "./proven.ts";
+import { type ProvenEntry, readProvenAgentOf, readProvenEntries } from "./proven.ts";
 
 /** A provider as the patient's side knows it (from the manifest or the AgentRegistry). */
 export type PatientProvider = {
@@ -148,17 +147,12 @@ export async function patientContextFromAccount({
 }
 
 /**
- * The agent `account` owns.
+ * The agent `account` owns, proven (adr/0012). `_client` is no longer read (kept for callers).
  *
  * @throws {PatientDataError} `no-agent` when it owns none.
  */
-export async function agentOf(client: Client, network: PatientNetwork, account: Address): Promise<Address> {
-  const agent = await readContract(client, {
-    address: network.contracts.Agent,
-    abi: agentAbi,
-    functionName: "agentOf",
-    args: [account],
-  });
+export async function agentOf(_client: Client, network: PatientNetwork, account: Address): Promise<Address> {
+  const agent = await readProvenAgentOf(network, account);
   if (/^0x0{40}$/i.test(agent))
     throw new PatientDataError("no-agent", `The account ${shortAddress(account)} owns no agent.`);
   return getAddress(agent);

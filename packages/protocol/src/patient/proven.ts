@@ -4,7 +4,7 @@
  * One light client per network object, its nodes the providers' RPC nodes (named by provider),
  * its signer set the providers' sealer accounts.
  */
-import { type Address, getAddress, type Hex } from "viem";
+import { type Address, getAddress, type Hex, zeroAddress } from "viem";
 import {
   agentAccountSlot,
   createLightClient,
@@ -55,6 +55,19 @@ async function proven<T>(read: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw toProvenError(error);
   }
+}
+
+/** `Agent.agentOf(account)`, proven: the agent `account` owns (zero when none). */
+export function readProvenAgentOf(network: PatientNetwork, account: Address): Promise<Address> {
+  return proven(async () => {
+    const slot = agentAccountSlot(account);
+    const value = (
+      await lightClientOf(network).readSlots({ address: network.contracts.Agent, slots: [slot] })
+    ).get(slot);
+    const entry = decodeAgentAccount(value ?? 0n);
+    if (entry.isOwnerRecord) return entry.owner;
+    return entry.owner.toLowerCase() === account.toLowerCase() ? getAddress(account) : zeroAddress;
+  });
 }
 
 export type ProvenEntry = {

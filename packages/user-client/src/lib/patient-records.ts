@@ -91,6 +91,9 @@ function onEvent(id: string, run: number) {
       });
     } else {
       const r = event.records;
+      // A provider whose node lied keeps nothing on screen (adr/0012).
+      if (r.status === "not-verifiable" && state.items.some((i) => i.relationship === id))
+        set({ providers: state.providers, items: state.items.filter((i) => i.relationship !== id) });
       updateProvider(id, (p) => ({
         ...p,
         status: r.status,

@@ -25,8 +25,22 @@ import { useNetwork } from "./network.tsx";
 import { clearRecords } from "./patient-records.ts";
 import { getWalletState, useUnlockedWallet } from "./wallet.ts";
 
-/** The dapp's configuration as the patient data layer takes it. */
+const networks = new WeakMap<AppConfig, PatientNetwork>();
+
+/**
+ * The dapp's configuration as the patient data layer takes it: one object per configuration, so
+ * that every screen shares its light client (one header check for all, adr/0012).
+ */
 export function patientNetworkOf(config: AppConfig): PatientNetwork {
+  let network = networks.get(config);
+  if (!network) {
+    network = toPatientNetwork(config);
+    networks.set(config, network);
+  }
+  return network;
+}
+
+function toPatientNetwork(config: AppConfig): PatientNetwork {
   return {
     chainId: config.chainId,
     rpcUrl: config.providers[0]?.rpcUrl ?? "",

@@ -34,6 +34,12 @@ function describe(p: ProviderRecordsState): { label: string; detail: string; ton
         detail: `${p.provider} did not answer. Your other providers' records are shown. Try again in a moment.`,
         tone: "warn",
       };
+    case "not-verifiable":
+      return {
+        label: "Not verifiable",
+        detail: `${p.provider}'s network node gave an answer that does not match the network; these records are not shown as verified. Your other providers' records are checked without it. Try again later; if it keeps happening, tell ${p.provider}.`,
+        tone: "bad",
+      };
     case "refused":
       return {
         label: "Refused",
@@ -70,7 +76,10 @@ export function ProviderStatusList({
               </span>
             </div>
             <p>{detail}</p>
-            {p.status === "unreachable" || p.status === "refused" || p.status === "failed-verification" ? (
+            {p.status === "unreachable" ||
+            p.status === "refused" ||
+            p.status === "failed-verification" ||
+            p.status === "not-verifiable" ? (
               <button type="button" className="btn btn-secondary" onClick={() => onRetry(p)}>
                 Try again<span className="visually-hidden"> with {p.provider}</span>
               </button>

@@ -1,0 +1,174 @@
+/**
+ * A provider's RPC node that lies, in a real Chromium against a real local network: Lakeside
+ * Clinic's node is put behind a proxy (Playwright intercepts every request to its origin, passes it
+ * to the real geth node and rewrites the answer) that serves another record root, hides a value
+ * (answers zero), forges a proof node, or serves a block header with a changed state root under the
+ * same hash. Each time the dapp shows Lakeside Clinic as "Not verifiable" with the reason in words,
+ * never "Verified", and still verifies the other two providers (adr/0012). Before that, in Node:
+ * real geth headers recompute to their hash and are sealed by a listed provider, and every proven
+ * value equals what the contracts' getters return. Screenshots in reports/screens/lying-node-*.
+ */
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { relationshipAbi } from "@medrec/protocol";
+import { checkCliqueHeader, type RpcHeader, type RpcProof } from "@medrec/protocol/light-client";
+import {
+  discoverRelationships,
+  lightClientOf,
+  patientContextFromMnemonic,
+  patientNetworkFromManifest,
+  readProvenEntries,
+} from "@medrec/protocol/patient";
+import type { Page, Route } from "playwright-core";
+import { createPublicClient, type Hex, http } from "viem";
+import { browserSuite, checkScreen, SCREENS, unlockPage, WAIT } from "./browser.support.ts";
+
+const PASSWORD = "lantern orchard seventy 4";
+const LIAR = "Lakeside Clinic";
+
+type Lie = "none" | "root" | "hidden" | "forged-proof" | "header";
+let lie: Lie = "none";
+
+/** The lying node's answer to one JSON-RPC call. */
+function rewrite(method: string, result: unknown): unknown {
+  if (lie === "header" && method === "eth_getBlockByNumber" && result)
+    return { ...(result as RpcHeader), stateRoot: `0x${"00".repeat(31)}01` };
+  if (method !== "eth_getProof" || !result) return result;
+  const proof = result as RpcProof;
+  if (lie === "root")
+    for (const entry of proof.storageProof)
+      if (BigInt(entry.value) > 1n << 200n) entry.value = `0x${"5e".repeat(32)}`;
+  if (lie === "hidden") for (const entry of proof.storageProof) entry.value = "0x0";
+  if (lie === "forged-proof")
+    proof.accountProof[proof.accountProof.length - 1] = `0x${"c0".repeat(40)}` as Hex;
+  return proof;
+}
+
+async function proxy(route: Route) {
+  if (lie === "none") return route.continue();
+  const response = await route.fetch();
+  const body = await response.json();
+  const answer = (one: { method?: string; result?: unknown }, method: string) => ({
+    ...one,
+    result: rewrite(method, one.result),
+  });
+  const request = route.request().postDataJSON();
+  const rewritten = Array.isArray(body)
+    ? body.map((one, i) => answer(one, request[i]?.method))
+    : answer(body, request?.method);
+  return route.fulfill({ response, json: rewritten });
+}
+
+const card = (page: Page, name: string) =>
+  page.getByRole("list", { name: "Your providers" }).getByRole("listitem").filter({ hasText: name });
+
+const suite = browserSuite("lying-node");
+
+test("behavior: a lying RPC node — another root, a hidden value, a forged proof, a header with a wrong hash — makes its provider 'Not verifiable', in words; the others still verify", async () => {
+  const { system } = suite;
+  const manifest = system.manifest as Parameters<typeof patientNetworkFromManifest>[0];
+  const network = patientNetworkFromManifest(manifest);
+  const liar = manifest.providers.find((p) => p.name === LIAR);
+  assert.ok(liar, `${LIAR} is in the network`);
+
+  // Real geth: headers recompute to their hash and are sealed by a listed provider's account; each
+  // proven value is what the contract's own getter returns.
+  const ctx = await patientContextFromMnemonic({ network, mnemonic: String(manifest.demo?.patientMnemonic) });
+  const started = performance.now();
+  const relationships = await discoverRelationships(ctx);
+  const provenMs = performance.now() - started;
+  assert.equal(relationships.length, 3);
+  const header = await lightClientOf(network).header();
+  assert.ok(
+    network.providers.some((p) => p.account === header.signer),
+    "sealed by a provider",
+  );
+  assert.equal(header.agreeing.length, 3, "the three nodes agree");
+  for (const p of manifest.providers) {
+    const raw = await createPublicClient({ transport: http(p.rpcUrl) }).request({
+      method: "eth_getBlockByNumber",
+      params: ["latest", false],
+    });
+    checkCliqueHeader(
+      raw as unknown as RpcHeader,
+      network.providers.map((x) => x.account),
+    );
+  }
+  const plain = createPublicClient({ transport: http(liar.rpcUrl) });
+  const entries = await readProvenEntries(
+    network,
+    relationships.map((r) => r.id),
+  );
+  for (const [i, r] of relationships.entries()) {
+    const onChain = await plain.readContract({
+      address: network.contracts.Relationship,
+      abi: relationshipAbi,
+      functionName: "relationshipOf",
+      args: [r.id],
+    });
+    assert.equal(entries[i]?.recordRoot, onChain.recordRoot);
+    assert.equal(entries[i]?.sequence, onChain.sequence);
+    assert.equal(entries[i]?.ended, onChain.ended);
+    assert.equal(entries[i]?.provider.toLowerCase(), onChain.provider.toLowerCase());
+  }
+  const plainStarted = performance.now();
+  await Promise.all(
+    relationships.map((r) =>
+      plain.readContract({
+        address: network.contracts.Relationship,
+        abi: relationshipAbi,
+        functionName: "relationshipOf",
+        args: [r.id],
+      }),
+    ),
+  );
+  console.log(
+    `# relationships proven in ${provenMs.toFixed(0)} ms (plain eth_call of the entries: ${(performance.now() - plainStarted).toFixed(0)} ms)`,
+  );
+
+  const { context, page } = await suite.open(String(manifest.demo?.patientMnemonic), PASSWORD);
+  await context.route(`${new URL(liar.rpcUrl).origin}/**`, proxy);
+  const others = manifest.providers.map((p) => p.name).filter((name) => name !== LIAR);
+
+  const timeline = async () => {
+    await page.reload();
+    await unlockPage(page, PASSWORD);
+    const at = performance.now();
+    await page.getByRole("heading", { name: "Records", level: 1 }).waitFor(WAIT);
+    for (const name of others) await card(page, name).getByText("Verified", { exact: true }).waitFor(WAIT);
+    return at;
+  };
+
+  const at = await timeline();
+  await card(page, LIAR).getByText("Verified", { exact: true }).waitFor(WAIT);
+  console.log(`# honest: unlock → three providers verified in ${(performance.now() - at).toFixed(0)} ms`);
+
+  for (const next of ["root", "hidden", "forged-proof", "header"] as const) {
+    lie = next;
+    await timeline();
+    const liarCard = card(page, LIAR);
+    await liarCard.getByText("Not verifiable", { exact: true }).waitFor(WAIT);
+    await liarCard
+      .getByText(
+        /network node gave an answer that does not match the network; these records are not shown as verified/,
+      )
+      .waitFor(WAIT);
+    assert.equal(
+      await liarCard.getByText("Verified", { exact: true }).count(),
+      0,
+      `${next}: never "Verified"`,
+    );
+    for (const name of others)
+      assert.equal(
+        await card(page, name).getByText("Verified", { exact: true }).count(),
+        1,
+        `${next}: ${name} verified`,
+      );
+    if (next === "root") await checkScreen(page, `lying-node-${next}`);
+    else await page.screenshot({ path: path.join(SCREENS, `lying-node-${next}-1280.png`), fullPage: true });
+  }
+
+  assert.deepEqual(suite.problems, []);
+  suite.passed = true;
+});
