@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import cors from "cors";
-import express, { type Express, type Router } from "express";
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from "express";
 import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import type { Logger } from "pino";
@@ -161,6 +161,20 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
   for (const module of modules) app.use(module.router);
 
   app.use(notFoundHandler);
-  app.use(problemHandler(logger));
+  const onError = problemHandler(logger);
+  app.use(onError);
+  // The router skips every layer for a target it cannot parse (`GET http://[::1/`) and hands it to
+  // Express's final handler, which answers HTML: here it gets the problem+json of an unknown path.
+  // (`handle` is Express's own entry point, called with no `next` by node:http; not in its types.)
+  const routed = app as Express & { handle: (req: Request, res: Response, next?: NextFunction) => void };
+  const handle = routed.handle.bind(app);
+  routed.handle = (req, res, next) =>
+    handle(
+      req,
+      res,
+      next ??
+        ((error?: unknown) =>
+          error ? onError(error, req, res, () => undefined) : notFoundHandler(req, res, () => undefined)),
+    );
   return app;
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { BaseError } from "@medrec/protocol";
+import { toProblem } from "./errors.ts";
 import * as gatekeeper from "./index.ts";
 
 const src = path.dirname(fileURLToPath(import.meta.url));
@@ -56,5 +57,29 @@ describe("errors", () => {
       const text = readFileSync(path.join(src, file), "utf8");
       assert.doesNotMatch(text, /\bnew (?:Type|Range)?Error\(|\bextends Error\b/, file);
     }
+  });
+});
+
+describe("toProblem", () => {
+  /** What body-parser throws (http-errors). */
+  const httpError = (status: number, expose: boolean, message: string) =>
+    Object.assign(new SyntaxError(message), { status, statusCode: status, expose });
+
+  test("behavior: a client error of Express or body-parser keeps its status, never its message", () => {
+    // What Express's router throws for `/v1/relationships/%FF/records`: a URIError with a status.
+    const p = toProblem(Object.assign(new URIError("Failed to decode param '%FF'"), { status: 400 }));
+    assert.equal(p.status, 400);
+    assert.equal(p.type, "https://medrec.dev/problems/bad-request");
+    assert.doesNotMatch(p.detail, /%FF/);
+    assert.equal(
+      toProblem(httpError(415, true, "x")).type,
+      "https://medrec.dev/problems/unsupported-media-type",
+    );
+    assert.equal(toProblem(httpError(418, true, "x")).status, 400);
+  });
+  test("error: server faults and errors not exposed to clients are a bare 500", () => {
+    assert.equal(toProblem(httpError(400, false, "x")).status, 500);
+    assert.equal(toProblem(httpError(502, true, "x")).status, 500);
+    assert.equal(toProblem(new RangeError("Maximum call stack size exceeded")).status, 500);
   });
 });

@@ -51,13 +51,20 @@ export function describeZodError(error: ZodError): string {
     .join("; ");
 }
 
-type BodyParserError = Error & { type?: string; status?: number };
+/** What Express, its router and body-parser throw: http-errors, `expose`d when the client caused them. */
+type HttpError = Error & { type?: string; status?: number; statusCode?: number; expose?: boolean };
+
+/** The kind of a client error by its HTTP status (bad-request when no kind has that status). */
+function kindOfStatus(status: number): ProblemKind {
+  const kinds = Object.keys(PROBLEMS) as ProblemKind[];
+  return kinds.find((k) => PROBLEMS[k].status === status && status < 500) ?? "bad-request";
+}
 
 /** Maps any thrown value to a problem. Unknown errors become a bare 500. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof ProblemError) return problem(error.kind, error.detail);
   if (error instanceof ZodError) return problem("bad-request", describeZodError(error));
-  const e = error as BodyParserError;
+  const e = error as HttpError;
   switch (e?.type) {
     case "entity.too.large":
       return problem("payload-too-large", "The request body is larger than this gatekeeper accepts.");
@@ -69,6 +76,17 @@ export function toProblem(error: unknown): Problem {
     case "request.aborted":
       return problem("bad-request", "The request was aborted.");
   }
+  // Other client errors of Express and body-parser: a path parameter that does not
+  // percent-decode (`/v1/relationships/%FF/records`), a body that does not inflate (gzip that is
+  // not gzip). Their messages quote the input, so the detail is ours.
+  const status = e?.status ?? e?.statusCode;
+  // (The router marks its URIError with status 400 only; http-errors say `expose`.)
+  const fromClient = e?.expose === true || error instanceof URIError;
+  if (fromClient && typeof status === "number" && status >= 400 && status < 500)
+    return problem(
+      kindOfStatus(status),
+      "The request could not be read: check the percent-encoding of its path and the encoding of its body.",
+    );
   return problem("internal", "The gatekeeper could not complete the request.");
 }
 
