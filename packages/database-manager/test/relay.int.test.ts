@@ -7,7 +7,6 @@
  * other providers' relays, and wait (or, opted in, fall back) when none answers.
  */
 import assert from "node:assert/strict";
-import type { Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import {
   agentAbi,
@@ -23,17 +22,11 @@ import {
 import { eventually, fetchReply } from "@medrec/testkit";
 import { type Address, encodeFunctionData, getAddress, type Hex, parseEther, parseEventLogs } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
-import { createApp } from "../src/app.ts";
-import { connectChain } from "../src/chain/client.ts";
 import { defaultRelaySettings } from "../src/chain/config.ts";
-import { loadConfig } from "../src/config.ts";
-import { createDb, migrateToLatest } from "../src/db/knex.ts";
-import { createMetrics } from "../src/ops/metrics.ts";
 import { createRelaySubmitter } from "../src/relay/peers.ts";
-import { relayModule } from "../src/relay/relay.routes.ts";
-import { createRelayService, type RelayService } from "../src/relay/relay.service.ts";
+import type { RelayService } from "../src/relay/relay.service.ts";
 import { silent } from "./chain.support.ts";
-import { type RelayNetwork, startRelayNetwork } from "./relay.support.ts";
+import { type RelayNetwork, startBareRelay, startRelayNetwork } from "./relay.support.ts";
 import { createTestDatabase } from "./support/postgres.ts";
 
 let net: RelayNetwork;
@@ -358,32 +351,16 @@ describe("POST /v1/relay refusals", () => {
 describe("daily limits and the gas budget (in the database)", () => {
   let limitUrl: string;
   let budgetUrl: string;
-  const servers: Server[] = [];
+  const closers: (() => Promise<void>)[] = [];
 
   /** A relay app with `limits` on its own database (a restart: the same database again). */
   async function startRelayApp(
     dbUrl: string,
     limits: Parameters<typeof defaultRelaySettings>[0],
   ): Promise<{ url: string; relay: RelayService }> {
-    const db = createDb(dbUrl);
-    await migrateToLatest(db);
-    const settings = net.env.settings({ relay: defaultRelaySettings(limits) });
-    const client = await connectChain(settings);
-    const relay = createRelayService({ client, settings, db, logger: silent });
-    const app = createApp({
-      config: loadConfig({}),
-      logger: silent,
-      metrics: createMetrics(),
-      health: [],
-      modules: [relayModule({ relay, ratePerMinute: 1000 })],
-    });
-    const s: Server = await new Promise((resolve) => {
-      const l = app.listen(0, "127.0.0.1", () => resolve(l));
-    });
-    s.on("close", () => void db.destroy());
-    servers.push(s);
-    const address = s.address();
-    return { url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, relay };
+    const app = await startBareRelay(net.env.settings({ relay: defaultRelaySettings(limits) }), dbUrl);
+    closers.push(app.close);
+    return app;
   }
 
   let limitDb: string;
@@ -395,7 +372,7 @@ describe("daily limits and the gas budget (in the database)", () => {
     ).url;
   });
   after(async () => {
-    for (const s of servers) await new Promise((r) => s.close(r));
+    for (const close of closers) await close();
   });
 
   test("error: per signer, per day, and the daily gas budget: 429 naming the limit, also after a restart", async () => {

@@ -5,6 +5,7 @@
  * the URL AgentRegistry lists for it. Patients and delegates hold no ether here.
  */
 import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
 import {
   accountFromMnemonic,
   agentAbi,
@@ -15,9 +16,16 @@ import {
 import { freePort } from "@medrec/protocol/node";
 import { fetchReply, type Reply } from "@medrec/testkit";
 import { type Address, encodeFunctionData, type Hex } from "viem";
+import { createApp } from "../src/app.ts";
+import { connectChain } from "../src/chain/client.ts";
 import type { ChainSettings } from "../src/chain/config.ts";
 import { loadConfig } from "../src/config.ts";
+import { createDb, migrateToLatest } from "../src/db/knex.ts";
 import { type Gatekeeper, startGatekeeper } from "../src/gatekeeper.ts";
+import { createMetrics } from "../src/ops/metrics.ts";
+import type { DependencyBounds } from "../src/relay/dependency.ts";
+import { relayModule } from "../src/relay/relay.routes.ts";
+import { createRelayService, type RelayService } from "../src/relay/relay.service.ts";
 import { type ChainEnv, type Patient, silent, startChainEnv } from "./chain.support.ts";
 import { createTestDatabase } from "./support/postgres.ts";
 
@@ -115,6 +123,46 @@ export async function startRelayNetwork(
     async stop() {
       await Promise.all(gatekeepers.map((g) => g?.stop()));
       await env.stop();
+    },
+  };
+}
+
+/**
+ * A bare relay — `POST /v1/relay` alone, as a gatekeeper mounts it — on `settings`' node and its own
+ * database (a restart: the same database again), with `dependencyBounds` if given.
+ */
+export async function startBareRelay(
+  settings: ChainSettings,
+  dbUrl: string,
+  { dependencyBounds }: { dependencyBounds?: DependencyBounds } = {},
+): Promise<{ url: string; relay: RelayService; close(): Promise<void> }> {
+  const db = createDb(dbUrl);
+  await migrateToLatest(db);
+  const client = await connectChain(settings);
+  const relay = createRelayService({
+    client,
+    settings,
+    db,
+    logger: silent,
+    ...(dependencyBounds ? { dependencyBounds } : {}),
+  });
+  const app = createApp({
+    config: loadConfig({}),
+    logger: silent,
+    metrics: createMetrics(),
+    health: [],
+    modules: [relayModule({ relay, ratePerMinute: 1000 })],
+  });
+  const server: Server = await new Promise((resolve) => {
+    const l = app.listen(0, "127.0.0.1", () => resolve(l));
+  });
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`,
+    relay,
+    async close() {
+      await new Promise((r) => server.close(r));
+      await db.destroy();
     },
   };
 }
