@@ -62,18 +62,19 @@ export async function partitionNetwork(
   const cut = nodes.flatMap((a) =>
     nodes.filter((b) => b.sealer && a !== b && a.group !== b.group).map((b) => [a, b] as const),
   );
-  const both = (link: readonly [PeerNode, PeerNode], f: (from: PeerNode, to: PeerNode) => Promise<unknown>) =>
-    Promise.all([f(link[0], link[1]), f(link[1], link[0])]);
-  await Promise.all(cut.map((link) => both(link, (from, to) => adminRemovePeer(from.ipcPath, to.enode))));
+  // Dialling sides first (they hold the static entries), then the other ends; a connection that
+  // a redial raced back in is cut again until none is left.
+  await Promise.all(cut.map(([from, to]) => adminRemovePeer(from.ipcPath, to.enode)));
   await until(timeoutMs, "the partition", async () => {
     const strays = await Promise.all(
       nodes.map(async (n) => {
-        const peers = await adminPeers(n.ipcPath);
-        return peers.filter((p) =>
-          nodes.some((o) => o.group !== n.group && nodeIdOf(o.enode) === nodeIdOf(p.enode)),
-        );
+        const ids = new Set((await adminPeers(n.ipcPath)).map((p) => nodeIdOf(p.enode)));
+        return nodes
+          .filter((o) => o.group !== n.group && ids.has(nodeIdOf(o.enode)))
+          .map((o) => [n, o] as const);
       }),
     );
+    await Promise.all(strays.flat().map(([n, o]) => adminRemovePeer(n.ipcPath, o.enode)));
     return strays.every((s) => s.length === 0);
   });
   return {
