@@ -1,49 +1,55 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { chmod, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { generatePatientBundle } from "@medrec/database-manager";
 import { freePorts, readManifest } from "@medrec/protocol/node";
 import { eventually } from "@medrec/testkit";
 import { checkNetwork } from "./check.ts";
 import { linkageReport, onboardPatients } from "./linkage.ts";
+import { healthy, msUntil, msUntilNothingLeft, pidWithEnv, runDir, start } from "./supervisor.support.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-/** Runs `scripts/start.ts` with its temporary data under `tmp`, so that leftovers can be seen. */
-function start(env: Record<string, string>, tmp: string): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ["scripts/start.ts"], {
-    cwd: root,
-    env: { ...process.env, TMPDIR: tmp, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const collect = (c: Buffer) => {
-    output += c.toString();
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  return { child, output: () => output };
-}
-
-/** A private temp dir that PostgreSQL (run as `postgres` when we are root) can still enter. */
-async function runDir(parent: string, name: string): Promise<string> {
-  const dir = path.join(parent, name);
-  await mkdir(dir, { recursive: true });
-  await chmod(dir, 0o755);
-  return dir;
-}
-
-/** Nothing of a run is left: no file under its temp dir, no process naming it. */
+/** Nothing of a run is left: no file under its temp dir, no process of it (supervisor.support.ts). */
 async function assertNothingLeft(tmp: string) {
+  await msUntilNothingLeft(tmp);
   assert.deepEqual(await readdir(tmp), [], "the run's data directories are removed");
-  const leftovers = spawnSync("pgrep", ["-af", tmp], { encoding: "utf8" }).stdout.trim();
-  assert.equal(leftovers, "", "no process of this run is left running");
+}
+
+/**
+ * Kills one supervised child with SIGKILL and measures how long until it serves again, while
+ * `others` are polled throughout: every one of their answers must be 200.
+ */
+async function killAndRecover(
+  t: { diagnostic(message: string): void },
+  what: string,
+  pid: number,
+  back: () => Promise<boolean>,
+  others: string[],
+): Promise<number> {
+  let watching = true;
+  const misses: string[] = [];
+  const watched = (async () => {
+    let rounds = 0;
+    while (watching || rounds === 0) {
+      rounds++;
+      for (const url of others) if (!(await healthy(url))) misses.push(url);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return rounds;
+  })();
+  process.kill(pid, "SIGKILL");
+  const ms = await msUntil(`${what} serves again`, back, 10_000).finally(() => {
+    watching = false;
+  });
+  const rounds = await watched;
+  t.diagnostic(
+    `kill -9 of the ${what}: serving again after ${(ms / 1000).toFixed(2)} s; the others answered /healthz ${rounds} times meanwhile`,
+  );
+  assert.deepEqual(misses, [], "the other components kept answering throughout");
+  return ms;
 }
 
 describe("./medrec start", async () => {
@@ -125,6 +131,43 @@ describe("./medrec start", async () => {
           `${provider.name}'s relationships are not sent by its own relayer alone`,
         );
       }
+
+      // Supervision: kill -9 of one gatekeeper — the other two answer throughout, it is back within
+      // 10 s and serves the demo patient's records verified against the chain; then the dapp.
+      const [riverside, lakeside, hilltop] = manifest.providers;
+      assert.ok(riverside && lakeside && hilltop);
+      const gatekeeperPid = await pidWithEnv(tmp, `PROVIDER_NAME=${lakeside.name}`, "cli.ts");
+      const others = [riverside.gatekeeperUrl, hilltop.gatekeeperUrl];
+      await killAndRecover(
+        t,
+        `gatekeeper of ${lakeside.name}`,
+        gatekeeperPid,
+        () => healthy(lakeside.gatekeeperUrl),
+        others,
+      );
+      assert.match(
+        output(),
+        new RegExp(
+          `\\[supervisor\\] gatekeeper of ${lakeside.name} exited \\(signal SIGKILL\\); restarting in 0\\.5 s`,
+        ),
+      );
+      const again = await checkNetwork({ ...manifest, providers: [lakeside] });
+      const mine = again.filter((r) => r.name.startsWith(`${lakeside.name}:`));
+      assert.ok(mine.length >= 5, `${mine.length} checks of ${lakeside.name}`);
+      assert.deepEqual(
+        mine.filter((r) => !r.ok),
+        [],
+        mine.map((r) => `${r.ok ? "ok" : "FAIL"} ${r.name} ${r.detail ?? ""}`).join("\n"),
+      );
+      const dappPid = await pidWithEnv(tmp, `TMPDIR=${tmp}`, "serve.ts");
+      await killAndRecover(
+        t,
+        "patient dapp",
+        dappPid,
+        async () => (await fetch(`${dappUrl}/config.json`)).status === 200,
+        [riverside.gatekeeperUrl, lakeside.gatekeeperUrl, hilltop.gatekeeperUrl],
+      );
+      assert.match(output(), /\[supervisor\] patient dapp exited \(signal SIGKILL\); restarting in 0\.5 s/);
     } finally {
       child.kill("SIGINT");
     }

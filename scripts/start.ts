@@ -3,12 +3,15 @@
  * sealer (IPC only), a non-signing RPC node, a governance daemon and a gatekeeper on its own
  * embedded PostgreSQL; the contracts; a demo patient with records at all three and a family member
  * with a grant at two. Writes the network manifest (docs/protocol.md) and runs until SIGINT/SIGTERM,
- * then stops everything and removes the run's data.
+ * then stops everything and removes the run's data. Each gatekeeper and the dapp server run in
+ * processes of their own, restarted when they crash; killed any other way (SIGKILL, a crash of
+ * this process), a guardian process reaps what is left (adr/0010).
  *
  * Environment: MEDREC_MANIFEST (default `.medrec/network.json` at the repository root),
  * MEDREC_PERIOD_SECONDS (block period, default 1), MEDREC_GATEKEEPER_PORT (first gatekeeper port,
  * default 7101, the others follow; 0 = free ports), MEDREC_DAPP_PORT (the patient dapp, default 7100;
- * 0 = a free port).
+ * 0 = a free port). Test only: MEDREC_TEST_CRASH_AFTER_READY=1 throws an uncaught exception once
+ * ready (scripts/supervise.int.test.ts shows that a crash leaves nothing behind).
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -96,6 +99,10 @@ try {
     "Press Ctrl-C to stop.",
   ];
   console.log(lines.join("\n"));
+  if (process.env.MEDREC_TEST_CRASH_AFTER_READY === "1")
+    setTimeout(() => {
+      throw new Error("MEDREC_TEST_CRASH_AFTER_READY: a crash after ready, for a test");
+    });
 } catch (error) {
   // Failures caused by a stop that a signal began are not failures: that stop exits with 0.
   if (stopping) await new Promise(() => undefined);

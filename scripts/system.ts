@@ -3,27 +3,33 @@
  * only), its non-signing RPC node, its governance daemon and its gatekeeper on its own embedded
  * PostgreSQL; the contracts; a demo patient with records at every provider and a family member
  * holding a grant at two of them. Every step is named, so a failure says which component failed.
+ *
+ * Each gatekeeper and the dapp server run in processes of their own, supervised (restarted with
+ * backoff when they crash; scripts/supervisor.ts), and whatever this process started is reaped
+ * even if it is killed with SIGKILL (chain-node's reaper and its guardian; adr/0010).
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   deployRegistry,
   findGeth,
   type GovernanceDaemon,
   ipcRpc,
   type Network,
+  reapAfterDeath,
+  removeDirAtExit,
   startGovernanceDaemon,
   startNetwork,
   stopNetwork,
 } from "@medrec/chain-node";
 import {
+  createDb,
   DEMO_FAMILY_GRANT,
   DEMO_PATIENT,
   demoPatientBundles,
-  type Gatekeeper,
   loadConfig,
-  startGatekeeper,
 } from "@medrec/database-manager";
 import {
   agentAbi,
@@ -47,7 +53,7 @@ import {
   generatePatientMnemonic,
   type NetworkManifestInput,
 } from "@medrec/protocol/node";
-import { buildDapp, type DappServer, publicConfig, startDappServer } from "@medrec/user-client/server";
+import { buildDapp, publicConfig } from "@medrec/user-client/server";
 import type { Logger } from "pino";
 import {
   type Address,
@@ -60,7 +66,12 @@ import {
   parseEther,
 } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
+import { ChildStartError, type Supervised, supervise } from "./supervisor.ts";
 import { untilRelayed, untilSeen, waitForRoot } from "./wait.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const GATEKEEPER_ENTRY = path.join(ROOT, "packages/database-manager/src/cli.ts");
+const DAPP_ENTRY = path.join(ROOT, "packages/user-client/serve.ts");
 
 export const PROVIDERS = [
   { name: "Riverside General", port: 7101 },
@@ -110,12 +121,27 @@ export type SystemParameters = {
   onStop?: (stop: () => Promise<void>) => void;
 };
 
+/** A provider's gatekeeper, running in its own supervised process. */
+export type GatekeeperProcess = {
+  /** Where it listens, e.g. `http://127.0.0.1:7101` (the same after a restart). */
+  url: string;
+  /**
+   * Its database as the gatekeeper's runtime role, from this process (tests that alter what it
+   * serves); opened on first use, again after a restart.
+   */
+  readonly db: ReturnType<typeof createDb>;
+  /** Its supervisor: the process's pid, restarts. */
+  readonly process: Supervised;
+  /** Stops it for good (no restart): in-flight requests finish, then its PostgreSQL stops. */
+  stop(): Promise<void>;
+};
+
 export type ProviderHandle = {
   name: string;
   account: Address;
   rpcUrl: string;
   wsUrl: string;
-  gatekeeper: Gatekeeper;
+  gatekeeper: GatekeeperProcess;
   dataDir: string;
   staffKey: Hex;
   operatorKey: string;
@@ -131,6 +157,8 @@ export type System = {
   manifest: NetworkManifestInput;
   /** Where the patient dapp is served, when `dappPort` was given. */
   dappUrl: string | undefined;
+  /** The dapp server's supervised process, when `dappPort` was given. */
+  dapp: Supervised | undefined;
   stop(): Promise<void>;
 };
 
@@ -156,42 +184,68 @@ export async function uploadAsStaff(provider: ProviderHandle, chainId: number, b
  * throws a {@link ComponentError} naming the part.
  */
 export async function startSystem(p: SystemParameters): Promise<System> {
+  // From here on, what this process starts is reaped even if it is killed with SIGKILL.
+  reapAfterDeath();
   let network: Network | undefined;
-  let dapp: DappServer | undefined;
+  let dapp: Supervised | undefined;
   const daemons: GovernanceDaemon[] = [];
-  const providers: Partial<ProviderHandle>[] = [];
-  const dataDirs: string[] = [];
+  const gatekeeperChildren: Supervised[] = [];
+  const databases: ReturnType<typeof createDb>[] = [];
+  const dataDirs: { dir: string; forget: () => void }[] = [];
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
-      await Promise.allSettled(providers.map((x) => x.gatekeeper?.stop()));
-      await Promise.allSettled(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+      await Promise.allSettled(databases.map((db) => db.destroy()));
+      await Promise.allSettled(gatekeeperChildren.map((x) => x.stop()));
+      await Promise.allSettled(
+        dataDirs.map(async ({ dir, forget }) => {
+          await rm(dir, { recursive: true, force: true });
+          forget();
+        }),
+      );
       await Promise.allSettled(daemons.map((d) => d.stop()));
       if (network) await stopNetwork(network, { removeDir: true }).catch(() => undefined);
-      await dapp?.close();
+      await dapp?.stop();
     })();
     return stopped;
   };
   p.onStop?.(stop);
+  // The children's logs at the level of ours; their environment holds only what they need.
+  const level = p.logger.level;
+  const baseEnv = Object.fromEntries(
+    ["PATH", "HOME", "TMPDIR", "LANG", "TZ"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+  ) as Record<string, string>;
 
   try {
     const binary = await step("geth", () => findGeth());
     // The dapp first: its origin must be known to the RPC nodes and gatekeepers before they start.
     // It serves only the manifest's public fields, once the network is up.
-    let dappConfig: ReturnType<typeof publicConfig> | undefined;
+    let dappUrl: string | undefined;
     if (p.dappPort !== undefined) {
       const port = p.dappPort;
-      dapp = await step("patient dapp (build and static server)", async () => {
+      dappUrl = await step("patient dapp (build and static server)", async () => {
         await buildDapp();
-        return startDappServer({ port, getConfig: () => dappConfig }).catch((error: unknown) => {
-          throw (error as { code?: string })?.code === "EADDRINUSE"
+        dapp = supervise({
+          name: "patient dapp",
+          args: [DAPP_ENTRY],
+          env: { ...baseEnv, HOST: "127.0.0.1", PORT: String(port) },
+          log: p.log,
+          // A restart listens where the first start did (port 0 = the one it was given).
+          envAfterReady: (ready) => ({ PORT: new URL(ready.url).port }),
+        });
+        const ready = await dapp.started.catch((error: unknown) => {
+          throw inUse(error)
             ? new Error(`port ${port} is in use (set MEDREC_DAPP_PORT to another port, or 0)`)
             : error;
         });
+        return ready.url;
       });
     }
     const corsOrigins = [
-      ...new Set([...(dapp ? [dapp.url, dapp.url.replace("127.0.0.1", "localhost")] : []), ...p.corsOrigins]),
+      ...new Set([
+        ...(dappUrl ? [dappUrl, dappUrl.replace("127.0.0.1", "localhost")] : []),
+        ...p.corsOrigins,
+      ]),
     ];
     // The deployer only deploys and funds: a fresh key each run, prefunded in the genesis.
     const deployer = privateKeyToAccount(generatePrivateKey());
@@ -333,8 +387,8 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       ),
     );
 
-    // The three gatekeepers, each on its own embedded PostgreSQL (own temp dir: as root,
-    // PostgreSQL runs as `postgres`, who cannot enter the 0700 network dir).
+    // The three gatekeepers, each in its own process on its own embedded PostgreSQL (own temp dir:
+    // as root, PostgreSQL runs as `postgres`, who cannot enter the 0700 network dir).
     const bundles = demoPatientBundles();
     const settled = await Promise.allSettled(
       PROVIDERS.map(async (provider, i) => {
@@ -345,15 +399,14 @@ export async function startSystem(p: SystemParameters): Promise<System> {
         if (!node || !keys || !url || port === undefined)
           throw new ComponentError(provider.name, "no sealer");
         const handle: Partial<ProviderHandle> = { name: provider.name, account: node.address };
-        providers.push(handle);
         const dataDir = await mkdtemp(path.join(tmpdir(), "medrec-gatekeeper-"));
-        dataDirs.push(dataDir);
-        const config = await step(`gatekeeper of ${provider.name} (configuration)`, async () =>
-          loadConfig({
+        dataDirs.push({ dir: dataDir, forget: removeDirAtExit(dataDir) });
+        const env = await step(`gatekeeper of ${provider.name} (configuration)`, async () => {
+          const env: Record<string, string> = {
             PORT: String(port),
             PUBLIC_URL: url,
             DATA_DIR: dataDir,
-            LOG_LEVEL: "warn",
+            LOG_LEVEL: level,
             CORS_ORIGINS: corsOrigins.join(","),
             OPERATOR_KEY: keys.operatorKey,
             STAFF_ACCOUNTS: privateKeyToAccount(keys.staffKey).address,
@@ -370,22 +423,30 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             FORWARDER_ADDRESS: contracts.Forwarder,
             AUDIT_ANCHOR_ADDRESS: auditAnchor.address,
             AUDIT_ANCHOR_PRIVATE_KEY: keys.anchorKey,
+          };
+          // Checked here, so that a bad value names its gatekeeper before any process starts.
+          loadConfig(env);
+          return env;
+        });
+        const name = `gatekeeper of ${provider.name}`;
+        const supervised = supervise({
+          name,
+          args: [GATEKEEPER_ENTRY, "serve"],
+          env: { ...baseEnv, ...env },
+          log: p.log,
+        });
+        gatekeeperChildren.push(supervised);
+        await step(`${name} on ${url}`, () =>
+          supervised.started.catch((error: unknown) => {
+            throw inUse(error)
+              ? new BaseError(
+                  `port ${port} is in use (set MEDREC_GATEKEEPER_PORT to another first port, or 0)`,
+                )
+              : error;
           }),
         );
-        const gatekeeper = await step(`gatekeeper of ${provider.name} on ${url}`, () =>
-          startGatekeeper({ config, logger: p.logger.child({ provider: provider.name }) }).catch(
-            (error: unknown) => {
-              const inUse = (error as { code?: string })?.code === "EADDRINUSE";
-              throw inUse
-                ? new BaseError(
-                    `port ${port} is in use (set MEDREC_GATEKEEPER_PORT to another first port, or 0)`,
-                  )
-                : error;
-            },
-          ),
-        );
         Object.assign(handle, {
-          gatekeeper,
+          gatekeeper: gatekeeperProcess(url, supervised, databases),
           dataDir,
           rpcUrl: net.nodes[i]?.rpcUrl ?? rpcUrl,
           wsUrl: net.nodes[i]?.wsUrl ?? "",
@@ -526,7 +587,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       })),
       demo: {
         note: "Local demo secrets only: never use these mnemonics or keys for anything else.",
-        ...(dapp ? { dappUrl: dapp.url } : {}),
+        ...(dappUrl ? { dappUrl } : {}),
         patientMnemonic,
         patientAddress: patient.address,
         viewerMnemonic,
@@ -544,10 +605,44 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       gatekeeperDataDirs: started.map((x) => x.dataDir),
     };
     // Only now does the dapp answer /config.json: public fields, by name (never `demo`).
-    dappConfig = publicConfig({ ...manifest, contracts: { ...manifest.contracts } });
-    return { network: net, providers: started, manifest, dappUrl: dapp?.url, stop };
+    dapp?.send({
+      type: "manifest",
+      manifest: publicConfig({ ...manifest, contracts: { ...manifest.contracts } }),
+    });
+    return { network: net, providers: started, manifest, dappUrl, dapp, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** Whether a child could not listen because its port is taken. */
+function inUse(error: unknown): boolean {
+  return (
+    error instanceof ChildStartError &&
+    (error.code === "EADDRINUSE" || error.metaMessages?.some((line) => line.includes("EADDRINUSE")) === true)
+  );
+}
+
+/** The handle callers keep: the URL, a database connection from this process, stop for good. */
+function gatekeeperProcess(
+  url: string,
+  supervised: Supervised,
+  databases: ReturnType<typeof createDb>[],
+): GatekeeperProcess {
+  let db: { url: string; knex: ReturnType<typeof createDb> } | undefined;
+  return {
+    url,
+    get db() {
+      const databaseUrl = String(supervised.ready.databaseUrl ?? "");
+      if (db?.url !== databaseUrl) {
+        // A restarted gatekeeper's PostgreSQL may listen on another port.
+        db = { url: databaseUrl, knex: createDb(databaseUrl, { poolMax: 2 }) };
+        databases.push(db.knex);
+      }
+      return db.knex;
+    },
+    process: supervised,
+    stop: () => supervised.stop(),
+  };
 }

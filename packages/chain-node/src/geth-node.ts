@@ -487,7 +487,15 @@ async function readNodeId(path: string): Promise<string> {
   return (await ensureNodeKey(path)).nodeId;
 }
 
-export { killGroup } from "./reaper.ts";
+// The reaper's API, for whoever runs geth beside other processes of its own (scripts/system.ts).
+export {
+  guardianPid,
+  killGroup,
+  leftovers,
+  reapAfterDeath,
+  reapProcessAtExit,
+  removeDirAtExit,
+} from "./reaper.ts";
 
 /** True when a process with this pid exists. */
 export function isAlive(pid: number): boolean {

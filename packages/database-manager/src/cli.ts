@@ -4,6 +4,7 @@
  * (DATABASE_URL, else the embedded PostgreSQL under DATA_DIR, which must not be in use by a
  * running gatekeeper).
  *
+ *   medrec-gatekeeper serve
  *   medrec-gatekeeper audit verify [--relationship 0x…]
  *   medrec-gatekeeper legacy check [--schema name] [--rows n]
  *   medrec-gatekeeper legacy sync --once [--schema name]
@@ -19,10 +20,14 @@ import type { EmbeddedPostgresHandle } from "./db/embedded.ts";
 import { createDb } from "./db/knex.ts";
 import { LEGACY_USAGE, type LegacyCliArgs, parseLegacyArgs, runLegacyCommand } from "./legacy/legacy.cli.ts";
 
-const USAGE = `usage: medrec-gatekeeper audit verify [--relationship 0x<64 hex>]
+const USAGE = `usage: medrec-gatekeeper serve
+       medrec-gatekeeper audit verify [--relationship 0x<64 hex>]
        medrec-gatekeeper legacy check|sync … (medrec-gatekeeper legacy --help)
 
-Verifies the hash chains of the audit log and names the first entry that was edited or
+serve runs the gatekeeper (as \`pnpm start\`). Started with an IPC channel (./medrec start's
+supervisor) it reports where it listens and stops when the channel closes.
+
+audit verify checks the hash chains of the audit log and names the first entry that was edited or
 removed. Without --relationship the whole table is checked (ids, every relationship's chain and
 the table-wide chain); with it, that relationship's chain as its patient is served it.
 
@@ -76,6 +81,7 @@ function configOf(io: CliIo): ReturnType<typeof loadConfig> | undefined {
 /** Runs the CLI; resolves to the exit status. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   if (argv[0] === "legacy") return legacyMain(argv.slice(1), io);
+  if (argv[0] === "serve" && argv.length === 1) return serveMain(io);
   const args = parseArgs(argv);
   if (typeof args === "string") {
     io.err(`medrec-gatekeeper: ${args}\n\n${USAGE}`);
@@ -121,6 +127,46 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     await db?.destroy();
     await embedded?.stop();
   }
+}
+
+/** What `serve` tells a supervisor over its IPC channel (scripts/supervisor.ts). */
+export type ServeMessage =
+  | { type: "ready"; url: string; databaseUrl: string }
+  | { type: "failed"; message: string; code?: string };
+
+/**
+ * `serve`: the gatekeeper until SIGINT/SIGTERM — or, under a supervisor, until its IPC channel
+ * closes, which happens however the supervisor ends (even killed with SIGKILL): no gatekeeper and
+ * no PostgreSQL outlive it. Resolves to 0 once stopped, 1 when it could not start.
+ */
+async function serveMain(io: CliIo): Promise<number> {
+  const config = configOf(io);
+  if (!config) return 2;
+  const tell = (message: ServeMessage) => process.send?.(message);
+  // A supervisor that died closed our output pipes too: what is left to log goes nowhere.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+  // Listening from the start: a channel that closes while the gatekeeper starts still stops it.
+  const stopAsked = new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
+    if (process.send) process.once("disconnect", () => resolve());
+  });
+  const { startGatekeeper } = await import("./gatekeeper.ts");
+  let gatekeeper: Awaited<ReturnType<typeof startGatekeeper>>;
+  try {
+    gatekeeper = await startGatekeeper({ config });
+  } catch (error) {
+    const message = error instanceof Error ? (error.message.split("\n")[0] ?? error.name) : String(error);
+    const code = (error as { code?: unknown })?.code;
+    tell({ type: "failed", message, ...(typeof code === "string" ? { code } : {}) });
+    io.err(`medrec-gatekeeper serve: ${message}`);
+    return 1;
+  }
+  const connection = (gatekeeper.db.client.config as { connection?: { connectionString?: string } })
+    .connection;
+  tell({ type: "ready", url: gatekeeper.url, databaseUrl: connection?.connectionString ?? "" });
+  await stopAsked;
+  await gatekeeper.stop();
+  return 0;
 }
 
 /** `legacy check` and `legacy sync --once` (legacy/legacy.cli.ts). */

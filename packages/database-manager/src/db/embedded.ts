@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { BaseError } from "@medrec/protocol";
@@ -96,6 +96,7 @@ export async function startEmbeddedPostgres({
       await chown(pgDir, uid, gid);
     }
   }
+  await stopLeftovers(dataDir, pgDir);
   const listenPort = port ?? (await freePort());
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
@@ -117,6 +118,9 @@ export async function startEmbeddedPostgres({
     await pg.stop().catch(() => undefined);
     throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${pgDir} did not start.`, { cause });
   }
+  await writeFile(join(dataDir, OWNER_FILE), `${process.pid} ${await startTime(process.pid)}\n`, {
+    mode: 0o600,
+  });
   const url = (role: string, secretValue: string) =>
     `postgresql://${role}:${encodeURIComponent(secretValue)}@127.0.0.1:${listenPort}/medrec`;
   return {
@@ -140,4 +144,74 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
     });
   }
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Which process started the PostgreSQL in a data dir: `<pid> <start time>`, to tell its orphans. */
+const OWNER_FILE = "postgres.owner";
+
+/** When `pid` started (clock ticks since boot, /proc/<pid>/stat field 22), or "" when it does not run. */
+async function startTime(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+}
+
+/** The processes (zombies aside) whose working directory is `dir` or below: a PostgreSQL lives in its data dir. */
+async function workingIn(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cwd = await readlink(`/proc/${name}/cwd`).catch(() => "");
+    const state = (await readFile(`/proc/${name}/stat`, "utf8").catch(() => "")).split(") ")[1]?.[0];
+    if ((cwd === dir || cwd.startsWith(`${dir}/`)) && state !== "Z") pids.push(Number(name));
+  }
+  return pids;
+}
+
+/**
+ * A PostgreSQL whose gatekeeper was killed (kill -9) outlives it: its postmaster keeps `pgDir` and
+ * its lock file, and ours would refuse to start. When the process that started it no longer runs,
+ * every process still in `pgDir` is stopped (SIGTERM, SIGKILL after 5 s), and a lock file naming a
+ * process that is not a PostgreSQL of this dir (a pid reused since) is removed. Linux only.
+ */
+async function stopLeftovers(dataDir: string, pgDir: string): Promise<void> {
+  if (process.platform !== "linux" || !existsSync(pgDir)) return;
+  const [ownerPid, ownerStart] = (await readFile(join(dataDir, OWNER_FILE), "utf8").catch(() => ""))
+    .trim()
+    .split(" ");
+  const owner = Number(ownerPid);
+  const working = await workingIn(pgDir);
+  if (working.length > 0 && owner && owner !== process.pid && (await startTime(owner)) === ownerStart)
+    throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${pgDir} is in use by process ${owner}.`, {
+      metaMessages: ["Stop that gatekeeper first, or give this one another DATA_DIR."],
+    });
+  const deadline = Date.now() + 10_000;
+  for (
+    let left = working, signal: NodeJS.Signals = "SIGTERM";
+    left.length > 0;
+    left = await workingIn(pgDir)
+  ) {
+    if (Date.now() > deadline - 5_000) signal = "SIGKILL";
+    if (Date.now() > deadline)
+      throw new EmbeddedPostgresError(`Processes ${left.join(", ")} left in ${pgDir} do not end.`);
+    for (const pid of left) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // ended meanwhile
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // Nothing works in pgDir now, so a lock file naming a live process names a pid reused since: a
+  // PostgreSQL would refuse to start on it. (A process whose directory cannot be read is left be.)
+  const lock = join(pgDir, "postmaster.pid");
+  const lockPid = Number((await readFile(lock, "utf8").catch(() => "")).split("\n")[0]);
+  if (
+    lockPid > 0 &&
+    (await readlink(`/proc/${lockPid}/cwd`).then(
+      () => true,
+      () => false,
+    ))
+  )
+    await rm(lock, { force: true });
 }
