@@ -5,7 +5,8 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { BaseError } from "@medrec/protocol";
-import { toProblem } from "./errors.ts";
+import { pino } from "pino";
+import { problemHandler, toProblem } from "./errors.ts";
 import * as gatekeeper from "./index.ts";
 
 const src = path.dirname(fileURLToPath(import.meta.url));
@@ -81,5 +82,19 @@ describe("toProblem", () => {
     assert.equal(toProblem(httpError(400, false, "x")).status, 500);
     assert.equal(toProblem(httpError(502, true, "x")).status, 500);
     assert.equal(toProblem(new RangeError("Maximum call stack size exceeded")).status, 500);
+  });
+});
+
+describe("problemHandler", () => {
+  test("behavior: an error after the head was sent ends the connection instead of leaving it open", () => {
+    let destroyed = false;
+    const res = { headersSent: true, destroy: () => (destroyed = true) };
+    problemHandler(pino({ level: "silent" }))(
+      new RangeError("x"),
+      { id: "r" } as never,
+      res as never,
+      () => undefined,
+    );
+    assert.equal(destroyed, true);
   });
 });

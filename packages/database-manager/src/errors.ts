@@ -108,7 +108,12 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         "request failed",
       );
     }
-    if (res.headersSent) return;
+    // Failed midway through an answer: end the connection, so the client sees a cut answer
+    // instead of waiting for the rest of it.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     sendProblem(res, p);
   };
 }
