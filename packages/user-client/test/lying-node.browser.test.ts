@@ -12,7 +12,13 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { relationshipAbi } from "@medrec/protocol";
-import { checkCliqueHeader, type RpcHeader, type RpcProof } from "@medrec/protocol/light-client";
+import {
+  checkCliqueHeader,
+  lyingBody,
+  NODE_LIES,
+  type NodeLie,
+  type RpcHeader,
+} from "@medrec/protocol/light-client";
 import {
   discoverRelationships,
   lightClientOf,
@@ -21,43 +27,22 @@ import {
   readProvenEntries,
 } from "@medrec/protocol/patient";
 import type { Page, Route } from "playwright-core";
-import { createPublicClient, type Hex, http } from "viem";
+import { createPublicClient, http } from "viem";
 import { browserSuite, checkScreen, SCREENS, unlockPage, WAIT } from "./browser.support.ts";
 
 const PASSWORD = "lantern orchard seventy 4";
 const LIAR = "Lakeside Clinic";
 
-type Lie = "none" | "root" | "hidden" | "forged-proof" | "header";
-let lie: Lie = "none";
+let lie: NodeLie | "none" = "none";
 
-/** The lying node's answer to one JSON-RPC call. */
-function rewrite(method: string, result: unknown): unknown {
-  if (lie === "header" && method === "eth_getBlockByNumber" && result)
-    return { ...(result as RpcHeader), stateRoot: `0x${"00".repeat(31)}01` };
-  if (method !== "eth_getProof" || !result) return result;
-  const proof = result as RpcProof;
-  if (lie === "root")
-    for (const entry of proof.storageProof)
-      if (BigInt(entry.value) > 1n << 200n) entry.value = `0x${"5e".repeat(32)}`;
-  if (lie === "hidden") for (const entry of proof.storageProof) entry.value = "0x0";
-  if (lie === "forged-proof")
-    proof.accountProof[proof.accountProof.length - 1] = `0x${"c0".repeat(40)}` as Hex;
-  return proof;
-}
-
+/** Lakeside Clinic's node, behind the proxy: the real answer, rewritten to tell `lie`. */
 async function proxy(route: Route) {
   if (lie === "none") return route.continue();
   const response = await route.fetch();
-  const body = await response.json();
-  const answer = (one: { method?: string; result?: unknown }, method: string) => ({
-    ...one,
-    result: rewrite(method, one.result),
+  return route.fulfill({
+    response,
+    json: lyingBody(lie, route.request().postDataJSON(), await response.json()),
   });
-  const request = route.request().postDataJSON();
-  const rewritten = Array.isArray(body)
-    ? body.map((one, i) => answer(one, request[i]?.method))
-    : answer(body, request?.method);
-  return route.fulfill({ response, json: rewritten });
 }
 
 const card = (page: Page, name: string) =>
@@ -144,7 +129,7 @@ test("behavior: a lying RPC node — another root, a hidden value, a forged proo
   await card(page, LIAR).getByText("Verified", { exact: true }).waitFor(WAIT);
   console.log(`# honest: unlock → three providers verified in ${(performance.now() - at).toFixed(0)} ms`);
 
-  for (const next of ["root", "hidden", "forged-proof", "header"] as const) {
+  for (const next of NODE_LIES) {
     lie = next;
     await timeline();
     const liarCard = card(page, LIAR);

@@ -8,6 +8,7 @@ export {
   type RpcHeader,
 } from "./header.ts";
 export * from "./layout.ts";
+export { lyingAnswer, lyingBody, NODE_LIES, type NodeLie } from "./lies.ts";
 export {
   type AcceptedHeader,
   createLightClient,

@@ -238,6 +238,18 @@ describe("createLightClient", () => {
     );
   });
 
+  test("behavior: a validly sealed header the others do not share (a fork at the tip) is not a lie", async () => {
+    const fork = sealedHeader(`0x${"99".repeat(32)}`, 20n);
+    const client = await network((method, result) => (method === "eth_getBlockByNumber" ? fork : result));
+    assert.deepEqual((await client.header()).agreeing, ["a", "b"]);
+    assert.equal(client.faultOf("liar"), undefined);
+    // Its proofs are checked against the agreed state root.
+    assert.equal(
+      (await client.readSlots({ address: CONTRACT, slots: [root], via: "liar" })).get(root),
+      BigInt(ROOT),
+    );
+  });
+
   test("error: a node whose proof does not check is at fault, never believed", async () => {
     const client = await network((method, result) => {
       if (method !== "eth_getProof") return result;

@@ -18,16 +18,16 @@ export type LightClientParameters = {
   signers: readonly Address[];
   /** Nodes that must agree on a header's hash. Default 2 (1 on a one-node network). */
   quorum?: number;
-  /** Blocks behind the quorum's head to read at (a fresh tip may still be reorganised). Default 2. */
-  depth?: number;
-  /** How long an accepted header is reused. Default 2,000 ms. */
+  /** How long an accepted header is reused. Default 1,000 ms. */
   maxAgeMs?: number;
+  /** How long to wait for the quorum to reach a `minBlock` before reading at what it agrees on. Default 5,000 ms. */
+  catchUpMs?: number;
   /** Per request. Default 10,000 ms. */
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
 };
 
-/** A header the nodes agreed on, with what each dissenting node did wrong. */
+/** A header the nodes agreed on. */
 export type AcceptedHeader = CheckedHeader & {
   /** The nodes that served exactly this header. */
   agreeing: string[];
@@ -51,33 +51,52 @@ export class LightClientError extends Error {
   }
 }
 
-export type LightClient = {
-  /** The header values are read at (shared by concurrent callers for `maxAgeMs`). */
-  header(): Promise<AcceptedHeader>;
+export type ReadSlotsParameters = {
+  address: Address;
+  slots: readonly bigint[];
   /**
-   * Proven values of `slots` of `address`, read with one `eth_getProof`. `via`: the node to ask
-   * (a provider's own node for its relationship): when its answer does not check, this throws
-   * `node-at-fault` instead of asking another; when it does not answer, the others are asked.
+   * The node to ask first (a provider's own node, for its relationship): when its answer does not
+   * check this throws `node-at-fault` instead of asking another; when it does not answer, the
+   * others are asked. Without it, the agreeing nodes are asked in turn and a lying one is skipped.
    */
-  readSlots(p: { address: Address; slots: readonly bigint[]; via?: string }): Promise<Map<bigint, bigint>>;
-  /** What the node did wrong, if it was caught (until a later header check clears it). */
+  via?: string | undefined;
+  /** See {@link LightClient.header}. */
+  minBlock?: bigint | undefined;
+};
+
+export type LightClient = {
+  /**
+   * The header values are read at (shared by concurrent callers for `maxAgeMs`). `minBlock`: a
+   * block the caller knows of (an event's, the head its events were read to): an older header is
+   * not reused, and the nodes get `catchUpMs` to reach it.
+   */
+  header(minBlock?: bigint): Promise<AcceptedHeader>;
+  /** Proven values of `slots` of `address`, read with one `eth_getProof`. */
+  readSlots(p: ReadSlotsParameters): Promise<Map<bigint, bigint>>;
+  /** {@link LightClient.readSlots} with the header the values were proven against. */
+  readProven(p: ReadSlotsParameters): Promise<{ values: Map<bigint, bigint>; header: AcceptedHeader }>;
+  /** What the node did wrong, if it was caught (until it next serves the agreed header). */
   faultOf(node: string): NodeFault | undefined;
   readonly nodes: readonly LightNode[];
 };
 
 class Unreachable extends Error {}
 
+/** Blocks tried below the agreed head when the nodes' headers there differ (a fork at the tip). */
+const FORK_DEPTH = 3;
+
 export function createLightClient({
   nodes,
   signers,
   quorum = Math.min(2, nodes.length),
-  depth = 2,
-  maxAgeMs = 2_000,
+  maxAgeMs = 1_000,
+  catchUpMs = 5_000,
   timeoutMs = 10_000,
   fetch = globalThis.fetch.bind(globalThis),
 }: LightClientParameters): LightClient {
   const faults = new Map<string, NodeFault>();
-  let current: { at: number; header: Promise<AcceptedHeader> } | undefined;
+  type Current = { at: number; header: Promise<AcceptedHeader>; number?: bigint };
+  let current: Current | undefined;
   let id = 0;
 
   async function rpc<T>(node: LightNode, method: string, params: unknown[]): Promise<T> {
@@ -105,78 +124,87 @@ export function createLightClient({
     faults.set(node, { node, reason });
   };
 
-  async function acceptHeader(): Promise<AcceptedHeader> {
-    const heads = await Promise.all(
-      nodes.map((n) => rpc<Hex>(n, "eth_blockNumber", []).then(BigInt, () => undefined)),
-    );
-    const answered = heads.filter((h): h is bigint => h !== undefined).sort((a, b) => (a > b ? -1 : 1));
-    const agreedHead = answered[quorum - 1];
-    if (agreedHead === undefined)
-      throw new LightClientError(
-        "unreachable",
-        "Too few of the providers' network nodes answered to check the chain.",
+  /** The head a quorum of nodes has (the quorum-th highest), waiting up to `catchUpMs` for `minBlock`. */
+  async function agreedHead(minBlock: bigint): Promise<bigint> {
+    const until = Date.now() + catchUpMs;
+    for (;;) {
+      const heads = await Promise.all(
+        nodes.map((n) => rpc<Hex>(n, "eth_blockNumber", []).then(BigInt, () => undefined)),
       );
-    const at = agreedHead > BigInt(depth) ? agreedHead - BigInt(depth) : 0n;
+      const answered = heads.filter((h): h is bigint => h !== undefined).sort((a, b) => (a > b ? -1 : 1));
+      const head = answered[quorum - 1];
+      if (head === undefined)
+        throw new LightClientError(
+          "unreachable",
+          "Too few of the providers' network nodes answered to check the chain.",
+        );
+      if (head >= minBlock || Date.now() >= until) return head;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** The nodes' headers at `at`, each checked, grouped by hash (largest group first). */
+  async function headersAt(at: bigint) {
     const tag = `0x${at.toString(16)}`;
-    const checked = await Promise.all(
+    const byHash = new Map<string, { header: CheckedHeader; agreeing: string[] }>();
+    await Promise.all(
       nodes.map(async (node) => {
         let raw: RpcHeader;
         try {
           raw = await rpc<RpcHeader>(node, "eth_getBlockByNumber", [tag, false]);
         } catch {
-          return undefined;
+          return;
         }
         try {
-          return { node, header: checkCliqueHeader(raw, signers) };
+          const header = checkCliqueHeader(raw, signers);
+          const group = byHash.get(header.hash) ?? { header, agreeing: [] };
+          group.agreeing.push(node.name);
+          byHash.set(header.hash, group);
         } catch (error) {
           const why = error instanceof HeaderError ? error.message : "it is malformed";
           blame(node.name, `its block ${at} does not check: ${why}`);
-          return undefined;
         }
       }),
     );
-    const byHash = new Map<string, { header: CheckedHeader; agreeing: string[] }>();
-    for (const c of checked) {
-      if (!c) continue;
-      const group = byHash.get(c.header.hash) ?? { header: c.header, agreeing: [] };
-      group.agreeing.push(c.node.name);
-      byHash.set(c.header.hash, group);
-    }
-    const best = [...byHash.values()].sort((a, b) => b.agreeing.length - a.agreeing.length)[0];
-    if (!best || best.agreeing.length < quorum)
-      throw new LightClientError(
-        "no-agreement",
-        `The providers' network nodes do not agree on block ${at}: nothing read from the chain can be checked.`,
-      );
-    for (const group of byHash.values())
-      if (group !== best)
-        for (const name of group.agreeing)
-          blame(name, `its block ${at} is not the one the other providers' nodes agree on`);
-    for (const name of best.agreeing) faults.delete(name);
-    return { ...best.header, agreeing: best.agreeing };
+    return [...byHash.values()].sort((a, b) => b.agreeing.length - a.agreeing.length)[0];
   }
 
-  function header(): Promise<AcceptedHeader> {
-    if (!current || Date.now() - current.at > maxAgeMs) {
-      const next = { at: Date.now(), header: acceptHeader() };
-      next.header.catch(() => {
-        if (current === next) current = undefined;
-      });
+  async function acceptHeader(minBlock: bigint): Promise<AcceptedHeader> {
+    const head = await agreedHead(minBlock);
+    // A validly sealed header that the others do not share is a fork at the tip, not a lie: an
+    // older block is tried. Such a node is not counted; its proofs would not check against the
+    // agreed root.
+    for (let at = head; at >= 0n && at > head - BigInt(FORK_DEPTH); at--) {
+      const best = await headersAt(at);
+      if (best && best.agreeing.length >= quorum) {
+        for (const name of best.agreeing) faults.delete(name);
+        return { ...best.header, agreeing: best.agreeing };
+      }
+    }
+    throw new LightClientError(
+      "no-agreement",
+      `The providers' network nodes do not agree on the chain near block ${head}: nothing read from it can be checked.`,
+    );
+  }
+
+  function header(minBlock = 0n): Promise<AcceptedHeader> {
+    if (!current || Date.now() - current.at > maxAgeMs || (current.number ?? -1n) < minBlock) {
+      const next: Current = { at: Date.now(), header: acceptHeader(minBlock) };
+      next.header.then(
+        (h) => {
+          next.number = h.number;
+        },
+        () => {
+          if (current === next) current = undefined;
+        },
+      );
       current = next;
     }
     return current.header;
   }
 
-  async function readSlots({
-    address,
-    slots,
-    via,
-  }: {
-    address: Address;
-    slots: readonly bigint[];
-    via?: string;
-  }) {
-    const accepted = await header();
+  async function readProven({ address, slots, via, minBlock }: ReadSlotsParameters) {
+    const accepted = await header(minBlock);
     const faultOfVia = via ? faults.get(via) : undefined;
     if (faultOfVia) throw new LightClientError("node-at-fault", faultOfVia.reason, via);
     const first = nodes.find((n) => n.name === via);
@@ -193,7 +221,10 @@ export function createLightClient({
         continue;
       }
       try {
-        return await verifyStorageProof(accepted.stateRoot, address, slots, proof);
+        return {
+          values: await verifyStorageProof(accepted.stateRoot, address, slots, proof),
+          header: accepted,
+        };
       } catch (error) {
         const why = error instanceof ProofError ? error.message : "it is malformed";
         blame(node.name, `its proof for block ${accepted.number} does not check: ${why}`);
@@ -204,5 +235,11 @@ export function createLightClient({
     throw new LightClientError("unreachable", "No provider's network node gave a proof that checks.");
   }
 
-  return { header, readSlots, faultOf: (node) => faults.get(node), nodes };
+  return {
+    header,
+    readProven,
+    readSlots: async (p) => (await readProven(p)).values,
+    faultOf: (node) => faults.get(node),
+    nodes,
+  };
 }

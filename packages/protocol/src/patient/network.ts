@@ -18,7 +18,7 @@ import { accountFromMnemonic } from "../keys.ts";
 import type { NetworkManifest } from "../manifest.ts";
 import { type EncryptionKeyPair, encryptionKeyPairFromAccount } from "../sealed-box.ts";
 import { PatientDataError } from "./errors.ts";
-import { type ProvenEntry, readProvenAgentOf, readProvenEntries } from "./proven.ts";
+import { type ProvenEntry, type ProvenReadOptions, readProvenAgentOf, readProvenEntries } from "./proven.ts";
 
 /** A provider as the patient's side knows it (from the manifest or the AgentRegistry). */
 export type PatientProvider = {
@@ -166,8 +166,9 @@ export function shortAddress(address: string): string {
 /**
  * The current record root of a relationship (what every record is verified against), proven
  * against a sealed header the providers' nodes agree on (adr/0012) — never one node's word.
- * `via`: the provider whose own node to ask; when its proof does not check this throws
- * `node-not-verifiable`. `_client` is no longer read (kept for callers).
+ * `via`: the provider whose own node to ask; when its answer does not check this throws
+ * `node-not-verifiable`. `minBlock`: a block the root must be at least as new as (a
+ * `RootPublished` event's). `_client` is no longer read (kept for callers).
  *
  * @throws {PatientDataError} `node-not-verifiable` (the node lied), `unreachable` (no quorum).
  */
@@ -175,9 +176,9 @@ export async function readRecordRoot(
   _client: Client,
   network: PatientNetwork,
   relationship: Hex,
-  via?: string,
+  options: ProvenReadOptions = {},
 ): Promise<Hex> {
-  const [entry] = await readProvenEntries(network, [relationship], via);
+  const [entry] = await readProvenEntries(network, [relationship], options);
   return (entry as ProvenEntry).recordRoot;
 }
 

@@ -183,14 +183,15 @@ export function watchPatient({
   const used = new Set<string>();
   let lastAudit = 0;
 
-  const readSet = async (r: PatientRelationship): Promise<RecordFingerprints> => {
+  const readSet = async (r: PatientRelationship, minBlock?: bigint): Promise<RecordFingerprints> => {
     const url = r.provider?.gatekeeperUrl;
     if (!url) throw new Error("unknown provider");
     const read = await fetchVerifiedRecords({
       gatekeeperUrl: url,
       relationship: r.id,
       token: await sessions.token(url),
-      onChainRoot: () => readRecordRoot(ctx.client, ctx.network, r.id),
+      // Through the provider's own node, at least as new as the publication being announced.
+      onChainRoot: () => readRecordRoot(ctx.client, ctx.network, r.id, { via: r.provider?.name, minBlock }),
       ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
     });
     // Only verified entries count: a failing one is reported by the records view, not announced.
@@ -207,7 +208,7 @@ export function watchPatient({
     try {
       const held = prints.has(id.toLowerCase()) ? undefined : baselineOf?.(r.id);
       const before = prints.get(id.toLowerCase()) ?? (held ? fingerprint(held) : new Map());
-      const after = await readSet(r);
+      const after = await readSet(r, blockNumber);
       prints.set(id.toLowerCase(), after);
       const diff = diffFingerprints(before, after);
       notify({

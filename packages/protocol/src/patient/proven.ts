@@ -78,18 +78,22 @@ export type ProvenEntry = {
   ended: boolean;
 };
 
-/** The entries of `ids` on `Relationship`, one proof; `via`: the node to ask (see `readSlots`). */
+/** Which node to ask first and how fresh the header must be (`ReadSlotsParameters`). */
+export type ProvenReadOptions = { via?: string | undefined; minBlock?: bigint | undefined };
+
+/** The entries of `ids` on `Relationship`, one proof. */
 export function readProvenEntries(
   network: PatientNetwork,
   ids: readonly Hex[],
-  via?: string,
+  { via, minBlock }: ProvenReadOptions = {},
 ): Promise<ProvenEntry[]> {
   return proven(async () => {
     const slots = ids.flatMap((id) => relationshipEntrySlots(id));
     const values = await lightClientOf(network).readSlots({
       address: network.contracts.Relationship,
       slots,
-      ...(via ? { via } : {}),
+      via,
+      minBlock,
     });
     return ids.map((id) =>
       decodeRelationshipEntry(relationshipEntrySlots(id).map((s) => values.get(s) ?? 0n)),
@@ -130,6 +134,7 @@ export type ProvenGrant = { scopes: number; expiresAt: bigint; active: number };
 export function readProvenGrants(
   network: PatientNetwork,
   pairs: readonly { id: Hex; viewer: Address }[],
+  minBlock?: bigint,
 ): Promise<ProvenGrant[]> {
   return proven(async () => {
     if (pairs.length === 0) return [];
@@ -138,10 +143,11 @@ export function readProvenGrants(
       grantSlot(id, getAddress(viewer)),
       relationshipEntrySlots(id)[0],
     ]);
-    const [values, header] = await Promise.all([
-      light.readSlots({ address: network.contracts.Relationship, slots }),
-      light.header(),
-    ]);
+    const { values, header } = await light.readProven({
+      address: network.contracts.Relationship,
+      slots,
+      minBlock,
+    });
     return pairs.map(({ id, viewer }) => {
       const grant = decodeGrant(values.get(grantSlot(id, getAddress(viewer))) ?? 0n);
       const ended = decodeRelationshipEntry([values.get(relationshipEntrySlots(id)[0]) ?? 0n]).ended;
@@ -152,6 +158,6 @@ export function readProvenGrants(
 }
 
 /** The proven block's time (seconds). */
-export async function provenNow(network: PatientNetwork): Promise<bigint> {
-  return proven(async () => (await lightClientOf(network).header()).timestamp);
+export async function provenNow(network: PatientNetwork, minBlock?: bigint): Promise<bigint> {
+  return proven(async () => (await lightClientOf(network).header(minBlock)).timestamp);
 }

@@ -180,7 +180,7 @@ export async function loadProviderRecords({
       laterCount: laterPageSize,
       // Through the provider's own node: a node that lies about its own relationships is named.
       onChainRoot: () =>
-        readRecordRoot(ctx.client, ctx.network, relationship.id, relationship.provider?.name),
+        readRecordRoot(ctx.client, ctx.network, relationship.id, { via: relationship.provider?.name }),
       ...(category ? { category } : {}),
       ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
       onPage: (page) => {

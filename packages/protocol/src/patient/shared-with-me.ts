@@ -8,7 +8,7 @@
  * provider, never an arbitrary URL to call.
  */
 import { type Address, getAddress, type Hex } from "viem";
-import { getContractEvents } from "viem/actions";
+import { getBlockNumber, getContractEvents } from "viem/actions";
 import { apiPaths, relationshipsResponseSchema } from "../api.ts";
 import { gatekeeperJson } from "../client.ts";
 import type { FhirResource } from "../fhir.ts";
@@ -103,13 +103,15 @@ export async function listSharedWithMe({
   const { client, network } = ctx;
   const viewer = getAddress(ctx.account.address);
   const fromBlock = network.fromBlock ?? 0n;
+  // The block the reading node calls latest: the grants' proofs must be at least as new.
+  const head = await getBlockNumber(client, { cacheTime: 0 });
   const events = await getContractEvents(client, {
     address: network.contracts.Relationship,
     abi: relationshipAbi,
     eventName: "ViewerGranted",
     args: { viewer },
     fromBlock,
-    toBlock: "latest",
+    toBlock: head,
     strict: true,
   });
   if (events.length === 0) return [];
@@ -126,12 +128,13 @@ export async function listSharedWithMe({
       toBlock: "latest",
       strict: true,
     }),
-    provenNow(network),
+    provenNow(network, head),
   ]);
   // The grants' state in one proof (adr/0012); the events only name what to prove.
   const proven = await readProvenGrants(
     network,
     [...latest.values()].map((e) => ({ id: e.args.id, viewer })),
+    head,
   );
   const grants = await Promise.all(
     [...latest.values()].map(async (e, i): Promise<SharedGrant> => {

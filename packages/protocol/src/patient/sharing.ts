@@ -5,7 +5,7 @@
  * failing never hides or undoes the others — the result lists what to retry.
  */
 import { type Address, encodeFunctionData, getAddress, type Hex } from "viem";
-import { getContractEvents, readContract } from "viem/actions";
+import { getBlockNumber, getContractEvents, readContract } from "viem/actions";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { maskToScopes, SCOPE_CODES, type ScopeCode, scopesToMask } from "../scopes.ts";
 import { sealJson } from "../sealed-box.ts";
@@ -228,12 +228,16 @@ export async function listActiveGrants({
   ctx: PatientContext;
   relationships: readonly PatientRelationship[];
 }): Promise<ActiveGrant[]> {
-  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), provenNow(ctx.network)]);
+  const { events, head } = await latestGrantEvents(ctx, relationships);
   // Every grant in one proof (adr/0012): a node cannot hide one or fake a revocation.
-  const proven = await readProvenGrants(
-    ctx.network,
-    events.map((e) => ({ id: e.args.id, viewer: e.args.viewer })),
-  );
+  const [now, proven] = await Promise.all([
+    provenNow(ctx.network, head),
+    readProvenGrants(
+      ctx.network,
+      events.map((e) => ({ id: e.args.id, viewer: e.args.viewer })),
+      head,
+    ),
+  ]);
   const grants = events.map((e, i): ActiveGrant | undefined => {
     const stored = proven[i] as ProvenGrant;
     const active = stored.active;
@@ -269,7 +273,8 @@ export async function listEndedGrants({
   relationships: readonly PatientRelationship[];
   after: Date;
 }): Promise<EndedGrant[]> {
-  const [events, now] = await Promise.all([latestGrantEvents(ctx, relationships), provenNow(ctx.network)]);
+  const { events, head } = await latestGrantEvents(ctx, relationships);
+  const now = await provenNow(ctx.network, head);
   const since = BigInt(Math.floor(after.getTime() / 1000));
   const ended = await Promise.all(
     events.map(async (e): Promise<EndedGrant | undefined> => {
@@ -286,21 +291,25 @@ export async function listEndedGrants({
   return ended.filter((g) => g !== undefined);
 }
 
-/** The latest `ViewerGranted` of each (relationship, viewer) on `relationships`. */
+/**
+ * The latest `ViewerGranted` of each (relationship, viewer) on `relationships`, up to `head`: the
+ * block the reading node called latest, which the grants' proofs must be at least as new as.
+ */
 async function latestGrantEvents(ctx: PatientContext, relationships: readonly PatientRelationship[]) {
-  if (relationships.length === 0) return [];
+  const head = await getBlockNumber(ctx.client, { cacheTime: 0 });
+  if (relationships.length === 0) return { events: [], head };
   const events = await getContractEvents(ctx.client, {
     address: ctx.network.contracts.Relationship,
     abi: relationshipAbi,
     eventName: "ViewerGranted",
     args: { id: relationships.map((r) => r.id) },
     fromBlock: ctx.network.fromBlock ?? 0n,
-    toBlock: "latest",
+    toBlock: head,
     strict: true,
   });
   const latest = new Map<string, (typeof events)[number]>();
   for (const e of events) latest.set(`${e.args.id.toLowerCase()}:${e.args.viewer.toLowerCase()}`, e);
-  return [...latest.values()];
+  return { events: [...latest.values()], head };
 }
 
 /** A grant's stored scopes and expiry, proven. */
