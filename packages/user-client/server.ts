@@ -178,7 +178,7 @@ function sendProblem(
  * The request's path, decoded; undefined when the target is not a URL path or decodes to
  * something no file name holds (bad percent-encoding, NUL).
  */
-export function requestPath(target: string | undefined): string | undefined {
+function requestPath(target: string | undefined): string | undefined {
   try {
     const pathname = decodeURIComponent(new URL(target ?? "/", "http://x").pathname);
     return pathname.includes("\0") ? undefined : pathname;
