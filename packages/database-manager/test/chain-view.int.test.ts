@@ -2,8 +2,9 @@
  * The chain view's snapshot and what it follows, on a REAL geth v1.13.15 Clique network and a real
  * PostgreSQL server: a restart resumes from the saved cursor (asserted on the eth_getLogs calls it
  * makes, not on time), grants and revocations made while it was down and after it came back are
- * seen, a relationship linked after start is followed (before and after its creation), and a saved
- * cursor that is no longer canonical (a reorganisation while down) makes it rebuild, and two
+ * seen, a relationship linked after start is followed (before and after its creation), a saved
+ * cursor that is no longer canonical and that its undo journal does not lead back from makes it
+ * rebuild (a real reorganisation while down goes back through the journal: reorg.int.test.ts), and two
  * gatekeepers saving to one database never leave a row one of them follows behind the cursor.
  */
 import assert from "node:assert/strict";
@@ -162,7 +163,7 @@ describe("ChainView snapshot", () => {
     assert.equal(view.encryptionKeyOf(afterwards.address), afterwards.encryption.publicKey);
   });
 
-  test("behavior: a saved cursor that is no longer canonical (a reorganisation while down) is rebuilt from the deployment block", async () => {
+  test("behavior: a saved cursor that is no longer canonical and that no saved checkpoint leads back from (an edited snapshot) is rebuilt from the deployment block — reorg.int.test covers the journal's way back", async () => {
     const running = views.at(-1) ?? (await restartedView()).view;
     await running.stop();
     const { id, viewer } = await grantedRelationship(6);

@@ -25,9 +25,11 @@ export type Snapshot = {
 /**
  * `saved`; `behind`: the stored snapshot is at this block or later (another process got there);
  * `unfollowed`: the stored snapshot follows relationships or agents this process does not (it must
- * follow them first, or a save would leave their rows behind the cursor).
+ * follow them first, or a save would leave their rows behind the cursor); `diverged`: the stored
+ * cursor is at a block where this process's chain has another hash (another process saved a branch
+ * this one does not hold): only a save of every row (`replace`) may follow it.
  */
-export type SaveOutcome = "saved" | "behind" | "unfollowed";
+export type SaveOutcome = "saved" | "behind" | "unfollowed" | "diverged";
 
 /**
  * One checkpoint of the view's undo journal (migration 0009): the view was at `block`/`hash`; going
@@ -152,6 +154,8 @@ export function chainViewRepository(db: Knex) {
         followed: { relationships: number; agents: number };
         replace: boolean;
         supersedes?: readonly { block: bigint; hash: Hex }[];
+        /** This process's checkpoints (block → hash): a stored cursor at one of these blocks with another hash has diverged. */
+        canonical?: ReadonlyMap<bigint, Hex>;
         journal?: JournalWrite;
       },
     ): Promise<SaveOutcome> {
@@ -163,6 +167,11 @@ export function chainViewRepository(db: Knex) {
         const superseded = (snapshot.supersedes ?? []).some(
           (s) => stored && s.block === BigInt(stored.block) && s.hash === stored.block_hash,
         );
+        const ours = stored ? snapshot.canonical?.get(BigInt(stored.block)) : undefined;
+        if (!replace && !superseded && ours !== undefined && ours !== stored.block_hash) {
+          await trx.rollback();
+          return "diverged";
+        }
         if (replace) {
           await trx("chain_view_relationships").delete();
           await trx("chain_view_agents").delete();

@@ -738,6 +738,7 @@ export function createChainView({
         followed: { relationships: followed.relationships.size, agents: followed.agents.size },
         replace: replaceSnapshot,
         supersedes: rolledBackFrom,
+        canonical: new Map(journal.map((c) => [c.block, c.hash])),
         journal: {
           writer,
           entries: journal.filter((c) => c.block > savedCursor).map(journalEntryOf),
@@ -751,6 +752,12 @@ export function createChainView({
         replaceSnapshot = false;
         savedCursor = block;
         superseded = superseded.filter((s) => !rolledBackFrom.includes(s));
+      } else if (outcome === "diverged") {
+        // Another process saved a branch this one does not hold: every row is written again.
+        log.warn({ block: String(block) }, "the saved chain view is on another branch; replacing it");
+        for (const id of followed.relationships) dirty.relationships.add(id);
+        for (const agent of followed.agents) dirty.agents.add(agent);
+        replaceSnapshot = true;
       } else if (outcome === "unfollowed") {
         const stored = await snapshots.followed();
         for (const id of stored.relationships) follow(id);
