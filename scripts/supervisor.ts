@@ -93,6 +93,8 @@ export function supervise(p: SuperviseParameters): Supervised {
   let stopping: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let waiters: ((r: Ready) => void)[] = [];
+  /** When the child last exited unasked (for the "back after" line). */
+  let exitedAt: number | undefined;
   const replay = new Map<string, { type: string }>();
 
   let resolveFirst: (r: Ready) => void = () => undefined;
@@ -132,6 +134,9 @@ export function supervise(p: SuperviseParameters): Supervised {
       if (message?.type === "failed") failed = message;
       if (message?.type !== "ready") return;
       const first = ready === undefined;
+      if (exitedAt !== undefined)
+        p.log(`[supervisor] ${p.name} is back after ${((Date.now() - exitedAt) / 1000).toFixed(1)} s`);
+      exitedAt = undefined;
       ready = message;
       readyAt = Date.now();
       if (p.envAfterReady) env = { ...env, ...p.envAfterReady(message) };
@@ -160,19 +165,19 @@ export function supervise(p: SuperviseParameters): Supervised {
         void (proc.pid ? endGroup(proc.pid) : Promise.resolve()).then(() => rejectFirst(error));
         return;
       }
+      exitedAt ??= Date.now();
       if (Date.now() - readyAt >= resetAfterMs) delay = initialMs;
       p.log(`[supervisor] ${p.name} exited (${how}); restarting in ${delay / 1000} s`);
       const wait = delay;
       delay = Math.min(delay * 2, maxMs);
       // What the child started (its PostgreSQL) ends with it before another takes its place.
-      void (proc.pid ? endGroup(proc.pid) : Promise.resolve()).then(() => {
+      const pause = new Promise((resolve) => {
+        timer = setTimeout(resolve, wait);
+      });
+      void Promise.all([proc.pid ? endGroup(proc.pid) : undefined, pause]).then(() => {
         if (stopping) return;
-        timer = setTimeout(() => {
-          timer = undefined;
-          if (stopping) return;
-          restarts++;
-          launch();
-        }, wait);
+        restarts++;
+        launch();
       });
     });
   };

@@ -51,6 +51,7 @@ import {
   accountFromMnemonic,
   freePorts,
   generatePatientMnemonic,
+  medrecCacheDir,
   type NetworkManifestInput,
 } from "@medrec/protocol/node";
 import { buildDapp, publicConfig } from "@medrec/user-client/server";
@@ -212,9 +213,13 @@ export async function startSystem(p: SystemParameters): Promise<System> {
   p.onStop?.(stop);
   // The children's logs at the level of ours; their environment holds only what they need.
   const level = p.logger.level;
-  const baseEnv = Object.fromEntries(
-    ["PATH", "HOME", "TMPDIR", "LANG", "TZ"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
-  ) as Record<string, string>;
+  const baseEnv = {
+    ...(Object.fromEntries(
+      ["PATH", "HOME", "TMPDIR", "LANG", "TZ"].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+    ) as Record<string, string>),
+    // V8's code cache on disk: a restarted gatekeeper loads its modules in about half the time.
+    NODE_COMPILE_CACHE: path.join(medrecCacheDir(), "node-compile-cache"),
+  };
 
   try {
     const binary = await step("geth", () => findGeth());

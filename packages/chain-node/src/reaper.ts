@@ -16,8 +16,9 @@
  *   list and does it for it. It reads what to reap from a pipe on its stdin; the kernel closes that
  *   pipe however its parent ends, and the end of the pipe is its signal to reap (adr/0010).
  *
- * Reaping a directory also ends every process still working in it (its `/proc/<pid>/cwd`): an
- * embedded PostgreSQL's backends put themselves in sessions of their own, but live in its data dir.
+ * Reaping a directory also ends every PostgreSQL process still working in it (its
+ * `/proc/<pid>/cwd`): an embedded PostgreSQL's backends put themselves in sessions of their own,
+ * but live in its data dir.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from "node:fs";
@@ -141,8 +142,8 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 /**
- * Synchronously: SIGTERM to every tracked process group and to every process working in a tracked
- * directory, up to 3 s for them to end (geth flushes its database in milliseconds, PostgreSQL
+ * Synchronously: SIGTERM to every tracked process group and to every PostgreSQL process working
+ * in a tracked directory, up to 3 s for them to end (geth flushes its database in milliseconds, PostgreSQL
  * shuts down as fast), SIGKILL to any left, then removes every tracked directory.
  */
 export function reapNow(): void {
@@ -205,8 +206,8 @@ function startTime(pid: number): string | undefined {
 }
 
 /**
- * The processes (not zombies: they hold nothing) that are members of one of `groups` or work in
- * one of `dirs`. Empty where /proc is missing.
+ * The processes (not zombies: they hold nothing) that are members of one of `groups`, or
+ * PostgreSQL processes working in one of `dirs`. Empty where /proc is missing.
  */
 export function leftovers(groups: readonly number[], dirs: readonly string[]): number[] {
   let names: string[];
@@ -239,7 +240,13 @@ export function leftovers(groups: readonly number[], dirs: readonly string[]): n
     } catch {
       continue;
     }
-    if (real.some((d) => cwd === d || cwd.startsWith(`${d}/`))) out.push(pid);
+    if (!real.some((d) => cwd === d || cwd.startsWith(`${d}/`))) continue;
+    // Only a PostgreSQL (not, say, a shell someone opened there).
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`).endsWith("/postgres")) out.push(pid);
+    } catch {
+      // ended, or not ours to read
+    }
   }
   return out;
 }

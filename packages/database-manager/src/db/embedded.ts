@@ -155,12 +155,13 @@ async function startTime(pid: number): Promise<string> {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
 }
 
-/** The processes (zombies aside) whose working directory is `dir` or below: a PostgreSQL lives in its data dir. */
+/** The PostgreSQL processes (zombies aside) working in `dir` or below: a PostgreSQL lives in its data dir. */
 async function workingIn(dir: string): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await readdir("/proc").catch(() => [] as string[])) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const cwd = await readlink(`/proc/${name}/cwd`).catch(() => "");
+    if (!(await readlink(`/proc/${name}/exe`).catch(() => "")).endsWith("/postgres")) continue;
     const state = (await readFile(`/proc/${name}/stat`, "utf8").catch(() => "")).split(") ")[1]?.[0];
     if ((cwd === dir || cwd.startsWith(`${dir}/`)) && state !== "Z") pids.push(Number(name));
   }
@@ -170,7 +171,7 @@ async function workingIn(dir: string): Promise<number[]> {
 /**
  * A PostgreSQL whose gatekeeper was killed (kill -9) outlives it: its postmaster keeps `pgDir` and
  * its lock file, and ours would refuse to start. When the process that started it no longer runs,
- * every process still in `pgDir` is stopped (SIGTERM, SIGKILL after 5 s), and a lock file naming a
+ * every PostgreSQL process still in `pgDir` is stopped (SIGTERM, SIGKILL after 5 s), and a lock file naming a
  * process that is not a PostgreSQL of this dir (a pid reused since) is removed. Linux only.
  */
 async function stopLeftovers(dataDir: string, pgDir: string): Promise<void> {
@@ -180,7 +181,8 @@ async function stopLeftovers(dataDir: string, pgDir: string): Promise<void> {
     .split(" ");
   const owner = Number(ownerPid);
   const working = await workingIn(pgDir);
-  if (working.length > 0 && owner && owner !== process.pid && (await startTime(owner)) === ownerStart)
+  // Its starter still runs (this process included): a live PostgreSQL, not an orphan.
+  if (working.length > 0 && owner && (await startTime(owner)) === ownerStart)
     throw new EmbeddedPostgresError(`The embedded PostgreSQL in ${pgDir} is in use by process ${owner}.`, {
       metaMessages: ["Stop that gatekeeper first, or give this one another DATA_DIR."],
     });
