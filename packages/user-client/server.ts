@@ -6,17 +6,14 @@
  */
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pipeline } from "node:stream";
 import { fileURLToPath } from "node:url";
+// Node's own modules only, here and there: the container runs this file with no node_modules
+// (its Dockerfile copies http-guard.ts beside it).
+import { guardHttpServer, answerProblem as sendProblem } from "@medrec/protocol/http-guard";
 
 export const PACKAGE_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const DIST_DIR = path.join(PACKAGE_DIR, "dist");
@@ -131,49 +128,6 @@ export function contentSecurityPolicy(config: PublicConfig): string {
   ].join("; ");
 }
 
-// Node's own modules only: the container runs this file with no node_modules (Dockerfile).
-const PROBLEM_CONTENT_TYPE = "application/problem+json";
-
-/** The kinds of failure this server answers, as the gatekeeper names them (adr/0007). */
-const PROBLEMS = {
-  "bad-request": [400, "Bad request"],
-  "not-found": [404, "Not found"],
-  "method-not-allowed": [405, "Method not allowed"],
-  "request-timeout": [408, "Request timeout"],
-  "expectation-failed": [417, "Expectation failed"],
-  "headers-too-large": [431, "Request header fields too large"],
-  internal: [500, "Internal server error"],
-  unavailable: [503, "Service unavailable"],
-} as const;
-type ProblemKind = keyof typeof PROBLEMS;
-
-/** An RFC 9457 problem document as its bytes. */
-function problemBody(kind: ProblemKind, detail: string): string {
-  const [status, title] = PROBLEMS[kind];
-  return JSON.stringify({ type: `https://medrec.dev/problems/${kind}`, title, status, detail });
-}
-
-/** Answers one problem+json, or ends the response when its head is already sent. */
-function sendProblem(
-  req: IncomingMessage,
-  res: ServerResponse,
-  kind: ProblemKind,
-  detail: string,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = problemBody(kind, detail);
-  res.writeHead(PROBLEMS[kind][0], {
-    ...headers,
-    "content-type": PROBLEM_CONTENT_TYPE,
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(req.method === "HEAD" ? undefined : body);
-}
-
 /**
  * The request's path, decoded; undefined when the target is not a URL path or decodes to
  * something no file name holds (bad percent-encoding, NUL).
@@ -185,43 +139,6 @@ function requestPath(target: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Connections whose request said `Connection: close`: nothing after that request is answered. */
-const closing = new WeakSet<Socket>();
-
-/**
- * What Node's HTTP parser could not read (a bad request line, headers over the limit, a broken
- * body, a timeout) gets one problem+json too, then the connection closes: through the response
- * of a request whose handler has not answered yet, else written on the socket.
- */
-function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  const kind: ProblemKind =
-    error.code === "HPE_HEADER_OVERFLOW"
-      ? "headers-too-large"
-      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-        ? "request-timeout"
-        : "bad-request";
-  const detail = "The request could not be read as HTTP/1.1.";
-  // Node's own default handler reads the same field: the response under way on this connection.
-  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (current && !current.headersSent && socket.writable) {
-    current.once("finish", () => socket.destroy());
-    sendProblem(current.req, current, kind, detail, { connection: "close" });
-    return;
-  }
-  // One request, one answer: nothing more for a response already sent, or for bytes after a
-  // request that said `Connection: close` (a body longer than its Content-Length).
-  if (!socket.writable || error.code === "ECONNRESET" || current || closing.has(socket)) {
-    socket.destroy();
-    return;
-  }
-  socket.end(rawAnswer(PROBLEMS[kind][0], problemBody(kind, detail)));
-}
-
-/** A whole HTTP/1.1 problem answer for a socket no `ServerResponse` owns; the connection then closes. */
-function rawAnswer(status: number, body: string): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 export type DappServer = { url: string; port: number; server: Server; close(): Promise<void> };
@@ -327,20 +244,12 @@ export async function startDappServer({
       else res.destroy();
     });
   };
-  const server = createServer((req, res) => {
-    if (/\bclose\b/i.test(req.headers.connection ?? "")) closing.add(req.socket);
-    handle(req, res).catch(() => sendProblem(req, res, "internal", "The server could not answer."));
-  });
-  server.on("clientError", answerClientError);
-  // An `Expect` other than 100-continue: Node would answer an empty 417.
-  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
-    sendProblem(req, res, "expectation-failed", "Only `Expect: 100-continue` is understood here."),
+  const server = guardHttpServer(
+    createServer((req, res) => {
+      handle(req, res).catch(() => sendProblem(req, res, "internal", "The server could not answer."));
+    }),
+    { methods: "GET and HEAD" },
   );
-  // CONNECT (a proxy's method) would otherwise close the connection without a word.
-  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
-    const body = problemBody("method-not-allowed", "This server only serves files: GET or HEAD.");
-    socket.end(rawAnswer(405, body));
-  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());

@@ -1,27 +1,14 @@
 import { BaseError } from "@medrec/protocol";
+import { HTTP_PROBLEMS, type HttpProblemKind, PROBLEM_TYPE_BASE } from "@medrec/protocol/http-guard";
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
 import { ZodError } from "zod";
 
-/** Every kind of failure the API reports, with its one HTTP status and title (RFC 9457). */
-export const PROBLEMS = {
-  "bad-request": { status: 400, title: "Bad request" },
-  unauthorized: { status: 401, title: "Unauthorized" },
-  forbidden: { status: 403, title: "Forbidden" },
-  "not-found": { status: 404, title: "Not found" },
-  "method-not-allowed": { status: 405, title: "Method not allowed" },
-  conflict: { status: 409, title: "Conflict" },
-  "payload-too-large": { status: 413, title: "Payload too large" },
-  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
-  unprocessable: { status: 422, title: "Unprocessable content" },
-  "too-many-requests": { status: 429, title: "Too many requests" },
-  internal: { status: 500, title: "Internal server error" },
-  unavailable: { status: 503, title: "Service unavailable" },
-} as const;
-
-export type ProblemKind = keyof typeof PROBLEMS;
-
-export const PROBLEM_TYPE_BASE = "https://medrec.dev/problems/";
+/** Every kind of failure the API reports, with its one HTTP status and title (RFC 9457): the table
+ * every MedRec HTTP server shares. */
+export const PROBLEMS = HTTP_PROBLEMS;
+export type ProblemKind = HttpProblemKind;
+export { PROBLEM_TYPE_BASE };
 
 /** The one error the gatekeeper throws on purpose. `detail` is shown to the client: no secrets, no record content. */
 export class ProblemError extends BaseError {

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { guardHttpServer } from "@medrec/protocol/http-guard";
 import type { Knex } from "knex";
 import { type Logger, pino } from "pino";
 import { privateKeyToAccount } from "viem/accounts";
@@ -177,7 +178,10 @@ export async function startGatekeeper({
     health: [...checks, ...health(db)],
     modules: [...parts, ...modules(db)],
   });
-  const server: Server = tls ? createHttpsServer(tls, app) : createHttpServer(app);
+  // Below the app: what Node's parser refuses, an odd `Expect`, CONNECT — problem+json too.
+  const server: Server = guardHttpServer(tls ? createHttpsServer(tls, app) : createHttpServer(app), {
+    methods: "GET, POST, PUT, PATCH, DELETE and OPTIONS",
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => {

@@ -228,18 +228,11 @@ export function sendRaw(
 /** Text that only a stack trace or a server-side path would put in a body. */
 const LEAK = /\bat [\w.<>$]+ \(|node:internal|\/node_modules\/|\/(?:work|home|root|tmp)\/|\.ts:\d+/;
 
-export type ReplyRules = {
-  /** Allows Node's parser refusals (an empty 400/408/413/417/431, `Connection: close`) and closes without an answer. */
-  parserAnswers?: boolean;
-};
-
 /** The properties a reply breaks, as sentences (empty when it keeps them all). */
-export function replyProblems(request: FuzzRequest, reply: RawReply, rules: ReplyRules = {}): string[] {
+export function replyProblems(request: FuzzRequest, reply: RawReply): string[] {
   if (reply.kind === "timeout") return ["no answer and no close within the time limit"];
   if (reply.kind === "closed")
-    return rules.parserAnswers || isIncomplete(request)
-      ? []
-      : [`the connection closed without an answer (${reply.bytes} bytes)`];
+    return isIncomplete(request) ? [] : [`the connection closed without an answer (${reply.bytes} bytes)`];
   const { status, headers, body } = reply;
   const problems: string[] = [];
   if (reply.trailing > 0)
@@ -248,28 +241,20 @@ export function replyProblems(request: FuzzRequest, reply: RawReply, rules: Repl
   const text = body.toString("utf8");
   if (status >= 400) {
     const type = headers["content-type"] ?? "";
-    const fromParser =
-      rules.parserAnswers === true &&
-      [400, 408, 413, 417, 431].includes(status) &&
-      type === "" &&
-      body.length === 0 &&
-      /close/i.test(headers.connection ?? "");
-    if (!fromParser) {
-      if (!/^application\/problem\+json(;|$)/.test(type))
-        problems.push(`a ${status} with content-type "${type}", not application/problem+json`);
-      const head = request.raw ? "" : request.method;
-      if (!(head === "HEAD" && body.length === 0)) {
-        let json: Record<string, unknown> | undefined;
-        try {
-          json = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          problems.push(`a ${status} whose body is not JSON: ${text.slice(0, 120)}`);
-        }
-        if (json) {
-          for (const key of ["type", "title", "detail"])
-            if (typeof json[key] !== "string") problems.push(`problem.${key} is not a string`);
-          if (json.status !== status) problems.push(`problem.status ${String(json.status)} ≠ ${status}`);
-        }
+    if (!/^application\/problem\+json(;|$)/.test(type))
+      problems.push(`a ${status} with content-type "${type}", not application/problem+json`);
+    const head = request.raw ? "" : request.method;
+    if (!(head === "HEAD" && body.length === 0)) {
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        problems.push(`a ${status} whose body is not JSON: ${text.slice(0, 120)}`);
+      }
+      if (json) {
+        for (const key of ["type", "title", "detail"])
+          if (typeof json[key] !== "string") problems.push(`problem.${key} is not a string`);
+        if (json.status !== status) problems.push(`problem.status ${String(json.status)} ≠ ${status}`);
       }
     }
     if (LEAK.test(text)) problems.push(`a ${status} body leaks a stack trace or path: ${text.slice(0, 200)}`);
@@ -670,7 +655,6 @@ export type FuzzParameters = {
   /** Requests in flight at once (one property run each; default 25). */
   batch?: number;
   seed?: number;
-  rules?: ReplyRules;
   /** Extra properties of a reply (e.g. "no record content"), as {@link replyProblems} states them. */
   check?: (request: FuzzRequest, reply: RawReply) => string[];
 };
@@ -700,7 +684,6 @@ export async function fuzzHttp({
   requests = 10_000,
   batch = 25,
   seed = fuzzSeed(),
-  rules = {},
   check,
 }: FuzzParameters): Promise<FuzzResult> {
   const statuses: Record<string, number> = {};
@@ -716,7 +699,7 @@ export async function fuzzHttp({
         const reply = replies[i] as RawReply;
         const key = reply.kind === "answer" ? String(reply.status) : reply.kind;
         statuses[key] = (statuses[key] ?? 0) + 1;
-        const problems = [...replyProblems(request, reply, rules), ...(check?.(request, reply) ?? [])];
+        const problems = [...replyProblems(request, reply), ...(check?.(request, reply) ?? [])];
         if (problems.length > 0)
           throw new Error(`${problems.join("; ")}\n  request: ${describeRequest(request)}`);
       });
