@@ -5,15 +5,9 @@
  * Everything goes over the nodes' IPC sockets (`admin_removePeer` / `admin_addPeer`, which also
  * drop / restore the static peer, so nothing redials across the cut).
  */
-import { BaseError } from "./errors.ts";
 import { adminAddPeer, adminPeers, ipcRpc } from "./ipc.ts";
-import { type Network, nodeIdOf } from "./network.ts";
+import { type Network, NetworkError, nodeIdOf } from "./network.ts";
 import type { RpcOptions } from "./rpc.ts";
-
-/** Thrown when a partition or its healing does not take effect in time. */
-export class PartitionError extends BaseError {
-  override name = "PartitionError" as const;
-}
 
 /** `admin_removePeer`: disconnect `enode` and drop it from the static peers. */
 export function adminRemovePeer(ipcPath: string, enode: string, options?: RpcOptions): Promise<boolean> {
@@ -52,7 +46,7 @@ export async function partitionNetwork(
   });
   const nodes: PeerNode[] = network.state.nodes.flatMap((n, i) => {
     const group = groupOf.get(i);
-    if (group === undefined) throw new PartitionError(`provider ${i} is in no group of the partition.`);
+    if (group === undefined) throw new NetworkError(`provider ${i} is in no group of the partition.`);
     return [
       { group, ipcPath: n.ipcPath, enode: n.enode, sealer: true },
       { group, ipcPath: n.rpc.ipcPath, enode: n.rpc.enode, sealer: false },
@@ -96,8 +90,7 @@ export async function partitionNetwork(
 async function until(timeoutMs: number, what: string, done: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
-    if (Date.now() > deadline)
-      throw new PartitionError(`${what} did not take effect within ${timeoutMs} ms.`);
+    if (Date.now() > deadline) throw new NetworkError(`${what} did not take effect within ${timeoutMs} ms.`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
