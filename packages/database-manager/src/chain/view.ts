@@ -428,6 +428,8 @@ export function createChainView({
   const reorganisations = { rolledBack: 0, rebuilt: 0 };
   let lastSaveAt = 0;
   let savedCursor = beforeStart;
+  /** The journal is saved up to here under this process's name (a loaded one is saved again under it). */
+  let journalSavedTo = beforeStart;
   let lastError: string | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -536,6 +538,7 @@ export function createChainView({
     cursor = beforeStart;
     cursorHash = undefined;
     savedCursor = beforeStart;
+    journalSavedTo = beforeStart;
     replaceSnapshot = true;
     journal = [];
     superseded = [];
@@ -579,6 +582,7 @@ export function createChainView({
     cursorHash = target.hash;
     // The next save rewrites the stored view from here (even at the same block).
     if (savedCursor >= cursor) savedCursor = cursor - 1n;
+    if (journalSavedTo >= cursor) journalSavedTo = cursor - 1n;
   }
 
   /** The newest checkpoint whose block the node still has with the same hash: the common ancestor. */
@@ -741,7 +745,7 @@ export function createChainView({
         canonical: new Map(journal.map((c) => [c.block, c.hash])),
         journal: {
           writer,
-          entries: journal.filter((c) => c.block > savedCursor).map(journalEntryOf),
+          entries: journal.filter((c) => c.block > journalSavedTo).map(journalEntryOf),
           keepFrom: journal[0]?.block ?? block,
         },
       });
@@ -751,6 +755,7 @@ export function createChainView({
         for (const agent of agents) dirty.agents.delete(agent);
         replaceSnapshot = false;
         savedCursor = block;
+        journalSavedTo = block;
         superseded = superseded.filter((s) => !rolledBackFrom.includes(s));
       } else if (outcome === "diverged") {
         // Another process saved a branch this one does not hold: every row is written again.
