@@ -120,7 +120,7 @@ function notesOf(input: Parameters<typeof buildReport>[0]): string[] {
     (input.revocation.loadDuring.statuses["503"] ?? 0);
   if (unavailable > 0)
     notes.push(
-      `${unavailable} reads were answered 503 (not counted as reads): the chain view fell behind its limits (CHAIN_MAX_STALENESS_MS, CHAIN_MAX_LAG_BLOCKS, CHAIN_MAX_HEAD_AGE_SECONDS) while the machine was saturated, and the gatekeeper refuses rather than decide on stale permissions`,
+      `${unavailable} reads were answered 503 (not counted as reads): the chain view fell behind its limits (CHAIN_MAX_STALENESS_MS, CHAIN_MAX_LAG_BLOCKS) while the machine was saturated, and the gatekeeper refuses rather than decide on stale permissions`,
     );
   const load = input.machine.loadBefore[0] ?? 0;
   if (load > input.machine.cores)
