@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createDb } from "@medrec/database-manager";
@@ -21,23 +23,34 @@ import {
   generatePatientMnemonic,
   OBSERVATION_CATEGORY_SYSTEM,
   parseManifest,
+  relationshipAbi,
   resourceCategories,
   signIn,
 } from "@medrec/protocol";
+import {
+  decodeRelationshipEntry,
+  lyingBody,
+  NODE_LIES,
+  type NodeLie,
+  relationshipEntrySlots,
+} from "@medrec/protocol/light-client";
 import {
   acknowledgeRecords,
   addCustodian,
   approveRecovery,
   cancelRecovery,
   chainNow,
+  createPatientClient,
   discoverRelationships,
   filterTimeline,
   hasNewRecords,
+  lightClientOf,
   listActiveGrants,
   loadAccessLog,
   loadPatientRecords,
   loadProviderAccessLog,
   type PatientContext,
+  type PatientNetwork,
   type PatientNotification,
   type PatientRecords,
   type PatientRelationship,
@@ -55,6 +68,7 @@ import {
 } from "@medrec/protocol/patient";
 import { eventually } from "@medrec/testkit";
 import { pino } from "pino";
+import { createPublicClient, type Hex, http } from "viem";
 import { type ProviderHandle, type System, startSystem, uploadAsStaff } from "./system.ts";
 
 let system: System;
@@ -178,6 +192,106 @@ describe("the patient's data layer against a running system", () => {
       labs.some((i) => i.provider === "Lakeside Clinic" && /A1c/i.test(i.title) && i.flag === "high"),
       "a high HbA1c at Lakeside Clinic",
     );
+  });
+
+  it("error: Lakeside Clinic's RPC node behind a proxy that rewrites its answers — another root, a hidden value, a forged proof, a header changed under its hash — makes Lakeside not-verifiable, in words; the others verify; relationships and grants are still proven through the honest nodes", async () => {
+    const liar = ctx.network.providers.find((p) => p.name === "Lakeside Clinic");
+    assert.ok(liar?.rpcUrl);
+    let lie: NodeLie = "root";
+    const proxy = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString("utf8");
+      const real = await fetch(liar.rpcUrl ?? "", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify(lyingBody(lie, JSON.parse(body), await real.json())));
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      const honestGrants = await listActiveGrants({ ctx, relationships });
+      assert.ok(honestGrants.length > 0, "the demo's family member holds grants");
+      for (const next of NODE_LIES) {
+        lie = next;
+        // The liar first in the list: asked first for what is read through any node.
+        const network: PatientNetwork = {
+          ...ctx.network,
+          providers: [
+            { ...liar, rpcUrl: `http://127.0.0.1:${port}` },
+            ...ctx.network.providers.filter((p) => p !== liar),
+          ],
+        };
+        // The liar is also the node events and plain reads come from first.
+        const lying = {
+          ...ctx,
+          network,
+          client: createPatientClient({ ...network, rpcUrl: `http://127.0.0.1:${port}` }),
+        };
+        const read = await loadPatientRecords({ ctx: lying, relationships });
+        for (const p of read.providers) {
+          if (p.provider !== "Lakeside Clinic") {
+            assert.equal(p.status, "verified", `${next}: ${p.provider} ${p.error?.message ?? ""}`);
+            continue;
+          }
+          assert.equal(p.status, "not-verifiable", `${next}: Lakeside is ${p.status}`);
+          assert.equal(p.error?.code, "node-not-verifiable");
+          assert.match(
+            p.error?.message ?? "",
+            /^Lakeside Clinic's network node gave an answer that does not match the network/,
+          );
+          assert.deepEqual(p.resources, []);
+        }
+        const named = (list: PatientRelationship[]) =>
+          list.map((r) => [r.id, r.recordRoot, r.sequence, r.status, r.provider?.name]);
+        assert.deepEqual(
+          named(await discoverRelationships(lying)),
+          named(await discoverRelationships(ctx)),
+          `${next}: the relationships as the honest nodes prove them`,
+        );
+        const grants = await listActiveGrants({ ctx: lying, relationships });
+        assert.deepEqual(
+          grants.map((g) => [g.relationship, g.viewer, g.categories]),
+          honestGrants.map((g) => [g.relationship, g.viewer, g.categories]),
+          `${next}: no grant hidden or faked`,
+        );
+      }
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it("behavior: every proven value equals what the contracts' getters return, at a header sealed by a listed provider that two nodes or more agree on", async () => {
+    // One proof of every relationship's entry, and the header it was proven against.
+    const slotsOf = (id: Hex) => relationshipEntrySlots(id);
+    const { values, header } = await lightClientOf(ctx.network).readProven({
+      address: ctx.network.contracts.Relationship,
+      slots: relationships.flatMap((r) => slotsOf(r.id)),
+    });
+    // Two at least: a third may be a block behind.
+    assert.ok(header.agreeing.length >= 2, header.agreeing.join(", "));
+    assert.ok(ctx.network.providers.some((p) => p.account === header.signer));
+    const entries = relationships.map((r) =>
+      decodeRelationshipEntry(slotsOf(r.id).map((slot) => values.get(slot) ?? 0n)),
+    );
+    // The getters at that block, from a node that has it.
+    const agreeing = ctx.network.providers.find((p) => p.name === header.agreeing[0]);
+    const client = createPublicClient({ transport: http(agreeing?.rpcUrl) });
+    for (const [i, r] of relationships.entries()) {
+      const onChain = await client.readContract({
+        address: ctx.network.contracts.Relationship,
+        abi: relationshipAbi,
+        functionName: "relationshipOf",
+        args: [r.id],
+        blockNumber: header.number,
+      });
+      assert.deepEqual(entries[i], { ...onChain });
+      assert.equal(entries[i]?.patient, ctx.agent);
+    }
   });
 
   it("behavior: a staff upload at Lakeside Clinic is announced with the number of new records", async () => {

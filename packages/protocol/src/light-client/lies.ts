@@ -9,7 +9,7 @@ import type { RpcProof } from "./proof.ts";
 
 /**
  * `root`: another record root (any 32-byte-wide value) stated under the real proof. `hidden`: every
- * value stated as zero (a hidden grant, no relationship, no root). `forged-proof`: the account
+ * value stated as zero (a hidden grant, no relationship, no root) and no event at all. `forged-proof`: the account
  * proof's leaf replaced. `header`: a header whose state root was changed under the same hash.
  */
 export type NodeLie = "root" | "hidden" | "forged-proof" | "header";
@@ -19,6 +19,7 @@ export const NODE_LIES: readonly NodeLie[] = ["root", "hidden", "forged-proof", 
 /** A real node's `result` for `method`, rewritten to tell `lie` (unchanged when it does not apply). */
 export function lyingAnswer(lie: NodeLie | "none", method: string | undefined, result: unknown): unknown {
   if (!result || lie === "none") return result;
+  if (method === "eth_getLogs") return lie === "hidden" ? [] : result;
   if (method === "eth_getBlockByNumber")
     return lie === "header" ? { ...(result as RpcHeader), stateRoot: `0x${"00".repeat(31)}01` } : result;
   if (method !== "eth_getProof") return result;

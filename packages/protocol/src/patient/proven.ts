@@ -4,7 +4,7 @@
  * One light client per network object, its nodes the providers' RPC nodes (named by provider),
  * its signer set the providers' sealer accounts.
  */
-import { type Address, getAddress, type Hex, zeroAddress } from "viem";
+import { type Address, type Client, createPublicClient, getAddress, type Hex, http, zeroAddress } from "viem";
 import {
   agentAccountSlot,
   createLightClient,
@@ -35,6 +35,56 @@ export function lightClientOf(network: PatientNetwork): LightClient {
     clients.set(network, client);
   }
   return client;
+}
+
+type Log = {
+  blockNumber: bigint | null;
+  logIndex: number | null;
+  transactionHash: Hex | null;
+  data: Hex;
+  topics: readonly Hex[];
+};
+const nodeClients = new WeakMap<PatientNetwork, Client[]>();
+
+function nodeClientsOf(network: PatientNetwork): Client[] {
+  let clients = nodeClients.get(network);
+  if (!clients) {
+    const urls = [...new Set(network.providers.flatMap((p) => (p.rpcUrl ? [p.rpcUrl] : [])))];
+    clients = urls.map((url) =>
+      createPublicClient({ transport: http(url, { retryCount: 0, timeout: 10_000 }) }),
+    );
+    nodeClients.set(network, clients);
+  }
+  return clients;
+}
+
+/**
+ * Events as every provider's node that answers has them (and `primary`'s), merged, oldest first:
+ * one node cannot hide an event. Events only name what to prove (a grant, a relationship) or carry
+ * what the patient's key opens; a node's invented event adds a candidate that its proof refutes.
+ *
+ * @throws the first node's error when no node answers.
+ */
+export async function logsFromEveryNode<T extends Log>(
+  network: PatientNetwork,
+  read: (client: Client) => Promise<readonly T[]>,
+  primary?: Client,
+): Promise<T[]> {
+  const settled = await Promise.allSettled(
+    [...(primary ? [primary] : []), ...nodeClientsOf(network)].map(read),
+  );
+  const answered = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  if (answered.length === 0) throw (settled[0] as PromiseRejectedResult | undefined)?.reason;
+  const merged = new Map<string, T>();
+  for (const logs of answered)
+    for (const log of logs)
+      merged.set(
+        `${log.blockNumber}:${log.logIndex}:${log.transactionHash}:${log.data}:${log.topics.join()}`,
+        log,
+      );
+  return [...merged.values()].sort(
+    (a, b) => Number((a.blockNumber ?? 0n) - (b.blockNumber ?? 0n)) || (a.logIndex ?? 0) - (b.logIndex ?? 0),
+  );
 }
 
 /** A {@link LightClientError} as the patient layer's error: a lying node is `verification-failed`. */

@@ -11,7 +11,7 @@ import { gatekeeperJson } from "../client.ts";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
 import { openJson, type ProviderDetails, providerDetailsSchema } from "../sealed-box.ts";
 import type { PatientContext, PatientProvider } from "./network.ts";
-import { readProvenAgent, readProvenEntries } from "./proven.ts";
+import { logsFromEveryNode, readProvenAgent, readProvenEntries } from "./proven.ts";
 import { relayPatientCall } from "./relaying.ts";
 import type { PatientSessions } from "./sessions.ts";
 
@@ -82,24 +82,34 @@ export async function readRelationshipsOnChain({
   const { ids, seen } = await readProvenAgent(network, agent);
   if (ids.length === 0) return { ids, created: [], updated: [], infos: [], seen: [] };
   const [created, updated, infos] = await Promise.all([
-    getContractEvents(client, {
-      address: network.contracts.Relationship,
-      abi: relationshipAbi,
-      eventName: "RelationshipCreated",
-      args: { patient: agent },
-      fromBlock,
-      toBlock: "latest",
-      strict: true,
-    }),
-    getContractEvents(client, {
-      address: network.contracts.Relationship,
-      abi: relationshipAbi,
-      eventName: "ProviderDetailsUpdated",
-      args: { id: [...ids] },
-      fromBlock,
-      toBlock: "latest",
-      strict: true,
-    }),
+    logsFromEveryNode(
+      network,
+      (node) =>
+        getContractEvents(node, {
+          address: network.contracts.Relationship,
+          abi: relationshipAbi,
+          eventName: "RelationshipCreated",
+          args: { patient: agent },
+          fromBlock,
+          toBlock: "latest",
+          strict: true,
+        }),
+      client,
+    ),
+    logsFromEveryNode(
+      network,
+      (node) =>
+        getContractEvents(node, {
+          address: network.contracts.Relationship,
+          abi: relationshipAbi,
+          eventName: "ProviderDetailsUpdated",
+          args: { id: [...ids] },
+          fromBlock,
+          toBlock: "latest",
+          strict: true,
+        }),
+      client,
+    ),
     readProvenEntries(network, ids),
   ]);
   return { ids, created, updated, infos, seen };

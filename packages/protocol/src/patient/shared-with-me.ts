@@ -18,7 +18,7 @@ import { maskToScopes, type ScopeCode } from "../scopes.ts";
 import { openJson } from "../sealed-box.ts";
 import { type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { type PatientContext, type PatientProvider, readRecordRoot } from "./network.ts";
-import { type ProvenGrant, provenNow, readProvenGrants } from "./proven.ts";
+import { logsFromEveryNode, type ProvenGrant, provenNow, readProvenGrants } from "./proven.ts";
 import { createPatientSessions, type PatientSessions } from "./sessions.ts";
 import type { ViewerDetails } from "./sharing.ts";
 
@@ -105,15 +105,21 @@ export async function listSharedWithMe({
   const fromBlock = network.fromBlock ?? 0n;
   // The block the reading node calls latest: the grants' proofs must be at least as new.
   const head = await getBlockNumber(client, { cacheTime: 0 });
-  const events = await getContractEvents(client, {
-    address: network.contracts.Relationship,
-    abi: relationshipAbi,
-    eventName: "ViewerGranted",
-    args: { viewer },
-    fromBlock,
-    toBlock: head,
-    strict: true,
-  });
+  // From every node: one that hides a grant's event does not hide the grant (adr/0012).
+  const events = await logsFromEveryNode(
+    network,
+    (node) =>
+      getContractEvents(node, {
+        address: network.contracts.Relationship,
+        abi: relationshipAbi,
+        eventName: "ViewerGranted",
+        args: { viewer },
+        fromBlock,
+        toBlock: head,
+        strict: true,
+      }),
+    client,
+  );
   if (events.length === 0) return [];
   const latest = new Map<string, (typeof events)[number]>();
   for (const e of events) latest.set(e.args.id.toLowerCase(), e);

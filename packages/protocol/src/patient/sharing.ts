@@ -12,7 +12,7 @@ import { sealJson } from "../sealed-box.ts";
 import { agentLogs } from "./agent-logs.ts";
 import { PatientDataError, type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { chainNow, type PatientContext } from "./network.ts";
-import { type ProvenGrant, provenNow, readProvenGrants } from "./proven.ts";
+import { logsFromEveryNode, type ProvenGrant, provenNow, readProvenGrants } from "./proven.ts";
 import { type PatientRelationship, relationshipLabel } from "./relationships.ts";
 import { relayPatientCall } from "./relaying.ts";
 
@@ -298,15 +298,21 @@ export async function listEndedGrants({
 async function latestGrantEvents(ctx: PatientContext, relationships: readonly PatientRelationship[]) {
   const head = await getBlockNumber(ctx.client, { cacheTime: 0 });
   if (relationships.length === 0) return { events: [], head };
-  const events = await getContractEvents(ctx.client, {
-    address: ctx.network.contracts.Relationship,
-    abi: relationshipAbi,
-    eventName: "ViewerGranted",
-    args: { id: relationships.map((r) => r.id) },
-    fromBlock: ctx.network.fromBlock ?? 0n,
-    toBlock: head,
-    strict: true,
-  });
+  // From every node: one that hides a grant's event does not hide the grant (adr/0012).
+  const events = await logsFromEveryNode(
+    ctx.network,
+    (node) =>
+      getContractEvents(node, {
+        address: ctx.network.contracts.Relationship,
+        abi: relationshipAbi,
+        eventName: "ViewerGranted",
+        args: { id: relationships.map((r) => r.id) },
+        fromBlock: ctx.network.fromBlock ?? 0n,
+        toBlock: head,
+        strict: true,
+      }),
+    ctx.client,
+  );
   const latest = new Map<string, (typeof events)[number]>();
   for (const e of events) latest.set(`${e.args.id.toLowerCase()}:${e.args.viewer.toLowerCase()}`, e);
   return { events: [...latest.values()], head };
