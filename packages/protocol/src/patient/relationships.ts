@@ -81,33 +81,24 @@ export async function readRelationshipsOnChain({
   // sealed details, which are opened with the patient's key and matched with the network's list.
   const { ids, seen } = await readProvenAgent(network, agent);
   if (ids.length === 0) return { ids, created: [], updated: [], infos: [], seen: [] };
+  // Every node's events, merged: one node cannot hide a relationship's details.
+  const common = {
+    address: network.contracts.Relationship,
+    abi: relationshipAbi,
+    fromBlock,
+    strict: true,
+  } as const;
   const [created, updated, infos] = await Promise.all([
     logsFromEveryNode(
       network,
       (node) =>
-        getContractEvents(node, {
-          address: network.contracts.Relationship,
-          abi: relationshipAbi,
-          eventName: "RelationshipCreated",
-          args: { patient: agent },
-          fromBlock,
-          toBlock: "latest",
-          strict: true,
-        }),
+        getContractEvents(node, { ...common, eventName: "RelationshipCreated", args: { patient: agent } }),
       client,
     ),
     logsFromEveryNode(
       network,
       (node) =>
-        getContractEvents(node, {
-          address: network.contracts.Relationship,
-          abi: relationshipAbi,
-          eventName: "ProviderDetailsUpdated",
-          args: { id: [...ids] },
-          fromBlock,
-          toBlock: "latest",
-          strict: true,
-        }),
+        getContractEvents(node, { ...common, eventName: "ProviderDetailsUpdated", args: { id: [...ids] } }),
       client,
     ),
     readProvenEntries(network, ids),
