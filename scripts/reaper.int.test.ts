@@ -9,11 +9,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { createDb, startEmbeddedPostgres } from "@medrec/database-manager";
 import { eventually } from "@medrec/testkit";
 import { buildDapp } from "@medrec/user-client/server";
 import { msUntilNothingLeft, processesOf, runDir, start } from "./supervisor.support.ts";
@@ -55,6 +56,12 @@ async function untilReady(tmp: string, run: { output: () => string }, ready: Reg
   return processes.length;
 }
 
+/** Whether `pid` runs (a zombie, ended but not yet reaped by its new parent, does not). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return stat !== "" && !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+}
+
 describe("nothing is left behind, however a run ends", { concurrency: true }, async () => {
   const dir = await mkdtemp(path.join(tmpdir(), "medrec-reaper-test-"));
   await chmod(dir, 0o755);
@@ -90,6 +97,45 @@ describe("nothing is left behind, however a run ends", { concurrency: true }, as
     t.diagnostic(
       `uncaught exception in ./medrec start (${n} processes): nothing left after ${(ms / 1000).toFixed(2)} s`,
     );
+  });
+
+  it("behavior: a PostgreSQL left running by kill -9 of its gatekeeper does not block the next start; a live one is refused", async () => {
+    const dataDir = path.join(await runDir(dir, "orphan"), "gatekeeper");
+    // A gatekeeper's process, as far as its database goes: it starts the embedded PostgreSQL.
+    const gatekeeper = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { startEmbeddedPostgres } from "@medrec/database-manager";
+         await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
+         console.log("database ready");
+         setInterval(() => undefined, 60_000);`,
+      ],
+      { cwd: path.join(root, "packages/database-manager"), stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    gatekeeper.stdout?.on("data", (c: Buffer) => (output += c));
+    await eventually("the database is ready", () => output.includes("database ready"), {
+      timeoutMs: 120_000,
+    });
+    const orphan = Number(
+      (await readFile(path.join(dataDir, "postgres/postmaster.pid"), "utf8")).split("\n")[0],
+    );
+    await assert.rejects(startEmbeddedPostgres({ dataDir }), /in use by process \d+/);
+    // Only the gatekeeper dies: its postmaster is orphaned, still running in the data dir.
+    gatekeeper.kill("SIGKILL");
+    await once(gatekeeper, "exit");
+    assert.ok(await running(orphan), "the postmaster outlived its gatekeeper");
+    const pg = await startEmbeddedPostgres({ dataDir });
+    const db = createDb(pg.connectionString, { poolMax: 1 });
+    try {
+      assert.deepEqual((await db.raw("select 1 as one")).rows, [{ one: 1 }]);
+      assert.ok(!(await running(orphan)), "the orphan was stopped");
+    } finally {
+      await db.destroy();
+      await pg.stop();
+    }
   });
 
   for (const signal of ["SIGINT", "SIGKILL"] as const)
