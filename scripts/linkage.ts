@@ -28,7 +28,7 @@ import {
   parseEventLogs,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { untilRelayed, untilSeen, waitForRoot } from "./wait.ts";
+import { untilSeen, waitForRoot } from "./wait.ts";
 
 /** Adjusted Rand index of two labelings of the same items (1 = identical partitions, ~0 = chance). */
 export function adjustedRandIndex(a: readonly string[], b: readonly string[]): number {
@@ -131,10 +131,9 @@ export async function onboardPatients(
     if (!provider || !staffKey) throw new Error(`no demo staff key for provider ${index}`);
     const mnemonic = generatePatientMnemonic();
     const patient = accountFromMnemonic(mnemonic, 0);
+    // relayAndWait names the block it built on: a relay whose node is behind waits for it.
     const relay = (to: Address, data: Hex) =>
-      untilRelayed(() =>
-        relayAndWait({ client, forwarder, account: patient, to, data, gatekeeperUrl: anyRelay() }),
-      );
+      relayAndWait({ client, forwarder, account: patient, to, data, gatekeeperUrl: anyRelay() });
     await relay(
       manifest.contracts.Agent as Address,
       encodeFunctionData({
