@@ -10,7 +10,8 @@
  *   medrec-gatekeeper legacy sync --once [--schema name]
  *
  * Exit status: 0 intact / valid / synced, 1 tampered / the views break the contract / a patient
- * could not be synced or published, 2 usage or the command could not run.
+ * could not be synced or published, 2 usage or the command could not run; `serve`: 0 once
+ * stopped, 1 when the gatekeeper could not start.
  */
 import { bytes32Schema } from "@medrec/protocol";
 import type { Knex } from "knex";
@@ -20,8 +21,8 @@ import type { EmbeddedPostgresHandle } from "./db/embedded.ts";
 import { createDb } from "./db/knex.ts";
 import { LEGACY_USAGE, type LegacyCliArgs, parseLegacyArgs, runLegacyCommand } from "./legacy/legacy.cli.ts";
 
-const USAGE = `usage: medrec-gatekeeper serve
-       medrec-gatekeeper audit verify [--relationship 0x<64 hex>]
+const USAGE = `usage: medrec-gatekeeper audit verify [--relationship 0x<64 hex>]
+       medrec-gatekeeper serve
        medrec-gatekeeper legacy check|sync … (medrec-gatekeeper legacy --help)
 
 serve runs the gatekeeper (as \`pnpm start\`). Started with an IPC channel (./medrec start's
