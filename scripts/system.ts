@@ -68,7 +68,7 @@ import {
 } from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { ChildStartError, type Supervised, supervise } from "./supervisor.ts";
-import { untilRelayed, untilSeen, waitForRoot } from "./wait.ts";
+import { untilSeen, waitForRoot } from "./wait.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const GATEKEEPER_ENTRY = path.join(ROOT, "packages/database-manager/src/cli.ts");
@@ -533,29 +533,29 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       const viewerKey = encryptionKeyPairFromMnemonic(viewerMnemonic).publicKey;
       const expiresAt = BigInt(Math.floor(Date.now() / 1000) + FAMILY_GRANT_DAYS * 86_400);
       // One after the other: each relayed request takes the patient's next forwarder nonce.
+      // relayAndWait names the block it built on: a relay whose node is behind waits for it
+      // (it refused, RelationshipUnknown, on a loaded machine).
       for (const handle of started.filter((x) =>
         (DEMO_FAMILY_GRANT.providers as readonly string[]).includes(x.name),
       ))
-        await untilRelayed(() =>
-          relayAndWait({
-            client,
-            forwarder: contracts.Forwarder,
-            account: patient,
-            to: contracts.Relationship,
-            data: encodeFunctionData({
-              abi: relationshipAbi,
-              functionName: "grant",
-              args: [
-                handle.relationship,
-                viewer.address,
-                scopesToMask(DEMO_FAMILY_GRANT.scopes),
-                expiresAt,
-                sealJson({ from: DEMO_PATIENT.given[0], label: "Family" }, viewerKey),
-              ],
-            }),
-            gatekeeperUrl: randomRelay(),
+        await relayAndWait({
+          client,
+          forwarder: contracts.Forwarder,
+          account: patient,
+          to: contracts.Relationship,
+          data: encodeFunctionData({
+            abi: relationshipAbi,
+            functionName: "grant",
+            args: [
+              handle.relationship,
+              viewer.address,
+              scopesToMask(DEMO_FAMILY_GRANT.scopes),
+              expiresAt,
+              sealJson({ from: DEMO_PATIENT.given[0], label: "Family" }, viewerKey),
+            ],
           }),
-        );
+          gatekeeperUrl: randomRelay(),
+        });
     });
 
     // The demo starts consistent: every provider's record root is on chain.

@@ -1,5 +1,5 @@
 /** Waiting for what the chain and the gatekeepers see a block or so later: one copy for the scripts. */
-import { GatekeeperRequestError, isRelayNonceLag, relationshipAbi } from "@medrec/protocol";
+import { GatekeeperRequestError, relationshipAbi } from "@medrec/protocol";
 import { eventually, retryWhile } from "@medrec/testkit";
 import type { Address, Hex, PublicClient } from "viem";
 
@@ -8,14 +8,6 @@ export function untilSeen<T>(run: () => Promise<T>, timeoutMs = 30_000): Promise
   return retryWhile(run, (error) => error instanceof GatekeeperRequestError && error.status === 422, {
     timeoutMs,
   });
-}
-
-/**
- * Retries a relayed call while the chosen relay's node is a block behind ours: it still sees the
- * signer's previous forwarder nonce (409 `wrong-nonce`) until the last relayed call reaches it.
- */
-export function untilRelayed<T>(run: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  return retryWhile(run, isRelayNonceLag, { timeoutMs });
 }
 
 /** Resolves once the relationship has a published record root (sequence ≥ 1). */

@@ -209,7 +209,6 @@ export {
   forwardRequestTypedData,
   forwardRequestTypes,
   hashForwardRequest,
-  isRelayNonceLag,
   medRecForwarderAbi,
   medRecForwarderBytecode,
   type RelayAndWaitParameters,

@@ -265,21 +265,6 @@ export function isRelayBehind(error: unknown): boolean {
   );
 }
 
-/**
- * Whether a relay refused a request only because its node had not yet seen the signer's previous
- * relayed call (409 `wrong-nonce` or `nonce-in-flight`) — possible only for a request sent without
- * its dependency (`notBeforeBlock`, which {@link relayAndWait} sets): build and sign it again.
- */
-export function isRelayNonceLag(error: unknown): boolean {
-  return (
-    error instanceof GatekeeperRequestError &&
-    error.status === 409 &&
-    ["wrong-nonce", "nonce-in-flight"].includes(
-      String((error.problem as { check?: unknown } | undefined)?.check),
-    )
-  );
-}
-
 /** The reason of a relayed call the forwarder did not run: the call itself would have succeeded. */
 const FORWARDER_DID_NOT_EXECUTE =
   "the forwarder did not execute the request (expired, replayed, badly signed or out of gas)";
