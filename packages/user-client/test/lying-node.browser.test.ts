@@ -154,6 +154,10 @@ test("behavior: a lying RPC node — another root, a hidden value, a forged proo
     else await page.screenshot({ path: path.join(SCREENS, `lying-node-${next}-1280.png`), fullPage: true });
   }
 
+  // Honest again: believed again.
+  lie = "none";
+  await timeline();
+  await card(page, LIAR).getByText("Verified", { exact: true }).waitFor(WAIT);
   assert.deepEqual(suite.problems, []);
   suite.passed = true;
 });
