@@ -211,6 +211,7 @@ export {
   hashForwardRequest,
   medRecForwarderAbi,
   medRecForwarderBytecode,
+  RELAY_DEPENDENCY_CHECKS,
   type RelayAndWaitParameters,
   RelayedCallRevertedError,
   recoverForwardRequestSigner,

@@ -6,6 +6,9 @@ import { GatekeeperRequestError, RelayedCallRevertedError } from "@medrec/protoc
 
 export type Explained = { title: string; detail: string };
 
+const NOT_CAUGHT_UP =
+  "The providers have not caught up with the network yet. Nothing was changed: try again in a minute.";
+
 const RELAY_CHECKS: Record<string, string> = {
   "wrong-nonce": "Another change from this wallet was still being saved. Wait a few seconds and try again.",
   "nonce-in-flight":
@@ -17,6 +20,10 @@ const RELAY_CHECKS: Record<string, string> = {
   "gas-budget": "The provider's daily budget for changes is used up. Try again tomorrow.",
   "relayer-unfunded": "The provider cannot save changes right now. Try again later.",
   "simulation-reverted": "The network would refuse this change. Reload the page to see the current state.",
+  // Every provider's relay was behind the block this change depends on, or busy waiting for it.
+  "dependency-too-far": NOT_CAUGHT_UP,
+  "dependency-timeout": NOT_CAUGHT_UP,
+  "too-many-waiting": "The providers are busy. Nothing was changed: try again in a minute.",
 };
 
 function problemOf(
