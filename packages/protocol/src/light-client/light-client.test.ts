@@ -238,6 +238,23 @@ describe("createLightClient", () => {
     );
   });
 
+  test("error: a provider's node a block behind the two that agreed is waited for, and its lie caught", async () => {
+    let asked = 0;
+    const client = await network((method, result) => {
+      if (method !== "eth_getBlockByNumber") return result;
+      // Not there yet when the header is agreed on; then a header changed under its hash.
+      asked++;
+      return asked === 1 ? null : { ...(result as RpcHeader), stateRoot: `0x${"00".repeat(32)}` };
+    });
+    assert.deepEqual((await client.header()).agreeing, ["a", "b"]);
+    assert.equal(client.faultOf("liar"), undefined);
+    await assert.rejects(
+      client.readSlots({ address: CONTRACT, slots: [root], via: "liar" }),
+      (error: unknown) => error instanceof LightClientError && error.code === "node-at-fault",
+    );
+    assert.ok(asked >= 2, "the provider's own node was asked for the agreed block");
+  });
+
   test("behavior: a validly sealed header the others do not share (a fork at the tip) is not a lie", async () => {
     const fork = sealedHeader(`0x${"99".repeat(32)}`, 20n);
     const client = await network((method, result) => (method === "eth_getBlockByNumber" ? fork : result));

@@ -203,11 +203,43 @@ export function createLightClient({
     return current.header;
   }
 
+  /**
+   * Whether `node` serves the accepted header itself — waiting up to `catchUpMs` while it has not
+   * reached that block (a node a block behind the two that agreed would otherwise never be asked,
+   * and its lies never seen). Throws `node-at-fault` for a header that does not check; false for a
+   * node that does not answer, or that is on another (validly sealed) branch: it is passed over.
+   */
+  async function servesAccepted(node: LightNode, accepted: AcceptedHeader): Promise<boolean> {
+    if (accepted.agreeing.includes(node.name)) return true;
+    const tag = `0x${accepted.number.toString(16)}`;
+    const until = Date.now() + catchUpMs;
+    for (;;) {
+      let raw: RpcHeader | undefined;
+      try {
+        raw = await rpc<RpcHeader>(node, "eth_getBlockByNumber", [tag, false]);
+      } catch (error) {
+        // No such block yet (a null result) or no answer: wait for it, within the bound.
+        if (!(error instanceof Unreachable) || Date.now() >= until) return false;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      try {
+        return checkCliqueHeader(raw, signers).hash === accepted.hash;
+      } catch (error) {
+        const why = error instanceof HeaderError ? error.message : "it is malformed";
+        const reason = `its block ${accepted.number} does not check: ${why}`;
+        blame(node.name, reason);
+        throw new LightClientError("node-at-fault", reason, node.name);
+      }
+    }
+  }
+
   async function readProven({ address, slots, via, minBlock }: ReadSlotsParameters) {
     const accepted = await header(minBlock);
     const faultOfVia = via ? faults.get(via) : undefined;
     if (faultOfVia) throw new LightClientError("node-at-fault", faultOfVia.reason, via);
-    const first = nodes.find((n) => n.name === via);
+    const named = nodes.find((n) => n.name === via);
+    const first = named && (await servesAccepted(named, accepted)) ? named : undefined;
     const order = [
       ...(first ? [first] : []),
       ...nodes.filter((n) => n !== first && accepted.agreeing.includes(n.name)),
