@@ -34,6 +34,9 @@ function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
+/** How long a provider's chain view may take to show a grant confirmed on another node. */
+const VIEW_CATCH_UP_MS = 20_000;
+
 export type CheckResult = { name: string; ok: boolean; detail?: string };
 
 type Bundle = { resourceType: string; entry?: { resource: unknown }[] };
@@ -176,19 +179,24 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
       async () => {
         assert(viewer, "the manifest's demo section names no family member (demo.viewerMnemonic)");
         const { token } = await signIn({ gatekeeperUrl: gk, account: viewer, chainId });
-        const listed = await gatekeeperJson<{ relationship: Hex; role: string }[]>(
-          gk,
-          apiPaths.relationships,
-          {
-            token,
-          },
-        );
+        const list = () =>
+          gatekeeperJson<{ relationship: Hex; role: string }[]>(gk, apiPaths.relationships, { token });
         if (!grantAt.has(label)) {
+          const listed = await list();
           assert(listed.length === 0, `lists ${listed.length} relationships without a grant`);
           return undefined;
         }
-        const shared = listed.find((r) => r.role === "viewer");
-        assert(shared, "the granted relationship is not listed");
+        // The grant is on chain before the manifest is written; this provider's chain view follows
+        // its own node, which may be a block or two behind the node the grant was confirmed on.
+        const asked = Date.now();
+        let shared: { relationship: Hex; role: string } | undefined;
+        for (;;) {
+          shared = (await list()).find((r) => r.role === "viewer");
+          if (shared || Date.now() - asked > VIEW_CATCH_UP_MS) break;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        assert(shared, `the granted relationship is not listed (asked for ${Date.now() - asked} ms)`);
+        const waited = Date.now() - asked;
         const labs = await gatekeeperJson<Bundle>(
           gk,
           `${apiPaths.records(shared.relationship)}?category=labs`,
@@ -206,7 +214,7 @@ export async function checkNetwork(manifest: NetworkManifest): Promise<CheckResu
           gatekeeperJson(gk, `${apiPaths.records(shared.relationship)}?category=conditions`, { token }),
         );
         assert(conditions === 403, `an ungranted category answered ${conditions}`);
-        return `${labs.entry?.length} lab records`;
+        return `${labs.entry?.length} lab records${waited > 1_000 ? ` (listed after ${waited} ms)` : ""}`;
       },
     );
 
