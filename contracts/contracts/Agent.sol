@@ -36,6 +36,8 @@ contract Agent is IAgent, ERC2771Context {
     uint64 public constant RECOVERY_DELAY = 2 days;
     /// @inheritdoc IAgent
     uint256 public constant MAX_CUSTODIANS = 8;
+    /// @inheritdoc IAgent
+    uint256 public constant MAX_PAGE = 500;
 
     /// @inheritdoc IAgent
     IRelationship public immutable relationships;
@@ -292,6 +294,32 @@ contract Agent is IAgent, ERC2771Context {
     /// @inheritdoc IAgent
     function relationshipCount(address agent) public view returns (uint256) {
         return exists(agent) ? _accounts[agent].relationshipCount : 0;
+    }
+
+    /// @inheritdoc IAgent
+    function relationshipsPage(address agent, uint256 offset, uint256 limit)
+        external
+        view
+        returns (RelationshipSummary[] memory page, uint256 total)
+    {
+        total = relationshipCount(agent);
+        if (offset >= total) return (page, total);
+        uint256 count = total - offset;
+        if (limit < count) count = limit;
+        if (MAX_PAGE < count) count = MAX_PAGE;
+        page = new RelationshipSummary[](count);
+        for (uint256 i; i < count; ++i) {
+            bytes32 id = _relationshipAt[agent][offset + i];
+            IRelationship.RelationshipInfo memory info = relationships.relationshipOf(id);
+            page[i] = RelationshipSummary({
+                id: id,
+                provider: info.provider,
+                recordRoot: info.recordRoot,
+                sequence: info.sequence,
+                seenSequence: _seen[agent][id],
+                ended: info.ended
+            });
+        }
     }
 
     /// @inheritdoc IAgent

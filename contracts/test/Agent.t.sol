@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {TestBase} from "./utils/Vm.sol";
 import {Agent} from "../contracts/Agent.sol";
 import {IAgent} from "../contracts/interfaces/IAgent.sol";
+import {IRelationship} from "../contracts/interfaces/IRelationship.sol";
 
 contract AgentRecoveryPropertiesTest is TestBase {
     uint256 private constant START = 1_700_000_000;
@@ -133,5 +134,61 @@ contract AgentRecoveryPropertiesTest is TestBase {
         }
         vm.warp(START + agent.RECOVERY_DELAY());
         assertTrue(_execute() == (removed == 0), "execute iff enough current approvals");
+    }
+}
+
+/// @notice A patient's agent flooded with relationships by strangers is still read, one bounded page
+/// at a time (`relationshipsPage`), every relationship exactly once.
+contract AgentPagingTest is TestBase {
+    address private constant FORWARDER = address(0xF0F0);
+    address private constant PATIENT = address(0xA11CE);
+    uint256 private constant FLOOD = 1000;
+    Agent private agent;
+    IRelationship private rel;
+
+    function setUp() public {
+        agent = new Agent(FORWARDER);
+        rel = agent.relationships();
+        vm.prank(PATIENT);
+        agent.register(keccak256("key"), new address[](0), 0);
+        for (uint256 i; i < FLOOD; ++i) {
+            vm.prank(_stranger(i));
+            rel.create(PATIENT, "");
+        }
+    }
+
+    function _stranger(uint256 i) private pure returns (address) {
+        return address(uint160(0x5000_0000 + i));
+    }
+
+    function test_floodedAgentIsReadInPagesEachRelationshipOnce() public view {
+        uint256 pageSize = 300;
+        uint256 seen;
+        for (uint256 offset; offset < FLOOD; offset += pageSize) {
+            (IAgent.RelationshipSummary[] memory page, uint256 total) =
+                agent.relationshipsPage(PATIENT, offset, pageSize);
+            assertEq(total, FLOOD, "total");
+            uint256 expected = FLOOD - offset < pageSize ? FLOOD - offset : pageSize;
+            assertEq(page.length, expected, "page length");
+            for (uint256 i; i < page.length; ++i) {
+                // Creation order: position offset + i is the (offset + i)-th stranger's relationship.
+                address provider = _stranger(offset + i);
+                assertEq(page[i].id, rel.relationshipId(PATIENT, provider), "id at its position");
+                assertEq(page[i].provider, provider, "delegate");
+                ++seen;
+            }
+        }
+        assertEq(seen, FLOOD, "every relationship read once");
+        (IAgent.RelationshipSummary[] memory past, uint256 count) = agent.relationshipsPage(PATIENT, FLOOD, 10);
+        assertEq(past.length, 0, "nothing past the end");
+        assertEq(count, FLOOD, "total past the end");
+    }
+
+    function test_limitIsCappedAtMaxPage() public view {
+        (IAgent.RelationshipSummary[] memory page, ) = agent.relationshipsPage(PATIENT, 0, type(uint256).max);
+        assertEq(page.length, agent.MAX_PAGE(), "capped");
+        assertEq(agent.MAX_PAGE(), 500, "MAX_PAGE");
+        (page, ) = agent.relationshipsPage(PATIENT, type(uint256).max, type(uint256).max);
+        assertEq(page.length, 0, "huge offset");
     }
 }

@@ -867,6 +867,45 @@ function shouldBehaveLikeAgent(mode: Mode) {
         assert.equal(await agent.read.relationshipCount([id]), 2n);
       });
 
+      it("relationshipsPage returns each relationship once, with its state, capped at MAX_PAGE", async () => {
+        const { agent, rel, patient, provider, provider2, other, relId, id, a } =
+          await loadFixture(relationshipFixture);
+        const second = await rel.read.relationshipId([id, a(provider2)]);
+        await rel.write.create([id, "0x"], { account: provider2.account });
+        const third = await rel.read.relationshipId([id, a(other)]);
+        await rel.write.create([id, "0x"], { account: other.account });
+        const root = keccak256("0x01");
+        await rel.write.publishRoot([relId, root, 1n], { account: provider.account });
+        await rel.write.publishRoot([relId, keccak256("0x02"), 2n], { account: provider.account });
+        await agent.write.acknowledge([id, relId, 1n], { account: patient.account });
+        await rel.write.end([second], { account: provider2.account });
+
+        const pages = [];
+        for (let offset = 0n; offset < 3n; offset += 2n) {
+          const [page, total] = await agent.read.relationshipsPage([id, offset, 2n]);
+          assert.equal(total, 3n);
+          pages.push(...page);
+        }
+        assert.deepEqual(
+          pages.map((r) => r.id),
+          [relId, second, third],
+        );
+        assert.deepEqual(pages[0], {
+          id: relId,
+          provider: a(provider),
+          recordRoot: keccak256("0x02"),
+          sequence: 2n,
+          seenSequence: 1n,
+          ended: false,
+        });
+        assert.equal(pages[1]?.ended, true);
+        assert.equal(pages[2]?.provider, a(other));
+        assert.deepEqual(await agent.read.relationshipsPage([id, 3n, 2n]), [[], 3n]);
+        assert.equal(await agent.read.MAX_PAGE(), 500n);
+        const [capped] = await agent.read.relationshipsPage([id, 0n, 2n ** 256n - 1n]);
+        assert.equal(capped.length, 3);
+      });
+
       it("reverts AgentOnlyRelationship for any direct caller", async () => {
         const { agent, patient, stranger, deployer, id, a } = await loadFixture(guardedFixture);
         for (const w of [stranger, patient, deployer]) {

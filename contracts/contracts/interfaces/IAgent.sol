@@ -25,6 +25,17 @@ interface IAgent {
         uint64 readyAt;
     }
 
+    /// @notice One relationship as `relationshipsPage` lists it: its id, the provider delegate, the
+    /// current record root and sequence, whether it ended, and the sequence the patient acknowledged.
+    struct RelationshipSummary {
+        bytes32 id;
+        address provider;
+        bytes32 recordRoot;
+        uint64 sequence;
+        uint64 seenSequence;
+        bool ended;
+    }
+
     /// @notice `agent` is already registered, or the caller already owns an agent.
     error AgentAlreadyRegistered(address agent);
     /// @notice No agent has id `agent`.
@@ -155,11 +166,24 @@ interface IAgent {
     /// @notice The scheduled recovery of `agent` (zero when none).
     function pendingRecovery(address agent) external view returns (PendingRecovery memory);
 
-    /// @notice The relationships of `agent`, in creation order.
+    /// @notice The relationships of `agent`, in creation order. Unbounded: prefer `relationshipsPage`.
     function relationshipsOf(address agent) external view returns (bytes32[] memory);
 
     /// @notice The number of relationships of `agent`.
     function relationshipCount(address agent) external view returns (uint256);
+
+    /// @notice Most relationships one `relationshipsPage` call returns.
+    function MAX_PAGE() external view returns (uint256);
+
+    /// @notice The relationships of `agent` at positions `offset` up to `offset + limit` (exclusive;
+    /// `limit` is capped at `MAX_PAGE`), in creation order, each with the state a patient's view
+    /// needs; `total` is `relationshipCount(agent)`. Empty when `offset >= total`.
+    /// @dev Anyone can create relationships on any agent, so a reader must page rather than call
+    /// `relationshipsOf`, whose answer grows without bound.
+    function relationshipsPage(address agent, uint256 offset, uint256 limit)
+        external
+        view
+        returns (RelationshipSummary[] memory page, uint256 total);
 
     /// @notice The last sequence of `relationship` the patient acknowledged.
     function seenSequence(address agent, bytes32 relationship) external view returns (uint64);
