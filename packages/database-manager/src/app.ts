@@ -9,7 +9,7 @@ import type { Config } from "./config.ts";
 import { notFoundHandler, ProblemError, problem, problemHandler, sendProblem } from "./errors.ts";
 import { type HealthCheck, healthHandler } from "./ops/health.ts";
 import { exceedsDepth } from "./ops/json-depth.ts";
-import { type Metrics, metricsHandler, metricsMiddleware } from "./ops/metrics.ts";
+import { type Metrics, metricsMiddleware } from "./ops/metrics.ts";
 import { buildOpenApi, type OpenApiPaths, opsPaths } from "./ops/openapi.ts";
 import { isStreamedUpload, UPLOAD_LIMITS_LOCAL, type UploadLimits } from "./records/upload.ts";
 
@@ -154,7 +154,7 @@ export function createApp({ config, logger, metrics, health, modules = [] }: App
 
   const openapi = buildOpenApi({ publicUrl: config.PUBLIC_URL, paths: modules.map((m) => m.paths) });
   app.get("/healthz", healthHandler(health));
-  app.get("/metrics", metricsHandler(metrics));
+  // No /metrics here: the metrics have their own listener (ops/metrics.ts, adr/0017).
   app.get("/openapi.json", (_req, res) => {
     res.json(openapi);
   });

@@ -98,6 +98,13 @@ const proxies = z.string().transform((s, ctx) => {
 export const configSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: port.default(7101),
+  /**
+   * The metrics listener (`GET /metrics`, Prometheus text), apart from the public one: never
+   * reachable through PUBLIC_URL or the proxy. Default: loopback, a free port (logged at start);
+   * set a fixed port for a scraper (adr/0017).
+   */
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  METRICS_PORT: port.default(0),
   /** The base URL clients use; SIWE `domain` must equal its host[:port] and `uri` must be under it. */
   PUBLIC_URL: httpUrl.optional(),
   /** PostgreSQL of the provider; without it an embedded PostgreSQL keeps data under DATA_DIR. */

@@ -16,7 +16,7 @@ import { type Config, ConfigError } from "./config.ts";
 import { openGatekeeperDatabase } from "./db/setup.ts";
 import { type LegacySync, startLegacySync } from "./legacy/legacy.sync.ts";
 import { type HealthCheck, HealthCheckError } from "./ops/health.ts";
-import { createMetrics } from "./ops/metrics.ts";
+import { createMetrics, type MetricsServer, startMetricsServer } from "./ops/metrics.ts";
 import { patientsModule } from "./patients/patients.routes.ts";
 import { auditSaltOf, createPatientsService, type LivePatientsService } from "./patients/patients.service.ts";
 import { createRecordsService, type RecordsStore, recordsModule } from "./records/index.ts";
@@ -24,6 +24,8 @@ import { createRecordsService, type RecordsStore, recordsModule } from "./record
 export type Gatekeeper = {
   /** Where it listens, e.g. `http://127.0.0.1:7101`. */
   url: string;
+  /** Its metrics, on their own listener (METRICS_HOST:METRICS_PORT), e.g. `http://127.0.0.1:9464/metrics`. */
+  metricsUrl: string;
   db: Knex;
   /** The provider's parts, for the run command, seeding and tests. */
   records: RecordsStore;
@@ -195,7 +197,18 @@ export async function startGatekeeper({
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const url = `${tls ? "https" : "http"}://${config.HOST}:${port}`;
-  logger.info({ url }, "gatekeeper listening");
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await startMetricsServer(metrics, {
+      host: config.METRICS_HOST,
+      port: config.METRICS_PORT,
+    });
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await cleanup();
+    throw error;
+  }
+  logger.info({ url, metricsUrl: metricsServer.url }, "gatekeeper listening");
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -205,12 +218,13 @@ export async function startGatekeeper({
       const timer = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS);
       await closed;
       clearTimeout(timer);
+      await metricsServer.close();
       await cleanup();
       logger.info("gatekeeper stopped");
     })();
     return stopping;
   };
-  return { url, db, records, patients, chain, stop };
+  return { url, metricsUrl: metricsServer.url, db, records, patients, chain, stop };
 }
 
 /** The certificate and key (PEM) when TLS_CERT_FILE / TLS_KEY_FILE are set; unreadable files stop the start. */

@@ -68,18 +68,34 @@ function behavesLikeAGatekeeper(
     test("behavior: /openapi.json is OpenAPI 3.1 and documents every route", async () => {
       const doc = JSON.parse((await raw(`${gk.url}/openapi.json`)).body);
       assert.equal(doc.openapi, "3.1.0");
-      for (const path of ["/healthz", "/metrics", "/openapi.json", "/test/slow"])
-        assert.ok(doc.paths[path], path);
+      for (const path of ["/healthz", "/openapi.json", "/test/slow"]) assert.ok(doc.paths[path], path);
+      assert.equal(doc.paths["/metrics"], undefined, "metrics are not part of the public API");
     });
 
-    test("behavior: /metrics is Prometheus text with request timings by route", async () => {
+    test("behavior: /metrics is Prometheus text with request timings by route, on its own loopback listener", async () => {
       await raw(`${gk.url}/healthz`);
-      const r = await raw(`${gk.url}/metrics`);
+      const metricsUrl = new URL(gk.metricsUrl);
+      assert.equal(metricsUrl.hostname, "127.0.0.1");
+      assert.notEqual(metricsUrl.port, new URL(gk.url).port);
+      const r = await raw(gk.metricsUrl);
+      assert.equal(r.status, 200);
       assert.match(r.type, /^text\/plain/);
       assert.match(
         r.body,
         /medrec_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="503"\}/,
       );
+      assert.equal((await raw(new URL("/", gk.metricsUrl).href)).status, 404, "only /metrics there");
+    });
+
+    test("error: /metrics on the public URL → the 404 problem+json of any unknown route", async () => {
+      const unknown = await raw(`${gk.url}/v1/nowhere`);
+      for (const method of ["GET", "HEAD", "POST"]) {
+        const r = await raw(`${gk.url}/metrics`, { method });
+        assert.equal(r.status, 404, method);
+        assert.equal(r.type, unknown.type, method);
+        if (method !== "HEAD") assert.equal(r.body, unknown.body, method);
+      }
+      assert.doesNotMatch((await raw(`${gk.url}/metrics?format=text`)).body, /medrec_|process_/);
     });
 
     test("error: unknown route → 404 problem+json", async () => {

@@ -215,9 +215,20 @@ describe("patients and delegates need no ether", () => {
     }
     assert.equal(await env.publicClient.getBalance({ address: delegate }), 0n);
     assert.equal(await env.publicClient.getTransactionCount({ address: delegate }), 0);
-    const metrics = await (await fetch(`${net.urls[1]}/metrics`)).text();
+    const metrics = await (await fetch(net.gk(1).metricsUrl)).text();
     assert.match(metrics, /medrec_relay_own_submissions_total\{via="peer"\} [4-9]/);
     assert.doesNotMatch(metrics, /medrec_relay_own_submissions_total\{via="own"\}/);
+    // The counters of its own submissions are for its operator only: the public URL has no /metrics.
+    const unknown = await fetch(`${net.urls[1]}/no-such-route`);
+    const unknownBody = await unknown.text();
+    for (const url of net.urls) {
+      const pub = await fetch(`${url}/metrics`);
+      const body = await pub.text();
+      assert.equal(pub.status, 404, url);
+      assert.equal(pub.headers.get("content-type"), unknown.headers.get("content-type"));
+      assert.equal(body, unknownBody);
+      assert.doesNotMatch(body, /medrec_relay|submissions/);
+    }
   });
 });
 
@@ -440,7 +451,7 @@ describe("operations", () => {
 
   test("behavior: the relayer's balance is a gauge; /healthz is degraded (200) below the floor", async () => {
     const { env } = net;
-    const metrics = await (await fetch(`${net.urls[0]}/metrics`)).text();
+    const metrics = await (await fetch(net.gk(0).metricsUrl)).text();
     const gauge = /^medrec_relayer_balance_wei (\S+)$/m.exec(metrics);
     assert.ok(gauge, "the gauge is exported");
     assert.ok(Number(gauge[1]) > 900e18 && Number(gauge[1]) <= 1000e18, gauge[1]);

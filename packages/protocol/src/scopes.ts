@@ -178,14 +178,48 @@ export function resourceCategories(resource: unknown): ScopeCode[] {
 }
 
 /**
- * The scope mask a viewer needs to see a FHIR R4 resource: its category bit per the docs/protocol.md
- * table (unknown types → `other`), plus `sensitive` for confidentiality `R` / `V`.
+ * The resource and every resource inside it, itself first: each object at any depth that has a
+ * `resourceType` member — `contained` resources, the entries of a contained or nested Bundle
+ * (`Bundle.entry.resource`, `entry.response.outcome`), `Parameters.parameter.resource`, and
+ * whatever else carries one. Found by walking the whole value (iteratively: no recursion to
+ * exhaust), so no place a resource can hide in is missed.
+ *
+ * @throws {InvalidResourceError} if `resource` is not an object.
+ */
+function resourcesWithin(resource: unknown): Record<string, unknown>[] {
+  if (!isObject(resource)) throw new InvalidResourceError();
+  const found: Record<string, unknown>[] = [];
+  const stack: unknown[] = [resource];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== "object") continue;
+    // The resource itself counts even without a `resourceType` (then it needs `other`).
+    if (value === resource || (!Array.isArray(value) && Object.hasOwn(value, "resourceType")))
+      found.push(value as Record<string, unknown>);
+    const children = Object.values(value as object);
+    // Reversed onto the stack: resources come out in document order.
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+  }
+  return found;
+}
+
+/**
+ * The scope mask a viewer needs to see a FHIR R4 resource: the category bits (per the
+ * docs/protocol.md table, unknown types → `other`) of the resource **and of every resource inside
+ * it** ({@link resourcesWithin}: contained resources, nested Bundles' entries), plus `sensitive`
+ * when any of them is labelled confidentiality `R` / `V`. A viewer is served a resource only when
+ * it holds all of these: an Encounter with a contained Condition needs `encounters` and
+ * `conditions`; a restricted label anywhere inside needs `sensitive`.
  *
  * @throws {InvalidResourceError} if `resource` is not an object.
  * @example requiredScopes({ resourceType: "Condition" }) // 0x4 (conditions)
+ * @example requiredScopes({ resourceType: "Encounter", contained: [{ resourceType: "Condition" }] }) // 0x6
  */
 export function requiredScopes(resource: unknown): number {
-  let mask = scopesToMask(resourceCategories(resource));
-  if (isSensitive(resource)) mask |= 1 << SCOPE_BITS.sensitive;
+  let mask = 0;
+  for (const within of resourcesWithin(resource)) {
+    mask |= scopesToMask(resourceCategories(within));
+    if (isSensitive(within)) mask |= 1 << SCOPE_BITS.sensitive;
+  }
   return mask;
 }

@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  CONFIDENTIALITY_SYSTEM,
+  isSensitive,
   leafHash,
+  OBSERVATION_CATEGORY_SYSTEM,
   recordTree,
   requiredScopes,
+  resourceCategories,
   SCOPE_BITS,
   scopesToMask,
   verifyBundle,
 } from "@medrec/protocol";
+import fc from "fast-check";
 import { buildRecordSet, toStoredResource } from "../records/record-set.ts";
 import { generatePatientRecords } from "../seed/synthetic.ts";
 import { prepareRecordSet, serializeBundle } from "./bundle.ts";
@@ -80,5 +85,142 @@ describe("record set and served bundle", () => {
     const body = JSON.parse(serializeBundle(prepareRecordSet(set), { granted: EVERY_SCOPE }).body);
     assert.equal(body.total, 0);
     assert.equal(body.meta.extension[0].valueString, set.root);
+  });
+});
+
+// ── Scopes cover everything served: contained resources and nested Bundles count ──
+
+type Json = Record<string, unknown>;
+const SENSITIVE = 1 << SCOPE_BITS.sensitive;
+const label = (code: string) => ({ security: [{ system: CONFIDENTIALITY_SYSTEM, code }] });
+const TYPES = [
+  "Patient",
+  "Encounter",
+  "Condition",
+  "MedicationRequest",
+  "AllergyIntolerance",
+  "Immunization",
+  "DiagnosticReport",
+  "DocumentReference",
+  "Procedure",
+  "Claim",
+  "Observation",
+] as const;
+
+/** A resource of any table row, sometimes labelled R, V (sensitive) or N (not). */
+const leafResource: fc.Arbitrary<Json> = fc
+  .record({
+    type: fc.constantFrom(...TYPES),
+    category: fc.constantFrom("laboratory", "vital-signs", "social-history"),
+    security: fc.option(fc.constantFrom("R", "V", "N"), { nil: undefined }),
+  })
+  .map(({ type, category, security }) => ({
+    resourceType: type,
+    ...(security ? { meta: label(security) } : {}),
+    ...(type === "Observation"
+      ? { category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: category }] }] }
+      : {}),
+  }));
+
+/** A resource holding others: contained resources and Bundles nested in Bundles, a few levels deep. */
+const { resource: nestedResource } = fc.letrec<{ resource: Json }>((tie) => ({
+  resource: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    leafResource,
+    fc
+      .tuple(leafResource, fc.array(leafResource, { maxLength: 3 }))
+      .map(([outer, contained]) => (contained.length ? { ...outer, contained } : outer)),
+    fc
+      .tuple(leafResource, fc.array(tie("resource"), { minLength: 1, maxLength: 3 }))
+      .map(([outer, inner]) => ({
+        ...outer,
+        contained: [
+          { resourceType: "Bundle", type: "collection", entry: inner.map((resource) => ({ resource })) },
+        ],
+      })),
+  ),
+}));
+
+/** An oracle written apart from the protocol's walk: JSON.parse's reviver meets every nested object. */
+function everyResourceIn(resource: Json): Json[] {
+  const found: Json[] = [];
+  JSON.parse(JSON.stringify(resource), (_key, value: unknown) => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && "resourceType" in value)
+      found.push(value as Json);
+    return value;
+  });
+  return found;
+}
+/** What a viewer must hold to see `resource`, per the oracle. */
+const oracleNeeds = (resource: Json) =>
+  everyResourceIn(resource).reduce(
+    (mask, r) => mask | scopesToMask(resourceCategories(r)) | (isSensitive(r) ? SENSITIVE : 0),
+    0,
+  );
+
+describe("scopes of contained resources and nested Bundles", () => {
+  test("default: an Encounter with a contained Condition needs conditions too; labelled R inside, sensitive too", () => {
+    const condition = { resourceType: "Condition", id: "c" };
+    const encounter = { resourceType: "Encounter", id: "e", contained: [condition] };
+    assert.equal(requiredScopes(encounter), scopesToMask(["encounters", "conditions"]));
+    const restricted = { ...encounter, contained: [{ ...condition, meta: label("R") }] };
+    assert.equal(requiredScopes(restricted), scopesToMask(["encounters", "conditions", "sensitive"]));
+    const inBundle = {
+      resourceType: "Observation",
+      category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: "laboratory" }] }],
+      contained: [
+        {
+          resourceType: "Bundle",
+          type: "collection",
+          entry: [
+            {
+              resource: { resourceType: "Bundle", entry: [{ resource: { ...condition, meta: label("V") } }] },
+            },
+          ],
+        },
+      ],
+    };
+    assert.equal(requiredScopes(inBundle), scopesToMask(["conditions", "labs", "sensitive", "other"]));
+  });
+
+  test("behavior (property): the mask is exactly the union over every resource inside, and never less than any part", () => {
+    fc.assert(
+      fc.property(nestedResource, (resource) => {
+        const needed = requiredScopes(resource);
+        assert.equal(needed, oracleNeeds(resource));
+        for (const inner of everyResourceIn(resource))
+          assert.equal(requiredScopes(inner) & ~needed, 0, "a part needs nothing the whole does not");
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("behavior (property): a viewer is served a resource only when every category inside is granted and no restricted label inside lacks `sensitive`", () => {
+    fc.assert(
+      fc.property(
+        fc.array(nestedResource, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        (resources, granted) => {
+          // Stored masks from before this rule (the top-level resource only): serving still looks inside.
+          const rows = resources.map((r, i) => {
+            const resource = { ...r, id: `r${i}` } as Parameters<typeof toStoredResource>[0];
+            return toStoredResource(resource, scopesToMask(resourceCategories(resource)), new Date(0));
+          });
+          const served = JSON.parse(
+            serializeBundle(prepareRecordSet(buildRecordSet(1, rows)), { granted }).body,
+          );
+          const ids = new Set((served.entry ?? []).map((e: { resource: Json }) => e.resource.id));
+          for (const row of rows) {
+            const inside = everyResourceIn(row.resource as Json);
+            const allowed =
+              inside.every((r) =>
+                resourceCategories(r).every((c) => (granted & (1 << SCOPE_BITS[c])) !== 0),
+              ) && inside.every((r) => !isSensitive(r) || (granted & SENSITIVE) !== 0);
+            assert.equal(ids.has(row.resource.id), allowed, JSON.stringify(row.resource));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

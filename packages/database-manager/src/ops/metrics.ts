@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import type { RequestHandler } from "express";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
@@ -92,8 +93,45 @@ export function metricsMiddleware(metrics: Metrics): RequestHandler {
   };
 }
 
-export function metricsHandler(metrics: Metrics): RequestHandler {
-  return async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+/** The metrics listener: where it listens (`http://127.0.0.1:9464/metrics`) and how to stop it. */
+export type MetricsServer = { url: string; close(): Promise<void> };
+
+/**
+ * Serves `GET /metrics` (Prometheus text) on a listener of its own — METRICS_HOST:METRICS_PORT,
+ * loopback by default — and nothing else (404). Never on the public app: the relay's and the
+ * access counters tell how many patients this provider serves (adr/0017).
+ */
+export async function startMetricsServer(
+  metrics: Metrics,
+  { host, port }: { host: string; port: number },
+): Promise<MetricsServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD")) {
+      res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("Not found: GET /metrics\n");
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { "Content-Type": metrics.registry.contentType }).end(text),
+      () => res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" }).end("metrics failed\n"),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address ? address.port : port;
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${bound}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -44,17 +44,6 @@ export const opsPaths: OpenApiPaths = {
       },
     },
   },
-  "/metrics": {
-    get: {
-      summary: "Prometheus metrics",
-      responses: {
-        "200": {
-          description: "Prometheus text format",
-          content: { "text/plain": { schema: { type: "string" } } },
-        },
-      },
-    },
-  },
   "/openapi.json": {
     get: {
       summary: "This document",
