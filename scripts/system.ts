@@ -379,12 +379,25 @@ export async function startSystem(p: SystemParameters): Promise<System> {
     await Promise.all(
       net.nodes.map((node, i) =>
         step(`audit log binding of ${PROVIDERS[i]?.name ?? node.address}`, async () => {
-          const log = privateKeyToAccount(perProvider[i]?.anchorKey ?? "0x").address;
+          // The log account consents (EIP-712, adr/0016): a sealer cannot claim a peer's log key.
+          const logAccount = privateKeyToAccount(perProvider[i]?.anchorKey ?? "0x");
+          const log = logAccount.address;
+          const digest = await client.readContract({
+            address: auditAnchor.address,
+            abi: auditAnchorAbi,
+            functionName: "bindLogDigest",
+            args: [node.address, log],
+          });
+          const consent = await logAccount.sign({ hash: digest });
           const hash = await ipcRpc<Hex>(node.ipcPath, "eth_sendTransaction", [
             {
               from: node.address,
               to: auditAnchor.address,
-              data: encodeFunctionData({ abi: auditAnchorAbi, functionName: "bindLog", args: [log] }),
+              data: encodeFunctionData({
+                abi: auditAnchorAbi,
+                functionName: "bindLog",
+                args: [log, consent],
+              }),
             },
           ]);
           await confirm(hash, "bindLog");

@@ -35,6 +35,8 @@ contract AgentRegistry is IAgentRegistry, ERC2771Context {
     mapping(uint256 proposalId => mapping(address signer => uint256 generation)) private _voteGenerations;
     mapping(address subject => uint256 proposalId) private _openAdds;
     mapping(address subject => uint256 proposalId) private _openKicks;
+    mapping(address subject => uint256 proposalId) private _openRotations;
+    mapping(address provider => address log) private _approvedLogs;
 
     /// @param trustedForwarder_ The MedRecForwarder whose relayed requests act for their signer.
     constructor(InitialSigner[] memory initialSigners, address trustedForwarder_) ERC2771Context(trustedForwarder_) {
@@ -56,21 +58,15 @@ contract AgentRegistry is IAgentRegistry, ERC2771Context {
     function proposeProvider(string calldata name, string calldata gatekeeperUrl) external returns (uint256 proposalId) {
         address account = _msgSender();
         if (_memberships[account].position != 0) revert AgentRegistryAlreadySigner(account);
-        uint256 pending = _openAdds[account];
-        if (pending != 0) revert AgentRegistryProposalPending(account, pending);
+        _requireNoneOpen(_openAdds, account);
         _validateName(name);
         _validateUrl(gatekeeperUrl);
         _requireNameFree(name);
 
-        proposalId = ++_proposalCount;
-        Proposal storage p = _proposals[proposalId];
-        p.kind = ProposalKind.Add;
-        p.open = true;
-        p.subject = account;
-        p.proposer = account;
+        Proposal storage p;
+        (proposalId, p) = _newProposal(ProposalKind.Add, account, account, _openAdds);
         p.name = name;
         p.gatekeeperUrl = gatekeeperUrl;
-        _openAdds[account] = proposalId;
         emit ProviderProposed(proposalId, account, name, gatekeeperUrl);
     }
 
@@ -80,24 +76,31 @@ contract AgentRegistry is IAgentRegistry, ERC2771Context {
         _requireSigner(proposer);
         _requireSigner(signer);
         _requireAboveMinimum();
-        uint256 pending = _openKicks[signer];
-        if (pending != 0) revert AgentRegistryProposalPending(signer, pending);
+        _requireNoneOpen(_openKicks, signer);
 
-        proposalId = ++_proposalCount;
-        Proposal storage p = _proposals[proposalId];
-        p.kind = ProposalKind.Kick;
-        p.open = true;
-        p.subject = signer;
-        p.proposer = proposer;
-        _openKicks[signer] = proposalId;
+        (proposalId, ) = _newProposal(ProposalKind.Kick, signer, proposer, _openKicks);
         emit KickProposed(proposalId, signer, proposer);
 
         // A request to leave carries no vote: nobody votes on its own removal. Otherwise the proposer's
         // vote counts at once; with at least three signers one vote never passes, so no execution here.
-        if (proposer != signer) {
-            _voteGenerations[proposalId][proposer] = _memberships[proposer].generation;
-            emit ProposalVoted(proposalId, proposer, 1, threshold());
-        }
+        if (proposer != signer) _voteAsProposer(proposalId, proposer);
+    }
+
+    /// @inheritdoc IAgentRegistry
+    function proposeLogRotation(address provider_, address log) external returns (uint256 proposalId) {
+        address proposer = _msgSender();
+        _requireSigner(proposer);
+        _requireSigner(provider_);
+        if (log == address(0) || log == provider_) revert AgentRegistryInvalidLog(log);
+        _requireNoneOpen(_openRotations, provider_);
+
+        Proposal storage p;
+        (proposalId, p) = _newProposal(ProposalKind.RotateLog, provider_, proposer, _openRotations);
+        p.log = log;
+        emit LogRotationProposed(proposalId, provider_, proposer, log);
+
+        // A network of one signer decides alone.
+        if (_voteAsProposer(proposalId, proposer) <= 1) _execute(proposalId, p);
     }
 
     /// @inheritdoc IAgentRegistry
@@ -149,6 +152,11 @@ contract AgentRegistry is IAgentRegistry, ERC2771Context {
     }
 
     // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IAgentRegistry
+    function approvedLogRotation(address provider_) external view returns (address) {
+        return _approvedLogs[provider_];
+    }
 
     /// @inheritdoc IAgentRegistry
     function isSigner(address account) public view returns (bool) {
@@ -209,6 +217,12 @@ contract AgentRegistry is IAgentRegistry, ERC2771Context {
             _requireNameFree(name);
             _close(p);
             _admit(subject, name, p.gatekeeperUrl);
+        } else if (p.kind == ProposalKind.RotateLog) {
+            _requireSigner(subject);
+            _close(p);
+            address log = p.log;
+            _approvedLogs[subject] = log;
+            emit LogRotationApproved(subject, log);
         } else {
             _requireSigner(subject);
             _requireAboveMinimum();
@@ -246,13 +260,44 @@ contract AgentRegistry is IAgentRegistry, ERC2771Context {
         string memory name = _providers[account].name;
         delete _nameHolders[keccak256(bytes(name))];
         delete _providers[account];
+        delete _approvedLogs[account];
         emit ProviderRemoved(account, name);
+    }
+
+    /// @dev Opens proposal `proposalId` of `kind` on `subject`, recorded in `openOf` (one open per subject).
+    function _newProposal(
+        ProposalKind kind,
+        address subject,
+        address proposer,
+        mapping(address => uint256) storage openOf
+    ) private returns (uint256 proposalId, Proposal storage p) {
+        proposalId = ++_proposalCount;
+        p = _proposals[proposalId];
+        p.kind = kind;
+        p.open = true;
+        p.subject = subject;
+        p.proposer = proposer;
+        openOf[subject] = proposalId;
+    }
+
+    /// @dev Counts the proposer's vote on its new proposal; returns the votes the proposal needs.
+    function _voteAsProposer(uint256 proposalId, address proposer) private returns (uint256 needed) {
+        _voteGenerations[proposalId][proposer] = _memberships[proposer].generation;
+        needed = threshold();
+        emit ProposalVoted(proposalId, proposer, 1, needed);
+    }
+
+    function _requireNoneOpen(mapping(address => uint256) storage openOf, address subject) private view {
+        uint256 pending = openOf[subject];
+        if (pending != 0) revert AgentRegistryProposalPending(subject, pending);
     }
 
     function _close(Proposal storage p) private {
         p.open = false;
         if (p.kind == ProposalKind.Add) {
             delete _openAdds[p.subject];
+        } else if (p.kind == ProposalKind.RotateLog) {
+            delete _openRotations[p.subject];
         } else {
             delete _openKicks[p.subject];
         }

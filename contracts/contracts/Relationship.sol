@@ -11,12 +11,15 @@ import {IRelationship} from "./interfaces/IRelationship.sol";
 /// `_msgSender()` — the caller, or the signer of a request relayed by the trusted forwarder (the
 /// one {Agent} was constructed with).
 contract Relationship is IRelationship, ERC2771Context {
-    /// @dev Slot 0: patient, sequence, ended (read by every call). Slot 1: provider. Slot 2: root,
-    /// first written by the first publication.
+    /// @dev Slot 0: patient, sequence, ended (read by every call) and, in a pair's first entry only,
+    /// how many times the pair was linked again. Slot 1: provider. Slot 2: root, first written by the
+    /// first publication. The packing of slot 0 is read by the patient's light client
+    /// (packages/protocol/src/light-client/layout.ts): new fields go after `ended`.
     struct Entry {
         address patient;
         uint64 sequence;
         bool ended;
+        uint16 relinks;
         address provider;
         bytes32 recordRoot;
     }
@@ -41,10 +44,18 @@ contract Relationship is IRelationship, ERC2771Context {
     function create(address patient, bytes calldata providerDetails) external returns (bytes32 id) {
         _checkDetails(providerDetails);
         address provider = _msgSender();
-        id = relationshipId(patient, provider);
+        id = _firstId(patient, provider);
+        Entry storage first = _relationships[id];
+        if (first.patient != address(0)) {
+            // Linked before: only once the current incarnation ended, as a new relationship.
+            uint16 relinks = first.relinks;
+            if (relinks != 0) id = relationshipIdAt(patient, provider, relinks);
+            if (!_relationships[id].ended) revert RelationshipExists(id);
+            ++relinks;
+            first.relinks = relinks;
+            id = relationshipIdAt(patient, provider, relinks);
+        }
         Entry storage entry = _relationships[id];
-        if (entry.patient != address(0)) revert RelationshipExists(id);
-
         entry.patient = patient;
         entry.provider = provider;
         emit RelationshipCreated(id, patient, provider, providerDetails);
@@ -99,7 +110,8 @@ contract Relationship is IRelationship, ERC2771Context {
     function end(bytes32 id) external {
         Entry storage entry = _requireOpen(id);
         address sender = _msgSender();
-        if (sender != entry.provider && !agent.isController(entry.patient, sender)) {
+        // Custodians may not: ending is final for the patient's records (adr/0016).
+        if (sender != entry.provider && agent.ownerOf(entry.patient) != sender) {
             revert RelationshipNotParty(id, sender);
         }
         entry.ended = true;
@@ -107,8 +119,13 @@ contract Relationship is IRelationship, ERC2771Context {
     }
 
     /// @inheritdoc IRelationship
-    function relationshipId(address patient, address provider) public pure returns (bytes32) {
-        return keccak256(abi.encode(patient, provider));
+    function relationshipId(address patient, address provider) external view returns (bytes32) {
+        return relationshipIdAt(patient, provider, _relationships[_firstId(patient, provider)].relinks);
+    }
+
+    /// @inheritdoc IRelationship
+    function relationshipIdAt(address patient, address provider, uint256 relink) public pure returns (bytes32) {
+        return relink == 0 ? _firstId(patient, provider) : keccak256(abi.encode(patient, provider, relink));
     }
 
     /// @inheritdoc IRelationship
@@ -140,6 +157,10 @@ contract Relationship is IRelationship, ERC2771Context {
         if (patient == address(0)) return false;
         if (agent.isController(patient, account)) return true;
         return scopes != 0 && activeScopes(id, account) & scopes == scopes;
+    }
+
+    function _firstId(address patient, address provider) private pure returns (bytes32) {
+        return keccak256(abi.encode(patient, provider));
     }
 
     function _requireOpen(bytes32 id) private view returns (Entry storage entry) {

@@ -26,7 +26,7 @@ const urlOf = (i: number) => `https://gatekeeper-${i}.example.org`;
 const initialSigner = (i: number) => ({ account: addr(i), name: nameOf(i), gatekeeperUrl: urlOf(i) });
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, k) => from + k);
 
-const Kind = { None: 0, Add: 1, Kick: 2 } as const;
+const Kind = { None: 0, Add: 1, Kick: 2, RotateLog: 3 } as const;
 
 /** Every rule of AgentRegistry, called `mode` (direct or through the trusted forwarder). */
 function shouldBehaveLikeAgentRegistry(mode: Mode) {
@@ -270,6 +270,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
           proposer: addr(x),
           name: nameOf(x),
           gatekeeperUrl: urlOf(x),
+          log: zeroAddress,
         });
         assert.equal(await registry.read.votes([1n]), 0n);
         assert.equal(await registry.read.isSigner([addr(x)]), false);
@@ -400,6 +401,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
           proposer: addr(0),
           name: "",
           gatekeeperUrl: "",
+          log: zeroAddress,
         });
         assert.equal(await registry.read.votes([1n]), 1n);
         assert.equal(await registry.read.hasVoted([1n, addr(0)]), true);
@@ -922,6 +924,47 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
       });
     });
 
+    describe("proposeLogRotation", () => {
+      it("records the proposer's vote; the passing vote approves the log: LogRotationApproved, ProposalExecuted", async () => {
+        const registry = await withSigners(3);
+        const log = addr(OUTSIDER);
+        const proposed = await eventsOf(registry, registry.write.proposeLogRotation([addr(1), log], by(0)));
+        assert.deepEqual(proposed, [
+          {
+            name: "LogRotationProposed",
+            args: { proposalId: 1n, provider: addr(1), proposer: addr(0), log },
+          },
+          { name: "ProposalVoted", args: { proposalId: 1n, signer: addr(0), votes: 1n, needed: 2n } },
+        ]);
+        assert.deepEqual(await registry.read.proposal([1n]), {
+          kind: Kind.RotateLog,
+          open: true,
+          subject: addr(1),
+          proposer: addr(0),
+          name: "",
+          gatekeeperUrl: "",
+          log,
+        });
+        assert.equal(await registry.read.approvedLogRotation([addr(1)]), zeroAddress);
+        assert.deepEqual(await eventsOf(registry, registry.write.vote([1n], by(2))), [
+          { name: "ProposalVoted", args: { proposalId: 1n, signer: addr(2), votes: 2n, needed: 2n } },
+          { name: "LogRotationApproved", args: { provider: addr(1), log } },
+          { name: "ProposalExecuted", args: { proposalId: 1n } },
+        ]);
+        assert.equal(await registry.read.approvedLogRotation([addr(1)]), log);
+        // A kicked provider's approval goes with its entry.
+        await kick(registry, 0, 1, [2]);
+        assert.equal(await registry.read.approvedLogRotation([addr(1)]), zeroAddress);
+      });
+
+      it("a single signer decides alone", async () => {
+        const registry = await withSigners(1);
+        await registry.write.proposeLogRotation([addr(0), addr(OUTSIDER)], by(0));
+        assert.equal(await registry.read.approvedLogRotation([addr(0)]), addr(OUTSIDER));
+        assert.equal((await registry.read.proposal([1n])).open, false);
+      });
+    });
+
     describe("views of unknown things", () => {
       it("return empty values", async () => {
         const registry = await withSigners(3);
@@ -939,6 +982,7 @@ function shouldBehaveLikeAgentRegistry(mode: Mode) {
           proposer: zeroAddress,
           name: "",
           gatekeeperUrl: "",
+          log: zeroAddress,
         });
         assert.equal(await registry.read.votes([1n]), 0n);
         assert.equal(await registry.read.hasVoted([1n, addr(0)]), false);

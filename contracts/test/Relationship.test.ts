@@ -166,21 +166,60 @@ function shouldBehaveLikeRelationship(mode: Mode) {
         );
       });
 
-      it("reverts RelationshipExists for the same pair, even after it ended", async () => {
-        const { rel, patient, provider, patientId, id } = await loadFixture(relationshipFixture);
+      it("reverts RelationshipExists for the same pair while its relationship is open", async () => {
+        const { rel, provider, patientId, id } = await loadFixture(relationshipFixture);
         await viem.assertions.revertWithCustomErrorWithArgs(
           rel.write.create([patientId, DETAILS], { account: provider.account }),
           rel,
           "RelationshipExists",
           [id],
         );
-        await rel.write.end([id], { account: patient.account });
+      });
+
+      it("links the pair again after it ended: a new id, listed after the ended one, fresh state", async () => {
+        const { agent, rel, provider, viewer, patientId, id, a } = await loadFixture(endedFixture);
+        const p = a(provider);
+        const second = await rel.read.relationshipIdAt([patientId, p, 1n]);
+        assert.equal(
+          second,
+          keccak256(
+            encodeAbiParameters(
+              [{ type: "address" }, { type: "address" }, { type: "uint256" }],
+              [patientId, p, 1n],
+            ),
+          ),
+        );
+        assert.equal(await rel.read.relationshipIdAt([patientId, p, 0n]), id);
+        const { result } = await rel.simulate.create([patientId, DETAILS], { account: p });
+        assert.equal(result, second);
+        const hash = await rel.write.create([patientId, DETAILS], { account: provider.account });
+        await viem.assertions.emitWithArgs(hash, rel, "RelationshipCreated", [second, patientId, p, DETAILS]);
+        await viem.assertions.emitWithArgs(hash, agent, "RelationshipAttached", [patientId, second]);
+        assert.equal(await rel.read.relationshipId([patientId, p]), second);
+        assert.deepEqual(await agent.read.relationshipsOf([patientId]), [id, second]);
+        // The new relationship starts afresh: sequence 0, no grant; the ended one keeps its state.
+        assert.deepEqual(await rel.read.relationshipOf([second]), {
+          patient: patientId,
+          sequence: 0n,
+          ended: false,
+          provider: p,
+          recordRoot: zeroHash,
+        });
+        assert.equal(await rel.read.activeScopes([second, a(viewer)]), 0);
+        assert.equal((await rel.read.relationshipOf([id])).ended, true);
+        await rel.write.publishRoot([second, ROOT1, 1n], { account: provider.account });
         await viem.assertions.revertWithCustomErrorWithArgs(
           rel.write.create([patientId, DETAILS], { account: provider.account }),
           rel,
           "RelationshipExists",
-          [id],
+          [second],
         );
+        // And again after the second one ended.
+        await rel.write.end([second], { account: provider.account });
+        await rel.write.create([patientId, DETAILS], { account: provider.account });
+        const third = await rel.read.relationshipIdAt([patientId, p, 2n]);
+        assert.equal(await rel.read.relationshipId([patientId, p]), third);
+        assert.deepEqual(await agent.read.relationshipsOf([patientId]), [id, second, third]);
       });
 
       it("reverts AgentUnknown for a patient that is not a registered agent", async () => {
@@ -480,8 +519,19 @@ function shouldBehaveLikeRelationship(mode: Mode) {
     });
 
     describe("end", () => {
-      it("can be ended by the patient owner, a custodian, or the provider", async () => {
-        for (const who of ["patient", "custodian", "provider"] as const) {
+      it("reverts RelationshipNotParty for a custodian: only the owner or the provider ends it", async () => {
+        const { rel, custodian, id, a } = await loadFixture(grantedFixture);
+        await viem.assertions.revertWithCustomErrorWithArgs(
+          rel.write.end([id], { account: custodian.account }),
+          rel,
+          "RelationshipNotParty",
+          [id, a(custodian)],
+        );
+        assert.equal((await rel.read.relationshipOf([id])).ended, false);
+      });
+
+      it("can be ended by the patient owner or the provider", async () => {
+        for (const who of ["patient", "provider"] as const) {
           const f = await loadFixture(grantedFixture);
           const { rel, id, a } = f;
           await viem.assertions.emitWithArgs(

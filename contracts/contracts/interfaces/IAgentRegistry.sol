@@ -15,7 +15,8 @@ interface IAgentRegistry {
     enum ProposalKind {
         None,
         Add,
-        Kick
+        Kick,
+        RotateLog
     }
 
     /// @notice A provider entry of the directory.
@@ -40,6 +41,8 @@ interface IAgentRegistry {
         address proposer;
         string name;
         string gatekeeperUrl;
+        /// @dev `RotateLog` only: the audit log account the provider `subject` is to move to.
+        address log;
     }
 
     /// @notice The deployment gave no initial signer.
@@ -74,6 +77,8 @@ interface IAgentRegistry {
     error AgentRegistryMinimumSigners(uint256 signerCount);
     /// @notice The proposal has `votes` of the `needed` votes.
     error AgentRegistryNotPassed(uint256 proposalId, uint256 votes, uint256 needed);
+    /// @notice `log` is the zero address or the provider's own account.
+    error AgentRegistryInvalidLog(address log);
 
     /// @notice `account` proposed itself as provider and signer.
     event ProviderProposed(uint256 indexed proposalId, address indexed account, string name, string gatekeeperUrl);
@@ -95,6 +100,11 @@ interface IAgentRegistry {
     event ProviderUpdated(address indexed account, string gatekeeperUrl, address agent);
     /// @notice `account` left the provider directory; its name is free again.
     event ProviderRemoved(address indexed account, string name);
+    /// @notice `proposer` proposed to move `provider`'s audit log (AuditAnchor) to the account `log`.
+    event LogRotationProposed(uint256 indexed proposalId, address indexed provider, address indexed proposer, address log);
+    /// @notice Governance approved moving `provider`'s audit log to `log`; `AuditAnchor.rotateLog`
+    /// carries it out once `log` consents.
+    event LogRotationApproved(address indexed provider, address indexed log);
 
     /// @notice Propose the caller as a new provider and signer.
     /// @dev Any account that is not a signer and has no open Add proposal may call. The name must be
@@ -110,6 +120,12 @@ interface IAgentRegistry {
     /// @return proposalId The new proposal's id.
     function proposeKick(address signer) external returns (uint256 proposalId);
 
+    /// @notice Propose to move the audit log of `provider` (a signer) to the account `log` — when its
+    /// log key leaked or was lost. Only a signer may call; the proposer's vote counts at once. Once
+    /// passed, `approvedLogRotation(provider)` is `log` and `AuditAnchor.rotateLog` applies it.
+    /// @return proposalId The new proposal's id.
+    function proposeLogRotation(address provider, address log) external returns (uint256 proposalId);
+
     /// @notice Vote for an open proposal. Only a current signer may vote, once per membership; the
     /// subject of a kick may not vote on it. Executes the proposal as soon as it passes.
     function vote(uint256 proposalId) external;
@@ -123,6 +139,9 @@ interface IAgentRegistry {
 
     /// @notice A provider updates its own gatekeeper URL and Agent id.
     function updateProvider(string calldata gatekeeperUrl, address agent) external;
+
+    /// @notice The audit log account governance last approved for `provider` (zero when none).
+    function approvedLogRotation(address provider) external view returns (address);
 
     /// @notice Whether `account` is a current signer.
     function isSigner(address account) external view returns (bool);

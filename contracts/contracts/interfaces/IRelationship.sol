@@ -16,8 +16,11 @@ import {IAgent} from "./IAgent.sol";
 /// viewer and only logged.
 ///
 /// Rules: only the provider delegate creates a relationship, publishes roots and updates its details;
-/// only the patient's controllers (owner, custodians; see IAgent) grant and revoke; either side may
-/// end it. Ending is final: viewers lose access, nothing is published again, nothing is destroyed.
+/// only the patient's controllers (owner, custodians; see IAgent) grant and revoke; the provider
+/// delegate or the patient agent's owner — not a custodian — may end it. Ending is final: viewers
+/// lose access, nothing is published again, nothing is destroyed. The same delegate may later link
+/// the patient again: that creates a new relationship with a new id (`relationshipIdAt`, `relink` 1,
+/// 2, ...), listed on the agent after the ended one, with its own sequence and no grants.
 interface IRelationship {
     /// @notice The public state of a relationship.
     struct RelationshipInfo {
@@ -44,7 +47,7 @@ interface IRelationship {
     error RelationshipNotPatient(bytes32 id, address account);
     /// @notice `account` is not the relationship's provider delegate.
     error RelationshipNotProvider(bytes32 id, address account);
-    /// @notice `account` is neither side of the relationship.
+    /// @notice `account` is neither the provider delegate nor the owner of the patient agent.
     error RelationshipNotParty(bytes32 id, address account);
     /// @notice A root must carry sequence `expected` (current + 1); `given` is stale or skips ahead.
     error RelationshipStaleSequence(bytes32 id, uint64 expected, uint64 given);
@@ -73,8 +76,10 @@ interface IRelationship {
     /// @notice `by` ended the relationship.
     event RelationshipEnded(bytes32 indexed id, address indexed by);
 
-    /// @notice Provider delegate (the caller): create the relationship with the patient agent `patient`.
-    /// @return id `relationshipId(patient, _msgSender())` (the caller, or the signer of a request relayed by the trusted forwarder).
+    /// @notice Provider delegate (the caller): create the relationship with the patient agent `patient`
+    /// — or, when the pair's current relationship has ended, a new one (the pair linked again).
+    /// @return id `relationshipId(patient, _msgSender())` after the call (`_msgSender()`: the caller, or
+    /// the signer of a request relayed by the trusted forwarder).
     function create(address patient, bytes calldata providerDetails) external returns (bytes32 id);
 
     /// @notice Provider delegate: re-publish encrypted provider details.
@@ -90,7 +95,7 @@ interface IRelationship {
     /// @notice Patient controller: revoke `viewer`'s grant.
     function revoke(bytes32 id, address viewer) external;
 
-    /// @notice Either side (patient controller or provider delegate): end the relationship for good.
+    /// @notice The provider delegate or the patient agent's owner (not a custodian): end the relationship for good.
     function end(bytes32 id) external;
 
     /// @notice The Agent contract whose controllers act for patients.
@@ -102,8 +107,14 @@ interface IRelationship {
     /// @notice Maximum length of an encrypted details blob.
     function MAX_DETAILS_LENGTH() external view returns (uint256);
 
-    /// @notice The id of the relationship between patient agent `patient` and delegate `provider`.
-    function relationshipId(address patient, address provider) external pure returns (bytes32);
+    /// @notice The id of the current (latest) relationship between patient agent `patient` and delegate
+    /// `provider`, or of the one `create` would make first: `relationshipIdAt(patient, provider, n)`
+    /// where `n` is how many times the pair was linked again.
+    function relationshipId(address patient, address provider) external view returns (bytes32);
+
+    /// @notice The id of the pair's relationship after `relink` re-links: `keccak256(abi.encode(patient,
+    /// provider))` for the first (`relink` 0), `keccak256(abi.encode(patient, provider, relink))` after.
+    function relationshipIdAt(address patient, address provider, uint256 relink) external pure returns (bytes32);
 
     /// @notice The relationship `id` (patient zero when unknown).
     function relationshipOf(bytes32 id) external view returns (RelationshipInfo memory);
