@@ -110,6 +110,9 @@ export async function startGatekeeper({
         auditLogAccount: config.AUDIT_ANCHOR_PRIVATE_KEY
           ? privateKeyToAccount(config.AUDIT_ANCHOR_PRIVATE_KEY).address
           : undefined,
+        detailsSigner: config.AUDIT_ANCHOR_PRIVATE_KEY
+          ? privateKeyToAccount(config.AUDIT_ANCHOR_PRIVATE_KEY)
+          : undefined,
         ...(chainSettings ? { settings: chainSettings } : {}),
       });
       const auth = createAuth({

@@ -9,6 +9,7 @@ import {
   buildForwardRequest,
   openJson,
   providerDetailsSchema,
+  providerDetailsSigner,
   relationshipAbi,
   serializeRelayRequest,
   signForwardRequest,
@@ -18,7 +19,7 @@ import { type Address, encodeFunctionData, type Hex, keccak256, parseEventLogs, 
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { DelegateKeys } from "../src/chain/client.ts";
 import { type Chain, createChain } from "../src/chain/index.ts";
-import { createChainWriter, relationshipIdOf } from "../src/chain/writer.ts";
+import { createChainWriter, type RegisterPatientResult, relationshipIdOf } from "../src/chain/writer.ts";
 import { ProblemError } from "../src/errors.ts";
 import { patientsRepository } from "../src/patients/patients.repository.knex.ts";
 import {
@@ -32,6 +33,8 @@ import {
 
 let env: ChainEnv;
 let chain: Chain;
+/** Signs the sealed details (the audit log account in a deployment: adr/0015). */
+const detailsSigner = privateKeyToAccount(generatePrivateKey());
 const roots = new Map<number, Hex>();
 const listeners = new Set<(patientId: number) => void>();
 const records = {
@@ -104,7 +107,16 @@ const sparePatient = (): Patient => {
   if (!p) throw new Error("no spare patient left");
   return p;
 };
-const MRNS = ["MRN-0001", "MRN-0002", "MRN-TAKEN", "MRN-ROOTS", "MRN-VIEW", "MRN-LATENCY", "MRN-FAILCLOSED"];
+const MRNS = [
+  "MRN-0001",
+  "MRN-0002",
+  "MRN-RELINK",
+  "MRN-TAKEN",
+  "MRN-ROOTS",
+  "MRN-VIEW",
+  "MRN-LATENCY",
+  "MRN-FAILCLOSED",
+];
 
 /** What a crashed process had done: `call` signed by `account` as a forward request, relayed, not awaited. */
 async function sendRelayed(
@@ -139,7 +151,7 @@ async function expectProblem(promise: Promise<unknown>, kind: string, pattern?: 
 
 before(async () => {
   env = await startChainEnv("chain_int");
-  chain = await createChain({ db: env.db, logger: silent, records, settings: env.settings() });
+  chain = await createChain({ db: env.db, logger: silent, records, settings: env.settings(), detailsSigner });
   // Set-up in parallel: every transaction of a round lands in the same block.
   const patients = await Promise.all(Array.from({ length: MRNS.length + 4 }, () => env.patient()));
   const results = await Promise.all(
@@ -195,6 +207,19 @@ describe("registerPatient", () => {
       env.settings().provider,
     );
     assert.equal(JSON.stringify(details).includes("MRN-0001"), false);
+    // Signed by the provider's key for exactly this relationship, patient, delegate and URL (adr/0015).
+    const claim = {
+      chainId: env.chain.id,
+      relationshipContract: env.contracts.Relationship,
+      relationship: id,
+      patient: patient.address,
+      delegate,
+    };
+    assert.equal(await providerDetailsSigner(details, claim), detailsSigner.address);
+    assert.notEqual(
+      await providerDetailsSigner({ ...details, gatekeeperUrl: "https://elsewhere.example" }, claim),
+      detailsSigner.address,
+    );
     // Nothing readable in the log: neither the name nor the URL.
     assert.equal(Buffer.from(created.args.providerDetails.slice(2), "hex").includes("Riverside"), false);
     // The view learns it is ours.
@@ -208,6 +233,36 @@ describe("registerPatient", () => {
     const again = await chain.writer.registerPatient("MRN-0002", patient.address.toLowerCase() as Address);
     assert.deepEqual(again, { patientId, relationship: id, created: false });
     assert.equal(await relationshipCount(patient.address), 1n);
+  });
+
+  test("behavior: a patient whose relationship ended is linked again, as a new relationship", async () => {
+    const { patient, patientId, id } = registered("MRN-RELINK");
+    const [ended] = await sendAll(
+      patient,
+      await env.publicClient.getTransactionCount({ address: patient.address }),
+      [{ functionName: "end", args: [id] }],
+    );
+    assert.equal((await env.receipt(ended as Hex)).status, "success");
+    assert.equal((await readRelationship(id)).ended, true);
+
+    const again = (await chain.writer.registerPatient(
+      "MRN-RELINK",
+      patient.address,
+    )) as RegisterPatientResult;
+    assert.equal(again.patientId, patientId);
+    assert.equal(again.created, true);
+    assert.notEqual(again.relationship, id);
+    const info = await readRelationship(again.relationship);
+    assert.equal(info.patient, patient.address);
+    assert.equal(info.ended, false);
+    assert.equal((await readRelationship(id)).ended, true);
+    assert.equal(await relationshipCount(patient.address), 2n);
+    assert.equal((await patientsRepository(env.db).byId(patientId))?.relationshipId, again.relationship);
+    // Linked: the same again is idempotent.
+    assert.deepEqual(await chain.writer.registerPatient("MRN-RELINK", patient.address), {
+      ...again,
+      created: false,
+    });
   });
 
   test("behavior: a crash after `create` was sent and before the link was stored loses nothing, creates nothing twice", async () => {

@@ -6,7 +6,7 @@
 import type { Knex } from "knex";
 import type { Logger } from "pino";
 import { type Address, type Hex, isAddressEqual, parseAbi } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import type { AppModule } from "../app.ts";
 import { ProblemError } from "../errors.ts";
 import type { HealthCheck } from "../ops/health.ts";
@@ -43,6 +43,12 @@ export type CreateChainParameters = {
   metrics?: Metrics;
   /** The audit log account (AUDIT_ANCHOR_PRIVATE_KEY's), which no delegate and not the relayer may be. */
   auditLogAccount?: Address | undefined;
+  /**
+   * Signs the provider details sealed to each patient it links (adr/0015): the audit log account,
+   * which `AuditAnchor.logOf` binds to this provider. Without it the details are unsigned and the
+   * patient's dapp sets the relationship apart as not from a registered provider.
+   */
+  detailsSigner?: LocalAccount | undefined;
   /** Calls to other providers' relays (tests). */
   fetch?: typeof globalThis.fetch;
 };
@@ -80,6 +86,7 @@ export async function createChain({
   settings: given,
   metrics = createMetrics(),
   auditLogAccount,
+  detailsSigner,
   fetch,
 }: CreateChainParameters): Promise<Chain> {
   if (!given && !config) throw new ChainConfigError("createChain needs `config` or `settings`.");
@@ -134,6 +141,7 @@ export async function createChain({
     relay: submitter,
     view,
     rootOf: async (patientId: number): Promise<Hex> => (await records.recordSet(patientId)).root,
+    ...(detailsSigner ? { detailsSigner } : {}),
   });
   await view.start();
   const log = logger.child({ component: "chain" });

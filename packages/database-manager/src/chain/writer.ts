@@ -25,6 +25,7 @@ import {
   relationshipAbi,
   relayAndWait,
   sealJson,
+  signProviderDetails,
   toChecksumAddress,
 } from "@medrec/protocol";
 import type { Knex } from "knex";
@@ -38,7 +39,7 @@ import {
   parseEventLogs,
   zeroAddress,
 } from "viem";
-import type { PrivateKeyAccount } from "viem/accounts";
+import type { LocalAccount, PrivateKeyAccount } from "viem/accounts";
 import { ProblemError } from "../errors.ts";
 import { patientsRepository } from "../patients/patients.repository.knex.ts";
 import type { RelaySubmitter } from "../relay/peers.ts";
@@ -66,6 +67,8 @@ export type ChainWriterParameters = {
   view?: Pick<LiveChainView, "link">;
   /** The patient's current record root (records part: `recordSet(patientId).root`). */
   rootOf: (patientId: number) => Promise<Hex>;
+  /** Signs the details sealed to each patient (adr/0015); without it they go unsigned. */
+  detailsSigner?: Pick<LocalAccount, "signTypedData">;
 };
 
 export type LiveChainWriter = ChainWriter & {
@@ -163,7 +166,17 @@ export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
     if (existing.patient !== zeroAddress) return id;
 
     const key = await encryptionKeyOf(row.patientAddress);
-    const details: ProviderDetails = { v: 1, ...p.settings.provider };
+    const details: ProviderDetails = p.detailsSigner
+      ? await signProviderDetails({
+          signer: p.detailsSigner,
+          provider: p.settings.provider,
+          chainId: client.chain.id,
+          relationshipContract: client.relationship,
+          relationship: id,
+          patient: row.patientAddress,
+          delegate: delegate.address,
+        })
+      : { v: 1, ...p.settings.provider };
     const sealed = sealJson(details, key);
     for (let attempt = 1; attempt <= MAX_CREATE_ATTEMPTS; attempt++) {
       try {
@@ -281,7 +294,15 @@ export function createChainWriter(p: ChainWriterParameters): LiveChainWriter {
           );
         }
       }
-      if (row.relationshipId) return { patientId: row.id, relationship: row.relationshipId, created: false };
+      if (row.relationshipId) {
+        if (!(await relationshipOnChain(row.relationshipId)).ended)
+          return { patientId: row.id, relationship: row.relationshipId, created: false };
+        // Ended (by the patient or by this provider): linked again as a new relationship, from a
+        // new delegate — the ended one stays ended, its records closed to everyone.
+        row = (await patients.renew(row.id, row.relationshipId)) ?? (await patients.byId(row.id)) ?? row;
+        if (row.relationshipId)
+          return { patientId: row.id, relationship: row.relationshipId, created: false };
+      }
 
       const current = row;
       const relationship = await withPatientLock(current.id, async (trx) => {

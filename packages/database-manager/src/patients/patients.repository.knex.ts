@@ -68,6 +68,18 @@ export function patientsRepository(db: Knex) {
     async setRelationship(id: number, relationship: Hex, trx: Knex = db): Promise<void> {
       await trx("patients").where({ id }).update({ relationship_id: relationship });
     },
+    /**
+     * Forgets an ended relationship so that the patient can be linked again: a new delegate index
+     * from the sequence (a new relationship id) and no relationship yet. Undefined when the row no
+     * longer holds `ended` (another process renewed it first).
+     */
+    async renew(id: number, ended: Hex, trx: Knex = db): Promise<PatientRow | undefined> {
+      const rows: Raw[] = await trx("patients")
+        .where({ id, relationship_id: ended })
+        .update({ relationship_id: null, delegate_index: trx.raw("nextval('patient_delegate_index_seq')") })
+        .returning(COLUMNS);
+      return rows[0] ? toRow(rows[0]) : undefined;
+    },
     /** Ids of patients whose relationship exists on chain. */
     async linkedIds(trx: Knex = db): Promise<number[]> {
       const rows = await trx("patients").select("id").whereNotNull("relationship_id").orderBy("id");

@@ -86,14 +86,19 @@ export {
 } from "./records.ts";
 export {
   acknowledgeRecords,
+  discoverAllRelationships,
   discoverRelationships,
   hasNewRecords,
   identifyUnreadable,
+  isFromRegisteredProvider,
+  type ListedRelationship,
   type OnChainRelationships,
   openProviderDetails,
   type PatientRelationship,
+  RELATIONSHIPS_PAGE,
   readRelationshipsOnChain,
   relationshipLabel,
+  type SignatureVerdicts,
 } from "./relationships.ts";
 export { type RelayedCall, relayPatientCall } from "./relaying.ts";
 export { createPatientSessions, type PatientSessions } from "./sessions.ts";

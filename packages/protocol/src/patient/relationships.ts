@@ -1,17 +1,47 @@
 /**
- * The patient's relationships, from the chain alone: the agent's list (`Agent.relationshipsOf`),
- * each relationship's state (`Relationship.relationshipOf`), and who the provider is — known only
- * from `providerDetails`, sealed to the patient's X25519 key in the `RelationshipCreated` /
- * `ProviderDetailsUpdated` events — matched with the network's providers by account.
+ * The patient's relationships, from the chain: the agent's list in pages (`Agent.relationshipsPage`,
+ * from every provider's node), who each provider is — known only from `providerDetails`, sealed to
+ * the patient's X25519 key in the `RelationshipCreated` / `ProviderDetailsUpdated` events — and
+ * whether a registered provider signed them (adr/0015). Anyone can create a relationship on any
+ * agent, so most of the work is telling a stranger's apart cheaply: details that do not open, that
+ * name an unlisted provider or another gatekeeper URL are set aside before any signature is checked,
+ * and only what a registered provider signed is proven (adr/0012) and shown under its name.
  */
-import { type Address, encodeFunctionData, getAddress, type Hex, isAddressEqual } from "viem";
-import { getContractEvents } from "viem/actions";
+import {
+  type Address,
+  type Client,
+  createPublicClient,
+  encodeAbiParameters,
+  encodeFunctionData,
+  getAddress,
+  type Hex,
+  http,
+  isAddressEqual,
+  keccak256,
+  toHex,
+} from "viem";
+import { getContractEvents, readContract } from "viem/actions";
 import { apiPaths, relationshipsResponseSchema } from "../api.ts";
 import { gatekeeperJson } from "../client.ts";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
-import { openJson, type ProviderDetails, providerDetailsSchema } from "../sealed-box.ts";
-import type { PatientContext, PatientProvider } from "./network.ts";
-import { logsFromEveryNode, readProvenAgent, readProvenEntries } from "./proven.ts";
+import {
+  agentAccountSlot,
+  decodeAgentAccount,
+  decodeRelationshipEntry,
+  relationshipAtSlot,
+  relationshipEntrySlots,
+  seenSlot,
+} from "../light-client/index.ts";
+import {
+  openJson,
+  openJsonAsync,
+  type ProviderDetails,
+  providerDetailsSchema,
+  providerDetailsSigner,
+} from "../sealed-box.ts";
+import { PatientDataError } from "./errors.ts";
+import type { PatientContext, PatientNetwork, PatientProvider } from "./network.ts";
+import { lightClientOf, logsFromEveryNode, toProvenError } from "./proven.ts";
 import { relayPatientCall } from "./relaying.ts";
 import type { PatientSessions } from "./sessions.ts";
 
@@ -29,86 +59,375 @@ export type PatientRelationship = {
   /** The details the provider sealed to the patient, opened; undefined when they could not be. */
   details: ProviderDetails | undefined;
   /**
-   * The provider from the network's list whose account the details name; undefined when the
-   * details could not be opened or name an account the network does not list (do not trust it).
+   * The provider from the network's list whose account the details name and whose key signed them;
+   * undefined otherwise (do not trust it).
    */
   provider: PatientProvider | undefined;
   /**
-   * `ok`: details opened and the provider is listed with the same gatekeeper URL. `unreadable`:
-   * sealed to another key or malformed. `unknown-provider`: names an account the network does not
-   * list. `mismatch`: a listed account, but another gatekeeper URL than the network says.
-   * `listed`: unreadable, but a listed provider's gatekeeper holds it for this wallet
-   * ({@link identifyUnreadable}: details sealed to the key of the wallet the agent came from).
+   * `ok`: details opened, name a listed provider with the same gatekeeper URL the network lists, and
+   * carry that provider's signature over this relationship (adr/0015). `listed`: unreadable, but a
+   * listed provider's gatekeeper holds it for this wallet ({@link identifyUnreadable}: details sealed
+   * to the key of the wallet the agent came from). Anything else is not from a registered provider
+   * ({@link isFromRegisteredProvider}): `unreadable` (sealed to another key or malformed),
+   * `unknown-provider` (names an account the network does not list), `mismatch` (another gatekeeper
+   * URL than the network says), `unsigned` (no valid signature of the provider named). For those,
+   * the chain state (`recordRoot`, `sequence`, …) is a node's unproven word.
    */
-  status: "ok" | "unreadable" | "unknown-provider" | "mismatch" | "listed";
+  status: "ok" | "unreadable" | "unknown-provider" | "mismatch" | "unsigned" | "listed";
   /** Block of `RelationshipCreated`. */
   createdAtBlock: bigint | undefined;
+  /** Its position in the agent's list (`Agent.relationshipsPage`). */
+  position?: number;
 };
+
+/** Whether a registered provider made this relationship: only those are named, read, shared or exported. */
+export function isFromRegisteredProvider(relationship: Pick<PatientRelationship, "status">): boolean {
+  return relationship.status === "ok" || relationship.status === "listed";
+}
 
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 /** Opens sealed provider details with the patient's key; undefined when that fails. */
 export function openProviderDetails(ctx: Pick<PatientContext, "encryptionKey">, sealed: Hex) {
+  return parseDetails(() => openJson(sealed, ctx.encryptionKey.secretKey));
+}
+
+/** {@link openProviderDetails} with the platform's native X25519 (thousands at a time). */
+export async function openProviderDetailsAsync(ctx: Pick<PatientContext, "encryptionKey">, sealed: Hex) {
   try {
-    const parsed = providerDetailsSchema.safeParse(openJson(sealed, ctx.encryptionKey.secretKey));
+    const opened = await openJsonAsync(sealed, ctx.encryptionKey.secretKey);
+    return parseDetails(() => opened);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseDetails(open: () => unknown): ProviderDetails | undefined {
+  try {
+    const parsed = providerDetailsSchema.safeParse(open());
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** One entry of the agent's list as a node pages it (`Agent.relationshipsPage`): unproven. */
+export type ListedRelationship = Pick<
+  PatientRelationship,
+  "id" | "delegate" | "recordRoot" | "sequence" | "seenSequence" | "ended"
+> & { index: number };
+
 /** What the chain says of an agent's relationships, before the sealed details are opened. */
 export type OnChainRelationships = {
-  ids: readonly Hex[];
+  /** The agent's list as the nodes page it, merged (one node cannot hide an entry); unproven. */
+  listed: readonly ListedRelationship[];
   created: readonly { args: { id: Hex; providerDetails: Hex }; blockNumber: bigint | null }[];
   updated: readonly { args: { id: Hex; providerDetails: Hex } }[];
-  infos: readonly { provider: Address; recordRoot: Hex; sequence: bigint; ended: boolean }[];
-  seen: readonly bigint[];
+  /** Each listed provider's details-signing key (`AuditAnchor.logOf`), proven; by lower-case account. */
+  signers: ReadonlyMap<string, Address>;
 };
 
-/**
- * The public half of {@link discoverRelationships}: the agent's relationships, their state and
- * their sealed details, read from the chain with no key — so it can run while the wallet is still
- * being opened.
- */
-export async function readRelationshipsOnChain({
-  client,
-  network,
-  agent,
-}: Pick<PatientContext, "client" | "network" | "agent">): Promise<OnChainRelationships> {
-  const fromBlock = network.fromBlock ?? 0n;
-  // The list, the entries and what was seen are proven (adr/0012); the events only carry the
-  // sealed details, which are opened with the patient's key and matched with the network's list.
-  const { ids, seen } = await readProvenAgent(network, agent);
-  if (ids.length === 0) return { ids, created: [], updated: [], infos: [], seen: [] };
-  // Every node's events, merged: one node cannot hide a relationship's details.
-  const common = {
-    address: network.contracts.Relationship,
-    abi: relationshipAbi,
-    fromBlock,
-    strict: true,
-  } as const;
-  const [created, updated, infos] = await Promise.all([
-    logsFromEveryNode(
-      network,
-      (node) =>
-        getContractEvents(node, { ...common, eventName: "RelationshipCreated", args: { patient: agent } }),
-      client,
-    ),
-    logsFromEveryNode(
-      network,
-      (node) =>
-        getContractEvents(node, { ...common, eventName: "ProviderDetailsUpdated", args: { id: [...ids] } }),
-      client,
-    ),
-    readProvenEntries(network, ids),
-  ]);
-  return { ids, created, updated, infos, seen };
+/** Entries per `Agent.relationshipsPage` call (the contract's `MAX_PAGE`). */
+export const RELATIONSHIPS_PAGE = 500;
+/** Relationship ids per `ProviderDetailsUpdated` log filter. */
+const IDS_PER_FILTER = 1000;
+/** `AuditAnchor._logs` (`_heads` is slot 0; `registry` is immutable). */
+const AUDIT_ANCHOR_LOGS_SLOT = 1n;
+
+const chunks = <T>(list: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
+
+const pageClients = new WeakMap<PatientNetwork, Client[]>();
+function pageClientsOf(network: PatientNetwork, primary: Client): Client[] {
+  let clients = pageClients.get(network);
+  if (!clients) {
+    const urls = [...new Set(network.providers.flatMap((p) => (p.rpcUrl ? [p.rpcUrl] : [])))];
+    clients = urls.map((url) =>
+      createPublicClient({ transport: http(url, { retryCount: 0, timeout: 20_000 }) }),
+    );
+    pageClients.set(network, clients);
+  }
+  return clients.length > 0 ? clients : [primary];
 }
 
 /**
- * Every relationship of the patient's agent, oldest first, with its provider from `ctx.network`.
+ * The agent's list from every provider's node, one call per page of {@link RELATIONSHIPS_PAGE},
+ * merged by position. `total` is proven; a node whose pages are short is ignored when another
+ * answered in full (an id a node invented is refuted later by the proof of its position).
+ */
+async function readListFromEveryNode(
+  ctx: Pick<PatientContext, "client" | "network" | "agent">,
+  total: number,
+): Promise<ListedRelationship[]> {
+  const pages = chunks(
+    Array.from({ length: total }, (_, i) => i),
+    RELATIONSHIPS_PAGE,
+  ).map((p) => p[0] as number);
+  const settled = await Promise.allSettled(
+    pageClientsOf(ctx.network, ctx.client).map(async (node) =>
+      (
+        await Promise.all(
+          pages.map(async (offset) => {
+            const [page] = await readContract(node, {
+              address: ctx.network.contracts.Agent,
+              abi: agentAbi,
+              functionName: "relationshipsPage",
+              args: [ctx.agent, BigInt(offset), BigInt(RELATIONSHIPS_PAGE)],
+            });
+            return page.map(
+              (r, i): ListedRelationship => ({
+                index: offset + i,
+                id: r.id,
+                delegate: getAddress(r.provider),
+                recordRoot: r.recordRoot,
+                sequence: r.sequence,
+                seenSequence: r.seenSequence,
+                ended: r.ended,
+              }),
+            );
+          }),
+        )
+      ).flat(),
+    ),
+  );
+  const answered = settled.flatMap((s) =>
+    s.status === "fulfilled" && s.value.length >= total ? [s.value] : [],
+  );
+  if (answered.length === 0)
+    throw new PatientDataError("unreachable", "No network node listed this wallet's relationships in full.", {
+      cause: settled.find((s) => s.status === "rejected")?.reason,
+    });
+  const merged = new Map<string, ListedRelationship>();
+  for (const list of answered)
+    for (const r of list.slice(0, total)) merged.set(`${r.index}:${r.id.toLowerCase()}:${r.delegate}`, r);
+  return [...merged.values()].sort((a, b) => a.index - b.index);
+}
+
+/** Each listed provider's details-signing key (`AuditAnchor.logOf(account)`), proven. */
+async function readSigners(network: PatientNetwork): Promise<Map<string, Address>> {
+  const anchor = network.contracts.AuditAnchor;
+  if (!anchor) return new Map();
+  const slotOf = (account: Address) =>
+    BigInt(
+      keccak256(
+        encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [account, AUDIT_ANCHOR_LOGS_SLOT]),
+      ),
+    );
+  const slots = network.providers.map((p) => slotOf(p.account));
+  const values = await lightClientOf(network).readSlots({ address: anchor, slots });
+  const signers = new Map<string, Address>();
+  network.providers.forEach((p, i) => {
+    const word = values.get(slots[i] as bigint) ?? 0n;
+    if (word !== 0n) signers.set(p.account.toLowerCase(), getAddress(toHex(word, { size: 20 })));
+  });
+  return signers;
+}
+
+/**
+ * The public half of {@link discoverRelationships}: the agent's relationships and their sealed
+ * details, read from the chain with no key — so it can run while the wallet is still being opened.
+ */
+export async function readRelationshipsOnChain(
+  ctx: Pick<PatientContext, "client" | "network" | "agent">,
+): Promise<OnChainRelationships> {
+  const { network, agent } = ctx;
+  try {
+    const light = lightClientOf(network);
+    const accountSlot = agentAccountSlot(agent);
+    const [word, signers] = await Promise.all([
+      light.readSlots({ address: network.contracts.Agent, slots: [accountSlot] }),
+      readSigners(network),
+    ]);
+    const account = decodeAgentAccount(word.get(accountSlot) ?? 0n);
+    const exists = !/^0x0{40}$/i.test(account.owner) && !account.isOwnerRecord;
+    const total = exists ? account.relationshipCount : 0;
+    if (total === 0) return { listed: [], created: [], updated: [], signers };
+    const common = {
+      address: network.contracts.Relationship,
+      abi: relationshipAbi,
+      fromBlock: network.fromBlock ?? 0n,
+      strict: true,
+    } as const;
+    // Every node's events, merged: one node cannot hide a relationship's details.
+    const [listed, created] = await Promise.all([
+      readListFromEveryNode(ctx, total),
+      logsFromEveryNode(
+        network,
+        (node) =>
+          getContractEvents(node, { ...common, eventName: "RelationshipCreated", args: { patient: agent } }),
+        ctx.client,
+      ),
+    ]);
+    const ids = [...new Set(listed.map((r) => r.id.toLowerCase() as Hex))];
+    const updated = (
+      await Promise.all(
+        chunks(ids, IDS_PER_FILTER).map((some) =>
+          logsFromEveryNode(
+            network,
+            (node) =>
+              getContractEvents(node, { ...common, eventName: "ProviderDetailsUpdated", args: { id: some } }),
+            ctx.client,
+          ),
+        ),
+      )
+    ).flat();
+    return { listed, created, updated, signers };
+  } catch (error) {
+    throw toProvenError(error);
+  }
+}
+
+/**
+ * Verdicts already reached, by the exact inputs of a signature check (see `verdictKey`): the
+ * account that signed, or null. A dapp keeps them (encrypted) so that the next unlock skips the
+ * checks it made before; thousands of strangers' relationships then cost no signature check.
+ */
+export type SignatureVerdicts = Map<string, Address | null>;
+
+const verdictKey = (id: Hex, delegate: Address, details: ProviderDetails) =>
+  keccak256(
+    toHex(
+      `${id.toLowerCase()}|${delegate.toLowerCase()}|${details.account.toLowerCase()}|${details.gatekeeperUrl}|${details.signature}`,
+    ),
+  );
+
+/**
+ * Every relationship of the patient's agent, oldest first, each with its status: only those from a
+ * registered provider ({@link isFromRegisteredProvider}) have their state proven and a provider.
  * `onChain`: what {@link readRelationshipsOnChain} already read for `ctx.agent` (else read now).
+ * `verdicts`: signature checks made before (read and added to).
+ */
+export async function discoverAllRelationships(
+  ctx: PatientContext,
+  onChain?: OnChainRelationships | Promise<OnChainRelationships>,
+  verdicts: SignatureVerdicts = new Map(),
+): Promise<PatientRelationship[]> {
+  const { network } = ctx;
+  const { listed, created, updated, signers } = await (onChain ?? readRelationshipsOnChain(ctx));
+  const creationOf = new Map(created.map((e) => [e.args.id.toLowerCase(), e]));
+  // The latest details the provider published win (events come oldest first).
+  const latestOf = new Map(updated.map((e) => [e.args.id.toLowerCase(), e]));
+  const claim = {
+    chainId: network.chainId,
+    relationshipContract: network.contracts.Relationship,
+    patient: ctx.agent,
+  };
+
+  const judged = await Promise.all(
+    listed.map(async (entry): Promise<PatientRelationship> => {
+      const key = entry.id.toLowerCase();
+      const creation = creationOf.get(key);
+      const sealed = latestOf.get(key)?.args.providerDetails ?? creation?.args.providerDetails;
+      const details = sealed ? await openProviderDetailsAsync(ctx, sealed) : undefined;
+      const listedProvider = details
+        ? network.providers.find((p) => isAddressEqual(p.account, details.account))
+        : undefined;
+      const base = {
+        id: entry.id,
+        delegate: entry.delegate,
+        recordRoot: entry.recordRoot,
+        sequence: entry.sequence,
+        seenSequence: entry.seenSequence,
+        ended: entry.ended,
+        details,
+        provider: undefined,
+        createdAtBlock: creation?.blockNumber ?? undefined,
+        position: entry.index,
+      };
+      // Cheap refusals first; a signature is checked only for what passes them all.
+      if (!details) return { ...base, status: "unreadable" };
+      if (!listedProvider) return { ...base, status: "unknown-provider" };
+      if (!sameUrl(listedProvider.gatekeeperUrl, details.gatekeeperUrl))
+        return { ...base, status: "mismatch" };
+      const expected = signers.get(listedProvider.account.toLowerCase());
+      if (!expected || !details.signature) return { ...base, status: "unsigned" };
+      const vk = verdictKey(entry.id, entry.delegate, details);
+      let signer = verdicts.get(vk);
+      if (signer === undefined) {
+        signer =
+          (await providerDetailsSigner(details, {
+            ...claim,
+            relationship: entry.id,
+            delegate: entry.delegate,
+          })) ?? null;
+        verdicts.set(vk, signer);
+      }
+      return signer && isAddressEqual(signer, expected)
+        ? { ...base, provider: listedProvider, status: "ok" }
+        : { ...base, status: "unsigned" };
+    }),
+  );
+  const proven = await proveRegistered(
+    ctx,
+    judged.filter((r) => r.status === "ok"),
+  );
+  // One entry per id: a node's invented position for a real id is dropped by its proof.
+  const seen = new Set<string>();
+  return judged.flatMap((r) => {
+    const key = r.id.toLowerCase();
+    if (seen.has(key)) return [];
+    if (r.status !== "ok") {
+      if (judged.some((o) => o.status === "ok" && o.id.toLowerCase() === key)) return [];
+      seen.add(key);
+      return [r];
+    }
+    const checked = proven.get(key);
+    if (!checked) return [];
+    seen.add(key);
+    return [checked];
+  });
+}
+
+/**
+ * Proves, in one read, the position in the agent's list, the entry and `seenSequence` of each
+ * relationship from a registered provider; returns them with the proven state, by lower-case id.
+ * One whose proven delegate is not the one the signature was checked for becomes `unsigned`.
+ */
+async function proveRegistered(
+  ctx: PatientContext,
+  relationships: readonly PatientRelationship[],
+): Promise<Map<string, PatientRelationship>> {
+  const out = new Map<string, PatientRelationship>();
+  if (relationships.length === 0) return out;
+  const { network, agent } = ctx;
+  const agentSlots = relationships.flatMap((r) => [
+    relationshipAtSlot(agent, r.position ?? 0),
+    seenSlot(agent, r.id),
+  ]);
+  const entrySlots = relationships.flatMap((r) => relationshipEntrySlots(r.id));
+  const light = lightClientOf(network);
+  const [atAgent, entries] = await Promise.all([
+    light.readSlots({ address: network.contracts.Agent, slots: agentSlots }),
+    light.readSlots({ address: network.contracts.Relationship, slots: entrySlots }),
+  ]).catch((error: unknown) => {
+    throw toProvenError(error);
+  });
+  relationships.forEach((r, i) => {
+    const at = atAgent.get(agentSlots[2 * i] as bigint) ?? 0n;
+    if (at !== BigInt(r.id)) return;
+    const entry = decodeRelationshipEntry(relationshipEntrySlots(r.id).map((s) => entries.get(s) ?? 0n));
+    if (!isAddressEqual(entry.patient, agent)) return;
+    const proven = {
+      ...r,
+      delegate: entry.provider,
+      recordRoot: entry.recordRoot,
+      sequence: entry.sequence,
+      seenSequence: atAgent.get(agentSlots[2 * i + 1] as bigint) ?? 0n,
+      ended: entry.ended,
+    };
+    out.set(
+      r.id.toLowerCase(),
+      isAddressEqual(entry.provider, r.delegate)
+        ? proven
+        : { ...proven, provider: undefined, status: "unsigned" },
+    );
+  });
+  return out;
+}
+
+/**
+ * The patient's relationships from registered providers, oldest first, with their provider from
+ * `ctx.network` ({@link discoverAllRelationships} without the strangers').
  *
  * @example
  * const relationships = await discoverRelationships(ctx)
@@ -117,48 +436,19 @@ export async function readRelationshipsOnChain({
 export async function discoverRelationships(
   ctx: PatientContext,
   onChain?: OnChainRelationships | Promise<OnChainRelationships>,
+  verdicts?: SignatureVerdicts,
 ): Promise<PatientRelationship[]> {
-  const { network } = ctx;
-  const { ids, created, updated, infos, seen } = await (onChain ?? readRelationshipsOnChain(ctx));
-  return ids.map((id, i): PatientRelationship => {
-    const info = infos[i] as (typeof infos)[number];
-    const creation = created.find((e) => e.args.id.toLowerCase() === id.toLowerCase());
-    // The latest details the provider published win (events come oldest first).
-    const latest = updated.filter((e) => e.args.id.toLowerCase() === id.toLowerCase()).at(-1);
-    const sealed = latest?.args.providerDetails ?? creation?.args.providerDetails;
-    const details = sealed ? openProviderDetails(ctx, sealed) : undefined;
-    const listed = details
-      ? network.providers.find((p) => isAddressEqual(p.account, details.account))
-      : undefined;
-    const status = !details
-      ? "unreadable"
-      : !listed
-        ? "unknown-provider"
-        : sameUrl(listed.gatekeeperUrl, details.gatekeeperUrl)
-          ? "ok"
-          : "mismatch";
-    return {
-      id,
-      delegate: getAddress(info.provider),
-      recordRoot: info.recordRoot,
-      sequence: info.sequence,
-      seenSequence: seen[i] ?? 0n,
-      ended: info.ended,
-      details,
-      provider: status === "ok" ? listed : undefined,
-      status,
-      createdAtBlock: creation?.blockNumber ?? undefined,
-    };
-  });
+  return (await discoverAllRelationships(ctx, onChain, verdicts)).filter(isFromRegisteredProvider);
 }
 
 /**
  * Names the providers of the relationships whose sealed details this wallet's key cannot open —
  * after a recovery or a transfer they are sealed to the key of the wallet the agent came from —
  * by asking each listed provider's gatekeeper, signed in as this wallet, which relationships it
- * holds for it (`GET /v1/relationships`). Such a relationship gets status `listed`. A gatekeeper
- * that does not answer names nothing. Its records are still verified against the chain's root, so
- * a gatekeeper claiming another's relationship could only mislabel it, never alter its records.
+ * holds for it (`GET /v1/relationships`). Such a relationship gets status `listed`, its state
+ * proven. A gatekeeper that does not answer names nothing. Its records are still verified against
+ * the chain's root, so a gatekeeper claiming another's relationship could only mislabel it, never
+ * alter its records.
  */
 export async function identifyUnreadable(
   ctx: PatientContext,
@@ -182,9 +472,18 @@ export async function identifyUnreadable(
       }
     }),
   );
-  return relationships.map((r): PatientRelationship => {
+  const named = relationships.flatMap((r) => {
     const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
-    return provider ? { ...r, provider, status: "listed" } : r;
+    return provider ? [{ ...r, provider, status: "ok" as const }] : [];
+  });
+  if (named.length === 0) return [...relationships];
+  const proven = await proveRegistered(ctx, named);
+  return relationships.flatMap((r): PatientRelationship[] => {
+    const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
+    if (!provider) return [r];
+    const checked = proven.get(r.id.toLowerCase());
+    // Listed with a position or entry its proof refutes: kept apart, as it was.
+    return checked ? [{ ...checked, provider, status: "listed" }] : [r];
   });
 }
 
