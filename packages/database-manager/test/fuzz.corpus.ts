@@ -290,6 +290,20 @@ export function gatekeeperCorpus({
       ),
     },
     {
+      name: "upload: NDJSON whose second line nests 100,000 deep (operator; was read past JSON_MAX_DEPTH)",
+      ...post(
+        upload,
+        [operator, ndjson],
+        Buffer.from(
+          `{"resourceType":"Patient","id":"p1"}\n{"resourceType":"Basic","x":${nestedJson(100_000, "object")}}\n`,
+        ),
+      ),
+    },
+    {
+      name: "upload: NDJSON with a line of nested arrays one level past JSON_MAX_DEPTH (operator)",
+      ...post(upload, [operator, ndjson], Buffer.from(`{"resourceType":"Basic","x":${nestedJson(64)}}\n`)),
+    },
+    {
       name: "upload: NDJSON of arrays and numbers (operator)",
       ...post(upload, [operator, ndjson], Buffer.from('[]\n1\nnull\n"x"\n')),
     },

@@ -11,6 +11,7 @@ import type { Readable } from "node:stream";
 import { parser } from "stream-json";
 import Assembler from "stream-json/assembler.js";
 import { ProblemError } from "../errors.ts";
+import { exceedsDepth } from "../ops/json-depth.ts";
 
 /** Whether a request is a staff record upload, whose body the records module reads itself (app.ts). */
 export function isStreamedUpload(req: { method: string; path: string }): boolean {
@@ -96,7 +97,8 @@ async function* limited(stream: Readable, limits: UploadLimits): AsyncGenerator<
 
 /**
  * NDJSON: one JSON object per line (`\n` or `\r\n`); empty lines are skipped. A line that is not a
- * JSON object — a truncated last line included — is a 422 naming the line.
+ * JSON object — a truncated last line included — is a 422 naming the line; a line nesting deeper
+ * than `maxDepth` is a 400 naming the line.
  */
 export async function readNdjson(stream: Readable, limits: UploadLimits): Promise<ParsedUpload> {
   const resources: unknown[] = [];
@@ -118,6 +120,13 @@ export async function readNdjson(stream: Readable, limits: UploadLimits): Promis
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new ProblemError("unprocessable", `line ${line}: must be one FHIR resource (a JSON object)`);
+    }
+    // Each line is a JSON document of its own: the same depth limit as any JSON body.
+    if (exceedsDepth(value, limits.maxDepth)) {
+      throw new ProblemError(
+        "bad-request",
+        `line ${line}: the JSON nests deeper than ${limits.maxDepth} levels (JSON_MAX_DEPTH); nothing was stored.`,
+      );
     }
     if (resources.length >= limits.maxResources) throw tooManyResources(limits);
     resources.push(value);
