@@ -10,7 +10,7 @@ import {IRelationship} from "./IRelationship.sol";
 /// its *owner* is that address until ownership moves (transfer or custodian recovery).
 ///
 /// Controllers of an agent are its owner and its custodians. Custodians are delegates (a parent, a
-/// guardian) who may act on the patient's relationships (grant, revoke, acknowledge, end), and the
+/// guardian) who may act on the patient's relationships (grant, revoke, acknowledge; not end), and the
 /// recovery path: when the patient loses the seed, `recoveryThreshold` custodians approving the same
 /// new owner schedule a recovery that anyone may execute after `RECOVERY_DELAY`; until then the
 /// owner can cancel it. Only the owner manages custodians, the threshold and the encryption key.
