@@ -14,6 +14,7 @@ import {
   deployAuditAnchor,
   readAnchoredHeads,
   verifyAuditEntries,
+  verifyAuditPage,
 } from "@medrec/protocol";
 import type { Knex } from "knex";
 import { createWalletClient, type Hex, http, parseEther } from "viem";
@@ -321,21 +322,25 @@ describe("anchored audit log", () => {
   });
 });
 
+/** A view holding relationship `held` only, where no one reads; `everGranted`: its grant history. */
+const heldOnly = (held: Hex, everGranted: (account: string) => boolean) =>
+  ({
+    assertCurrent() {},
+    relationship: (id: Hex) => (id.toLowerCase() === held ? ({ id } as never) : undefined),
+    isPatientController: () => false,
+    viewerScopes: () => 0,
+    relationshipsOf: () => [],
+    patientIdOf: () => 1,
+    everGranted: (_id: Hex, account: string) => everGranted(account),
+    health: () => ({ name: "chain", check: async () => undefined }),
+  }) as unknown as ChainView;
+
 describe("flooding", () => {
   test("behavior: denials on a relationship this provider does not hold are counted, not appended; a caller's denials beyond the limit get 429", async () => {
     const log = auditLog();
     const metrics = createMetrics();
-    const view = {
-      assertCurrent() {},
-      relationship: (id: Hex) => (id === REL ? ({ id } as never) : undefined),
-      isPatientController: () => false,
-      viewerScopes: () => 0,
-      relationshipsOf: () => [],
-      patientIdOf: () => 1,
-      health: () => ({ name: "chain", check: async () => undefined }),
-    } as unknown as ChainView;
     const service = createAccessService({
-      view,
+      view: heldOnly(REL, () => false),
       records: {} as RecordsService,
       audit: log,
       metrics,
@@ -352,10 +357,144 @@ describe("flooding", () => {
       });
     }
     assert.deepEqual(statuses, [...Array(5).fill("forbidden"), ...Array(3).fill("too-many-requests")]);
-    // Of the five refusals, two were on the held relationship (audited), three on an unknown one.
-    assert.equal(await count(), before + 2);
+    await service.flushRefusals();
+    // Of the five refusals, two were on the held relationship (a stranger's: counted into the
+    // hour's aggregate, not yet an entry), three on an unknown one (metrics only).
+    assert.equal(await count(), before);
+    assert.equal((await log.refusals.open(REL))?.count, 2);
     const text = await metrics.registry.metrics();
     assert.match(text, /medrec_access_unheld_denials_total\{action="audit.read"\} 3/);
     assert.match(text, /medrec_access_denials_rate_limited_total\{action="audit.read"\} 3/);
+  });
+});
+
+describe("refusals by strangers (adr/0014)", () => {
+  test("behavior: 40 fresh keys × 5 refused reads add one aggregate entry per hour; a former viewer's refusals and staff actions stay individual; all anchored and verifiable, newest first", async () => {
+    const R = rel(77);
+    const former = privateKeyToAccount(generatePrivateKey()).address;
+    let now = new Date("2031-03-01T10:05:00Z");
+    const clock = () => now;
+    const log = createAuditLog(database.db, { logger: silent, anchoring, anchorIntervalMs: 60_000, clock });
+    logs.push(log);
+    const service = createAccessService({
+      view: heldOnly(R, (account) => account.toLowerCase() === former.toLowerCase()),
+      records: {} as RecordsService,
+      audit: log,
+      clock,
+      denialsPerMinute: 1_000,
+    });
+    const refused = async (caller: string) =>
+      assert.rejects(
+        service.records({ relationship: R, caller: caller as Hex }),
+        (e: ProblemError) => e.kind === "forbidden",
+      );
+    const entriesOf = async () =>
+      (await owner("audit_log").where({ relationship: R }).orderBy("id")) as {
+        action: string;
+        actor: string;
+        count: number | null;
+        actors: number | null;
+      }[];
+
+    const strangers = Array.from({ length: 40 }, () => privateKeyToAccount(generatePrivateKey()).address);
+    for (const stranger of strangers) for (let i = 0; i < 5; i++) await refused(stranger);
+    for (let i = 0; i < 3; i++) await refused(former);
+    // Refusals are recorded after their answer: wait for them before the staff action.
+    await service.flushRefusals();
+    await log.append({
+      relationship: R,
+      actor: "operator",
+      action: "staff.records.upload",
+      categories: [],
+      decision: "allowed",
+      count: 2,
+      mrnHash: "cd".repeat(32),
+    });
+    await service.flushRefusals();
+    // Within the hour: the former viewer's 3 refusals and the staff action only; 200 counted.
+    assert.deepEqual(
+      (await entriesOf()).map((e) => e.action),
+      ["records.read", "records.read", "records.read", "staff.records.upload"],
+    );
+    assert.ok((await entriesOf()).slice(0, 3).every((e) => e.actor === former));
+    assert.deepEqual(await log.refusals.open(R), {
+      since: "2031-03-01T10:00:00.000Z",
+      count: 200,
+      actors: 40,
+    });
+
+    // The hour closes (the clock moves on; a refusal in the next hour, or the sweep, closes it).
+    now = new Date("2031-03-01T11:00:01Z");
+    await refused(strangers[0] as string);
+    await service.flushRefusals();
+    let entries = await entriesOf();
+    assert.equal(entries.length, 5);
+    const aggregate = entries[4];
+    assert.equal(aggregate?.action, "refusals.aggregate");
+    assert.equal(aggregate?.count, 200);
+    assert.equal(aggregate?.actors, 40);
+    assert.deepEqual(await log.refusals.open(R), { since: "2031-03-01T11:00:00.000Z", count: 1, actors: 1 });
+    // Flushing again in the same hour appends nothing; the next hour appends the one refusal.
+    await service.flushRefusals();
+    assert.equal((await entriesOf()).length, 5);
+    now = new Date("2031-03-01T12:30:00Z");
+    await service.flushRefusals();
+    entries = await entriesOf();
+    assert.equal(entries.length, 6);
+    assert.deepEqual([entries[5]?.count, entries[5]?.actors], [1, 1]);
+    assert.equal(await log.refusals.open(R), undefined);
+
+    // Anchored, and the patient's checks pass: the whole chain, and newest-first pages on their own.
+    assert.ok(await log.anchorer.anchorNow());
+    const result = await verify(log, R);
+    // (The tests above cut and regrew the log: its earlier heads are rightly inconsistent.)
+    assert.deepEqual(
+      result.problems.filter((p) => p.kind !== "rewritten"),
+      [],
+    );
+    assert.equal(result.anchored, 6);
+    const heads = await readAnchoredHeads({
+      client: env.publicClient,
+      anchor: anchoring.address,
+      log: privateKeyToAccount(anchoring.privateKey).address,
+    });
+    const first = await log.page(R, { order: "desc", limit: 4 });
+    assert.ok(first?.next);
+    assert.deepEqual(
+      first.entries.map((e) => e.action),
+      ["refusals.aggregate", "refusals.aggregate", "staff.records.upload", "records.read"],
+    );
+    const firstCheck = verifyAuditPage({ relationship: R, entries: first.entries, heads, last: false });
+    assert.deepEqual(firstCheck.problems, []);
+    assert.deepEqual(firstCheck.proofs, ["verified", "verified", "verified", "verified"]);
+    const second = await log.page(R, { order: "desc", before: first.next, limit: 4 });
+    assert.equal(second?.entries.length, 2);
+    assert.equal(second?.next, undefined);
+    const olderThan = first.entries.at(-1)?.prevHash;
+    const secondCheck = verifyAuditPage({
+      relationship: R,
+      entries: second?.entries ?? [],
+      heads,
+      olderThan,
+      last: true,
+    });
+    assert.deepEqual(secondCheck.problems, []);
+    // A page that skips an entry, or an aggregate with a changed count, is named.
+    const skipped = verifyAuditPage({
+      relationship: R,
+      entries: (second?.entries ?? []).slice(1),
+      heads,
+      olderThan,
+      last: true,
+    });
+    assert.deepEqual([...new Set(skipped.problems.map((p) => p.kind))], ["removed"]);
+    const edited = verifyAuditPage({
+      relationship: R,
+      entries: first.entries.map((e, i) => (i === 0 ? { ...e, count: 2 } : e)),
+      heads,
+      last: false,
+    });
+    assert.equal(edited.proofs[0], "failed");
+    assert.ok(edited.problems.some((p) => p.kind === "edited" && p.index === 0));
   });
 });

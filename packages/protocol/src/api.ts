@@ -132,14 +132,17 @@ export const auditEntrySchema = z.object({
     .string()
     .regex(/^(0x)?[0-9a-fA-F]{16,128}$/)
     .optional(),
+  /** Aggregated refusals (`refusals.aggregate`): the distinct accounts behind `count` refusals. */
+  actors: z.number().int().nonnegative().optional(),
   leafIndex: z.number().int().nonnegative().optional(),
   inclusion: auditInclusionSchema.optional(),
 });
 export type AuditEntry = z.output<typeof auditEntrySchema>;
 
 /**
- * `GET /v1/relationships/{relationship}/audit` → 200: one page of entries in chain order. A
- * `Link: <…?after=<hash>&limit=<n>>; rel="next"` header says where the next page starts.
+ * `GET /v1/relationships/{relationship}/audit` → 200: one page of entries, in chain order, or
+ * newest first with `order=desc`. A `Link: <…>; rel="next"` header says where the next page
+ * starts (`after=<hash>` in chain order, `before=<hash>` newest first).
  */
 export const auditResponseSchema = z.array(auditEntrySchema);
 export type AuditResponse = z.output<typeof auditResponseSchema>;
@@ -148,11 +151,26 @@ export type AuditResponse = z.output<typeof auditResponseSchema>;
 export const AUDIT_PAGE_DEFAULT = 100;
 export const AUDIT_PAGE_MAX = 1000;
 
-/** Query of `GET …/audit`: entries after the one whose hash is `after`, at most `limit`. */
-export const auditQuerySchema = z.object({
-  after: bytes32Schema.optional(),
-  limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
-});
+/**
+ * Query of `GET …/audit`, at most `limit` entries: in chain order (`order=asc`, the default) those
+ * after the one whose hash is `after`; newest first (`order=desc`) those before (older than) the
+ * one whose hash is `before`.
+ */
+export const auditQuerySchema = z
+  .object({
+    after: bytes32Schema.optional(),
+    before: bytes32Schema.optional(),
+    order: z.enum(["asc", "desc"]).default("asc"),
+    limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+  })
+  .refine((q) => !(q.after !== undefined && q.order === "desc"), {
+    message: "after: only with order=asc (newest first pages continue with before)",
+    path: ["after"],
+  })
+  .refine((q) => !(q.before !== undefined && q.order === "asc"), {
+    message: "before: only with order=desc",
+    path: ["before"],
+  });
 export type AuditQuery = z.output<typeof auditQuerySchema>;
 
 /** A tree head as served: size and RFC 9162 root. */

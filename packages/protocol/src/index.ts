@@ -66,7 +66,15 @@ export {
   uint256Schema,
   uploadRecordsResponseSchema,
 } from "./api.ts";
-export { AUDIT_GENESIS_HASH, type AuditEntryFields, auditEntryHash, findAuditChainBreak } from "./audit.ts";
+export {
+  AUDIT_GENESIS_HASH,
+  type AuditEntryFields,
+  type AuditPageProblem,
+  type AuditPageVerification,
+  auditEntryHash,
+  findAuditChainBreak,
+  verifyAuditPage,
+} from "./audit.ts";
 export {
   type AnchoredHead,
   type AuditEntriesVerification,

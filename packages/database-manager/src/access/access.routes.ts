@@ -170,13 +170,15 @@ export function accessRouter(
   });
   router.get("/v1/relationships/:relationship/audit", guards.requireSession, async (req, res) => {
     const relationship = parseRelationship(req.params.relationship);
-    const query = strictQuery(req.query, auditQuerySchema, ["after", "limit"]);
+    const query = strictQuery(req.query, auditQuerySchema, ["after", "before", "order", "limit"]);
     const { entries, next } = await service.auditOf(relationship, accountOf(res), query);
     res.setHeader("Cache-Control", "no-store");
     if (next !== undefined)
       res.setHeader(
         "Link",
-        `<${apiPaths.audit(relationship)}?after=${next}&limit=${query.limit}>; rel="next"`,
+        query.order === "desc"
+          ? `<${apiPaths.audit(relationship)}?order=desc&before=${next}&limit=${query.limit}>; rel="next"`
+          : `<${apiPaths.audit(relationship)}?after=${next}&limit=${query.limit}>; rel="next"`,
       );
     res.json(entries);
   });
@@ -359,7 +361,7 @@ export const accessPaths: OpenApiPaths = {
       summary:
         "Every access decision and staff action on the relationship, hash-chained, with proofs (patient only)",
       description:
-        "Paged in chain order. Each entry carries `leafIndex`, its position in this provider's audit log (an RFC 9162 Merkle tree), and, when inside the latest tree head anchored on chain (AuditAnchor `TreeHeadAnchored`), `inclusion`: the audit path to that head. Refused reads of relationships this provider does not hold are counted in metrics, not logged; a caller's refusals beyond AUDIT_DENIALS_PER_MINUTE get 429.",
+        "Paged in chain order, or newest first with `order=desc`. Each entry carries `leafIndex`, its position in this provider's audit log (an RFC 9162 Merkle tree), and, when inside the latest tree head anchored on chain (AuditAnchor `TreeHeadAnchored`), `inclusion`: the audit path to that head (computed for the page's entries only). Refusals are recorded after the answer (adr/0014): by a caller that ever held a grant on the relationship, each its own entry; by anyone else, counted per hour and logged as one `refusals.aggregate` entry (`count` refusals from `actors` accounts) once the hour has closed; on relationships this provider does not hold, counted in metrics only. A caller's refusals beyond AUDIT_DENIALS_PER_MINUTE get 429.",
       security: sessionOnly,
       parameters: [
         relationshipParameter,
@@ -367,8 +369,23 @@ export const accessPaths: OpenApiPaths = {
           name: "after",
           in: "query",
           required: false,
-          description: "Continue after the entry with this hash (from the `Link: rel=next` header)",
+          description:
+            "Chain order: continue after the entry with this hash (from the `Link: rel=next` header)",
           schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" },
+        },
+        {
+          name: "before",
+          in: "query",
+          required: false,
+          description: "Newest first: continue with the entries older than the one with this hash",
+          schema: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" },
+        },
+        {
+          name: "order",
+          in: "query",
+          required: false,
+          description: "`asc` (chain order, the default) or `desc` (newest first)",
+          schema: { type: "string", enum: ["asc", "desc"], default: "asc" },
         },
         {
           name: "limit",

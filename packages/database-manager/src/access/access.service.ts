@@ -6,19 +6,24 @@ import {
   SCOPE_BITS,
   type ScopeCode,
 } from "@medrec/protocol";
+import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
-import type { GatekeeperAuditLog } from "../audit/audit.log.ts";
+import type { AuditPageOptions, GatekeeperAuditLog } from "../audit/audit.log.ts";
 import { ProblemError } from "../errors.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { AuditLog, ChainView, RecordsService } from "../seams.ts";
 import { PageOffsetError, prepareRecordSet, serializeBundle } from "./bundle.ts";
 
 export type AccessServiceParameters = {
-  view: ChainView;
+  /** `everGranted` (the live view's grant history): without it, no refusal counts as a former viewer's. */
+  view: ChainView & { everGranted?(id: Hex, account: Address): boolean };
   records: RecordsService;
-  audit: AuditLog & Pick<GatekeeperAuditLog, "page">;
+  /** `refusals`: strangers' refusals aggregated (adr/0014); without it, every refusal is its own entry. */
+  audit: AuditLog & Pick<GatekeeperAuditLog, "page"> & Partial<Pick<GatekeeperAuditLog, "refusals">>;
   metrics?: Pick<Metrics, "accessDecisions" | "unheldDenials" | "denialsRateLimited"> | undefined;
   clock?: () => Date;
+  /** Where a refusal that could not be recorded is told (never with PHI). */
+  logger?: Pick<Logger, "error"> | undefined;
   /** Refused reads per caller per minute before 429 (AUDIT_DENIALS_PER_MINUTE). */
   denialsPerMinute?: number;
 };
@@ -56,6 +61,7 @@ export function createDenialLimiter(perMinute: number, clock: () => Date) {
 }
 
 type Decision = { allowed: true; patientId: number; granted: number } | { allowed: false; reason: string };
+type Refusal = { relationship: Hex; actor: Address; action: string; categories: string[]; reason: string };
 
 export type RecordsRequest = {
   relationship: Hex;
@@ -84,7 +90,11 @@ export const STALE_PAGE_DETAIL =
 /**
  * Access decisions on relationships, from the chain view only (in memory): the patient
  * (controller) reads everything; a viewer reads what its active grant fully covers, and only a
- * category the grant covers. Every decision is appended to the audit log before it is answered.
+ * category the grant covers. Every allowed decision is appended to the audit log before anything
+ * is served. A refusal serves nothing: it is answered at once, the same way whether or not this
+ * provider holds the relationship, and recorded off the response path (adr/0014) — its own entry
+ * when the caller ever held a grant on the relationship, counted into the hour's aggregate entry
+ * otherwise, and only counted in metrics when the relationship is not this provider's.
  */
 export function createAccessService({
   view,
@@ -93,37 +103,82 @@ export function createAccessService({
   metrics,
   clock = () => new Date(),
   denialsPerMinute = 120,
+  logger,
 }: AccessServiceParameters) {
   const limiter = createDenialLimiter(denialsPerMinute, clock);
-  const record = async (
+  const refusals: Refusal[] = [];
+  let recording: Promise<void> | undefined;
+
+  /**
+   * What a refusal costs is decided here: nothing but a metric when the relationship is not this
+   * provider's; a count towards the hour's aggregate when the caller never held a grant on it; its
+   * own entry otherwise.
+   */
+  const recordRefusal = (r: Refusal): Promise<void> | undefined => {
+    if (!view.relationship(r.relationship)) {
+      metrics?.unheldDenials.inc({ action: r.action });
+      return undefined;
+    }
+    if (audit.refusals && view.everGranted && !view.everGranted(r.relationship, r.actor)) {
+      audit.refusals.count(r.relationship, r.actor);
+      return undefined;
+    }
+    return audit.append({
+      relationship: r.relationship,
+      actor: r.actor,
+      action: r.action,
+      categories: r.categories,
+      decision: "denied",
+      reason: r.reason,
+    });
+  };
+  /** Records the queued refusals, off the response path. */
+  const recordRefusals = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    const appends: Promise<void>[] = [];
+    for (let r = refusals.shift(); r; r = refusals.shift()) {
+      const appended = recordRefusal(r)?.catch((error: unknown) => {
+        logger?.error({ err: { name: (error as Error)?.name } }, "a refusal was not recorded");
+      });
+      if (appended) appends.push(appended);
+    }
+    await Promise.all(appends);
+  };
+  const kickRefusals = () => {
+    recording ??= recordRefusals().finally(() => {
+      recording = undefined;
+      if (refusals.length > 0) kickRefusals();
+    });
+  };
+
+  /**
+   * A refusal: the same work whatever the reason — the caller's limit, then one push onto the
+   * queue that {@link recordRefusals} works off after the answer. A view without grant history
+   * (`everGranted`: in-memory stand-ins) cannot tell strangers apart: then every refusal is
+   * recorded as before, its own entry, before the answer.
+   *
+   * @throws {ProblemError} 429 past the caller's limit.
+   */
+  const refuse = async (
     relationship: Hex,
     actor: Address,
     action: string,
     categories: string[],
-    decision: Decision,
-  ) => {
-    if (!decision.allowed) {
-      // Flooding: a caller's refusals are limited, and refusals on relationships this provider
-      // does not hold concern no patient here — counted, not appended.
-      if (!limiter.allow(actor.toLowerCase())) {
-        metrics?.denialsRateLimited.inc({ action });
-        throw new ProblemError("too-many-requests", TOO_MANY_DENIALS);
-      }
-      if (decision.reason === "unknown-relationship") {
-        metrics?.unheldDenials.inc({ action });
-        metrics?.accessDecisions.inc({ decision: "denied" });
-        return;
-      }
+    reason: string,
+  ): Promise<void> => {
+    if (!limiter.allow(actor.toLowerCase())) {
+      metrics?.denialsRateLimited.inc({ action });
+      throw new ProblemError("too-many-requests", TOO_MANY_DENIALS);
     }
-    await audit.append({
-      relationship,
-      actor,
-      action,
-      categories,
-      decision: decision.allowed ? "allowed" : "denied",
-      ...(decision.allowed ? {} : { reason: decision.reason }),
-    });
-    metrics?.accessDecisions.inc({ decision: decision.allowed ? "allowed" : "denied" });
+    metrics?.accessDecisions.inc({ decision: "denied" });
+    const refusal = { relationship, actor, action, categories, reason };
+    if (!view.everGranted) return recordRefusal(refusal);
+    refusals.push(refusal);
+    kickRefusals();
+  };
+  const allow = async (relationship: Hex, actor: Address, action: string, categories: string[]) => {
+    await audit.append({ relationship, actor, action, categories, decision: "allowed" });
+    metrics?.accessDecisions.inc({ decision: "allowed" });
   };
 
   const decideRecords = (id: Hex, caller: Address, category: ScopeCode | undefined): Decision => {
@@ -180,7 +235,7 @@ export function createAccessService({
       const decision = decideRecords(relationship, caller, category);
       const categoryBit = category === undefined ? undefined : 1 << SCOPE_BITS[category];
       if (!decision.allowed) {
-        await record(relationship, caller, "records.read", category ? [category] : [], decision);
+        await refuse(relationship, caller, "records.read", category ? [category] : [], decision.reason);
         throw new ProblemError("forbidden", FORBIDDEN_DETAIL);
       }
       const current = await records.recordSet(decision.patientId);
@@ -204,7 +259,7 @@ export function createAccessService({
         );
       }
       const categories = maskToScopes((served.servedMask | (categoryBit ?? 0)) & KNOWN_SCOPES_MASK);
-      await record(relationship, caller, "records.read", categories, decision);
+      await allow(relationship, caller, "records.read", categories);
       return {
         body: served.body,
         next: page && served.next !== undefined ? page.url(root, served.next) : undefined,
@@ -219,19 +274,27 @@ export function createAccessService({
     async auditOf(
       relationship: Hex,
       caller: Address,
-      { after, limit }: { after?: string | undefined; limit: number },
+      options: AuditPageOptions,
     ): Promise<{ entries: AuditEntry[]; next: string | undefined }> {
       view.assertCurrent();
-      const decision: Decision = !view.relationship(relationship)
-        ? { allowed: false, reason: "unknown-relationship" }
-        : view.isPatientController(relationship, caller)
-          ? { allowed: true, patientId: view.patientIdOf(relationship) ?? -1, granted: 0 }
-          : { allowed: false, reason: "not-patient" };
-      await record(relationship, caller, "audit.read", [], decision);
-      if (!decision.allowed) throw new ProblemError("forbidden", FORBIDDEN_AUDIT);
-      const page = await audit.page(relationship, { after, limit });
-      if (!page) throw new ProblemError("bad-request", "after: no entry of this relationship has that hash.");
+      if (!(view.relationship(relationship) && view.isPatientController(relationship, caller))) {
+        await refuse(relationship, caller, "audit.read", [], "not-patient");
+        throw new ProblemError("forbidden", FORBIDDEN_AUDIT);
+      }
+      await allow(relationship, caller, "audit.read", []);
+      const page = await audit.page(relationship, options);
+      if (!page)
+        throw new ProblemError(
+          "bad-request",
+          `${options.order === "desc" ? "before" : "after"}: no entry of this relationship has that hash.`,
+        );
       return page;
+    },
+
+    /** Resolves once the refusals answered so far are recorded (counted or appended): tests, shutdown. */
+    async flushRefusals(): Promise<void> {
+      while (recording) await recording;
+      await audit.refusals?.flush();
     },
   };
 }

@@ -34,6 +34,7 @@ export type AuditRow = {
   reason: string | null;
   count: number | null;
   mrn_hash: string | null;
+  actors: number | null;
   prev_hash: string;
   hash: string;
   chain_hash: string;
@@ -50,6 +51,8 @@ export type PendingEntry = {
   reason: string | null;
   count: number | null;
   mrnHash: string | null;
+  /** Aggregated refusals only: the distinct accounts behind `count`. */
+  actors: number | null;
 };
 
 const RELATIONSHIP = /^0x[0-9a-fA-F]{64}$/;
@@ -88,6 +91,7 @@ export function toPendingEntry(event: AuditEvent, at: Date): PendingEntry {
     reason: event.reason ?? null,
     count: event.count ?? null,
     mrnHash: event.mrnHash?.toLowerCase() ?? null,
+    actors: null,
   };
 }
 
@@ -101,6 +105,7 @@ export function entryHash(
     decision: string;
     count: number | null;
     mrnHash: string | null;
+    actors: number | null;
   },
   prevHash: string,
 ): Hex {
@@ -113,6 +118,7 @@ export function entryHash(
     prevHash,
     ...(entry.count === null ? {} : { count: entry.count }),
     ...(entry.mrnHash === null ? {} : { mrnHash: entry.mrnHash }),
+    ...(entry.actors === null ? {} : { actors: entry.actors }),
   });
 }
 
@@ -157,6 +163,7 @@ export function toAuditEntry(row: AuditRow): AuditEntry {
     prevHash: row.prev_hash as AuditEntry["prevHash"],
     ...(row.count === null ? {} : { count: row.count }),
     ...(row.mrn_hash === null ? {} : { mrnHash: row.mrn_hash }),
+    ...(row.actors === null || row.actors === undefined ? {} : { actors: row.actors }),
     // Its position in the transparency log: ids run contiguously from 1.
     leafIndex: Number(row.id) - 1,
   };

@@ -1,9 +1,11 @@
 import { type AuditEntry, type AuditHeadResponse, proofToHex } from "@medrec/protocol";
 import type { Knex } from "knex";
 import type { Logger } from "pino";
+import type { Hex } from "viem";
 import { ProblemError } from "../errors.ts";
 import type { AuditEvent, AuditLog } from "../seams.ts";
 import { type PendingEntry, toAuditEntry, toPendingEntry } from "./audit.entry.ts";
+import { createRefusalAggregator, type RefusalAggregator } from "./audit.refusals.ts";
 import { type AuditRepository, auditRepository } from "./audit.repository.knex.ts";
 import {
   type AnchorSettings,
@@ -18,14 +20,17 @@ export type GatekeeperAuditLog = AuditLog & {
   /** A relationship's entries in chain order, as `GET /v1/relationships/{id}/audit` serves them. */
   entries(relationship: string): Promise<AuditEntry[]>;
   /**
-   * One page of a relationship's entries in chain order, after the entry whose hash is `after`,
-   * each with its log position and, when inside the latest anchored head, its inclusion proof.
-   * `next` is the hash to continue after, when there may be more. `undefined`: no such `after`.
+   * One page of a relationship's entries — in chain order after the entry whose hash is `after`,
+   * or newest first (`order: "desc"`) before the one whose hash is `before` — each with its log
+   * position and, when inside the latest anchored head, its inclusion proof (for this page's
+   * entries only). `next` is the hash to continue from, when there may be more. `undefined`: no
+   * such `after` / `before`.
    */
-  page(
-    relationship: string,
-    options: { after?: string | undefined; limit: number },
-  ): Promise<{ entries: AuditEntry[]; next: string | undefined } | undefined>;
+  page(relationship: string, options: AuditPageOptions): Promise<AuditPage | undefined>;
+  /** Appends an aggregate of refusals (adr/0014), resolving once committed. */
+  appendAggregate(aggregate: RefusalAggregate): Promise<void>;
+  /** Refusals by parties that never held a grant: counted, then one entry per relationship and hour. */
+  refusals: RefusalAggregator;
   /** The anchor contract and log account, the latest anchored head and the log's size. */
   head(): Promise<AuditHeadResponse>;
   /** RFC 9162 PROOF(from, to); `undefined` when the sizes are not 1 ≤ from ≤ to ≤ size. */
@@ -48,7 +53,24 @@ export type CreateAuditLogParameters = {
   anchoring?: AnchorSettings | undefined;
   /** How often new entries are anchored. */
   anchorIntervalMs?: number;
+  /** How often closed hours of refusals are looked for (adr/0014). */
+  refusalSweepMs?: number;
 };
+
+export type AuditPageOptions = {
+  after?: string | undefined;
+  before?: string | undefined;
+  order?: "asc" | "desc" | undefined;
+  limit: number;
+};
+export type AuditPage = { entries: AuditEntry[]; next: string | undefined };
+
+/** One closed hour of refusals by parties that never held a grant on `relationship`. */
+export type RefusalAggregate = { relationship: Hex; count: number; actors: number };
+
+/** The action, reason and actor of an aggregate entry: the gatekeeper records it, no account acts. */
+export const AGGREGATE_ACTION = "refusals.aggregate";
+export const AGGREGATE_REASON = "never-granted";
 
 type Pending = { entry: PendingEntry; resolve: () => void; reject: (error: unknown) => void };
 
@@ -71,6 +93,7 @@ export function createAuditLog(
     logger,
     anchoring,
     anchorIntervalMs,
+    refusalSweepMs,
   }: CreateAuditLogParameters = {},
 ): GatekeeperAuditLog {
   const repository: AuditRepository = auditRepository(db);
@@ -115,6 +138,43 @@ export function createAuditLog(
     });
   };
 
+  const enqueue = (entry: PendingEntry) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ entry, resolve, reject });
+      kick();
+    });
+
+  const appendAggregate = ({ relationship, count, actors }: RefusalAggregate) => {
+    let entry: PendingEntry;
+    try {
+      entry = {
+        ...toPendingEntry(
+          {
+            relationship,
+            actor: "operator",
+            action: AGGREGATE_ACTION,
+            categories: [],
+            decision: "denied",
+            reason: AGGREGATE_REASON,
+            count,
+          },
+          clock(),
+        ),
+        actors,
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return enqueue(entry);
+  };
+  const refusals = createRefusalAggregator({
+    db,
+    append: appendAggregate,
+    clock,
+    logger,
+    ...(refusalSweepMs === undefined ? {} : { sweepMs: refusalSweepMs }),
+  });
+
   return {
     append(event: AuditEvent) {
       let entry: PendingEntry;
@@ -123,17 +183,19 @@ export function createAuditLog(
       } catch (error) {
         return Promise.reject(error);
       }
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ entry, resolve, reject });
-        kick();
-      });
+      return enqueue(entry);
     },
+    appendAggregate,
+    refusals,
     async entries(relationship) {
       return (await repository.relationshipRows(relationship)).map(toAuditEntry);
     },
-    async page(relationship, { after, limit }) {
+    async page(relationship, { after, before, order = "asc", limit }) {
       // One more than asked for tells whether there is a next page.
-      const rows = await repository.relationshipPage(relationship, after, limit + 1);
+      const rows =
+        order === "desc"
+          ? await repository.relationshipPageNewestFirst(relationship, before, limit + 1)
+          : await repository.relationshipPage(relationship, after, limit + 1);
       if (!rows) return undefined;
       const [current, anchored] = await Promise.all([tree.sync(), anchorer.latest()]);
       const entries = rows.slice(0, limit).map((row) => {
@@ -170,6 +232,7 @@ export function createAuditLog(
       while (draining) await draining;
     },
     async stop() {
+      refusals.stop();
       await anchorer.stop();
     },
   };

@@ -15,6 +15,7 @@ const COLUMNS = [
   "reason",
   "count",
   "mrn_hash",
+  "actors",
   "prev_hash",
   "hash",
   "chain_hash",
@@ -38,6 +39,15 @@ export type AuditRepository = {
   relationshipPage(
     relationship: string,
     after: string | undefined,
+    limit: number,
+  ): Promise<AuditRow[] | undefined>;
+  /**
+   * Up to `limit` rows of a relationship newest first, before (older than) the row whose hash is
+   * `before` (from the newest without it); `undefined` when no row of the relationship has that hash.
+   */
+  relationshipPageNewestFirst(
+    relationship: string,
+    before: string | undefined,
     limit: number,
   ): Promise<AuditRow[] | undefined>;
   /** `{ id, relationship, hash }` of up to `limit` rows with id > `afterId` (the tree's leaves). */
@@ -129,12 +139,33 @@ export function auditRepository(db: Knex): AuditRepository {
         reason: entry.reason,
         count: entry.count,
         mrn_hash: entry.mrnHash,
+        actors: entry.actors,
         prev_hash: prevHash,
         hash,
         chain_hash: chainHashValue,
       };
     });
     return { rows, next, tail: { id, chainHash: prevChainHash } };
+  };
+
+  /** A relationship's rows after (asc) or before (desc) the one whose hash is `from`. */
+  const pageFrom = async (
+    relationship: string,
+    from: string | undefined,
+    limit: number,
+    order: "asc" | "desc",
+  ): Promise<AuditRow[] | undefined> => {
+    const rel = relationship.toLowerCase();
+    let query = db("audit_log").select(COLUMNS).where({ relationship: rel });
+    if (from !== undefined) {
+      const found = await db("audit_log")
+        .select("id")
+        .where({ relationship: rel, hash: from.toLowerCase() })
+        .first();
+      if (!found) return undefined;
+      query = query.andWhere("id", order === "asc" ? ">" : "<", String(found.id));
+    }
+    return (await query.orderBy("id", order).limit(limit)) as AuditRow[];
   };
 
   return {
@@ -188,22 +219,11 @@ export function auditRepository(db: Knex): AuditRepository {
     },
 
     async relationshipPage(relationship, after, limit) {
-      const rel = relationship.toLowerCase();
-      let afterId = "0";
-      if (after !== undefined) {
-        const found = await db("audit_log")
-          .select("id")
-          .where({ relationship: rel, hash: after.toLowerCase() })
-          .first();
-        if (!found) return undefined;
-        afterId = String(found.id);
-      }
-      return (await db("audit_log")
-        .select(COLUMNS)
-        .where({ relationship: rel })
-        .andWhere("id", ">", afterId)
-        .orderBy("id", "asc")
-        .limit(limit)) as AuditRow[];
+      return pageFrom(relationship, after, limit, "asc");
+    },
+
+    async relationshipPageNewestFirst(relationship, before, limit) {
+      return pageFrom(relationship, before, limit, "desc");
     },
 
     async leaves(afterId, limit) {

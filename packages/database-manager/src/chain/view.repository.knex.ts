@@ -11,6 +11,11 @@ export type RelationshipRecord = {
   recordRoot: Hex;
   sequence: string;
   grants: [Address, number, string][];
+  /**
+   * Every viewer ever granted (revoked and expired ones included), in order of first grant
+   * (adr/0014). Absent in snapshots saved before it was kept: then the current grants' viewers.
+   */
+  granted?: Address[];
 };
 export type AgentRecord = { owner: Address; custodians: Address[]; encryptionKey: Hex };
 /** The view at `block`: every followed relationship and agent (null: followed, no event yet). */

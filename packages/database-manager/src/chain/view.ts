@@ -57,7 +57,8 @@ import {
 
 type AgentState = { owner: Address; custodians: Set<Address>; encryptionKey: Hex };
 type Grant = { scopes: number; expiresAt: bigint };
-type RelationshipState = RelationshipView & { grants: Map<Address, Grant> };
+/** `granted`: every viewer ever granted on it (adr/0014: a refusal of a former viewer stays its own entry). */
+type RelationshipState = RelationshipView & { grants: Map<Address, Grant>; granted: Set<Address> };
 
 const EVENTS = [
   "AgentRegistered",
@@ -106,8 +107,33 @@ export type Kind = "agent" | "relationship";
 const topicOf = (address: Address): Hex => pad(address.toLowerCase() as Hex, { size: 32 });
 const addressOf = (topic: Hex): Address => getAddress(`0x${topic.slice(26)}`);
 
-export type ViewState = { agents: Map<Address, AgentState>; relationships: Map<Hex, RelationshipState> };
-export const createViewState = (): ViewState => ({ agents: new Map(), relationships: new Map() });
+/**
+ * Who may appear in which relationship, by account, so that `relationshipsOf` looks at the caller's
+ * own relationships only (never at every relationship the provider holds): the relationships of
+ * each agent, the agents each account ever owned or kept, the relationships each viewer was ever
+ * granted. Only ever grows (a reorganisation's undo leaves extra keys): every answer is checked
+ * against the state, so a key too many costs a lookup, never a wrong answer.
+ */
+export type AccountIndex = {
+  relationshipsOfAgent: Map<Address, Set<Hex>>;
+  agentsOfController: Map<Address, Set<Address>>;
+  relationshipsOfViewer: Map<Address, Set<Hex>>;
+};
+export type ViewState = {
+  agents: Map<Address, AgentState>;
+  relationships: Map<Hex, RelationshipState>;
+  index: AccountIndex;
+};
+export const createViewState = (): ViewState => ({
+  agents: new Map(),
+  relationships: new Map(),
+  index: { relationshipsOfAgent: new Map(), agentsOfController: new Map(), relationshipsOfViewer: new Map() },
+});
+const indexAdd = <K, V>(map: Map<K, Set<V>>, key: K, value: V) => {
+  const set = map.get(key);
+  if (set) set.add(value);
+  else map.set(key, new Set([value]));
+};
 export type ApplyOptions = {
   /** The contracts whose events are trusted (an event counts only from the contract that defines it). */
   agent: Address;
@@ -127,7 +153,7 @@ export function applyLogs(
   logs: readonly Log[],
   { agent: agentContract, relationship: relationshipContract, keepRelationship }: ApplyOptions,
 ): void {
-  const { agents, relationships } = state;
+  const { agents, relationships, index } = state;
   const relationshipLower = relationshipContract.toLowerCase();
   const kept = keepRelationship
     ? logs.filter(
@@ -144,40 +170,54 @@ export function applyLogs(
     if (isAgentEvent ? from !== agentContract : from !== relationshipContract) continue;
     const a = event.args as Record<string, unknown>;
     switch (event.eventName) {
-      case "AgentRegistered":
-        agents.set(getAddress(a.agent as string), {
-          owner: getAddress(a.owner as string),
-          custodians: new Set(),
-          encryptionKey: a.encryptionKey as Hex,
-        });
+      case "AgentRegistered": {
+        const agent = getAddress(a.agent as string);
+        const owner = getAddress(a.owner as string);
+        agents.set(agent, { owner, custodians: new Set(), encryptionKey: a.encryptionKey as Hex });
+        indexAdd(index.agentsOfController, owner, agent);
         break;
+      }
       case "EncryptionKeyChanged": {
         const agent = agents.get(getAddress(a.agent as string));
         if (agent) agent.encryptionKey = a.encryptionKey as Hex;
         break;
       }
       case "OwnershipTransferred": {
-        const agent = agents.get(getAddress(a.agent as string));
-        if (agent) agent.owner = getAddress(a.newOwner as string);
+        const address = getAddress(a.agent as string);
+        const agent = agents.get(address);
+        if (agent) {
+          agent.owner = getAddress(a.newOwner as string);
+          indexAdd(index.agentsOfController, agent.owner, address);
+        }
         break;
       }
-      case "CustodianAdded":
-        agents.get(getAddress(a.agent as string))?.custodians.add(getAddress(a.custodian as string));
+      case "CustodianAdded": {
+        const address = getAddress(a.agent as string);
+        const custodian = getAddress(a.custodian as string);
+        const agent = agents.get(address);
+        if (agent) {
+          agent.custodians.add(custodian);
+          indexAdd(index.agentsOfController, custodian, address);
+        }
         break;
+      }
       case "CustodianRemoved":
         agents.get(getAddress(a.agent as string))?.custodians.delete(getAddress(a.custodian as string));
         break;
       case "RelationshipCreated": {
         const id = (a.id as Hex).toLowerCase() as Hex;
+        const patientAgent = getAddress(a.patient as string);
         relationships.set(id, {
           id,
-          patientAgent: getAddress(a.patient as string),
+          patientAgent,
           provider: getAddress(a.provider as string),
           ended: false,
           recordRoot: zeroHash,
           sequence: 0n,
           grants: new Map(),
+          granted: new Set(),
         });
+        indexAdd(index.relationshipsOfAgent, patientAgent, id);
         break;
       }
       case "RootPublished": {
@@ -188,12 +228,16 @@ export function applyLogs(
         }
         break;
       }
-      case "ViewerGranted":
-        relationships.get((a.id as Hex).toLowerCase() as Hex)?.grants.set(getAddress(a.viewer as string), {
-          scopes: Number(a.scopes),
-          expiresAt: a.expiresAt as bigint,
-        });
+      case "ViewerGranted": {
+        const r = relationships.get((a.id as Hex).toLowerCase() as Hex);
+        if (r) {
+          const viewer = getAddress(a.viewer as string);
+          r.grants.set(viewer, { scopes: Number(a.scopes), expiresAt: a.expiresAt as bigint });
+          r.granted.add(viewer);
+          indexAdd(index.relationshipsOfViewer, viewer, r.id);
+        }
         break;
+      }
       case "ViewerRevoked":
         relationships.get((a.id as Hex).toLowerCase() as Hex)?.grants.delete(getAddress(a.viewer as string));
         break;
@@ -245,6 +289,39 @@ export function scopesOf(r: RelationshipState, viewer: Address, nowSeconds: numb
   return grant && BigInt(Math.floor(nowSeconds)) < grant.expiresAt ? grant.scopes : 0;
 }
 
+/** Whether `account` ever held a grant on `r` (revoked, expired or current). */
+export function everGranted(r: RelationshipState, account: Address): boolean {
+  return r.granted.has(account);
+}
+
+/**
+ * The relationships among `ours` where `account` is the patient (controls its agent) or a current
+ * viewer, found through the state's {@link AccountIndex}: the work is that of the account's own
+ * relationships — `visit` is called once per relationship looked at — whatever the provider's size.
+ */
+export function relationshipsOfAccount(
+  state: ViewState,
+  ours: ReadonlyMap<Hex, number>,
+  account: Address,
+  nowSeconds: number,
+  visit?: (id: Hex) => void,
+): { id: Hex; role: "patient" | "viewer" }[] {
+  const { relationshipsOfAgent, agentsOfController, relationshipsOfViewer } = state.index;
+  const candidates = new Set<Hex>();
+  for (const agent of agentsOfController.get(account) ?? [])
+    for (const id of relationshipsOfAgent.get(agent) ?? []) candidates.add(id);
+  for (const id of relationshipsOfViewer.get(account) ?? []) candidates.add(id);
+  const out: { id: Hex; role: "patient" | "viewer" }[] = [];
+  for (const id of candidates) {
+    visit?.(id);
+    const r = ours.has(id) ? state.relationships.get(id) : undefined;
+    if (!r) continue;
+    if (controls(state, r.patientAgent, account)) out.push({ id: r.id, role: "patient" });
+    else if (scopesOf(r, account, nowSeconds) !== 0) out.push({ id: r.id, role: "viewer" });
+  }
+  return out;
+}
+
 /** A relationship's state as saved (null: followed, not created yet). */
 export function relationshipRecordOf(r: RelationshipState | undefined): RelationshipRecord | null {
   if (!r) return null;
@@ -255,6 +332,7 @@ export function relationshipRecordOf(r: RelationshipState | undefined): Relation
     recordRoot: r.recordRoot,
     sequence: r.sequence.toString(),
     grants: [...r.grants].map(([viewer, g]) => [viewer, g.scopes, g.expiresAt.toString()]),
+    granted: [...r.granted],
   };
 }
 /** An agent's state as saved (null: followed, not registered yet). */
@@ -267,6 +345,7 @@ function restoreRelationship(state: ViewState, id: Hex, r: RelationshipRecord | 
     state.relationships.delete(id);
     return;
   }
+  const granted = new Set(r.granted ?? r.grants.map(([viewer]) => viewer));
   state.relationships.set(id, {
     id,
     patientAgent: r.patientAgent,
@@ -277,17 +356,24 @@ function restoreRelationship(state: ViewState, id: Hex, r: RelationshipRecord | 
     grants: new Map(
       r.grants.map(([viewer, scopes, expiresAt]) => [viewer, { scopes, expiresAt: BigInt(expiresAt) }]),
     ),
+    granted,
   });
+  indexAdd(state.index.relationshipsOfAgent, r.patientAgent, id);
+  for (const viewer of granted) indexAdd(state.index.relationshipsOfViewer, viewer, id);
 }
 /** Sets `agent` in `state` to `a` as saved (null: removes it). */
 function restoreAgent(state: ViewState, agent: Address, a: AgentRecord | null): void {
-  if (!a) state.agents.delete(agent);
-  else
-    state.agents.set(agent, {
-      owner: a.owner,
-      custodians: new Set(a.custodians),
-      encryptionKey: a.encryptionKey,
-    });
+  if (!a) {
+    state.agents.delete(agent);
+    return;
+  }
+  state.agents.set(agent, {
+    owner: a.owner,
+    custodians: new Set(a.custodians),
+    encryptionKey: a.encryptionKey,
+  });
+  for (const controller of [a.owner, ...a.custodians])
+    indexAdd(state.index.agentsOfController, controller, agent);
 }
 /** The view state a saved snapshot describes. */
 export function viewStateOf(snapshot: Pick<Snapshot, "relationships" | "agents">): ViewState {
@@ -365,6 +451,8 @@ export type LiveChainView = ChainView & {
    * fetched by the next poll).
    */
   link(relationship: Hex, patientId: number): void;
+  /** Whether `account` ever held a grant on relationship `id` (adr/0014); false when not this provider's. */
+  everGranted(id: Hex, account: Address): boolean;
   /** The agent's current X25519 key as logged (undefined if unknown, not followed or not current). */
   encryptionKeyOf(agent: Address): Hex | undefined;
   /** Resolves once the view has processed `block` (or rejects after `timeoutMs`). */
@@ -889,15 +977,11 @@ export function createChainView({
     },
     relationshipsOf(account, nowSeconds) {
       if (!current()) return [];
-      const who = getAddress(account);
-      const out: { id: Hex; role: "patient" | "viewer" }[] = [];
-      for (const id of ours.keys()) {
-        const r = state.relationships.get(id);
-        if (!r) continue;
-        if (controls(state, r.patientAgent, who)) out.push({ id: r.id, role: "patient" });
-        else if (scopesOf(r, who, nowSeconds) !== 0) out.push({ id: r.id, role: "viewer" });
-      }
-      return out;
+      return relationshipsOfAccount(state, ours, getAddress(account), nowSeconds);
+    },
+    everGranted(id, account) {
+      const r = relationshipOf(id);
+      return !!r && everGranted(r, getAddress(account));
     },
     patientIdOf(id) {
       return relationshipOf(id) ? ours.get(id.toLowerCase() as Hex) : undefined;

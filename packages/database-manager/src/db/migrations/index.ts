@@ -8,6 +8,8 @@ import * as m0006 from "./0006_patients_delegate_sequence.ts";
 import * as m0007 from "./0007_relay.ts";
 import * as m0008 from "./0008_chain_view.ts";
 import * as m0009 from "./0009_chain_view_journal.ts";
+import * as m0010 from "./0010_relay_admission.ts";
+import * as m0011 from "./0011_audit_aggregate.ts";
 
 /** Every migration, in order. Forward-only: never edit one that has shipped; add the next. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -20,4 +22,6 @@ export const migrations: Record<string, Knex.Migration> = {
   "0007_relay": m0007,
   "0008_chain_view": m0008,
   "0009_chain_view_journal": m0009,
+  "0010_relay_admission": m0010,
+  "0011_audit_aggregate": m0011,
 };
