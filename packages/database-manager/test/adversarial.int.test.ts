@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { findAuditChainBreak, verifyBundle } from "@medrec/protocol";
+import {
+  CONFIDENTIALITY_SYSTEM,
+  findAuditChainBreak,
+  OBSERVATION_CATEGORY_SYSTEM,
+  verifyBundle,
+} from "@medrec/protocol";
 import { eventually } from "@medrec/testkit";
 import type { Hex } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
@@ -20,8 +25,64 @@ const MRN_A = "MRN-ADV-A";
 const MRN_B = "MRN-ADV-B";
 const A = seededRecords(303, 0, MRN_A);
 const B = seededRecords(303, 1, MRN_B);
+const patientBRef = { reference: `Patient/${B.resources[0]?.id}` };
+/**
+ * Patient B's resources that carry others (docs/protocol.md "Scopes"): an Encounter with a
+ * contained Condition, and a lab with a contained Bundle holding a restricted Condition (FHIR's
+ * dom-5 keeps labels off contained resources, not off a contained Bundle's entries).
+ */
+const CARRIERS = {
+  encounter: {
+    resourceType: "Encounter",
+    id: "adv-encounter-with-condition",
+    status: "finished",
+    class: { system: "http://terminology.hl7.org/CodeSystem/v3-ActCode", code: "AMB" },
+    subject: patientBRef,
+    contained: [
+      {
+        resourceType: "Condition",
+        id: "reason",
+        code: { text: "Contained reason XQ7" },
+        subject: patientBRef,
+      },
+    ],
+    reasonReference: [{ reference: "#reason" }],
+  },
+  lab: {
+    resourceType: "Observation",
+    id: "adv-lab-with-restricted-bundle",
+    status: "final",
+    category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: "laboratory" }] }],
+    code: { text: "Panel with attached history" },
+    subject: patientBRef,
+    contained: [
+      {
+        resourceType: "Bundle",
+        id: "history",
+        type: "collection",
+        entry: [
+          {
+            resource: {
+              resourceType: "Condition",
+              id: "restricted",
+              meta: { security: [{ system: CONFIDENTIALITY_SYSTEM, code: "R" }] },
+              code: { text: "Nested restricted diagnosis ZK4" },
+              subject: patientBRef,
+            },
+          },
+        ],
+      },
+    ],
+    derivedFrom: [{ reference: "#history" }],
+  },
+};
 /** Nothing of either patient's records (ids, names, values, MRNs) may appear in any error. */
-const SECRETS = [...A.distinctive, ...B.distinctive];
+const SECRETS = [
+  ...A.distinctive,
+  ...B.distinctive,
+  "Contained reason XQ7",
+  "Nested restricted diagnosis ZK4",
+];
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const UNKNOWN = `0x${"5e".repeat(32)}` as Hex;
 
@@ -31,6 +92,9 @@ const conditionsViewer = account();
 const expiredViewer = account();
 const revokedViewer = account();
 const stranger = account();
+/** On patient B: granted encounters only; and everything the carriers hold but `sensitive`. */
+const encountersViewer = account();
+const allButSensitiveViewer = account();
 
 let sys: System;
 let patientA: Patient;
@@ -56,13 +120,20 @@ before(async () => {
     sys.registerPatient(MRN_A, patientA),
     sys.registerPatient(MRN_B, patientB),
   ]);
-  const [rootA, rootB] = await Promise.all([sys.ingest(MRN_A, A.bundle), sys.ingest(MRN_B, B.bundle)]);
+  const bundleB = {
+    ...B.bundle,
+    entry: [...B.bundle.entry, ...Object.values(CARRIERS).map((resource) => ({ resource }))],
+  };
+  const [rootA, rootB] = await Promise.all([sys.ingest(MRN_A, A.bundle), sys.ingest(MRN_B, bundleB)]);
   // A grant that expires in a few seconds, first, so it has lapsed when the tests run.
   const expiresSoon = nowSeconds() + 6;
   await sys.grant(patientA, relA, expiredViewer.address, 0xc3ff, expiresSoon);
   await sys.grant(patientA, relA, labsViewer.address, ["labs"], nowSeconds() + 3600);
   await sys.grant(patientA, relA, conditionsViewer.address, ["conditions"], nowSeconds() + 3600);
   await sys.grant(patientA, relA, revokedViewer.address, 0xc3ff, nowSeconds() + 3600);
+  await sys.grant(patientB, relB, encountersViewer.address, ["encounters"], nowSeconds() + 3600);
+  const allButSensitive = ["encounters", "conditions", "labs", "other"] as const;
+  await sys.grant(patientB, relB, allButSensitiveViewer.address, allButSensitive, nowSeconds() + 3600);
   await sys.viewAt(await sys.revoke(patientA, relA, revokedViewer.address));
   await Promise.all([sys.rootPublished(relA, rootA), sys.rootPublished(relB, rootB)]);
   for (const who of [
@@ -73,6 +144,8 @@ before(async () => {
     expiredViewer,
     revokedViewer,
     stranger,
+    encountersViewer,
+    allButSensitiveViewer,
   ])
     tokens.set(who.address, await sys.signIn("account" in who ? who.account : who));
   endedSessionToken = await sys.signIn(stranger);
@@ -792,6 +865,39 @@ group("invalid FHIR bundles (422 naming the element path)", () => {
       /Bundle\.entry\[1\]\.resource\.active: /,
     ],
   ];
+});
+
+describe("scopes cover everything a resource carries (contained resources, nested Bundles)", () => {
+  const readB = (as: PrivateKeyAccount | Patient) =>
+    sys.get(`/v1/relationships/${relB}/records`, { token: tokenOf(as) });
+  const ids = (r: Reply) => (r.json.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id);
+
+  test("default: the patient reads both carriers, whole, each verifiable on the on-chain root", async () => {
+    const r = await readB(patientB);
+    assert.equal(r.status, 200, r.text);
+    for (const carrier of Object.values(CARRIERS)) assert.ok(ids(r).includes(carrier.id), carrier.id);
+    assert.ok(r.text.includes("Nested restricted diagnosis ZK4"));
+    assert.ok(verifyBundle(r.json, (await sys.relationshipOf(relB)).recordRoot).valid);
+  });
+
+  test("behavior: a viewer granted encounters gets the plain encounters, not the one carrying a Condition", async () => {
+    const r = await readB(encountersViewer);
+    assert.equal(r.status, 200, r.text);
+    const plain = B.resources.filter((x) => x.resourceType === "Encounter").map((x) => x.id as string);
+    assert.ok(plain.length > 0, "the seeded set has encounters");
+    assert.deepEqual([...ids(r)].sort(), [...plain].sort());
+    assert.ok(!r.text.includes("Contained reason XQ7"));
+  });
+
+  test("behavior: every category but sensitive → the Encounter with its Condition, never the lab whose nested Bundle holds a restricted label", async () => {
+    const r = await readB(allButSensitiveViewer);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(ids(r).includes(CARRIERS.encounter.id));
+    assert.ok(!ids(r).includes(CARRIERS.lab.id));
+    assert.ok(!r.text.includes("Nested restricted diagnosis ZK4"));
+    assert.ok(!r.text.includes(B.sensitiveLab.id as string), "nor the plainly restricted lab");
+    assert.ok(verifyBundle(r.json, (await sys.relationshipOf(relB)).recordRoot).valid);
+  });
 });
 
 describe("answers that must not tell anything apart", () => {
