@@ -80,6 +80,9 @@ contract AuditAnchor is IAuditAnchor, ERC2771Context, EIP712 {
         _logs[provider] = newLog;
         _providers[newLog] = provider;
         emit LogRotated(provider, oldLog, newLog, head.size, head.root);
+        // The new log's own event stream starts from the head it continues, so a reader that follows
+        // `logOf(provider)` checks the next heads' consistency against it.
+        if (head.size != 0) emit TreeHeadAnchored(newLog, head.size, head.root);
     }
 
     /// @inheritdoc IAuditAnchor

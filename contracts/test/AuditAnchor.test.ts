@@ -304,6 +304,18 @@ function shouldBehaveLikeAuditAnchor(mode: Mode) {
         );
         assert.equal(await anchor.read.logOf([p]), l2);
         assert.equal(await anchor.read.providerOf([l2]), p);
+        const continued = await (await viem.getPublicClient()).getContractEvents({
+          address: anchor.address,
+          abi: anchor.abi,
+          eventName: "TreeHeadAnchored",
+          args: { log: l2 },
+          fromBlock: 0n,
+        });
+        assert.deepEqual(
+          continued.map((e) => e.args),
+          [{ log: l2, size: 7n, root: ROOT1 }],
+          "the new log's events start from the head it continues",
+        );
         assert.equal(await anchor.read.providerOf([l]), p);
         assert.equal(await anchor.read.isRetired([l]), true);
         assert.deepEqual(await anchor.read.headOf([l2]), { size: 7n, root: ROOT1 });

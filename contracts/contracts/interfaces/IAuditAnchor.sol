@@ -45,7 +45,7 @@ interface IAuditAnchor {
     /// @notice `provider` bound `log` as its only audit log account.
     event LogBound(address indexed provider, address indexed log);
     /// @notice Governance moved `provider`'s audit log from `oldLog` (retired) to `newLog`, which
-    /// continues the old log's head (`size`, `root`).
+    /// continues the old log's head (`size`, `root`); `TreeHeadAnchored(newLog, size, root)` follows.
     event LogRotated(address indexed provider, address indexed oldLog, address indexed newLog, uint64 size, bytes32 root);
 
     /// @notice Most entries one anchor may add to a log's anchored size.
@@ -61,7 +61,8 @@ interface IAuditAnchor {
 
     /// @notice Anyone: applies the rotation of `provider`'s log that governance approved
     /// (`AgentRegistry.approvedLogRotation`); `signature` is the new log account's consent, as for
-    /// `bindLog`. The new log takes over the old one's head; the old one is retired.
+    /// `bindLog`. The new log takes over the old one's head (emitted again as its first
+    /// `TreeHeadAnchored`); the old one is retired.
     function rotateLog(address provider, bytes calldata signature) external;
 
     /// @notice The EIP-712 digest a log account signs to consent to be `provider`'s log: the typed
