@@ -320,4 +320,36 @@ contract RelationshipPropertiesTest is TestBase {
             )
         );
     }
+
+    // ---------------------------------------------------------------------------------------------
+    // Property: a pair linked, ended and linked again n times has n + 1 distinct relationships,
+    // listed in order; only the newest is open; a custodian can end none of them.
+    // ---------------------------------------------------------------------------------------------
+
+    function testFuzz_relinkAfterEnd(uint8 rawTimes, bool endByProvider) public {
+        uint256 times = bound(rawTimes, 1, 12);
+        bytes32 current = id;
+        for (uint256 k = 1; k <= times; ++k) {
+            vm.prank(CUSTODIAN_1);
+            vm.expectRevert(abi.encodeWithSelector(IRelationship.RelationshipNotParty.selector, current, CUSTODIAN_1));
+            rel.end(current);
+            vm.prank(PROVIDER);
+            vm.expectRevert(abi.encodeWithSelector(IRelationship.RelationshipExists.selector, current));
+            rel.create(PATIENT, "");
+            vm.prank(endByProvider ? PROVIDER : PATIENT);
+            rel.end(current);
+            vm.prank(PROVIDER);
+            bytes32 next = rel.create(PATIENT, "again");
+            assertEq(next, rel.relationshipIdAt(PATIENT, PROVIDER, k), "k-th re-link id");
+            assertEq(next, rel.relationshipId(PATIENT, PROVIDER), "current id");
+            assertTrue(next != current, "a new id");
+            current = next;
+        }
+        bytes32[] memory listed = agent.relationshipsOf(PATIENT);
+        assertEq(listed.length, times + 1, "every incarnation listed");
+        for (uint256 k; k <= times; ++k) {
+            assertEq(listed[k], rel.relationshipIdAt(PATIENT, PROVIDER, k), "in order");
+            assertTrue(rel.relationshipOf(listed[k]).ended == (k != times), "only the newest is open");
+        }
+    }
 }
