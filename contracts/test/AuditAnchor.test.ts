@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
-import { type Address, getAddress, type Hex, hashTypedData, keccak256, toHex, zeroAddress } from "viem";
+import {
+  type Address,
+  encodeAbiParameters,
+  getAddress,
+  type Hex,
+  hashTypedData,
+  keccak256,
+  toHex,
+  zeroAddress,
+} from "viem";
 import { addressOf, walletAt } from "./helpers.ts";
 import { deployForwarder, MODES, type Mode, via } from "./via.ts";
 
@@ -192,6 +201,13 @@ function shouldBehaveLikeAuditAnchor(mode: Mode) {
         await viem.assertions.emitWithArgs(hash, anchor, "LogBound", [addressOf(provider), addressOf(log)]);
         assert.equal(await anchor.read.logOf([addressOf(provider)]), addressOf(log));
         assert.equal(await anchor.read.providerOf([addressOf(log)]), addressOf(provider));
+        // The patient's light client proves logOf from storage: `_logs` is slot 3 (EIP712's two
+        // fallback strings, then `_heads`) — packages/protocol/src/patient/relationships.ts.
+        const slot = keccak256(
+          encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [addressOf(provider), 3n]),
+        );
+        const word = await (await viem.getPublicClient()).getStorageAt({ address: anchor.address, slot });
+        assert.equal(getAddress(`0x${(word ?? "0x").slice(-40)}`), addressOf(log));
       });
 
       it("reverts AuditAnchorProviderBound: a provider cannot swap to a fresh log account", async () => {
