@@ -23,4 +23,4 @@ export {
   signInTo,
   TestSignInError,
 } from "./siwe.ts";
-export { percentile } from "./stats.ts";
+export { type KolmogorovSmirnov, kolmogorovSmirnov, percentile } from "./stats.ts";

@@ -322,6 +322,55 @@ export function relationshipsOfAccount(
   return out;
 }
 
+/**
+ * The permission reads of a view over `state()` and `ours` (the live view's, and `bench`/tests'
+ * over a state they built): deny-by-default answers while `current()` is false, in case a caller
+ * forgot `assertCurrent()`.
+ */
+export function permissionReads(
+  state: () => ViewState,
+  ours: ReadonlyMap<Hex, number>,
+  current: () => boolean,
+): Pick<
+  ChainView,
+  "relationship" | "isPatientController" | "viewerScopes" | "relationshipsOf" | "patientIdOf"
+> & {
+  everGranted(id: Hex, account: Address): boolean;
+} {
+  const relationshipOf = (id: Hex) => relationshipIn(state(), ours, id);
+  return {
+    relationship(id) {
+      const r = relationshipOf(id);
+      if (!r) return undefined;
+      const { grants: _grants, granted: _granted, ...view } = r;
+      return view;
+    },
+    // The account is normalised first, whether or not the relationship is held: a refusal costs
+    // the same either way (adr/0014).
+    isPatientController(id, account) {
+      const who = getAddress(account);
+      const r = relationshipOf(id);
+      return !!r && current() && controls(state(), r.patientAgent, who);
+    },
+    viewerScopes(id, viewer, nowSeconds) {
+      const who = getAddress(viewer);
+      const r = relationshipOf(id);
+      return r && current() ? scopesOf(r, who, nowSeconds) : 0;
+    },
+    relationshipsOf(account, nowSeconds) {
+      if (!current()) return [];
+      return relationshipsOfAccount(state(), ours, getAddress(account), nowSeconds);
+    },
+    everGranted(id, account) {
+      const r = relationshipOf(id);
+      return !!r && everGranted(r, getAddress(account));
+    },
+    patientIdOf(id) {
+      return relationshipOf(id) ? ours.get(id.toLowerCase() as Hex) : undefined;
+    },
+  };
+}
+
 /** A relationship's state as saved (null: followed, not created yet). */
 export function relationshipRecordOf(r: RelationshipState | undefined): RelationshipRecord | null {
   if (!r) return null;
@@ -907,8 +956,6 @@ export function createChainView({
     timer.unref?.();
   }
 
-  const relationshipOf = (id: Hex) => relationshipIn(state, ours, id);
-
   return {
     get cursor() {
       return synced ? cursor : -1n;
@@ -960,32 +1007,7 @@ export function createChainView({
           `Permissions cannot be checked right now (${reason}); the request is refused.`,
         );
     },
-    relationship(id) {
-      const r = relationshipOf(id);
-      if (!r) return undefined;
-      const { grants: _grants, ...view } = r;
-      return view;
-    },
-    // Deny-by-default answers while the view is stale, in case a caller forgot assertCurrent().
-    isPatientController(id, account) {
-      const r = relationshipOf(id);
-      return !!r && current() && controls(state, r.patientAgent, getAddress(account));
-    },
-    viewerScopes(id, viewer, nowSeconds) {
-      const r = relationshipOf(id);
-      return r && current() ? scopesOf(r, getAddress(viewer), nowSeconds) : 0;
-    },
-    relationshipsOf(account, nowSeconds) {
-      if (!current()) return [];
-      return relationshipsOfAccount(state, ours, getAddress(account), nowSeconds);
-    },
-    everGranted(id, account) {
-      const r = relationshipOf(id);
-      return !!r && everGranted(r, getAddress(account));
-    },
-    patientIdOf(id) {
-      return relationshipOf(id) ? ours.get(id.toLowerCase() as Hex) : undefined;
-    },
+    ...permissionReads(() => state, ours, current),
     encryptionKeyOf(agent) {
       return current() ? state.agents.get(getAddress(agent))?.encryptionKey : undefined;
     },
