@@ -1,15 +1,21 @@
 /**
- * The access log: every provider's audit entries about the patient's relationships (all pages),
- * each checked with {@link verifyAuditEntries} against the tree heads that provider's bound log
- * account anchored on chain, merged into one list, newest first. An entry whose proof is broken is
- * marked so, with the problem in words; entries newer than the last anchored head are `pending`.
+ * The access log: every provider's audit entries about the patient's relationships, newest first,
+ * one page at a time (adr/0014): each page is checked on its own with {@link verifyAuditPage}
+ * against the tree heads that provider's bound log account anchored on chain — its entries'
+ * hashes, their chain (and its link to the page before), their inclusion proofs — and the latest
+ * two anchored heads with a consistency proof, once per log. Pages are merged into one list,
+ * newest first; older pages are loaded on demand ({@link loadOlderAccessLog}). An entry whose proof
+ * is broken is marked so, with the problem in words; entries newer than the last anchored head
+ * are `pending`.
  */
 import { type Address, getAddress, type Hex, isAddressEqual, zeroAddress } from "viem";
 import { readContract } from "viem/actions";
-import { type AuditEntry, type AuditHeadResponse, apiPaths } from "../api.ts";
-import { type AuditProblem, auditAnchorAbi, readAnchoredHeads, verifyAuditEntries } from "../audit-anchor.ts";
-import { fetchAuditConsistencyProof, fetchAuditEntries, gatekeeperJson } from "../client.ts";
+import { type AuditEntry, type AuditHeadResponse, apiPaths, auditResponseSchema } from "../api.ts";
+import { verifyAuditPage } from "../audit.ts";
+import { type AuditProblem, auditAnchorAbi, readAnchoredHeads } from "../audit-anchor.ts";
+import { fetchAuditConsistencyProof, gatekeeperJson, gatekeeperRequest } from "../client.ts";
 import type { ScopeCode } from "../scopes.ts";
+import { type TreeHead, verifyConsistency } from "../transparency-log.ts";
 import { PatientDataError, type PatientErrorCode, toPatientDataError } from "./errors.ts";
 import { type PatientContext, shortAddress } from "./network.ts";
 import { type PatientRelationship, relationshipLabel } from "./relationships.ts";
@@ -38,8 +44,10 @@ export type AccessLogEntry = {
   what: string;
   categories: ScopeCode[];
   decision: AuditEntry["decision"];
-  /** Staff actions: how many items. */
+  /** Staff actions: how many items; aggregated refusals: how many refusals. */
   count?: number;
+  /** Aggregated refusals (`refusals.aggregate`): from how many accounts. */
+  actors?: number;
   proof: AccessProofStatus;
   /** For `failed`: what is wrong, in words. */
   problems: string[];
@@ -54,9 +62,25 @@ export type ProviderAccessLog = {
   /** Problems that belong to no single entry (a rewritten log, a log account not bound by this provider). */
   problems: AuditProblem[];
   error?: { code: PatientErrorCode; message: string };
+  /** Where the next (older) page starts, when there is one: {@link loadOlderAccessLog}. */
+  older?: OlderPage;
+};
+
+/** The cursor of a provider's next (older) page and what it is checked against. */
+export type OlderPage = {
+  /** The hash of the oldest entry shown (`before=`). */
+  before: string;
+  /** That entry's `prevHash`: the next page's newest entry must have this hash. */
+  olderThan: string;
+  /** The anchored heads the first page was checked against (read once per log). */
+  heads: readonly TreeHead[];
+  gatekeeperUrl: string;
 };
 
 export type AccessLog = { entries: AccessLogEntry[]; providers: ProviderAccessLog[] };
+
+/** Entries per page of a provider's log. */
+export const ACCESS_LOG_PAGE = 50;
 
 const ACTIONS: Record<string, string> = {
   "records.read": "read records",
@@ -64,7 +88,11 @@ const ACTIONS: Record<string, string> = {
   "staff.patient.link": "linked your record",
   "staff.records.upload": "added records",
   "staff.legacy.sync": "updated records from the hospital system",
+  "refusals.aggregate": "read records",
 };
+
+/** The action of an hour's refusals by accounts that never had access, logged as one entry (adr/0014). */
+export const AGGREGATE_ACTION = "refusals.aggregate";
 
 /** Who an actor is, in words. */
 export function describeActor(
@@ -76,6 +104,7 @@ export function describeActor(
     action,
   }: { patient: Address; contacts?: Contacts; provider: string; action: string },
 ): string {
+  if (action === AGGREGATE_ACTION) return "Accounts that never had access";
   if (isAddressEqual(actor, patient)) return "You";
   const saved = contacts
     ? Object.entries(contacts).find(([address]) => address.toLowerCase() === actor.toLowerCase())?.[1]
@@ -106,13 +135,170 @@ export async function loadAccessLog({
       loadProviderAccessLog({ ctx, relationship, sessions, ...(contacts ? { contacts } : {}) }),
     ),
   );
-  const entries = providers
-    .flatMap((p) => p.entries)
-    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.provider.localeCompare(a.provider));
-  return { entries, providers };
+  return merged(providers);
 }
 
-/** One relationship's access log, verified against the chain. */
+const merged = (providers: ProviderAccessLog[]): AccessLog => ({
+  entries: providers
+    .flatMap((p) => p.entries)
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.provider.localeCompare(a.provider)),
+  providers,
+});
+
+/**
+ * The next (older) page of every provider's log that has one, checked and added to `log`.
+ * Never throws for one provider: a page that cannot be read keeps its cursor and sets `error`.
+ */
+export async function loadOlderAccessLog({
+  ctx,
+  log,
+  sessions = createPatientSessions(ctx),
+  contacts,
+}: {
+  ctx: PatientContext;
+  log: AccessLog;
+  sessions?: PatientSessions;
+  contacts?: Contacts;
+}): Promise<AccessLog> {
+  const providers = await Promise.all(
+    log.providers.map(async (p): Promise<ProviderAccessLog> => {
+      const older = p.older;
+      if (!older) return p;
+      try {
+        const token = await sessions.token(older.gatekeeperUrl);
+        const page = await readPage({
+          ctx,
+          gatekeeperUrl: older.gatekeeperUrl,
+          relationship: p.relationship,
+          token,
+          before: older.before,
+        });
+        const checked = checkPage({
+          ctx,
+          provider: p.provider,
+          relationship: p.relationship,
+          page,
+          heads: older.heads,
+          olderThan: older.olderThan,
+          problems: p.problems,
+          ...(contacts ? { contacts } : {}),
+        });
+        const entries = [...p.entries, ...checked.entries];
+        const { older: _older, ...rest } = p;
+        return {
+          ...rest,
+          status: entries.some((e) => e.proof === "failed") ? "failed-verification" : p.status,
+          entries,
+          ...(checked.older ? { older: { ...older, ...checked.older } } : {}),
+        };
+      } catch (error) {
+        const failure = toPatientDataError(error, `Reading the access log at ${p.provider}`);
+        return { ...p, error: { code: failure.code, message: failure.shortMessage } };
+      }
+    }),
+  );
+  return merged(providers);
+}
+
+type Page = { entries: AuditEntry[]; more: boolean };
+
+/** One newest-first page of a relationship's log (`order=desc`), before the entry `before`. */
+async function readPage({
+  ctx,
+  gatekeeperUrl,
+  relationship,
+  token,
+  before,
+}: {
+  ctx: PatientContext;
+  gatekeeperUrl: string;
+  relationship: Hex;
+  token: string;
+  before?: string | undefined;
+}): Promise<Page> {
+  const path = `${apiPaths.audit(relationship)}?order=desc${before ? `&before=${encodeURIComponent(before)}` : ""}&limit=${ACCESS_LOG_PAGE}`;
+  const { body, headers } = await gatekeeperRequest(gatekeeperUrl, path, {
+    token,
+    ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
+  });
+  return { entries: auditResponseSchema.parse(body), more: headers.get("link") !== null };
+}
+
+/** A page checked ({@link verifyAuditPage}) and described, and where the next one starts. */
+function checkPage({
+  ctx,
+  provider,
+  relationship,
+  page,
+  heads,
+  olderThan,
+  problems,
+  contacts,
+}: {
+  ctx: PatientContext;
+  provider: string;
+  relationship: Hex;
+  page: Page;
+  heads: readonly TreeHead[];
+  olderThan?: string | undefined;
+  /** Problems of the whole log: every entry shown is then `failed`. */
+  problems: readonly AuditProblem[];
+  contacts?: Contacts | undefined;
+}): {
+  entries: AccessLogEntry[];
+  problems: { index?: number; message: string }[];
+  older?: { before: string; olderThan: string };
+} {
+  const verification = verifyAuditPage({
+    relationship,
+    entries: page.entries,
+    heads,
+    olderThan,
+    last: !page.more,
+  });
+  const byIndex = new Map<number, string[]>();
+  for (const problem of verification.problems)
+    if (problem.index !== undefined)
+      byIndex.set(problem.index, [...(byIndex.get(problem.index) ?? []), problem.message]);
+  const patient = ctx.account.address;
+  const entries = page.entries.map((entry, index): AccessLogEntry => {
+    const broken = byIndex.get(index) ?? [];
+    const proof = verification.proofs[index] ?? "failed";
+    return {
+      at: entry.at,
+      provider,
+      relationship,
+      actor: getAddress(entry.actor),
+      who: describeActor(entry.actor as Address, {
+        patient,
+        provider,
+        action: entry.action,
+        ...(contacts ? { contacts } : {}),
+      }),
+      action: entry.action,
+      what: ACTIONS[entry.action] ?? entry.action,
+      categories: entry.categories,
+      decision: entry.decision,
+      ...(entry.count === undefined ? {} : { count: entry.count }),
+      ...(entry.actors === undefined ? {} : { actors: entry.actors }),
+      proof: broken.length > 0 || problems.length > 0 ? "failed" : proof,
+      problems: [...broken, ...problems.map((p) => p.message)],
+      entry,
+    };
+  });
+  const oldest = page.entries.at(-1);
+  return {
+    entries,
+    problems: verification.problems,
+    ...(page.more && oldest ? { older: { before: oldest.hash, olderThan: oldest.prevHash } } : {}),
+  };
+}
+
+/**
+ * The newest page of one relationship's access log, verified against the chain: the page's
+ * entries on their own ({@link verifyAuditPage}), and the latest two anchored heads with a
+ * consistency proof (a log rewritten between them is a problem of the whole log).
+ */
 export async function loadProviderAccessLog({
   ctx,
   relationship,
@@ -144,74 +330,71 @@ export async function loadProviderAccessLog({
       }),
       gatekeeperJson<AuditHeadResponse>(gatekeeperUrl, apiPaths.auditHead, { token, ...fetchOption }),
     ]);
-    const problems: AuditProblem[] = [];
+    const logProblems: AuditProblem[] = [];
     if (!head.log || !isAddressEqual(head.log as Address, bound))
-      problems.push({
+      logProblems.push({
         kind: "rewritten",
         message: `${provider} names another audit log account than the one it bound on chain`,
       });
     const read = async () => {
-      const entries = await fetchAuditEntries({
-        gatekeeperUrl,
-        relationship: relationship.id,
-        token,
-        ...fetchOption,
-      });
-      const heads = await readAnchoredHeads({
-        client: ctx.client,
-        anchor,
-        log: getAddress(bound),
-        fromBlock: ctx.network.fromBlock ?? 0n,
-      });
-      const verification = await verifyAuditEntries({
-        relationship: relationship.id,
-        entries,
-        heads,
-        consistencyProof: (from, to) =>
-          fetchAuditConsistencyProof({ gatekeeperUrl, token, from, to, ...fetchOption }),
-      });
-      return { entries, verification };
-    };
-    let { entries, verification } = await read();
-    // The entries and the heads on chain are two reads: an anchor mined between them (or seen by
-    // the gatekeeper's node before the one read here) makes honest entries look unproven. Such a
-    // race is over a block later; a log really altered fails the second read as well.
-    if (verification.problems.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, RACE_RETRY_MS));
-      ({ entries, verification } = await read());
-    }
-    const byIndex = new Map<number, string[]>();
-    for (const problem of verification.problems) {
-      if (problem.index === undefined) problems.push(problem);
-      else byIndex.set(problem.index, [...(byIndex.get(problem.index) ?? []), problem.message]);
-    }
-    const patient = ctx.account.address;
-    const list = entries.map((entry, index): AccessLogEntry => {
-      const broken = byIndex.get(index) ?? [];
-      const pending = !entry.inclusion && (entry.leafIndex ?? 0) >= verification.latest.size;
-      return {
-        at: entry.at,
+      const [page, heads] = await Promise.all([
+        readPage({ ctx, gatekeeperUrl, relationship: relationship.id, token }),
+        readAnchoredHeads({
+          client: ctx.client,
+          anchor,
+          log: getAddress(bound),
+          fromBlock: ctx.network.fromBlock ?? 0n,
+        }),
+      ]);
+      const problems = [...logProblems];
+      const [previous, latest] = heads.slice(-2);
+      if (previous && latest) {
+        let proof: readonly string[] = [];
+        try {
+          proof = await fetchAuditConsistencyProof({
+            gatekeeperUrl,
+            token,
+            from: previous.size,
+            to: latest.size,
+            ...fetchOption,
+          });
+        } catch {
+          proof = [];
+        }
+        if (!verifyConsistency(previous.size, latest.size, previous.root, latest.root, proof))
+          problems.push({
+            kind: "rewritten",
+            message: `the log was rewritten between its anchored heads of ${previous.size} and ${latest.size} entries (no valid consistency proof)`,
+          });
+      }
+      const checked = checkPage({
+        ctx,
         provider,
         relationship: relationship.id,
-        actor: getAddress(entry.actor),
-        who: describeActor(entry.actor as Address, {
-          patient,
-          provider,
-          action: entry.action,
-          ...(contacts ? { contacts } : {}),
-        }),
-        action: entry.action,
-        what: ACTIONS[entry.action] ?? entry.action,
-        categories: entry.categories,
-        decision: entry.decision,
-        ...(entry.count === undefined ? {} : { count: entry.count }),
-        proof: broken.length > 0 || problems.length > 0 ? "failed" : pending ? "pending" : "verified",
-        problems: [...broken, ...problems.map((p) => p.message)],
-        entry,
-      };
-    });
-    const failed = list.some((e) => e.proof === "failed");
-    return { ...base, status: failed ? "failed-verification" : "verified", entries: list, problems };
+        page,
+        heads,
+        problems,
+        ...(contacts ? { contacts } : {}),
+      });
+      return { checked, heads, problems };
+    };
+    let result = await read();
+    // The page and the heads on chain are two reads: an anchor mined between them (or seen by
+    // the gatekeeper's node before the one read here) makes honest entries look unproven. Such a
+    // race is over a block later; a log really altered fails the second read as well.
+    if (result.checked.problems.length > 0 || result.problems.length > logProblems.length) {
+      await new Promise((resolve) => setTimeout(resolve, RACE_RETRY_MS));
+      result = await read();
+    }
+    const { checked, heads, problems } = result;
+    const failed = checked.entries.some((e) => e.proof === "failed");
+    return {
+      ...base,
+      status: failed ? "failed-verification" : "verified",
+      entries: checked.entries,
+      problems,
+      ...(checked.older ? { older: { ...checked.older, heads, gatekeeperUrl } } : {}),
+    };
   } catch (error) {
     const failure = toPatientDataError(error, `Reading the access log at ${provider}`);
     return {

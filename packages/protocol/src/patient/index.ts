@@ -2,13 +2,17 @@
 // Framework-free and browser-safe (viem and fetch only): the dapp and the tests use the same code.
 
 export {
+  ACCESS_LOG_PAGE,
   type AccessLog,
   type AccessLogEntry,
   type AccessProofStatus,
+  AGGREGATE_ACTION,
   type Contacts,
   describeActor,
   loadAccessLog,
+  loadOlderAccessLog,
   loadProviderAccessLog,
+  type OlderPage,
   type ProviderAccessLog,
 } from "./access-log.ts";
 export {

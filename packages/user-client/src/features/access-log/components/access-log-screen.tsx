@@ -1,4 +1,4 @@
-import type { AccessLogEntry, ProviderAccessLog } from "@medrec/protocol/patient";
+import { type AccessLogEntry, AGGREGATE_ACTION, type ProviderAccessLog } from "@medrec/protocol/patient";
 import { useId, useState } from "react";
 import { Button } from "../../../components/button.tsx";
 import { ErrorView } from "../../../components/error-view.tsx";
@@ -6,7 +6,7 @@ import { Card, Page } from "../../../components/page.tsx";
 import { categoryList } from "../../../lib/categories.ts";
 import { useContacts } from "../../../lib/contacts.ts";
 import { usePatient, usePatientRelationships } from "../../../lib/patient.tsx";
-import { useAccessLog } from "../api/access-log.ts";
+import { useAccessLog, useOlderAccessLog } from "../api/access-log.ts";
 import "../access-log.css";
 
 const STATUS: Record<ProviderAccessLog["status"], string> = {
@@ -29,17 +29,35 @@ function when(at: string): string {
   });
 }
 
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** An hour's refusals by accounts that never had access, logged as one entry (adr/0014). */
+function aggregateSentence(entry: AccessLogEntry) {
+  const count = entry.count ?? 0;
+  const actors = entry.actors ?? 0;
+  return (
+    <>
+      <strong>{plural(actors, "account", "accounts")} that never had access</strong> tried to read your
+      records {plural(count, "time", "times")} in the hour before — all refused
+    </>
+  );
+}
+
 function Entry({ entry }: { entry: AccessLogEntry }) {
   const what = entry.categories.length ? `${entry.what}: ${categoryList(entry.categories)}` : entry.what;
   const denied = entry.decision === "denied";
   return (
     <li className={`log-entry${entry.proof === "failed" ? " log-entry-broken" : ""}`}>
       <div className="log-main">
-        <p className="log-sentence">
-          <strong>{entry.who}</strong> {denied ? `tried to ${entry.what}` : what}
-          {denied && entry.categories.length ? `: ${categoryList(entry.categories)}` : ""}
-          {entry.count !== undefined ? ` (${entry.count} ${entry.count === 1 ? "item" : "items"})` : ""}
-        </p>
+        {entry.action === AGGREGATE_ACTION ? (
+          <p className="log-sentence">{aggregateSentence(entry)}</p>
+        ) : (
+          <p className="log-sentence">
+            <strong>{entry.who}</strong> {denied ? `tried to ${entry.what}` : what}
+            {denied && entry.categories.length ? `: ${categoryList(entry.categories)}` : ""}
+            {entry.count !== undefined ? ` (${plural(entry.count, "item", "items")})` : ""}
+          </p>
+        )}
         <p className="muted log-meta">
           <time dateTime={entry.at}>{when(entry.at)}</time> · {entry.provider}
         </p>
@@ -72,10 +90,12 @@ export function AccessLogScreen() {
   const relationships = usePatientRelationships(patient.data);
   const { contacts, loading } = useContacts();
   const log = useAccessLog(patient.data, relationships.data, loading ? [] : contacts);
+  const older = useOlderAccessLog(patient.data, loading ? [] : contacts);
+  const hasOlder = log.data?.providers.some((p) => p.older) ?? false;
   const [provider, setProvider] = useState("");
   const [decision, setDecision] = useState("");
   const [ownViews, setOwnViews] = useState(false);
-  const error = patient.error ?? relationships.error ?? log.error;
+  const error = patient.error ?? relationships.error ?? log.error ?? older.error;
   const entries = (log.data?.entries ?? []).filter(
     (e) =>
       (!provider || e.provider === provider) &&
@@ -153,8 +173,8 @@ export function AccessLogScreen() {
             </div>
             <p role="status" className="muted">
               {entries.length === log.data.entries.length
-                ? `${entries.length} ${entries.length === 1 ? "entry" : "entries"}, newest first.`
-                : `${entries.length} of ${log.data.entries.length} entries, newest first.`}
+                ? `${entries.length} ${entries.length === 1 ? "entry" : "entries"}${hasOlder ? " shown" : ""}, newest first.`
+                : `${entries.length} of ${log.data.entries.length} entries${hasOlder ? " shown" : ""}, newest first.`}
             </p>
             {entries.length ? (
               <ol className="log-list">
@@ -165,6 +185,17 @@ export function AccessLogScreen() {
             ) : (
               <p>No entries match these filters.</p>
             )}
+            {hasOlder ? (
+              <div className="actions">
+                <Button
+                  variant="secondary"
+                  busy={older.isPending}
+                  onClick={() => log.data && older.mutate(log.data)}
+                >
+                  Show older entries
+                </Button>
+              </div>
+            ) : null}
           </Card>
         </>
       )}
