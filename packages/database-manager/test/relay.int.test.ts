@@ -20,9 +20,21 @@ import {
   signForwardRequest,
 } from "@medrec/protocol";
 import { eventually, fetchReply } from "@medrec/testkit";
-import { type Address, encodeFunctionData, getAddress, type Hex, parseEther, parseEventLogs } from "viem";
+import type { Knex } from "knex";
+import {
+  type Address,
+  createWalletClient,
+  encodeFunctionData,
+  getAddress,
+  type Hex,
+  http,
+  keccak256,
+  parseEther,
+  parseEventLogs,
+} from "viem";
 import { generatePrivateKey, type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { defaultRelaySettings } from "../src/chain/config.ts";
+import { createDb } from "../src/db/knex.ts";
 import { createRelaySubmitter } from "../src/relay/peers.ts";
 import type { RelayService } from "../src/relay/relay.service.ts";
 import { silent } from "./chain.support.ts";
@@ -82,6 +94,32 @@ async function expectRefusal(
   assert.equal(r.json.status, status);
   if (detail) assert.match(String(r.json.detail), detail);
   return r.json;
+}
+
+/** A patient registered through `relayUrl` and linked by provider `provider` (its relationship id). */
+async function linkedPatient(relayUrl: string, provider: number, mrn: string) {
+  const patient = await net.patient(relayUrl);
+  const linked = await net.staff(provider, "/v1/patients", { mrn, patientAddress: patient.address });
+  assert.equal(linked.status, 201, JSON.stringify(linked.json));
+  return { patient, relationship: linked.json.relationship as Hex };
+}
+
+/** `patient` grants a fresh viewer labs and notes for an hour on `relationship`, through `relayUrl`. */
+async function grantViewer(patient: LocalAccount, relationship: Hex, relayUrl: string) {
+  const viewer = privateKeyToAccount(generatePrivateKey()).address;
+  const { receipt } = await relayAndWait({
+    client: net.env.publicClient,
+    forwarder: net.env.contracts.Forwarder,
+    account: patient,
+    to: net.env.contracts.Relationship,
+    data: encodeFunctionData({
+      abi: relationshipAbi,
+      functionName: "grant",
+      args: [relationship, viewer, 0b101, BigInt(nowSeconds() + 3600), "0x"],
+    }),
+    gatekeeperUrl: relayUrl,
+  });
+  return { viewer, receipt };
 }
 
 /** `Relationship.relationshipOf(id)` on chain. */
@@ -165,20 +203,7 @@ describe("patients and delegates need no ether", () => {
     const linked = await net.staff(1, "/v1/patients", { mrn: "RL-0001", patientAddress: patient.address });
     assert.equal(linked.status, 201, JSON.stringify(linked.json));
     relationship = linked.json.relationship as Hex;
-    const viewer = privateKeyToAccount(generatePrivateKey()).address;
-    const expiresAt = BigInt(nowSeconds() + 3600);
-    const { receipt } = await relayAndWait({
-      client: env.publicClient,
-      forwarder: env.contracts.Forwarder,
-      account: patient.account,
-      to: env.contracts.Relationship,
-      data: encodeFunctionData({
-        abi: relationshipAbi,
-        functionName: "grant",
-        args: [relationship, viewer, 0b101, expiresAt, "0x"],
-      }),
-      gatekeeperUrl: net.urls[2] as string,
-    });
+    const { viewer, receipt } = await grantViewer(patient.account, relationship, net.urls[2] as string);
     await net.gk(1).chain?.view.waitForBlock(receipt.blockNumber);
     assert.equal(net.gk(1).chain?.view.viewerScopes(relationship, viewer, nowSeconds()), 0b101);
     assert.equal(await env.publicClient.getBalance({ address: patient.address }), 0n);
@@ -438,6 +463,164 @@ describe("daily limits and the gas budget (in the database)", () => {
   });
 });
 
+describe("admission under attack (adr/0013)", () => {
+  // 500 keys, refused "busy" and sent again: two waves, under the bare relay's 1000 calls a minute per client.
+  const OPEN_REQUESTS = 20;
+  const OPEN_GAS = 8_000_000n;
+  const ATTACKERS = 500;
+  let attack: Awaited<ReturnType<typeof startBareRelay>>;
+  let attackDb: Knex;
+
+  before(async () => {
+    const { env } = net;
+    // A relayer of its own (funded by Hilltop's), so no gatekeeper sends with the same account.
+    const relayerKey = generatePrivateKey();
+    const funder = createWalletClient({
+      account: privateKeyToAccount(env.relayerKeys[2] as Hex),
+      chain: env.chain,
+      transport: http(env.rpcUrl),
+    });
+    const funded = await funder.sendTransaction({
+      to: privateKeyToAccount(relayerKey).address,
+      value: parseEther("10"),
+    });
+    await env.publicClient.waitForTransactionReceipt({ hash: funded });
+    const dbUrl = await createTestDatabase(env.pg.url, "relay_int_attack");
+    attack = await startBareRelay(
+      env.settings({
+        relayerPrivateKey: relayerKey,
+        relay: defaultRelaySettings({
+          openDailyRequests: OPEN_REQUESTS,
+          openDailyGas: OPEN_GAS,
+          maxInFlight: 16,
+        }),
+      }),
+      dbUrl,
+    );
+    attackDb = createDb(dbUrl);
+  });
+  after(async () => {
+    await attack?.close();
+    await attackDb?.destroy();
+  });
+
+  test("behavior: 500 fresh keys flood a relay; a linked patient's revoke lands within 3 blocks of its submission and the open lane spends within its budget (gasUsed from receipts)", async () => {
+    const { env } = net;
+    // The honest patient: registered, linked by Riverside, a viewer granted — all elsewhere.
+    const { patient, relationship } = await linkedPatient(net.urls[1] as string, 0, "RL-ATTACK");
+    const { viewer, receipt: granted } = await grantViewer(
+      patient.account,
+      relationship,
+      net.urls[1] as string,
+    );
+
+    // The attacker: a fresh key per request, each a relayed Agent.register (what any key may call).
+    const deadline = nowSeconds() + 300;
+    const flood = await Promise.all(
+      Array.from({ length: ATTACKERS }, async () => {
+        const key = privateKeyToAccount(generatePrivateKey());
+        const request: ForwardRequest = {
+          from: key.address,
+          to: env.contracts.Agent,
+          value: 0n,
+          gas: 200_000n,
+          nonce: 0n,
+          deadline,
+          data: encodeFunctionData({
+            abi: agentAbi,
+            functionName: "register",
+            args: [keccak256(key.address), [], 0],
+          }),
+        };
+        return serializeRelayRequest(request, await signForwardRequest(key, request, domain()));
+      }),
+    );
+    // It sends every request again while the relay answers "busy" (Retry-After 1), until each has
+    // a final answer; the revoke goes in once the relayer has transactions in flight.
+    let accepted = 0;
+    let startRevoke: () => void = () => {};
+    const underAttack = new Promise<void>((resolve) => {
+      startRevoke = resolve;
+    });
+    const answers = (async () => {
+      const final: Awaited<ReturnType<typeof postRelay>>[] = [];
+      let remaining = flood;
+      while (remaining.length > 0) {
+        const replies = await Promise.all(
+          remaining.map(async (body) => {
+            const r = await postRelay(attack.url, body);
+            if (r.status === 202 && ++accepted >= 8) startRevoke();
+            return { body, r };
+          }),
+        );
+        final.push(...replies.filter((x) => x.r.json.check !== "relayer-busy").map((x) => x.r));
+        remaining = replies.filter((x) => x.r.json.check === "relayer-busy").map((x) => x.body);
+        const seen = await env.publicClient.getBlockNumber({ cacheTime: 0 });
+        if (remaining.length > 0)
+          await eventually(
+            "the next block",
+            async () => (await env.publicClient.getBlockNumber({ cacheTime: 0 })) > seen,
+          );
+      }
+      startRevoke();
+      return final;
+    })();
+    await underAttack;
+
+    const revoke = await signed(
+      patient.account,
+      env.contracts.Relationship,
+      encodeFunctionData({ abi: relationshipAbi, functionName: "revoke", args: [relationship, viewer] }),
+    );
+    const submittedAt = await env.publicClient.getBlockNumber({ cacheTime: 0 });
+    const sent = await postRelay(attack.url, { ...revoke, notBeforeBlock: granted.blockNumber.toString() });
+    assert.equal(sent.status, 202, JSON.stringify(sent.json));
+    const revoked = await env.publicClient.waitForTransactionReceipt({
+      hash: sent.json.txHash as Hex,
+      pollingInterval: 100,
+    });
+    assert.equal(revoked.status, "success");
+    assert.ok(
+      revoked.blockNumber - submittedAt <= 3n,
+      `revoke submitted at block ${submittedAt} landed in ${revoked.blockNumber}`,
+    );
+
+    const replies = await answers;
+    const byCheck = new Map<string, number>();
+    for (const r of replies) {
+      const k = r.status === 202 ? "accepted" : String(r.json.check ?? r.status);
+      byCheck.set(k, (byCheck.get(k) ?? 0) + 1);
+    }
+    assert.ok((byCheck.get("accepted") ?? 0) <= OPEN_REQUESTS, JSON.stringify([...byCheck]));
+    assert.ok((byCheck.get("open-lane-limit") ?? 0) > 0, JSON.stringify([...byCheck]));
+    assert.deepEqual(
+      [...byCheck.keys()].filter((k) => !["accepted", "open-lane-limit"].includes(k)),
+      [],
+      JSON.stringify([...byCheck]),
+    );
+
+    // Charged from receipts: every row mined, its gasUsed the receipt's; the open lane within budget.
+    await attack.relay.settled();
+    const rows = (await attackDb("relay_requests").select("tx_hash", "lane", "gas_used")) as {
+      tx_hash: Hex;
+      lane: string;
+      gas_used: string | null;
+    }[];
+    let openGas = 0n;
+    for (const row of rows) {
+      assert.ok(row.gas_used !== null, `${row.tx_hash} has its receipt recorded`);
+      const receipt = await env.publicClient.getTransactionReceipt({ hash: row.tx_hash });
+      assert.equal(BigInt(row.gas_used), receipt.gasUsed);
+      if (row.lane === "open") openGas += receipt.gasUsed;
+    }
+    assert.ok(openGas > 0n && openGas <= OPEN_GAS, `open lane spent ${openGas} gas`);
+    assert.deepEqual(
+      rows.filter((r) => r.lane !== "open").map((r) => [r.tx_hash, r.lane]),
+      [[sent.json.txHash, "protective"]],
+    );
+  });
+});
+
 describe("operations", () => {
   test("error: /v1/sponsor is gone (410) and points to the relay", async () => {
     const res = await fetch(`${net.urls[0]}/v1/sponsor`, { method: "POST" });
@@ -481,10 +664,7 @@ describe("operations", () => {
 describe("relaying through other providers (adr/0006)", () => {
   test("behavior: with every other relay stopped a publication waits (degraded, nothing from the own relayer), then lands through another's; opted in, it falls back to the own relay", async () => {
     const { env } = net;
-    const patient = await net.patient(net.urls[0] as string);
-    const linked = await net.staff(1, "/v1/patients", { mrn: "RL-WAIT", patientAddress: patient.address });
-    assert.equal(linked.status, 201, JSON.stringify(linked.json));
-    const id = linked.json.relationship as Hex;
+    const { relationship: id } = await linkedPatient(net.urls[0] as string, 1, "RL-WAIT");
     const own = relayers()[1] as Address;
     const ownNonce = await env.publicClient.getTransactionCount({ address: own, blockTag: "pending" });
 

@@ -265,6 +265,24 @@ export function isRelayBehind(error: unknown): boolean {
   );
 }
 
+/**
+ * The checks of a relay that refuse a request only because that relay is full right now (adr/0013):
+ * its open lane's daily budget is spent, its relayer has as many transactions in flight as it
+ * allows, or a protective request of the same agent is not mined yet there. Another provider's
+ * relay keeps its own budgets: it may take the same signed request at once.
+ */
+export const RELAY_BUSY_CHECKS = ["open-lane-limit", "relayer-busy", "protective-in-flight"] as const;
+
+/** Whether a relay refused a request only because it is full right now ({@link RELAY_BUSY_CHECKS}). */
+export function isRelayBusy(error: unknown): boolean {
+  return (
+    error instanceof GatekeeperRequestError &&
+    (RELAY_BUSY_CHECKS as readonly string[]).includes(
+      String((error.problem as { check?: unknown } | undefined)?.check),
+    )
+  );
+}
+
 /** The reason of a relayed call the forwarder did not run: the call itself would have succeeded. */
 const FORWARDER_DID_NOT_EXECUTE =
   "the forwarder did not execute the request (expired, replayed, badly signed or out of gas)";

@@ -60,12 +60,20 @@ export const chainConfigSchema = z.object({
   RELAYER_MIN_BALANCE_ETH: ether.default(parseEther("1")),
   /** Largest `gas` a relayed request may ask for its call. */
   RELAY_GAS_CAP: z.coerce.number().int().min(21_000).max(30_000_000).default(1_000_000),
-  /** Requests relayed for one signer in any 24 h. */
+  /** Requests relayed for one budget key (a linked agent, a relationship, an open-lane signer) in any 24 h (adr/0013). */
   RELAY_SIGNER_DAILY_REQUESTS: z.coerce.number().int().min(1).max(1_000_000).default(500),
-  /** Requests relayed for all signers together in any 24 h. */
+  /** Linked and open-lane requests relayed together in any 24 h (the protective lane is not counted: adr/0013). */
   RELAY_DAILY_REQUESTS: z.coerce.number().int().min(1).max(100_000_000).default(20_000),
-  /** Gas (the relayer's transactions' gas limits) spent in any 24 h, all signers together. */
+  /** Gas (receipts' gasUsed; a gas limit while in flight) of linked and open-lane requests in any 24 h. */
   RELAY_DAILY_GAS: z.coerce.bigint().min(100_000n).default(2_000_000_000n),
+  /** Open-lane requests (work of keys no relationship links: fresh registrations, creations) in any 24 h. */
+  RELAY_OPEN_DAILY_REQUESTS: z.coerce.number().int().min(0).max(10_000_000).default(1_000),
+  /** Gas (as RELAY_DAILY_GAS) of open-lane requests in any 24 h: what a stranger can make this relayer spend. */
+  RELAY_OPEN_DAILY_GAS: z.coerce.bigint().min(0n).default(300_000_000n),
+  /** Protective requests (revoke, end, recovery cancel, custodian removal) per linked agent or relationship in any 24 h. */
+  RELAY_PROTECTIVE_DAILY_REQUESTS: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /** Linked and open-lane transactions this relayer may have unmined at once (protective ones never wait behind more). */
+  RELAY_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(32),
   /** POST /v1/relay calls per client address per minute (no session: the signature is the authentication). */
   RELAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(300),
   /** Timeout of one submission to another provider's relay. */
@@ -109,6 +117,13 @@ export type RelaySettings = {
   signerDailyRequests: number;
   dailyRequests: number;
   dailyGas: bigint;
+  /** The open lane's daily requests and gas (adr/0013). */
+  openDailyRequests: number;
+  openDailyGas: bigint;
+  /** Protective requests per budget key per day. */
+  protectiveDailyRequests: number;
+  /** Unmined linked and open-lane transactions at once. */
+  maxInFlight: number;
   /** Wei; below it /healthz reports degraded. */
   minBalance: bigint;
   ratePerMinute: number;
@@ -137,6 +152,10 @@ export function relaySettingsOf(config: ChainConfig): RelaySettings {
     signerDailyRequests: config.RELAY_SIGNER_DAILY_REQUESTS,
     dailyRequests: config.RELAY_DAILY_REQUESTS,
     dailyGas: config.RELAY_DAILY_GAS,
+    openDailyRequests: config.RELAY_OPEN_DAILY_REQUESTS,
+    openDailyGas: config.RELAY_OPEN_DAILY_GAS,
+    protectiveDailyRequests: config.RELAY_PROTECTIVE_DAILY_REQUESTS,
+    maxInFlight: config.RELAY_MAX_IN_FLIGHT,
     minBalance: config.RELAYER_MIN_BALANCE_ETH,
     ratePerMinute: config.RELAY_RATE_LIMIT_PER_MINUTE,
     peerTimeoutMs: config.RELAY_PEER_TIMEOUT_MS,

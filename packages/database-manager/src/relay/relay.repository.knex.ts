@@ -1,7 +1,8 @@
 import type { Knex } from "knex";
 import type { Address, Hex } from "viem";
+import type { Lane } from "./admission.ts";
 
-/** A relayed request as stored (migration 0007). */
+/** A relayed request as stored (migrations 0007, 0010). */
 export type RelayedRow = {
   digest: Hex;
   signer: Address;
@@ -11,15 +12,27 @@ export type RelayedRow = {
   txHash: Hex;
 };
 
-/** What the daily limits count: the last 24 hours, for one signer and for everyone. */
+/** What the admission limits count over the last 24 hours (gas: receipts' gasUsed, the limit while in flight). */
 export type RelayUsage = {
-  signerRequests: number;
-  /** When the signer's oldest request of the window leaves it (for Retry-After). */
-  signerOldest: Date | undefined;
+  /** Requests of this budget key in its lane (protective ones apart). */
+  keyRequests: number;
+  keyOldest: Date | undefined;
+  /** Linked and open-lane requests and gas, all keys together. */
   requests: number;
   gas: bigint;
   oldest: Date | undefined;
+  /** Open-lane requests and gas. */
+  openRequests: number;
+  openGas: bigint;
+  openOldest: Date | undefined;
+  /** Unmined linked and open-lane transactions of this relayer. */
+  inFlight: number;
+  /** Unmined protective transactions of this budget key. */
+  keyProtectiveInFlight: number;
 };
+
+/** A sent transaction whose receipt is not recorded yet. */
+export type PendingRow = { txHash: Hex; signer: Address; nonce: bigint };
 
 const toRow = (r: Record<string, unknown>): RelayedRow => ({
   digest: r.digest as Hex,
@@ -32,9 +45,12 @@ const toRow = (r: Record<string, unknown>): RelayedRow => ({
 
 /** Advisory-lock namespace of the relayer's sends (pg_advisory_xact_lock(ns, 0)). */
 const LOCK_NAMESPACE = 0x524c; // "RL"
+/** A transaction unmined for longer than this no longer counts as in flight (dropped by the node). */
+const IN_FLIGHT_WINDOW = "10 minutes";
 
-/** The `relay_requests` table: SQL only; the rules are the relay service's. */
+/** The `relay_requests` table: SQL only; the rules are the relay service's (admission.ts). */
 export function relayRepository(db: Knex) {
+  const charged = "coalesce(gas_used, gas_limit)";
   return {
     /**
      * Runs `fn` in a transaction that holds the relayer's advisory lock: one send at a time across
@@ -60,28 +76,45 @@ export function relayRepository(db: Knex) {
       return rows.map(toRow);
     },
 
-    async usage(signer: Address, trx: Knex = db): Promise<RelayUsage> {
-      const since = trx.raw("now() - interval '24 hours'");
-      const [all] = await trx("relay_requests")
-        .where("created_at", ">", since)
-        .count({ n: "*" })
-        .sum({ gas: "gas_limit" })
-        .min({ oldest: "created_at" });
-      const [mine] = await trx("relay_requests")
-        .where({ signer })
-        .where("created_at", ">", since)
-        .count({ n: "*" })
-        .min({ oldest: "created_at" });
+    async usage(lane: Lane, key: string, trx: Knex = db): Promise<RelayUsage> {
+      const day = "created_at > now() - interval '24 hours'";
+      const flight = `mined_block is null and created_at > now() - interval '${IN_FLIGHT_WINDOW}'`;
+      const { rows } = await trx.raw(
+        `select
+           count(*) filter (where lane <> 'protective') as n,
+           sum(${charged}) filter (where lane <> 'protective') as gas,
+           min(created_at) filter (where lane <> 'protective') as oldest,
+           count(*) filter (where lane = 'open') as open_n,
+           sum(${charged}) filter (where lane = 'open') as open_gas,
+           min(created_at) filter (where lane = 'open') as open_oldest,
+           count(*) filter (where budget_key = :key and (lane = 'protective') = :protective) as key_n,
+           min(created_at) filter (where budget_key = :key and (lane = 'protective') = :protective) as key_oldest,
+           count(*) filter (where ${flight} and lane <> 'protective') as in_flight,
+           count(*) filter (where ${flight} and lane = 'protective' and budget_key = :key) as key_in_flight
+         from relay_requests where ${day}`,
+        { key, protective: lane === "protective" },
+      );
+      const r = (rows as Record<string, unknown>[])[0] ?? {};
+      const date = (d: unknown) => (d ? new Date(d as string) : undefined);
+      const big = (v: unknown) => BigInt(String(v ?? 0));
       return {
-        signerRequests: Number(mine?.n ?? 0),
-        signerOldest: mine?.oldest ? new Date(mine.oldest) : undefined,
-        requests: Number(all?.n ?? 0),
-        gas: BigInt(String(all?.gas ?? 0)),
-        oldest: all?.oldest ? new Date(all.oldest) : undefined,
+        keyRequests: Number(r.key_n ?? 0),
+        keyOldest: date(r.key_oldest),
+        requests: Number(r.n ?? 0),
+        gas: big(r.gas),
+        oldest: date(r.oldest),
+        openRequests: Number(r.open_n ?? 0),
+        openGas: big(r.open_gas),
+        openOldest: date(r.open_oldest),
+        inFlight: Number(r.in_flight ?? 0),
+        keyProtectiveInFlight: Number(r.key_in_flight ?? 0),
       };
     },
 
-    async insert(row: RelayedRow & { target: Address; selector: Hex }, trx: Knex = db): Promise<void> {
+    async insert(
+      row: RelayedRow & { target: Address; selector: Hex; lane: Lane; budgetKey: string },
+      trx: Knex = db,
+    ): Promise<void> {
       await trx("relay_requests").insert({
         digest: row.digest,
         signer: row.signer,
@@ -91,6 +124,33 @@ export function relayRepository(db: Knex) {
         deadline: row.deadline,
         gas_limit: row.gasLimit.toString(),
         tx_hash: row.txHash,
+        lane: row.lane,
+        budget_key: row.budgetKey,
+      });
+    },
+
+    /** Sent transactions of the last hour whose receipt is not recorded. */
+    async pending(): Promise<PendingRow[]> {
+      const rows = await db("relay_requests")
+        .whereNull("mined_block")
+        .where("created_at", ">", db.raw("now() - interval '1 hour'"))
+        .select("tx_hash", "signer", "nonce");
+      return rows.map((r) => ({
+        txHash: r.tx_hash as Hex,
+        signer: r.signer as Address,
+        nonce: BigInt(String(r.nonce)),
+      }));
+    },
+
+    /** Records a transaction's receipt: the gas it used is what its lane and key are charged. */
+    async mined(
+      txHash: Hex,
+      receipt: { gasUsed: bigint; blockNumber: bigint; succeeded: boolean },
+    ): Promise<void> {
+      await db("relay_requests").where({ tx_hash: txHash }).update({
+        gas_used: receipt.gasUsed.toString(),
+        mined_block: receipt.blockNumber.toString(),
+        succeeded: receipt.succeeded,
       });
     },
   };

@@ -5,6 +5,7 @@ import type { AppModule } from "../app.ts";
 import { PROBLEM_TYPE_BASE, problem, sendProblem } from "../errors.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { commonProblems, jsonSchema, problemResponse } from "../ops/openapi.ts";
+import { looksProtective, PROTECTIVE_FUNCTIONS } from "./admission.ts";
 import { describeAllowlist } from "./allowlist.ts";
 import { DEPENDENCY_MAX_AHEAD_BLOCKS, DEPENDENCY_MAX_WAIT_MS, DEPENDENCY_MAX_WAITING } from "./dependency.ts";
 import {
@@ -26,7 +27,11 @@ export type RelayModuleParameters = {
   metrics?: Pick<Metrics, "relayRequests">;
 };
 
-/** `POST /v1/relay` (no session: the EIP-712 signature is the authentication), rate limited per client. */
+/**
+ * `POST /v1/relay` (no session: the EIP-712 signature is the authentication), rate limited per
+ * client — except protective calls (adr/0013): a flood from the patient's own address (a shared
+ * NAT, an attacker beside them) must not hold back a revoke; the lanes bound those instead.
+ */
 export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParameters): AppModule {
   const router = Router();
   const limiter = rateLimit({
@@ -34,6 +39,7 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
     limit: ratePerMinute,
     standardHeaders: "draft-8",
     legacyHeaders: false,
+    skip: (req) => looksProtective(req.body),
     handler: (_req, res) => {
       metrics?.relayRequests.inc({ outcome: "rate-limited" });
       sendProblem(res, problem("too-many-requests", "Too many relay requests from this client; slow down."));
@@ -88,8 +94,25 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
           `waits for it (at most ${DEPENDENCY_MAX_WAIT_MS / 1000} s; refused at once when \`notBeforeBlock\` is more than ` +
           `${DEPENDENCY_MAX_AHEAD_BLOCKS} blocks ahead of its node or ${DEPENDENCY_MAX_WAITING} requests already wait) before: ` +
           "`nonce` is the forwarder's `nonces(from)`; the forwarder's " +
-          "`verify` accepts it; the per-signer and daily limits and the daily gas budget (kept in the " +
-          "database) allow it; and `eth_call` of the forwarder's `execute` from the relayer succeeds. " +
+          "`verify` accepts it; its lane's limits allow it (below); and `eth_call` of the forwarder's `execute` " +
+          "from the relayer succeeds. " +
+          "Admission (adr/0013): each request is served in a lane and charged to a budget key that a stranger " +
+          `cannot mint for free. **protective** — ${Object.entries(PROTECTIVE_FUNCTIONS)
+            .flatMap(([c, fns]) => fns.map((f) => `${c}.${f}`))
+            .join(
+              ", ",
+            )} on an agent that has a relationship (or by a relationship's provider): sent before any other ` +
+          "waiting request, never counted against the daily totals, RELAY_PROTECTIVE_DAILY_REQUESTS per agent or " +
+          "relationship and one unmined at a time (`protective-in-flight`), not rate limited per client. **linked** — " +
+          "any other call on such an agent (key: the agent) or by a relationship's provider (key: the relationship): " +
+          "RELAY_SIGNER_DAILY_REQUESTS per key (`signer-limit`). **open** — everything else: Agent.register, " +
+          "Relationship.create, calls on an agent without a relationship (key: the signer, which is free to mint): " +
+          "the whole lane is bounded by RELAY_OPEN_DAILY_REQUESTS and RELAY_OPEN_DAILY_GAS (`open-lane-limit`), " +
+          "checked before the node is asked anything. Linked and open work together: RELAY_DAILY_REQUESTS " +
+          "(`daily-limit`), RELAY_DAILY_GAS (`gas-budget`) and at most RELAY_MAX_IN_FLIGHT unmined transactions " +
+          "(`relayer-busy`, 503 Retry-After 1), so a protective transaction is never more than that many behind. " +
+          "Gas is charged from receipts' `gasUsed` (reverted calls too), the gas limit while in flight; every limit " +
+          "counts the last 24 h in the database. " +
           "The same request again answers the same transaction. Every refusal is problem+json whose " +
           "`type` ends in `relay/<check>` and whose `check` member names the check that failed " +
           "(`revert` names the contract error of a simulated revert).",
@@ -147,13 +170,16 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
             "Refused: value, deadline, gas cap, `notBeforeBlock` too far ahead, or the call reverts",
           ),
           "429": {
-            ...refused("429", "A limit is reached (or the per-client rate limit, without `check`)"),
+            ...refused(
+              "429",
+              "A limit of the request's lane is reached (or the per-client rate limit, without `check`)",
+            ),
             headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds" } },
           },
           "503": {
             ...refused(
               "503",
-              "The relayer cannot pay, the chain node does not answer, or it has not seen the request's dependency in time (or too many requests wait for theirs)",
+              "The relayer cannot pay or has RELAY_MAX_IN_FLIGHT transactions unmined, the chain node does not answer, or it has not seen the request's dependency in time (or too many requests wait for theirs)",
             ),
             headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds" } },
           },

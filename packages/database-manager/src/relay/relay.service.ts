@@ -19,18 +19,30 @@
  *  8. `wrong-nonce`           `nonce` is not the forwarder's `nonces(from)`                        409
  *     `nonce-in-flight`       another request with this nonce was relayed and is not mined yet    409
  *  9. `bad-signature`         the forwarder's own `verify` refuses it                              401
- * 10. `signer-limit` / `daily-limit` / `gas-budget`  the 24 h limits (database)                    429
+ *     (before 8, and again at 10: the request's lane and budget key, admission.ts / adr/0013 — a
+ *     registration or a creation is in the open lane without reading the chain; its limits are
+ *     checked before anything is asked of the node)
+ * 10. `signer-limit`          the request's budget key (linked agent, relationship, or open-lane
+ *                             signer) has had RELAY_SIGNER_DAILY_REQUESTS (protective lane:
+ *                             RELAY_PROTECTIVE_DAILY_REQUESTS) in 24 h                             429
+ *     `protective-in-flight`  a protective request of this key is not mined yet (Retry-After 1)    429
+ *     `open-lane-limit`       the open lane's RELAY_OPEN_DAILY_REQUESTS / RELAY_OPEN_DAILY_GAS     429
+ *     `daily-limit` / `gas-budget`  linked and open work together, in 24 h (gas: receipts'
+ *                             gasUsed, the gas limit while in flight)                              429
+ *     `relayer-busy`          RELAY_MAX_IN_FLIGHT linked/open transactions unmined (Retry-After)   503
  * 11. `simulation-reverted`   `eth_call` of the forwarder's `execute` from the relayer reverts
  *                             (`revert` names the contract error)                                  422
  * 12. `relayer-unfunded`      the relayer cannot pay for the transaction                           503
  *
- * Then, one at a time (in process, and across processes by an advisory lock): the digest is looked
- * up again, the limits counted again, the transaction signed locally (its hash is known before it
- * is sent), stored, and broadcast; the row commits only if the node took it.
+ * Then, one at a time (in process — protective requests first — and across processes by an advisory
+ * lock): the digest is looked up again, the limits counted again, the transaction signed locally (its hash is known before it
+ * is sent), stored, and broadcast; the row commits only if the node took it. Its receipt, once
+ * mined, sets the gas its lane and key are charged (`gasUsed`, reverted or not).
  */
 import {
   decodeRevertReason,
   forwardedCalldata,
+  forwardRequestOutcome,
   hashForwardRequest,
   medRecForwarderAbi,
   type RelayRequest,
@@ -56,6 +68,7 @@ import { type ChainClient, unavailable } from "../chain/client.ts";
 import type { ChainSettings } from "../chain/config.ts";
 import { describeZodError, ProblemError, type ProblemKind } from "../errors.ts";
 import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
+import { type Admission, classify, prioritySerial, staticLane } from "./admission.ts";
 import { type Allowlist, createAllowlist, describeAllowlist } from "./allowlist.ts";
 import { createDependencyGate, DEFAULT_DEPENDENCY_BOUNDS, type DependencyBounds } from "./dependency.ts";
 import { relayRepository } from "./relay.repository.knex.ts";
@@ -83,6 +96,9 @@ export const RELAY_CHECKS = {
   "signer-limit": "too-many-requests",
   "daily-limit": "too-many-requests",
   "gas-budget": "too-many-requests",
+  "protective-in-flight": "too-many-requests",
+  "open-lane-limit": "too-many-requests",
+  "relayer-busy": "unavailable",
   "simulation-reverted": "unprocessable",
   "relayer-unfunded": "unavailable",
 } as const satisfies Record<string, ProblemKind>;
@@ -143,21 +159,13 @@ export type RelayService = {
   relay(body: unknown): Promise<RelayResult>;
   /** The relayer's balance in wei. */
   balance(): Promise<bigint>;
+  /** Resolves once every transaction sent so far has its receipt recorded (tests, benchmarks). */
+  settled(): Promise<void>;
   /** How many requests are waiting for their dependency now. */
   waiting(): number;
   /** Degraded (not down) while the relayer holds less than RELAYER_MIN_BALANCE_ETH. */
   health: HealthCheck;
 };
-
-/** Runs tasks one at a time, in call order. */
-function serial() {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(task: () => Promise<T>): Promise<T> => {
-    const run = tail.catch(() => undefined).then(task);
-    tail = run.catch(() => undefined);
-    return run;
-  };
-}
 
 export function createRelayService({
   client,
@@ -174,7 +182,8 @@ export function createRelayService({
   const domain = { chainId: settings.chainId, forwarder: settings.forwarder };
   const limits = settings.relay;
   const log = logger.child({ component: "relay" });
-  const oneAtATime = serial();
+  const oneAtATime = prioritySerial();
+  const receipts = receiptRecorder();
   const dependencies = createDependencyGate({ client, bounds: dependencyBounds });
   const wallet = createWalletClient({ account: relayer, chain: client.chain, transport: client.transport });
 
@@ -183,29 +192,142 @@ export function createRelayService({
       throw unavailable(what, cause);
     });
 
-  /** The limits over the last 24 h; throws the first that `extraGas` more would break. */
-  async function checkLimits(signer: Address, extraGas: bigint, trx: Knex = db): Promise<void> {
-    const usage = await repo.usage(signer, trx);
+  /** The admission limits of `lane` and `key` over the last 24 h; throws the first that `extraGas` more would break. */
+  async function checkLimits({ lane, key }: Admission, extraGas: bigint, trx: Knex = db): Promise<void> {
+    const usage = await repo.usage(lane, key, trx);
     const retryAfter = (oldest: Date | undefined) =>
       oldest ? Math.max(1, Math.ceil((oldest.getTime() + 86_400_000 - now()) / 1000)) : 3600;
-    if (usage.signerRequests + 1 > limits.signerDailyRequests)
+    const elsewhere = "try again later or use another provider's relay.";
+    if (lane === "protective") {
+      if (usage.keyRequests + 1 > limits.protectiveDailyRequests)
+        throw new RelayRefusal(
+          "signer-limit",
+          `This agent or relationship has had ${usage.keyRequests} protective requests relayed here in the last 24 hours (RELAY_PROTECTIVE_DAILY_REQUESTS = ${limits.protectiveDailyRequests}); ${elsewhere}`,
+          { retryAfterSeconds: retryAfter(usage.keyOldest) },
+        );
+      if (usage.keyProtectiveInFlight > 0)
+        throw new RelayRefusal(
+          "protective-in-flight",
+          "A protective request of this agent or relationship was relayed here and is not mined yet; send this one when it is (about a block).",
+          { retryAfterSeconds: 1 },
+        );
+      return;
+    }
+    if (usage.keyRequests + 1 > limits.signerDailyRequests)
       throw new RelayRefusal(
         "signer-limit",
-        `This signer has had ${usage.signerRequests} requests relayed here in the last 24 hours (RELAY_SIGNER_DAILY_REQUESTS = ${limits.signerDailyRequests}); try again later or use another provider's relay.`,
-        { retryAfterSeconds: retryAfter(usage.signerOldest) },
+        `This ${lane === "open" ? "signer" : "agent or relationship"} has had ${usage.keyRequests} requests relayed here in the last 24 hours (RELAY_SIGNER_DAILY_REQUESTS = ${limits.signerDailyRequests}); ${elsewhere}`,
+        { retryAfterSeconds: retryAfter(usage.keyOldest) },
+      );
+    if (lane === "open" && usage.openRequests + 1 > limits.openDailyRequests)
+      throw new RelayRefusal(
+        "open-lane-limit",
+        `This relay's open lane (work for keys no relationship links yet: registrations, creations) has relayed its ${limits.openDailyRequests} requests of the last 24 hours (RELAY_OPEN_DAILY_REQUESTS); ${elsewhere}`,
+        { retryAfterSeconds: retryAfter(usage.openOldest) },
+      );
+    if (lane === "open" && usage.openGas + extraGas > limits.openDailyGas)
+      throw new RelayRefusal(
+        "open-lane-limit",
+        `This relay's open lane daily gas (RELAY_OPEN_DAILY_GAS = ${limits.openDailyGas}) would be exceeded: ${usage.openGas} used in the last 24 hours, this request needs up to ${extraGas}; ${elsewhere}`,
+        { retryAfterSeconds: retryAfter(usage.openOldest) },
       );
     if (usage.requests + 1 > limits.dailyRequests)
       throw new RelayRefusal(
         "daily-limit",
-        `This relay has relayed its ${limits.dailyRequests} requests of the last 24 hours (RELAY_DAILY_REQUESTS); try again later or use another provider's relay.`,
+        `This relay has relayed its ${limits.dailyRequests} requests of the last 24 hours (RELAY_DAILY_REQUESTS); ${elsewhere}`,
         { retryAfterSeconds: retryAfter(usage.oldest) },
       );
     if (usage.gas + extraGas > limits.dailyGas)
       throw new RelayRefusal(
         "gas-budget",
-        `This relay's daily gas budget (RELAY_DAILY_GAS = ${limits.dailyGas}) would be exceeded: ${usage.gas} used in the last 24 hours, this request needs up to ${extraGas}; try again later or use another provider's relay.`,
+        `This relay's daily gas budget (RELAY_DAILY_GAS = ${limits.dailyGas}) would be exceeded: ${usage.gas} used in the last 24 hours, this request needs up to ${extraGas}; ${elsewhere}`,
         { retryAfterSeconds: retryAfter(usage.oldest) },
       );
+    if (usage.inFlight + 1 > limits.maxInFlight)
+      throw new RelayRefusal(
+        "relayer-busy",
+        `This relayer has ${usage.inFlight} transactions not yet mined (RELAY_MAX_IN_FLIGHT = ${limits.maxInFlight}); send the same request again in a block, or to another provider's relay.`,
+        { retryAfterSeconds: 1 },
+      );
+  }
+
+  /**
+   * Records each sent transaction's receipt (gasUsed, block, whether the forwarder executed the
+   * call) once mined: what its lane and key are charged. Polls the node's head only while
+   * transactions are unmined (checking them once per new block); picks up, on its first start,
+   * those a previous process left.
+   */
+  function receiptRecorder() {
+    const pending = new Map<Hex, { signer: Address; nonce: bigint }>();
+    /** The poll of the node's head (unref'd: it never keeps a process alive) while transactions are unmined. */
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let lastHead = -1n;
+    let loaded = false;
+    let checking: Promise<void> | undefined;
+    let idle: { promise: Promise<void>; resolve: () => void } | undefined;
+    const check = async () => {
+      for (const [hash, request] of [...pending]) {
+        const receipt = await pc.getTransactionReceipt({ hash }).catch(() => undefined);
+        if (!receipt) continue;
+        await repo.mined(hash, {
+          gasUsed: receipt.gasUsed,
+          blockNumber: receipt.blockNumber,
+          succeeded:
+            forwardRequestOutcome(receipt, {
+              forwarder: settings.forwarder,
+              request: { from: request.signer, nonce: request.nonce },
+            }) === "success",
+        });
+        pending.delete(hash);
+      }
+      if (pending.size === 0) {
+        clearInterval(timer);
+        timer = undefined;
+        idle?.resolve();
+        idle = undefined;
+      }
+    };
+    const onHead = () => {
+      if (checking) return;
+      checking = (async () => {
+        const head = await pc.getBlockNumber({ cacheTime: 0 });
+        if (head === lastHead) return;
+        await check();
+        lastHead = head;
+      })()
+        .catch((error: unknown) =>
+          log.warn({ err: error }, "recording a relayed transaction's receipt failed"),
+        )
+        .finally(() => {
+          checking = undefined;
+        });
+    };
+    return {
+      async add(hash: Hex, request: { signer: Address; nonce: bigint }) {
+        pending.set(hash, request);
+        if (!loaded) {
+          loaded = true;
+          for (const row of await repo.pending().catch(() => [])) pending.set(row.txHash, row);
+        }
+        if (!timer) {
+          timer = setInterval(onHead, 250);
+          timer.unref?.();
+        }
+      },
+      settled(): Promise<void> {
+        if (pending.size === 0) return Promise.resolve();
+        lastHead = -1n;
+        if (!idle) {
+          let resolve = () => {};
+          const promise = new Promise<void>((r) => {
+            resolve = r;
+          });
+          idle = { promise, resolve };
+        }
+        onHead();
+        return idle.promise;
+      },
+    };
   }
 
   /**
@@ -285,6 +407,9 @@ export function createRelayService({
         "gas-over-cap",
         `\`gas\` (${request.gas}) is above this relay's cap of ${limits.gasCap} (RELAY_GAS_CAP).`,
       );
+    // A fresh key's registration or creation: refused while its lane is full before the node is asked anything.
+    const early = staticLane(contract, fn, request.from);
+    if (early) await checkLimits(early, 0n);
 
     // Causality: the nonce and the simulation are read at a head that has the request's prerequisite.
     const unmet = await node("Reading the node's head failed", dependencies.wait({ notBeforeBlock, after }));
@@ -334,7 +459,11 @@ export function createRelayService({
         "bad-signature",
         "The forwarder does not accept this request (its `verify` is false): sign it again for this network's forwarder.",
       );
-    await checkLimits(request.from, 0n);
+    const admission = await node(
+      "Reading the request's lane failed",
+      classify(client, { contract, fn, signer: request.from, data: request.data }),
+    );
+    await checkLimits(admission, 0n);
     const calldata = encodeFunctionData({ abi: medRecForwarderAbi, functionName: "execute", args: [data] });
     await simulate(request, calldata);
 
@@ -344,11 +473,11 @@ export function createRelayService({
     );
     const gasLimit = estimate + (estimate * GAS_LIMIT_MARGIN_PERCENT) / 100n;
 
-    return oneAtATime(() =>
-      repo.serialized(async (trx) => {
+    const result = await oneAtATime(admission.lane === "protective", () =>
+      repo.serialized(async (trx): Promise<RelayResult> => {
         const again = await repo.byDigest(digest, trx);
         if (again) return { txHash: again.txHash, repeated: true };
-        await checkLimits(request.from, gasLimit, trx);
+        await checkLimits(admission, gasLimit, trx);
         const prepared = await node(
           "Preparing the transaction failed",
           pc.prepareTransactionRequest({
@@ -387,6 +516,8 @@ export function createRelayService({
             deadline: request.deadline,
             gasLimit,
             txHash,
+            lane: admission.lane,
+            budgetKey: admission.key,
           },
           trx,
         );
@@ -396,10 +527,15 @@ export function createRelayService({
           if (!/already known/i.test(cause instanceof Error ? cause.message : ""))
             throw unavailable("Sending the transaction failed", cause);
         }
-        log.info({ contract, function: fn, gasLimit: String(gasLimit) }, "request relayed");
+        log.info(
+          { contract, function: fn, lane: admission.lane, gasLimit: String(gasLimit) },
+          "request relayed",
+        );
         return { txHash, repeated: false };
       }),
     );
+    if (!result.repeated) await receipts.add(result.txHash, { signer: request.from, nonce: request.nonce });
+    return result;
   }
 
   const balance = () => pc.getBalance({ address: relayer.address });
@@ -409,6 +545,7 @@ export function createRelayService({
     allowlist,
     relay,
     balance,
+    settled: () => receipts.settled(),
     waiting: () => dependencies.waiting,
     health: {
       name: "relayer",

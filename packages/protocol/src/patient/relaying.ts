@@ -4,12 +4,13 @@
  * signer's next forwarder nonce). Each request names the block the patient's client built it on
  * (`notBeforeBlock`, set by relayAndWait), and that block holds the previous call's receipt: a relay
  * whose node is behind waits for it, so no request is refused for want of the previous one. A
- * relay that does not answer, or whose node is too far behind to wait, is passed over for another;
+ * relay that does not answer, whose node is too far behind to wait, or that is full right now (its
+ * open lane spent, its relayer's in-flight cap reached: adr/0013) is passed over for another;
  * a request the forwarder left unexecuted (its nonce unused) though the call itself succeeds is
  * built again from the chain as it now is.
  */
 import type { Address, Hex, TransactionReceipt } from "viem";
-import { isRelayBehind, isRelayNotExecuted, relayAndWait } from "../relay.ts";
+import { isRelayBehind, isRelayBusy, isRelayNotExecuted, relayAndWait } from "../relay.ts";
 import { patientErrorCode } from "./errors.ts";
 import type { PatientContext } from "./network.ts";
 
@@ -66,7 +67,8 @@ export function relayPatientCall(
           });
           return { txHash, receipt };
         } catch (error) {
-          const passOver = patientErrorCode(error) === "unreachable" || isRelayBehind(error);
+          const passOver =
+            patientErrorCode(error) === "unreachable" || isRelayBehind(error) || isRelayBusy(error);
           if (passOver && relay + 1 < relays.length) {
             relay++;
             continue;

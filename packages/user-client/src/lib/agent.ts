@@ -3,7 +3,12 @@
  * agent, a wallet whose records were handed to another one, or not registered), and registering it
  * through a provider's relay (the patient holds no ether; docs/protocol.md "Relayed transactions").
  */
-import { agentAbi, encryptionKeyPairFromMnemonic, relayAndWait } from "@medrec/protocol";
+import {
+  agentAbi,
+  encryptionKeyPairFromMnemonic,
+  GatekeeperRequestError,
+  relayAndWait,
+} from "@medrec/protocol";
 import { type AccountStanding, readAccountStanding } from "@medrec/protocol/patient";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { encodeFunctionData } from "viem";
@@ -11,6 +16,11 @@ import type { HDAccount } from "viem/accounts";
 import { pickRelay } from "./chain.ts";
 import { useNetwork } from "./network.tsx";
 import { patientNetworkOf } from "./patient.tsx";
+
+/** A relay that refused only because it is full right now (protocol RELAY_BUSY_CHECKS). */
+const isRelayFull = (error: unknown) =>
+  error instanceof GatekeeperRequestError &&
+  ["open-lane-limit", "relayer-busy"].includes(String((error.problem as { check?: unknown })?.check));
 
 export function standingQueryKey(address: string) {
   return ["agent", "standing", address] as const;
@@ -48,19 +58,32 @@ export function useRegisterAgent() {
       queryClient.setQueryData(standingQueryKey(account.address), standing);
       if (standing.status === "owner") return "already" as const;
       if (standing.status === "handed-over") return "handed-over" as const;
-      await relayAndWait({
-        client,
-        forwarder: config.contracts.Forwarder,
-        account,
-        to: config.contracts.Agent,
-        data: encodeFunctionData({
-          abi: agentAbi,
-          functionName: "register",
-          args: [encryptionKeyPairFromMnemonic(mnemonic).publicKey, [], 0],
-        }),
-        gatekeeperUrl: pickRelay(config),
-        chainId: config.chainId,
-      });
+      const register = (gatekeeperUrl: string) =>
+        relayAndWait({
+          client,
+          forwarder: config.contracts.Forwarder,
+          account,
+          to: config.contracts.Agent,
+          data: encodeFunctionData({
+            abi: agentAbi,
+            functionName: "register",
+            args: [encryptionKeyPairFromMnemonic(mnemonic).publicKey, [], 0],
+          }),
+          gatekeeperUrl,
+          chainId: config.chainId,
+        });
+      // A registration is open-lane work (adr/0013): a relay whose open lane is full right now is
+      // passed over for the next provider's, which keeps its own budget.
+      const first = pickRelay(config);
+      const relays = [first, ...config.providers.map((p) => p.gatekeeperUrl).filter((u) => u !== first)];
+      for (const [i, url] of relays.entries()) {
+        try {
+          await register(url);
+          break;
+        } catch (error) {
+          if (!(isRelayFull(error) && i + 1 < relays.length)) throw error;
+        }
+      }
       return "registered" as const;
     },
     onSuccess: (_, { account }) =>

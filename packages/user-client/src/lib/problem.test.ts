@@ -19,6 +19,19 @@ describe("explainError", () => {
     }
   });
 
+  test("behavior: a relay full right now (adr/0013) is told in words that say nothing changed", () => {
+    for (const [status, check] of [
+      [429, "open-lane-limit"],
+      [503, "relayer-busy"],
+      [429, "protective-in-flight"],
+    ] as const) {
+      const explained = explainError(refusal(status, check));
+      expect(explained.title).toBe("The change was not saved");
+      expect(explained.detail).toMatch(/Nothing was changed|still being saved/);
+      expect(explained.detail).not.toContain("raw detail");
+    }
+  });
+
   test("error: an unknown check falls back to the status's words", () => {
     expect(explainError(refusal(503, "something-new")).title).toBe("The provider is catching up");
   });

@@ -24,6 +24,11 @@ const RELAY_CHECKS: Record<string, string> = {
   "dependency-too-far": NOT_CAUGHT_UP,
   "dependency-timeout": NOT_CAUGHT_UP,
   "too-many-waiting": "The providers are busy. Nothing was changed: try again in a minute.",
+  // adr/0013: this relay is full right now; another provider's may not be.
+  "open-lane-limit":
+    "The providers are not taking new sign-ups from home right now. Nothing was changed: try again later, or ask a provider's front desk.",
+  "relayer-busy": "The providers are busy. Nothing was changed: try again in a minute.",
+  "protective-in-flight": "Your previous change is still being saved. Wait a few seconds and try again.",
 };
 
 function problemOf(
