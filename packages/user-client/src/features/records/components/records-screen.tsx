@@ -3,12 +3,13 @@ import { useDeferredValue, useId, useMemo } from "react";
 import { Link, useSearchParams } from "react-router";
 import { ErrorView } from "../../../components/error-view.tsx";
 import { Page } from "../../../components/page.tsx";
-import { usePatient, usePatientRelationships } from "../../../lib/patient.tsx";
+import { usePatient, usePatientRelationships, useStrangerRelationships } from "../../../lib/patient.tsx";
 import { reloadProvider, usePatientRecords } from "../../../lib/patient-records.ts";
 import { plural, RECORD_CATEGORIES } from "../../../lib/record-words.ts";
 import { LabsView } from "./labs-view.tsx";
 import { ProviderStatusList } from "./provider-status.tsx";
 import { RecordList } from "./record-list.tsx";
+import { StrangerLinks } from "./stranger-links.tsx";
 import { UnverifiedRecords } from "./unverified-records.tsx";
 import "./records.css";
 
@@ -34,6 +35,7 @@ const TIMELINE_CATEGORIES = RECORD_CATEGORIES.map((c) => c.code).filter((c) => c
 export function RecordsScreen() {
   const patient = usePatient();
   const relationships = usePatientRelationships(patient.data);
+  const strangers = useStrangerRelationships(patient.data);
   const records = usePatientRecords(patient.data, relationships.data);
   const [params, setParams] = useSearchParams();
   const view = VIEWS.find((v) => v.code === params.get("view")) ?? VIEWS[0];
@@ -119,6 +121,7 @@ export function RecordsScreen() {
         </section>
       ) : null}
 
+      <StrangerLinks links={strangers.data ?? []} providers={patient.data?.ctx.network.providers ?? []} />
       <UnverifiedRecords providers={records.providers} />
       {records.providers.length > 0 ? (
         <section aria-labelledby="records-title" className="records-section">
