@@ -167,5 +167,10 @@ describe("discoverAllRelationships: what is not from a registered provider", () 
     );
     assert.equal(all.some(isFromRegisteredProvider), false);
     assert.deepEqual(await discoverRelationships(ctx, onChain), []);
+    // More to check than allowed now: the signature waits (`unchecked`), still not a provider.
+    const deferred = await discoverAllRelationships(ctx, onChain, new Map(), { maxChecks: 0 });
+    assert.equal(deferred[0]?.status, "unchecked");
+    assert.equal(deferred[0]?.provider, undefined);
+    assert.equal(deferred.some(isFromRegisteredProvider), false);
   });
 });

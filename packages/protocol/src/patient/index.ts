@@ -90,14 +90,18 @@ export {
 } from "./records.ts";
 export {
   acknowledgeRecords,
+  checkUnchecked,
+  type DiscoverOptions,
   discoverAllRelationships,
   discoverRelationships,
   hasNewRecords,
+  heldRelationships,
   identifyUnreadable,
   isFromRegisteredProvider,
   type ListedRelationship,
   type OnChainRelationships,
   openProviderDetails,
+  openProviderDetailsAsync,
   type PatientRelationship,
   RELATIONSHIPS_PAGE,
   readRelationshipsOnChain,

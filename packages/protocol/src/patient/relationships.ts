@@ -70,10 +70,11 @@ export type PatientRelationship = {
    * to the key of the wallet the agent came from). Anything else is not from a registered provider
    * ({@link isFromRegisteredProvider}): `unreadable` (sealed to another key or malformed),
    * `unknown-provider` (names an account the network does not list), `mismatch` (another gatekeeper
-   * URL than the network says), `unsigned` (no valid signature of the provider named). For those,
+   * URL than the network says), `unsigned` (no valid signature of the provider named), `unchecked`
+   * (passed the cheap checks, signature not checked yet: {@link checkUnchecked}). For those,
    * the chain state (`recordRoot`, `sequence`, …) is a node's unproven word.
    */
-  status: "ok" | "unreadable" | "unknown-provider" | "mismatch" | "unsigned" | "listed";
+  status: "ok" | "unreadable" | "unknown-provider" | "mismatch" | "unsigned" | "unchecked" | "listed";
   /** Block of `RelationshipCreated`. */
   createdAtBlock: bigint | undefined;
   /** Its position in the agent's list (`Agent.relationshipsPage`). */
@@ -131,8 +132,11 @@ export type OnChainRelationships = {
 export const RELATIONSHIPS_PAGE = 500;
 /** Relationship ids per `ProviderDetailsUpdated` log filter. */
 const IDS_PER_FILTER = 1000;
-/** `AuditAnchor._logs` (`_heads` is slot 0; `registry` is immutable). */
-const AUDIT_ANCHOR_LOGS_SLOT = 1n;
+/**
+ * `AuditAnchor._logs`: slot 3 — EIP712's `_nameFallback` and `_versionFallback` come first (0, 1),
+ * then `_heads` (2); `registry` is immutable. The browser test junk-relationships checks it on chain.
+ */
+const AUDIT_ANCHOR_LOGS_SLOT = 3n;
 
 const chunks = <T>(list: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
@@ -291,6 +295,18 @@ const verdictKey = (id: Hex, delegate: Address, details: ProviderDetails) =>
     ),
   );
 
+/** How many signatures {@link discoverAllRelationships} checks at most before it returns. */
+export type DiscoverOptions = {
+  /**
+   * When more than this many relationships need a signature check (none kept in `verdicts`), only
+   * those in `urgent` are checked; the others come back `unchecked`, for {@link checkUnchecked}
+   * (e.g. in the background). Default: no limit.
+   */
+  maxChecks?: number;
+  /** Lower-case ids to check in any case (e.g. what the providers' gatekeepers say they hold). */
+  urgent?: ReadonlySet<string>;
+};
+
 /**
  * Every relationship of the patient's agent, oldest first, each with its status: only those from a
  * registered provider ({@link isFromRegisteredProvider}) have their state proven and a provider.
@@ -301,18 +317,15 @@ export async function discoverAllRelationships(
   ctx: PatientContext,
   onChain?: OnChainRelationships | Promise<OnChainRelationships>,
   verdicts: SignatureVerdicts = new Map(),
+  { maxChecks = Number.POSITIVE_INFINITY, urgent }: DiscoverOptions = {},
 ): Promise<PatientRelationship[]> {
   const { network } = ctx;
   const { listed, created, updated, signers } = await (onChain ?? readRelationshipsOnChain(ctx));
   const creationOf = new Map(created.map((e) => [e.args.id.toLowerCase(), e]));
   // The latest details the provider published win (events come oldest first).
   const latestOf = new Map(updated.map((e) => [e.args.id.toLowerCase(), e]));
-  const claim = {
-    chainId: network.chainId,
-    relationshipContract: network.contracts.Relationship,
-    patient: ctx.agent,
-  };
 
+  // Cheap refusals first: a signature is checked only for what passes them all.
   const judged = await Promise.all(
     listed.map(async (entry): Promise<PatientRelationship> => {
       const key = entry.id.toLowerCase();
@@ -334,48 +347,112 @@ export async function discoverAllRelationships(
         createdAtBlock: creation?.blockNumber ?? undefined,
         position: entry.index,
       };
-      // Cheap refusals first; a signature is checked only for what passes them all.
       if (!details) return { ...base, status: "unreadable" };
       if (!listedProvider) return { ...base, status: "unknown-provider" };
       if (!sameUrl(listedProvider.gatekeeperUrl, details.gatekeeperUrl))
         return { ...base, status: "mismatch" };
-      const expected = signers.get(listedProvider.account.toLowerCase());
-      if (!expected || !details.signature) return { ...base, status: "unsigned" };
-      const vk = verdictKey(entry.id, entry.delegate, details);
-      let signer = verdicts.get(vk);
-      if (signer === undefined) {
-        signer =
-          (await providerDetailsSigner(details, {
-            ...claim,
-            relationship: entry.id,
-            delegate: entry.delegate,
-          })) ?? null;
-        verdicts.set(vk, signer);
-      }
-      return signer && isAddressEqual(signer, expected)
-        ? { ...base, provider: listedProvider, status: "ok" }
-        : { ...base, status: "unsigned" };
+      if (!details.signature || !signers.has(listedProvider.account.toLowerCase()))
+        return { ...base, status: "unsigned" };
+      return { ...base, status: "unchecked" };
     }),
   );
+  const pending = judged.filter(
+    (r) =>
+      r.status === "unchecked" && !verdicts.has(verdictKey(r.id, r.delegate, r.details as ProviderDetails)),
+  );
+  const now = pending.length <= maxChecks ? undefined : (urgent ?? new Set<string>());
+  const checked = await checkSignatures(ctx, judged, signers, verdicts, now);
   const proven = await proveRegistered(
     ctx,
-    judged.filter((r) => r.status === "ok"),
+    checked.filter((r) => r.status === "ok"),
   );
   // One entry per id: a node's invented position for a real id is dropped by its proof.
   const seen = new Set<string>();
-  return judged.flatMap((r) => {
+  return checked.flatMap((r) => {
     const key = r.id.toLowerCase();
     if (seen.has(key)) return [];
     if (r.status !== "ok") {
-      if (judged.some((o) => o.status === "ok" && o.id.toLowerCase() === key)) return [];
+      if (checked.some((o) => o.status === "ok" && o.id.toLowerCase() === key)) return [];
       seen.add(key);
       return [r];
     }
-    const checked = proven.get(key);
-    if (!checked) return [];
+    const found = proven.get(key);
+    if (!found) return [];
     seen.add(key);
-    return [checked];
+    return [found];
   });
+}
+
+/**
+ * Settles the `unchecked` relationships of `all` (those in `only` when given): each signature
+ * checked against the provider's proven key, `ok` ones proven. Yields to the event loop every 50
+ * checks, so that a page stays responsive while thousands are checked.
+ */
+export async function checkUnchecked(
+  ctx: PatientContext,
+  all: readonly PatientRelationship[],
+  verdicts: SignatureVerdicts,
+  only?: ReadonlySet<string>,
+): Promise<PatientRelationship[]> {
+  if (!all.some((r) => r.status === "unchecked")) return [...all];
+  const signers = await readSigners(ctx.network).catch((error: unknown) => {
+    throw toProvenError(error);
+  });
+  const checked = await checkSignatures(ctx, all, signers, verdicts, only);
+  const proven = await proveRegistered(
+    ctx,
+    checked.filter((r, i) => r.status === "ok" && all[i]?.status === "unchecked"),
+  );
+  return checked.map((r, i) =>
+    r.status === "ok" && all[i]?.status === "unchecked"
+      ? (proven.get(r.id.toLowerCase()) ?? { ...r, provider: undefined, status: "unsigned" })
+      : r,
+  );
+}
+
+/** `unchecked` → `ok` or `unsigned` (only ids in `only`, when given; the rest stay `unchecked`). */
+async function checkSignatures(
+  ctx: PatientContext,
+  all: readonly PatientRelationship[],
+  signers: ReadonlyMap<string, Address>,
+  verdicts: SignatureVerdicts,
+  only?: ReadonlySet<string>,
+): Promise<PatientRelationship[]> {
+  const claim = {
+    chainId: ctx.network.chainId,
+    relationshipContract: ctx.network.contracts.Relationship,
+    patient: ctx.agent,
+  };
+  const out: PatientRelationship[] = [];
+  let checks = 0;
+  for (const r of all) {
+    const details = r.details;
+    if (r.status !== "unchecked" || !details) {
+      out.push(r);
+      continue;
+    }
+    const vk = verdictKey(r.id, r.delegate, details);
+    let signer = verdicts.get(vk);
+    if (signer === undefined) {
+      if (only && !only.has(r.id.toLowerCase())) {
+        out.push(r);
+        continue;
+      }
+      if (++checks % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      signer =
+        (await providerDetailsSigner(details, { ...claim, relationship: r.id, delegate: r.delegate })) ??
+        null;
+      verdicts.set(vk, signer);
+    }
+    const expected = signers.get(details.account.toLowerCase());
+    const provider = ctx.network.providers.find((p) => isAddressEqual(p.account, details.account));
+    out.push(
+      signer && expected && provider && isAddressEqual(signer, expected)
+        ? { ...r, provider, status: "ok" }
+        : { ...r, provider: undefined, status: "unsigned" },
+    );
+  }
+  return out;
 }
 
 /**
@@ -454,8 +531,35 @@ export async function identifyUnreadable(
   ctx: PatientContext,
   sessions: PatientSessions,
   relationships: readonly PatientRelationship[],
+  /** What {@link heldRelationships} already said (else asked now). */
+  knownHeld?: Promise<Map<string, PatientProvider>>,
 ): Promise<PatientRelationship[]> {
   if (!relationships.some((r) => r.status === "unreadable")) return [...relationships];
+  const held = await (knownHeld ?? heldRelationships(ctx, sessions));
+  const named = relationships.flatMap((r) => {
+    const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
+    return provider ? [{ ...r, provider, status: "ok" as const }] : [];
+  });
+  if (named.length === 0) return [...relationships];
+  const proven = await proveRegistered(ctx, named);
+  return relationships.flatMap((r): PatientRelationship[] => {
+    const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
+    if (!provider) return [r];
+    const checked = proven.get(r.id.toLowerCase());
+    // Listed with a position or entry its proof refutes: kept apart, as it was.
+    return checked ? [{ ...checked, provider, status: "listed" }] : [r];
+  });
+}
+
+/**
+ * The relationships each listed provider's gatekeeper says it holds for this wallet
+ * (`GET /v1/relationships`, signed in as it), by lower-case id. A gatekeeper that does not answer
+ * names nothing. A hint only: what it names is still checked against the chain.
+ */
+export async function heldRelationships(
+  ctx: PatientContext,
+  sessions: PatientSessions,
+): Promise<Map<string, PatientProvider>> {
   const held = new Map<string, PatientProvider>();
   await Promise.all(
     ctx.network.providers.map(async (p) => {
@@ -472,19 +576,7 @@ export async function identifyUnreadable(
       }
     }),
   );
-  const named = relationships.flatMap((r) => {
-    const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
-    return provider ? [{ ...r, provider, status: "ok" as const }] : [];
-  });
-  if (named.length === 0) return [...relationships];
-  const proven = await proveRegistered(ctx, named);
-  return relationships.flatMap((r): PatientRelationship[] => {
-    const provider = r.status === "unreadable" ? held.get(r.id.toLowerCase()) : undefined;
-    if (!provider) return [r];
-    const checked = proven.get(r.id.toLowerCase());
-    // Listed with a position or entry its proof refutes: kept apart, as it was.
-    return checked ? [{ ...checked, provider, status: "listed" }] : [r];
-  });
+  return held;
 }
 
 /** A relationship's display name: its provider's name, or a short form of its id. */

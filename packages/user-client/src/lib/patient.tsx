@@ -6,9 +6,12 @@
  */
 import {
   agentOf,
+  checkUnchecked,
   createPatientSessions,
-  discoverRelationships,
+  discoverAllRelationships,
+  heldRelationships,
   identifyUnreadable,
+  isFromRegisteredProvider,
   type OnChainRelationships,
   type PatientContext,
   type PatientNetwork,
@@ -17,12 +20,14 @@ import {
   patientContextFromAccount,
   readRelationshipsOnChain,
 } from "@medrec/protocol/patient";
-import { useQuery } from "@tanstack/react-query";
+import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect } from "react";
 import type { Address } from "viem";
+import type { HDAccount } from "viem/accounts";
 import type { AppConfig } from "../config/env.ts";
 import { useNetwork } from "./network.tsx";
 import { clearRecords } from "./patient-records.ts";
+import { loadVerdicts, saveVerdicts } from "./strangers.ts";
 import { getWalletState, useUnlockedWallet } from "./wallet.ts";
 
 const networks = new WeakMap<AppConfig, PatientNetwork>();
@@ -147,21 +152,82 @@ export function usePatient() {
   });
 }
 
-/** The patient's relationships with their providers named (sealed details opened with the seed's key). */
-export function usePatientRelationships(patient: Patient | undefined) {
-  return useQuery<PatientRelationship[]>({
-    queryKey: ["patient", "relationships", patient?.ctx.agent],
-    queryFn: async () => {
-      const ctx = patient?.ctx as PatientContext;
+/** Signature checks made before {@link usePatientRelationships} answers; more wait for a hint. */
+const CHECKS_BEFORE_ANSWER = 50;
+
+function relationshipsQuery(patient: Patient | undefined, queryClient: QueryClient) {
+  const queryKey = ["patient", "relationships", patient?.ctx.agent];
+  return {
+    queryKey,
+    queryFn: async (): Promise<PatientRelationship[]> => {
+      const { ctx, sessions } = patient as Patient;
       const onChain = takeEarly(ctx.account.address, "onChain");
-      const found = await discoverRelationships(
+      const account = ctx.account as HDAccount;
+      // Signature checks made on this device before are not made again.
+      const verdicts = await loadVerdicts(ctx.account.address, account).catch(() => new Map());
+      const known = verdicts.size;
+      const save = () =>
+        verdicts.size !== known &&
+        void saveVerdicts(ctx.account.address, account, verdicts).catch(() => undefined);
+      let found = await discoverAllRelationships(
         ctx,
         onChain?.catch(() => readRelationshipsOnChain(ctx)),
+        verdicts,
+        {
+          maxChecks: CHECKS_BEFORE_ANSWER,
+        },
       );
+      const held = found.some((r) => r.status === "unchecked" || r.status === "unreadable")
+        ? heldRelationships(ctx, sessions)
+        : undefined;
+      if (held) {
+        // Thousands of strangers' links: what the providers say they hold is checked first, the
+        // rest in the background (shown apart as being checked meanwhile).
+        found = await checkUnchecked(ctx, found, verdicts, new Set((await held).keys()));
+        if (found.some((r) => r.status === "unchecked"))
+          void checkUnchecked(ctx, found, verdicts)
+            .then((settled) => {
+              queryClient.setQueryData<PatientRelationship[]>(queryKey, (current) =>
+                current?.map((r) => settled.find((s) => s.id === r.id && r.status === "unchecked") ?? r),
+              );
+              save();
+            })
+            .catch(() => undefined);
+      }
+      save();
       // Details sealed to a previous owner's key (after a recovery): named by the providers.
-      return identifyUnreadable(ctx, (patient as Patient).sessions, found);
+      return identifyUnreadable(ctx, sessions, found, held);
     },
     enabled: patient !== undefined,
     staleTime: 60_000,
+  };
+}
+
+/**
+ * The patient's relationships from registered providers, with their providers named (sealed details
+ * opened with the seed's key and signed by the provider: adr/0015). Only these are read, shown in
+ * the timeline, shared or exported.
+ */
+export function usePatientRelationships(patient: Patient | undefined) {
+  const queryClient = useQueryClient();
+  return useQuery({ ...relationshipsQuery(patient, queryClient), select: registeredCurrent });
+}
+
+/**
+ * The relationships from registered providers, less an ended one whose provider linked the patient
+ * again (the new relationship holds the same records; the ended one would only say "refused").
+ */
+function registeredCurrent(all: PatientRelationship[]): PatientRelationship[] {
+  const registered = all.filter(isFromRegisteredProvider);
+  const open = new Set(registered.filter((r) => !r.ended).map((r) => r.provider?.account.toLowerCase()));
+  return registered.filter((r) => !r.ended || !open.has(r.provider?.account.toLowerCase()));
+}
+
+/** The relationships on the patient's agent that no registered provider made: shown apart. */
+export function useStrangerRelationships(patient: Patient | undefined) {
+  const queryClient = useQueryClient();
+  return useQuery({
+    ...relationshipsQuery(patient, queryClient),
+    select: (all: PatientRelationship[]) => all.filter((r) => !isFromRegisteredProvider(r)),
   });
 }

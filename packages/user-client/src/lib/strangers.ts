@@ -1,0 +1,72 @@
+/**
+ * What the dapp remembers of relationships not from a registered provider (adr/0015), sealed like
+ * the contacts (sealed-store.ts, one record per wallet): whether the patient chose to hide them,
+ * and the signature checks already made, so that the next unlock does not check them again.
+ */
+import type { SignatureVerdicts } from "@medrec/protocol/patient";
+import { type Address, getAddress } from "viem";
+import type { HDAccount } from "viem/accounts";
+import { z } from "zod";
+import { sealedStore } from "./sealed-store.ts";
+
+/** Verdicts kept at most (newest win): 10,000 strangers' relationships and room to spare. */
+const MAX_VERDICTS = 50_000;
+
+const schema = z.object({
+  hidden: z.boolean(),
+  verdicts: z
+    .array(
+      z.tuple([
+        z.string().regex(/^0x[0-9a-f]{64}$/),
+        z
+          .string()
+          .regex(/^0x[0-9a-fA-F]{40}$/)
+          .nullable(),
+      ]),
+    )
+    .max(MAX_VERDICTS),
+});
+type Stored = z.output<typeof schema>;
+
+const store = sealedStore<Stored>({
+  dbName: "medrec-strangers",
+  storeName: "strangers",
+  info: "medrec/strangers/v1",
+  what: "what was checked of strangers' links",
+  schema,
+});
+
+const EMPTY: Stored = { hidden: false, verdicts: [] };
+
+/** Whether the patient hid the relationships not from a registered provider. */
+export async function loadStrangersHidden(address: Address, account: HDAccount): Promise<boolean> {
+  return ((await store.load(address, account)) ?? EMPTY).hidden;
+}
+
+export async function saveStrangersHidden(
+  address: Address,
+  account: HDAccount,
+  hidden: boolean,
+): Promise<void> {
+  const current = (await store.load(address, account)) ?? EMPTY;
+  await store.save(address, account, { ...current, hidden });
+}
+
+/** The signature checks made on this device before. */
+export async function loadVerdicts(address: Address, account: HDAccount): Promise<SignatureVerdicts> {
+  const current = (await store.load(address, account)) ?? EMPTY;
+  return new Map(current.verdicts.map(([key, signer]) => [key, signer ? getAddress(signer) : null]));
+}
+
+/** Saves the checks (the newest {@link MAX_VERDICTS}). */
+export async function saveVerdicts(
+  address: Address,
+  account: HDAccount,
+  verdicts: SignatureVerdicts,
+): Promise<void> {
+  const current = (await store.load(address, account)) ?? EMPTY;
+  await store.save(address, account, {
+    ...current,
+    verdicts: [...verdicts].slice(-MAX_VERDICTS).map(([key, signer]) => [key.toLowerCase(), signer]),
+  });
+}
