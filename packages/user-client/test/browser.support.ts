@@ -131,7 +131,7 @@ export async function checkScreen(page: Page, name: string, { allowHex = false }
  * relay when new) under `password`, on Records. `onPage` sees the page first (error listeners).
  */
 export async function restoreProfile(
-  browser: Browser,
+  browser: Pick<Browser, "newContext">,
   dappUrl: string,
   mnemonic: string,
   password: string,

@@ -8,16 +8,21 @@
  * shows the viewer's reads by the name the patient saved, every entry proof-verified against the
  * heads anchored on chain, filterable by provider and decision → a custodian is added and listed.
  * axe (no serious or critical violation), no horizontal scroll, no hex where a name exists, and
- * screenshots at 1280 and 375 px on every screen (reports/screens/).
+ * screenshots at 1280 and 375 px on every screen (reports/screens/). The patient's browser keeps a
+ * profile on disk: afterwards no file in it (Chromium's autofill "Web Data", History, Sessions,
+ * their journals and WAL files included) holds anything typed into a free-text field.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { accountFromMnemonic, generatePatientMnemonic } from "@medrec/protocol";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import type { System } from "../../../scripts/system.ts";
 import {
   assertNoSecret,
+  CHROMIUM,
   checkScreen,
   navLink,
   restoreProfile,
@@ -29,8 +34,11 @@ import {
 } from "./browser.support.ts";
 
 const PASSWORD = "amber willow crossing 31";
+// Distinctive, so that finding one in a binary file means it was stored.
 const VIEWER_NAME = "Sam Rivera";
-const CUSTODIAN_NAME = "Dad";
+const SHARER_NAME = "Mariela Quensbury";
+const CUSTODIAN_NAME = "Uncle Teodoro";
+const SEARCH = "ferritin Wexbridge 7731";
 
 let network: Awaited<ReturnType<typeof startBrowserNetwork>>;
 let system: System;
@@ -38,16 +46,60 @@ let browser: Browser;
 const problems: string[] = [];
 const pages: Page[] = [];
 let passed = false;
+/** The patient's Chromium, with its profile in `profileDir` (a persistent context: files on disk). */
+let profileDir: string | undefined;
+let patientBrowser: BrowserContext | undefined;
 
 /** A browser profile with `mnemonic` restored (registered through a relay when new) on Records. */
-function restoredProfile(mnemonic: string): Promise<{ context: BrowserContext; page: Page }> {
-  return restoreProfile(browser, system.dappUrl ?? "", mnemonic, PASSWORD, (page) => {
+function restoredProfile(
+  mnemonic: string,
+  profile: Pick<Browser, "newContext"> = browser,
+): Promise<{ context: BrowserContext; page: Page }> {
+  return restoreProfile(profile, system.dappUrl ?? "", mnemonic, PASSWORD, (page) => {
     pages.push(page);
     page.on("pageerror", (error) => problems.push(error.message));
   });
 }
 
 const swapCase = (c: string) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase());
+
+/** Every file under `dir` (Chromium's SQLite databases with their -journal and -wal files, LevelDB logs, …). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+/**
+ * Which of `secrets` some file under `dir` holds, as typed, URL-encoded or in lower case, in UTF-8
+ * or UTF-16 (Chromium's form state) at any byte offset. Searched as bytes: decoding a buffer at an odd offset
+ * as UTF-16 crashes Node 24.21 ("double free or corruption").
+ */
+async function secretsInProfile(dir: string, secrets: Record<string, string>): Promise<string[]> {
+  const found: string[] = [];
+  const files = await filesUnder(dir);
+  assert.ok(
+    files.some((f) => path.basename(f) === "Web Data"),
+    "the profile has its autofill database",
+  );
+  for (const file of files) {
+    const bytes = await readFile(file).catch(() => undefined);
+    if (!bytes) continue;
+    for (const [what, secret] of Object.entries(secrets)) {
+      // As typed, and as a URL carries it (`%20` or `+` for a space).
+      const forms = [
+        secret,
+        encodeURIComponent(secret),
+        new URLSearchParams({ q: secret }).toString().slice(2),
+      ];
+      const needles = forms
+        .flatMap((s) => [s, s.toLowerCase()])
+        .flatMap((s) => [Buffer.from(s, "utf8"), Buffer.from(s, "utf16le")]);
+      if (needles.some((needle) => bytes.includes(needle)))
+        found.push(`${what} in ${path.relative(dir, file)}`);
+    }
+  }
+  return found;
+}
 
 const nav = navLink;
 
@@ -63,6 +115,8 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
         await page
           .screenshot({ path: path.join(SCREENS, `sharing-failure-${i}.png`), fullPage: true })
           .catch(() => undefined);
+    await patientBrowser?.close().catch(() => undefined);
+    if (profileDir) await rm(profileDir, { recursive: true, force: true });
     await network?.stop();
   });
 
@@ -73,7 +127,24 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
     const viewerAddress = accountFromMnemonic(viewerMnemonic).address;
     const { page: viewer } = await restoredProfile(viewerMnemonic);
     const patientMnemonic = String(system.manifest.demo?.patientMnemonic);
-    const { context: patientContext, page: patient } = await restoredProfile(patientMnemonic);
+    profileDir = await mkdtemp(path.join(tmpdir(), "medrec-patient-profile-"));
+    const onDisk = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      args: ["--disable-dev-shm-usage"],
+      viewport: { width: 1280, height: 900 },
+    });
+    patientBrowser = onDisk;
+    const { context: patientContext, page: patient } = await restoredProfile(patientMnemonic, {
+      newContext: async () => onDisk,
+    });
+
+    // A search of the patient's records: typed, never put in the address bar.
+    await patient.getByLabel("Search").fill(SEARCH);
+    await patient
+      .getByRole("status")
+      .filter({ hasText: / match\.$/ })
+      .waitFor(WAIT);
+    assert.ok(!decodeURIComponent(patient.url()).includes(SEARCH), "the search is not in the URL");
 
     // The viewer, before anything is shared.
     await nav(viewer, "Shared with me").click();
@@ -100,7 +171,7 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
     await patient.getByLabel("Their name (optional)").fill(VIEWER_NAME);
     await patient.getByRole("checkbox", { name: third }).uncheck();
     await patient.getByRole("checkbox", { name: /^Lab results/ }).check();
-    await patient.getByLabel("Your name, as they will see it (optional)").fill("Maria");
+    await patient.getByLabel("Your name, as they will see it (optional)").fill(SHARER_NAME);
     await checkScreen(patient, "sharing-03-form-filled");
     await patient.getByRole("button", { name: "Review and share" }).click();
     const dialog = patient.getByRole("dialog");
@@ -128,7 +199,7 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
     await unlockPage(viewer, PASSWORD);
     await nav(viewer, "Shared with me").click();
     for (const name of [first, second]) {
-      const grant = viewer.getByRole("article", { name: `Maria — ${name}` });
+      const grant = viewer.getByRole("article", { name: `${SHARER_NAME} — ${name}` });
       await grant.getByText("Shared with you: Lab results.").waitFor(WAIT);
       await grant.getByText(/^✓ \d+ records?, each checked against the network\.$/).waitFor(WAIT);
       await grant.getByText(/Not shared with you: Personal details, Visits, Conditions/).waitFor(WAIT);
@@ -136,7 +207,7 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
       assert.ok(kinds.length > 0, `${name}: the viewer sees lab results`);
       for (const kind of kinds) assert.match(kind, /^Lab results/, `${name}: only lab results (${kind})`);
     }
-    assert.equal(await viewer.getByRole("article", { name: `Maria — ${third}` }).count(), 0);
+    assert.equal(await viewer.getByRole("article", { name: `${SHARER_NAME} — ${third}` }).count(), 0);
     await checkScreen(viewer, "sharing-07-shared-with-me");
 
     // The patient stops sharing everywhere, after a confirmation.
@@ -156,7 +227,7 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
     await viewer.getByRole("button", { name: "Refresh" }).click();
     for (const name of [first, second])
       await viewer
-        .getByRole("article", { name: `Maria — ${name}` })
+        .getByRole("article", { name: `${SHARER_NAME} — ${name}` })
         .getByText("No longer shared.")
         .waitFor(WAIT);
     await checkScreen(viewer, "sharing-09-shared-with-me-ended");
@@ -231,6 +302,25 @@ describe("sharing, shared with me, access log and custodians in Chromium", () =>
       },
       "the patient's storage",
     );
+
+    // Nothing typed into a free-text field is in any file of the patient's profile once Chromium has
+    // closed it (so SQLite and LevelDB have written everything): not in the autofill database, not
+    // in the saved session's form state, not in History.
+    await onDisk.close();
+    const typed = {
+      "viewer's name": VIEWER_NAME,
+      "sharer's name": SHARER_NAME,
+      "custodian's name": CUSTODIAN_NAME,
+      "records search": SEARCH,
+      password: PASSWORD,
+      "recovery phrase": patientMnemonic,
+    };
+    assert.deepEqual(await secretsInProfile(profileDir, typed), [], "typed text in the profile's files");
+    // The search does find what Chromium does keep: the dapp's address, in History.
+    const visited = await secretsInProfile(profileDir, {
+      "dapp's address": new URL(system.dappUrl ?? "").host,
+    });
+    assert.ok(visited.includes("dapp's address in Default/History"), visited.join("; "));
     assert.deepEqual(problems, [], "no uncaught error in the pages");
     passed = true;
   });

@@ -1,6 +1,10 @@
 import { type InputHTMLAttributes, type ReactNode, useId } from "react";
 
-/** A labelled input with an optional hint and error, wired for screen readers. */
+/**
+ * A labelled input with an optional hint and error, wired for screen readers. `autoComplete` is
+ * `off` unless given (passwords say `current-password` / `new-password`): Chromium then keeps the
+ * typed value out of its autofill database and its saved session (adr/0017).
+ */
 export function Field({
   label,
   hint,
@@ -15,6 +19,7 @@ export function Field({
       <label htmlFor={id}>{label}</label>
       <input
         id={id}
+        autoComplete="off"
         aria-describedby={[hintId, errorId].filter(Boolean).join(" ") || undefined}
         aria-invalid={error ? true : undefined}
         {...input}

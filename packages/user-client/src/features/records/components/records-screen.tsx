@@ -1,5 +1,5 @@
 import { filterTimeline, searchTimeline, type TimelineFilter } from "@medrec/protocol/patient";
-import { useDeferredValue, useId, useMemo } from "react";
+import { useDeferredValue, useId, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { ErrorView } from "../../../components/error-view.tsx";
 import { Page } from "../../../components/page.tsx";
@@ -39,7 +39,9 @@ export function RecordsScreen() {
   const records = usePatientRecords(patient.data, relationships.data);
   const [params, setParams] = useSearchParams();
   const view = VIEWS.find((v) => v.code === params.get("view")) ?? VIEWS[0];
-  const query = params.get("q") ?? "";
+  // Not in the address bar: a URL lands in the browser's history and session files, and a search
+  // names health matters (adr/0017).
+  const [query, setQuery] = useState("");
   const provider = params.get("provider") ?? "";
   const outOfRange = params.get("out") === "1";
   const deferredQuery = useDeferredValue(query);
@@ -158,7 +160,8 @@ export function RecordsScreen() {
                 type="search"
                 value={query}
                 placeholder="e.g. cholesterol, Lakeside, insulin"
-                onChange={(e) => setParam("q", e.target.value)}
+                autoComplete="off"
+                onChange={(e) => setQuery(e.target.value)}
               />
             </div>
             <div className="field">
