@@ -535,36 +535,35 @@ describe("admission under attack (adr/0013)", () => {
         return serializeRelayRequest(request, await signForwardRequest(key, request, domain()));
       }),
     );
-    // It sends every request again while the relay answers "busy" (Retry-After 1), until each has
-    // a final answer; the revoke goes in once the relayer has transactions in flight.
+    // 32 at a time; a request answered "busy" (Retry-After 1) is sent again after the next block,
+    // until each has a final answer. The revoke goes in once the relayer has transactions in flight.
     let accepted = 0;
     let startRevoke: () => void = () => {};
     const underAttack = new Promise<void>((resolve) => {
       startRevoke = resolve;
     });
-    const answers = (async () => {
-      const final: Awaited<ReturnType<typeof postRelay>>[] = [];
-      let remaining = flood;
-      while (remaining.length > 0) {
-        const replies = await Promise.all(
-          remaining.map(async (body) => {
-            const r = await postRelay(attack.url, body);
-            if (r.status === 202 && ++accepted >= 8) startRevoke();
-            return { body, r };
-          }),
-        );
-        final.push(...replies.filter((x) => x.r.json.check !== "relayer-busy").map((x) => x.r));
-        remaining = replies.filter((x) => x.r.json.check === "relayer-busy").map((x) => x.body);
+    const queue = [...flood];
+    const final: Awaited<ReturnType<typeof postRelay>>[] = [];
+    const worker = async () => {
+      for (let body = queue.shift(); body; body = queue.shift()) {
+        const r = await postRelay(attack.url, body);
+        if (r.status === 202 && ++accepted >= 8) startRevoke();
+        if (r.json.check !== "relayer-busy") {
+          final.push(r);
+          continue;
+        }
         const seen = await env.publicClient.getBlockNumber({ cacheTime: 0 });
-        if (remaining.length > 0)
-          await eventually(
-            "the next block",
-            async () => (await env.publicClient.getBlockNumber({ cacheTime: 0 })) > seen,
-          );
+        await eventually(
+          "the next block",
+          async () => (await env.publicClient.getBlockNumber({ cacheTime: 0 })) > seen,
+        );
+        queue.push(body);
       }
+    };
+    const answers = Promise.all(Array.from({ length: 32 }, worker)).then(() => {
       startRevoke();
       return final;
-    })();
+    });
     await underAttack;
 
     const revoke = await signed(

@@ -29,7 +29,9 @@
  *     `open-lane-limit`       the open lane's RELAY_OPEN_DAILY_REQUESTS / RELAY_OPEN_DAILY_GAS     429
  *     `daily-limit` / `gas-budget`  linked and open work together, in 24 h (gas: receipts'
  *                             gasUsed, the gas limit while in flight)                              429
- *     `relayer-busy`          RELAY_MAX_IN_FLIGHT linked/open transactions unmined (Retry-After)   503
+ *     `relayer-busy`          RELAY_MAX_IN_FLIGHT linked/open transactions unmined, or (before 1,
+ *                             for any call not to a protective function) 16 others being checked
+ *                             at once (Retry-After 1)                                              503
  * 11. `simulation-reverted`   `eth_call` of the forwarder's `execute` from the relayer reverts
  *                             (`revert` names the contract error)                                  422
  * 12. `relayer-unfunded`      the relayer cannot pay for the transaction                           503
@@ -68,13 +70,15 @@ import { type ChainClient, unavailable } from "../chain/client.ts";
 import type { ChainSettings } from "../chain/config.ts";
 import { describeZodError, ProblemError, type ProblemKind } from "../errors.ts";
 import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
-import { type Admission, classify, prioritySerial, staticLane } from "./admission.ts";
+import { type Admission, classify, looksProtective, prioritySerial, staticLane } from "./admission.ts";
 import { type Allowlist, createAllowlist, describeAllowlist } from "./allowlist.ts";
 import { createDependencyGate, DEFAULT_DEPENDENCY_BOUNDS, type DependencyBounds } from "./dependency.ts";
 import { relayRepository } from "./relay.repository.knex.ts";
 
 /** The furthest ahead a deadline may be. */
 export const MAX_DEADLINE_AHEAD_SECONDS = 600;
+/** Non-protective requests checked at once (node and database work); more are refused `relayer-busy`. */
+export const MAX_CONCURRENT_CHECKS = 16;
 /** Margin over the estimated gas of the relayer's transaction, in percent. */
 const GAS_LIMIT_MARGIN_PERCENT = 20n;
 
@@ -363,7 +367,47 @@ export function createRelayService({
     }
   }
 
+  /** Non-protective requests being checked now (each holds a slot until it is sent or refused). */
+  let beingChecked = 0;
+  type Slot = { held: boolean; take(): void; release(): void };
+  function slot(): Slot {
+    const s: Slot = {
+      held: false,
+      take() {
+        if (s.held) return;
+        if (beingChecked >= MAX_CONCURRENT_CHECKS)
+          throw new RelayRefusal(
+            "relayer-busy",
+            `This relay is checking ${beingChecked} other requests (at most ${MAX_CONCURRENT_CHECKS} at once besides protective ones); send the same request again in a second, or to another provider's relay.`,
+            { retryAfterSeconds: 1 },
+          );
+        beingChecked++;
+        s.held = true;
+      },
+      release() {
+        if (s.held) beingChecked--;
+        s.held = false;
+      },
+    };
+    return s;
+  }
+
+  /**
+   * A request that does not call a protective function takes a checking slot before anything is
+   * verified, so a flood costs this relay at most MAX_CONCURRENT_CHECKS requests' worth of node and
+   * database work at once; one that does takes a slot only if it turns out not to be protective.
+   */
   async function relay(body: unknown): Promise<RelayResult> {
+    const held = slot();
+    if (!looksProtective(body)) held.take();
+    try {
+      return await check(body, held);
+    } finally {
+      held.release();
+    }
+  }
+
+  async function check(body: unknown, held: Slot): Promise<RelayResult> {
     const parsed = relayRequestSchema.safeParse(body);
     if (!parsed.success) throw new RelayRefusal("malformed", describeZodError(parsed.error));
     const { request, signature, notBeforeBlock, after } = parsed.data;
@@ -463,6 +507,7 @@ export function createRelayService({
       "Reading the request's lane failed",
       classify(client, { contract, fn, signer: request.from, data: request.data }),
     );
+    if (admission.lane !== "protective") held.take();
     await checkLimits(admission, 0n);
     const calldata = encodeFunctionData({ abi: medRecForwarderAbi, functionName: "execute", args: [data] });
     await simulate(request, calldata);

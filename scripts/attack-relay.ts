@@ -1,0 +1,231 @@
+/**
+ * `./medrec run attack:relay` — relay admission under a flood (issue 19, adr/0013). Starts the whole
+ * local system (as `./medrec start` does: three providers, each gatekeeper with its relay and its
+ * production defaults), then an attacker with a fresh key per request — MEDREC_ATTACK_KEYS, default
+ * 10,000 — signs a relayed `Agent.register` (what any fresh key may call, the cheapest for it) and
+ * sends them to every relay at once (MEDREC_ATTACK_CONCURRENCY requests in flight, default 256), from
+ * one client address. Meanwhile the demo patient (linked at every provider) revokes the family
+ * member's grant and cancels recovery, each through a relay chosen in turn (latency: the block it
+ * was mined in − the head when the signed request was sent to the relay). Writes
+ * reports/attack.json: per relay, requests sent, accepted and refused by reason (`check`, or the
+ * per-client rate limit), what its relayer spent on the attack (gasUsed × price from the receipts
+ * of the accepted transactions) and in all (its balance before and after); the honest calls'
+ * latency in blocks (mined block − the head when sent) and in seconds.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  accountFromMnemonic,
+  agentAbi,
+  type ForwardRequest,
+  parseManifest,
+  relationshipAbi,
+  relayAndWait,
+  serializeRelayRequest,
+  signForwardRequest,
+  submitRelayed,
+} from "@medrec/protocol";
+import { startReport } from "@medrec/testkit";
+import { pino } from "pino";
+import { type Address, createPublicClient, encodeFunctionData, type Hex, http, keccak256 } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { startSystem } from "./system.ts";
+
+const keys = Number(process.env.MEDREC_ATTACK_KEYS ?? 10_000);
+const concurrency = Number(process.env.MEDREC_ATTACK_CONCURRENCY ?? 256);
+if (!Number.isInteger(keys) || keys < 100) throw new Error(`MEDREC_ATTACK_KEYS must be ≥ 100, got ${keys}`);
+if (!Number.isInteger(concurrency) || concurrency < 1)
+  throw new Error(`MEDREC_ATTACK_CONCURRENCY must be ≥ 1, got ${concurrency}`);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const report = startReport("./medrec run attack:relay", root);
+
+const system = await startSystem({
+  periodSeconds: 1,
+  gatekeeperPort: 0,
+  corsOrigins: [],
+  log: () => undefined,
+  logger: pino({ level: "error" }),
+});
+try {
+  const manifest = parseManifest(system.manifest);
+  const demo = system.manifest.demo as unknown as {
+    patientMnemonic: string;
+    viewerAddress: Address;
+    patients: { provider: string; relationship: Hex }[];
+    viewerGrant: { providers: string[] };
+  };
+  const contracts = manifest.contracts as unknown as Record<"Agent" | "Relationship" | "Forwarder", Address>;
+  const client = createPublicClient({ transport: http(manifest.rpcUrl) });
+  const relays = system.providers.map((p) => ({
+    name: p.name,
+    url: p.gatekeeper.url,
+    relayer: privateKeyToAccount(p.relayerKey).address,
+  }));
+  const domain = { chainId: manifest.chainId, forwarder: contracts.Forwarder };
+  const balancesBefore = await Promise.all(relays.map((r) => client.getBalance({ address: r.relayer })));
+
+  // The attacker's requests, signed up front: one fresh key each, nonce 0, Agent.register.
+  const deadline = Math.floor(Date.now() / 1000) + 600;
+  const bodies = await Promise.all(
+    Array.from({ length: keys }, async () => {
+      const key = privateKeyToAccount(generatePrivateKey());
+      const request: ForwardRequest = {
+        from: key.address,
+        to: contracts.Agent,
+        value: 0n,
+        gas: 200_000n,
+        nonce: 0n,
+        deadline,
+        data: encodeFunctionData({
+          abi: agentAbi,
+          functionName: "register",
+          args: [keccak256(key.address), [], 0],
+        }),
+      };
+      return serializeRelayRequest(request, await signForwardRequest(key, request, domain));
+    }),
+  );
+
+  type Tally = { sent: number; accepted: number; refused: Record<string, number>; txs: Hex[] };
+  const tallies: Tally[] = relays.map(() => ({ sent: 0, accepted: 0, refused: {}, txs: [] }));
+  const attackStartBlock = await client.getBlockNumber({ cacheTime: 0 });
+  const began = Date.now();
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < bodies.length; i = next++) {
+      const r = i % relays.length;
+      const tally = tallies[r] as Tally;
+      tally.sent++;
+      try {
+        const res = await fetch(`${relays[r]?.url}/v1/relay`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(bodies[i]),
+        });
+        const json = (await res.json().catch(() => ({}))) as { txHash?: Hex; check?: string };
+        if (res.status === 202 && json.txHash) {
+          tally.accepted++;
+          tally.txs.push(json.txHash);
+        } else {
+          const reason = json.check ?? (res.status === 429 ? "per-client-rate-limit" : `http-${res.status}`);
+          tally.refused[reason] = (tally.refused[reason] ?? 0) + 1;
+        }
+      } catch {
+        tally.refused["no-answer"] = (tally.refused["no-answer"] ?? 0) + 1;
+      }
+    }
+  };
+  const flood = Promise.all(Array.from({ length: concurrency }, worker));
+
+  // The honest patient, once the flood is under way: revoke, then cancel recovery.
+  while (tallies.reduce((n, t) => n + t.sent, 0) < Math.min(keys / 10, 1_000))
+    await new Promise((r) => setTimeout(r, 50));
+  const patient = accountFromMnemonic(demo.patientMnemonic, 0);
+  // A relationship where the family member holds a grant.
+  const { patients, viewerGrant } = demo;
+  const relationship = patients.find((p) => viewerGrant.providers.includes(p.provider))?.relationship as Hex;
+  const honest = [];
+  for (const [i, call] of [
+    {
+      name: "Relationship.revoke",
+      to: contracts.Relationship,
+      data: encodeFunctionData({
+        abi: relationshipAbi,
+        functionName: "revoke",
+        args: [relationship, demo.viewerAddress],
+      }),
+    },
+    {
+      name: "Agent.cancelRecovery",
+      to: contracts.Agent,
+      data: encodeFunctionData({ abi: agentAbi, functionName: "cancelRecovery", args: [patient.address] }),
+    },
+  ].entries()) {
+    const relay = relays[i % relays.length];
+    const sentAtBlock = await client.getBlockNumber({ cacheTime: 0 });
+    const sentAt = Date.now();
+    let submittedAtBlock = 0n;
+    let acceptedAtBlock = 0n;
+    const { receipt } = await relayAndWait({
+      client,
+      forwarder: contracts.Forwarder,
+      account: patient,
+      to: call.to,
+      data: call.data,
+      chainId: manifest.chainId,
+      submit: async (body) => {
+        submittedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
+        const txHash = await submitRelayed({ gatekeeperUrl: relay?.url ?? "", ...body });
+        acceptedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
+        return txHash;
+      },
+    });
+    honest.push({
+      call: call.name,
+      relay: relay?.name,
+      attackRequestsSentBefore: tallies.reduce((n, t) => n + t.sent, 0),
+      builtAtBlock: Number(sentAtBlock),
+      submittedAtBlock: Number(submittedAtBlock),
+      acceptedAtBlock: Number(acceptedAtBlock),
+      minedInBlock: Number(receipt.blockNumber),
+      /** Mined block − the head when the signed request was sent to the relay. */
+      latencyBlocks: Number(receipt.blockNumber - submittedAtBlock),
+      latencySeconds: Number(((Date.now() - sentAt) / 1000).toFixed(2)),
+      status: receipt.status,
+    });
+  }
+  await flood;
+  const floodSeconds = (Date.now() - began) / 1000;
+  // Every accepted transaction mined (their receipts are what the relayers paid).
+  const perRelay = [];
+  for (const [i, relay] of relays.entries()) {
+    const tally = tallies[i] as Tally;
+    let gas = 0n;
+    let wei = 0n;
+    let reverted = 0;
+    for (const hash of tally.txs) {
+      const receipt = await client.waitForTransactionReceipt({
+        hash,
+        pollingInterval: 250,
+        timeout: 600_000,
+      });
+      gas += receipt.gasUsed;
+      wei += receipt.gasUsed * receipt.effectiveGasPrice;
+      if (receipt.status !== "success") reverted++;
+    }
+    const balanceAfter = await client.getBalance({ address: relay.relayer });
+    perRelay.push({
+      relay: relay.name,
+      relayer: relay.relayer,
+      sent: tally.sent,
+      accepted: tally.accepted,
+      refused: Object.fromEntries(Object.entries(tally.refused).sort(([a], [b]) => a.localeCompare(b))),
+      attackSpend: { gas: Number(gas), wei: wei.toString(), reverted },
+      relayerSpentInAllWei: ((balancesBefore[i] ?? 0n) - balanceAfter).toString(),
+    });
+  }
+  const endBlock = await client.getBlockNumber({ cacheTime: 0 });
+  const written = report.write(path.join(root, "reports", "attack.json"), {
+    /** One flood; each honest call once. */
+    runs: 1,
+    attacker: {
+      keys,
+      concurrency,
+      clientAddresses: 1,
+      call: "Agent.register (a fresh key per request, nonce 0)",
+      floodSeconds: Number(floodSeconds.toFixed(1)),
+      blocks: Number(endBlock - attackStartBlock),
+    },
+    policy:
+      "gatekeeper defaults (adr/0013): open lane RELAY_OPEN_DAILY_REQUESTS 1000 / RELAY_OPEN_DAILY_GAS 300,000,000 per relay per 24 h; RELAY_MAX_IN_FLIGHT 32; RELAY_RATE_LIMIT_PER_MINUTE 300 per client address (protective calls exempt)",
+    relays: perRelay,
+    honest,
+    property: {
+      protectiveWithin3Blocks: honest.every((h) => h.latencyBlocks <= 3 && h.status === "success"),
+      openLaneWithinBudget: perRelay.every((r) => r.accepted <= 1000 && r.attackSpend.gas <= 300_000_000),
+    },
+  });
+  console.log(JSON.stringify(written, null, 2));
+} finally {
+  await system.stop();
+}
