@@ -4,7 +4,8 @@
  * production defaults), then an attacker with a fresh key per request — MEDREC_ATTACK_KEYS, default
  * 10,000 — signs a relayed `Agent.register` (what any fresh key may call, the cheapest for it) and
  * sends them to every relay at once (MEDREC_ATTACK_CONCURRENCY requests in flight, default 256), from
- * one client address. Meanwhile the demo patient (linked at every provider) revokes the family
+ * one client address, for MEDREC_ATTACK_SECONDS (default 60): a request refused only for now (busy,
+ * rate limited) is sent again at once. Meanwhile the demo patient (linked at every provider) revokes the family
  * member's grant and cancels recovery, each through a relay chosen in turn (latency: the block it
  * was mined in − the head when the signed request was sent to the relay). Writes
  * reports/attack.json: per relay, requests sent, accepted and refused by reason (`check`, or the
@@ -33,6 +34,9 @@ import { startSystem } from "./system.ts";
 
 const keys = Number(process.env.MEDREC_ATTACK_KEYS ?? 10_000);
 const concurrency = Number(process.env.MEDREC_ATTACK_CONCURRENCY ?? 256);
+const windowSeconds = Number(process.env.MEDREC_ATTACK_SECONDS ?? 60);
+if (!Number.isInteger(windowSeconds) || windowSeconds < 10)
+  throw new Error(`MEDREC_ATTACK_SECONDS must be an integer ≥ 10, got ${windowSeconds}`);
 if (!Number.isInteger(keys) || keys < 100) throw new Error(`MEDREC_ATTACK_KEYS must be ≥ 100, got ${keys}`);
 if (!Number.isInteger(concurrency) || concurrency < 1)
   throw new Error(`MEDREC_ATTACK_CONCURRENCY must be ≥ 1, got ${concurrency}`);
@@ -90,17 +94,23 @@ try {
   const tallies: Tally[] = relays.map(() => ({ sent: 0, accepted: 0, refused: {}, txs: [] }));
   const attackStartBlock = await client.getBlockNumber({ cacheTime: 0 });
   const began = Date.now();
-  let next = 0;
+  // Each key goes to one relay (in turn). A request refused only for now (busy, the per-client
+  // rate limit: Retry-After) goes back in the queue at once — the attacker does not wait — until
+  // the window ends; every other answer is final.
+  const queue = bodies.map((body, i) => ({ body, r: i % relays.length }));
+  const retryable = new Set(["relayer-busy", "per-client-rate-limit", "too-many-waiting"]);
+  let attempts = 0;
   const worker = async () => {
-    for (let i = next++; i < bodies.length; i = next++) {
-      const r = i % relays.length;
+    for (let item = queue.shift(); item && Date.now() - began < windowSeconds * 1000; item = queue.shift()) {
+      const { body, r } = item;
       const tally = tallies[r] as Tally;
       tally.sent++;
+      attempts++;
       try {
         const res = await fetch(`${relays[r]?.url}/v1/relay`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify(bodies[i]),
+          body: JSON.stringify(body),
         });
         const json = (await res.json().catch(() => ({}))) as { txHash?: Hex; check?: string };
         if (res.status === 202 && json.txHash) {
@@ -109,6 +119,7 @@ try {
         } else {
           const reason = json.check ?? (res.status === 429 ? "per-client-rate-limit" : `http-${res.status}`);
           tally.refused[reason] = (tally.refused[reason] ?? 0) + 1;
+          if (retryable.has(reason)) queue.push(item);
         }
       } catch {
         tally.refused["no-answer"] = (tally.refused["no-answer"] ?? 0) + 1;
@@ -117,24 +128,22 @@ try {
   };
   const flood = Promise.all(Array.from({ length: concurrency }, worker));
 
-  // The honest patient, once the flood is under way: revoke, then cancel recovery.
-  while (tallies.reduce((n, t) => n + t.sent, 0) < Math.min(keys / 10, 1_000))
-    await new Promise((r) => setTimeout(r, 50));
+  // The honest patient, once the flood is under way (a fifth of the window): a revoke at each
+  // provider where the family member holds a grant, and a recovery cancel, each through the next relay.
+  while (Date.now() - began < (windowSeconds * 1000) / 5) await new Promise((r) => setTimeout(r, 100));
   const patient = accountFromMnemonic(demo.patientMnemonic, 0);
-  // A relationship where the family member holds a grant.
-  const { patients, viewerGrant } = demo;
-  const relationship = patients.find((p) => viewerGrant.providers.includes(p.provider))?.relationship as Hex;
+  const granted = demo.patients.filter((p) => demo.viewerGrant.providers.includes(p.provider));
   const honest = [];
   for (const [i, call] of [
-    {
-      name: "Relationship.revoke",
+    ...granted.map((p) => ({
+      name: `Relationship.revoke (${p.provider})`,
       to: contracts.Relationship,
       data: encodeFunctionData({
         abi: relationshipAbi,
         functionName: "revoke",
-        args: [relationship, demo.viewerAddress],
+        args: [p.relationship, demo.viewerAddress],
       }),
-    },
+    })),
     {
       name: "Agent.cancelRecovery",
       to: contracts.Agent,
@@ -163,7 +172,8 @@ try {
     honest.push({
       call: call.name,
       relay: relay?.name,
-      attackRequestsSentBefore: tallies.reduce((n, t) => n + t.sent, 0),
+      attackRequestsSentBefore: attempts,
+      secondsIntoFlood: Number(((sentAt - began) / 1000).toFixed(1)),
       builtAtBlock: Number(sentAtBlock),
       submittedAtBlock: Number(submittedAtBlock),
       acceptedAtBlock: Number(acceptedAtBlock),
@@ -210,6 +220,9 @@ try {
     runs: 1,
     attacker: {
       keys,
+      keysAnswered: keys - queue.length,
+      requests: attempts,
+      windowSeconds,
       concurrency,
       clientAddresses: 1,
       call: "Agent.register (a fresh key per request, nonce 0)",
