@@ -140,11 +140,8 @@ function codings(concepts: unknown): unknown[] {
   );
 }
 
-/**
- * Whether a resource carries confidentiality `R` or `V` in `meta.security`, which makes it
- * need `sensitive` in addition to its category.
- */
-export function isSensitive(resource: unknown): boolean {
+/** Whether this resource itself (not what it carries) is labelled confidentiality `R` or `V`. */
+function labelledSensitive(resource: unknown): boolean {
   if (!isObject(resource) || !isObject(resource.meta) || !Array.isArray(resource.meta.security)) return false;
   return resource.meta.security.some(
     (coding) =>
@@ -153,6 +150,15 @@ export function isSensitive(resource: unknown): boolean {
       typeof coding.code === "string" &&
       SENSITIVE_CONFIDENTIALITY.has(coding.code),
   );
+}
+
+/**
+ * Whether a resource, or any resource inside it (contained, in a nested Bundle), carries
+ * confidentiality `R` or `V` in `meta.security`, which makes it need `sensitive` in addition to its
+ * categories. `false` for anything that is not an object.
+ */
+export function isSensitive(resource: unknown): boolean {
+  return isObject(resource) && resourcesWithin(resource).some(labelledSensitive);
 }
 
 /**
@@ -219,7 +225,7 @@ export function requiredScopes(resource: unknown): number {
   let mask = 0;
   for (const within of resourcesWithin(resource)) {
     mask |= scopesToMask(resourceCategories(within));
-    if (isSensitive(within)) mask |= 1 << SCOPE_BITS.sensitive;
+    if (labelledSensitive(within)) mask |= 1 << SCOPE_BITS.sensitive;
   }
   return mask;
 }

@@ -151,10 +151,15 @@ function everyResourceIn(resource: Json): Json[] {
   });
   return found;
 }
+/** Whether this very object is labelled R or V (the oracle's own reading of `meta.security`). */
+const labelled = (r: Json) =>
+  ((r.meta as { security?: { system?: string; code?: string }[] } | undefined)?.security ?? []).some(
+    (c) => c.system === CONFIDENTIALITY_SYSTEM && (c.code === "R" || c.code === "V"),
+  );
 /** What a viewer must hold to see `resource`, per the oracle. */
 const oracleNeeds = (resource: Json) =>
   everyResourceIn(resource).reduce(
-    (mask, r) => mask | scopesToMask(resourceCategories(r)) | (isSensitive(r) ? SENSITIVE : 0),
+    (mask, r) => mask | scopesToMask(resourceCategories(r)) | (labelled(r) ? SENSITIVE : 0),
     0,
   );
 
@@ -165,6 +170,8 @@ describe("scopes of contained resources and nested Bundles", () => {
     assert.equal(requiredScopes(encounter), scopesToMask(["encounters", "conditions"]));
     const restricted = { ...encounter, contained: [{ ...condition, meta: label("R") }] };
     assert.equal(requiredScopes(restricted), scopesToMask(["encounters", "conditions", "sensitive"]));
+    assert.equal(isSensitive(restricted), true, "the timeline marks it restricted too");
+    assert.equal(isSensitive(encounter), false);
     const inBundle = {
       resourceType: "Observation",
       category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: "laboratory" }] }],
@@ -188,6 +195,7 @@ describe("scopes of contained resources and nested Bundles", () => {
       fc.property(nestedResource, (resource) => {
         const needed = requiredScopes(resource);
         assert.equal(needed, oracleNeeds(resource));
+        assert.equal(isSensitive(resource), everyResourceIn(resource).some(labelled));
         for (const inner of everyResourceIn(resource))
           assert.equal(requiredScopes(inner) & ~needed, 0, "a part needs nothing the whole does not");
       }),
@@ -215,7 +223,7 @@ describe("scopes of contained resources and nested Bundles", () => {
             const allowed =
               inside.every((r) =>
                 resourceCategories(r).every((c) => (granted & (1 << SCOPE_BITS[c])) !== 0),
-              ) && inside.every((r) => !isSensitive(r) || (granted & SENSITIVE) !== 0);
+              ) && inside.every((r) => !labelled(r) || (granted & SENSITIVE) !== 0);
             assert.equal(ids.has(row.resource.id), allowed, JSON.stringify(row.resource));
           }
         },
