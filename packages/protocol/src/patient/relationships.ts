@@ -130,7 +130,7 @@ export type OnChainRelationships = {
 
 /** Entries per `Agent.relationshipsPage` call (the contract's `MAX_PAGE`). */
 export const RELATIONSHIPS_PAGE = 500;
-/** Relationship ids per `ProviderDetailsUpdated` log filter. */
+/** Relationship ids per event log filter (a thousand creation events are about 1 MB). */
 const IDS_PER_FILTER = 1000;
 /**
  * `AuditAnchor._logs`: slot 3 — EIP712's `_nameFallback` and `_versionFallback` come first (0, 1),
@@ -253,28 +253,33 @@ export async function readRelationshipsOnChain(
       strict: true,
     } as const;
     // Every node's events, merged: one node cannot hide a relationship's details.
-    const [listed, created] = await Promise.all([
-      readListFromEveryNode(ctx, total),
-      logsFromEveryNode(
-        network,
-        (node) =>
-          getContractEvents(node, { ...common, eventName: "RelationshipCreated", args: { patient: agent } }),
-        ctx.client,
-      ),
-    ]);
+    const listed = await readListFromEveryNode(ctx, total);
+    // By id, in chunks: a flood's creation events in one answer would pass a client's size limit.
     const ids = [...new Set(listed.map((r) => r.id.toLowerCase() as Hex))];
-    const updated = (
-      await Promise.all(
-        chunks(ids, IDS_PER_FILTER).map((some) =>
+    const read = await Promise.all(
+      chunks(ids, IDS_PER_FILTER).map((some) =>
+        Promise.all([
+          logsFromEveryNode(
+            network,
+            (node) =>
+              getContractEvents(node, {
+                ...common,
+                eventName: "RelationshipCreated",
+                args: { id: some, patient: agent },
+              }),
+            ctx.client,
+          ),
           logsFromEveryNode(
             network,
             (node) =>
               getContractEvents(node, { ...common, eventName: "ProviderDetailsUpdated", args: { id: some } }),
             ctx.client,
           ),
-        ),
-      )
-    ).flat();
+        ]),
+      ),
+    );
+    const created = read.flatMap(([c]) => c);
+    const updated = read.flatMap(([, u]) => u);
     return { listed, created, updated, signers };
   } catch (error) {
     throw toProvenError(error);
