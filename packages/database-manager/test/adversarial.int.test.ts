@@ -723,6 +723,17 @@ group("malformed bodies", () => {
       /nests deeper/,
     ],
     [
+      "NDJSON whose second line nests 10,000 levels (each line obeys JSON_MAX_DEPTH)",
+      () =>
+        raw(
+          records(),
+          `{"resourceType":"Basic","id":"adv-ok"}\n{"resourceType":"Basic","x":${deep(10_000)}}\n`,
+          "application/fhir+ndjson",
+        )(),
+      400,
+      /^line 2: .*deeper than \d+ levels \(JSON_MAX_DEPTH\)/,
+    ],
+    [
       "deeply nested JSON (10,000 levels) to sign-in",
       () => raw("/v1/auth/session", deep(10_000), "application/json", false)(),
       400,
