@@ -4,15 +4,16 @@
  * production defaults), then an attacker with a fresh key per request — MEDREC_ATTACK_KEYS, default
  * 10,000 — signs a relayed `Agent.register` (what any fresh key may call, the cheapest for it) and
  * sends them to every relay at once (MEDREC_ATTACK_CONCURRENCY requests in flight, default 256), from
- * one client address, for MEDREC_ATTACK_SECONDS (default 60): a request refused only for now (busy,
+ * one client address (127.0.0.1), for MEDREC_ATTACK_SECONDS (default 60): a request refused only for now (busy,
  * rate limited) is sent again at once. Meanwhile the demo patient (linked at every provider) revokes the family
- * member's grant and cancels recovery, each through a relay chosen in turn (latency: the block it
+ * member's grant and cancels recovery from another address (127.0.0.2), each through a relay chosen in turn (latency: the block it
  * was mined in − the head when the signed request was sent to the relay). Writes
  * reports/attack.json: per relay, requests sent, accepted and refused by reason (`check`, or the
  * per-client rate limit), what its relayer spent on the attack (gasUsed × price from the receipts
  * of the accepted transactions) and in all (its balance before and after); the honest calls'
  * latency in blocks (mined block − the head when sent) and in seconds.
  */
+import { request as httpRequest } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -40,6 +41,38 @@ if (!Number.isInteger(windowSeconds) || windowSeconds < 10)
 if (!Number.isInteger(keys) || keys < 100) throw new Error(`MEDREC_ATTACK_KEYS must be ≥ 100, got ${keys}`);
 if (!Number.isInteger(concurrency) || concurrency < 1)
   throw new Error(`MEDREC_ATTACK_CONCURRENCY must be ≥ 1, got ${concurrency}`);
+/** The honest patient is elsewhere: its requests leave from another loopback address than the attacker's. */
+const HONEST_ADDRESS = "127.0.0.2";
+
+/** `fetch` over node:http from `localAddress` (the relay sees that client address). */
+function fetchFrom(localAddress: string): typeof globalThis.fetch {
+  return (input, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const req = httpRequest(
+        new URL(String(input)),
+        {
+          method: init?.method ?? "GET",
+          headers: Object.fromEntries(new Headers(init?.headers).entries()),
+          localAddress,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(res.headers))
+              if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+            resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 500, headers }));
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      if (typeof init?.body === "string") req.write(init.body);
+      req.end();
+    });
+}
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const report = startReport("./medrec run attack:relay", root);
 
@@ -164,7 +197,11 @@ try {
       chainId: manifest.chainId,
       submit: async (body) => {
         submittedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
-        const txHash = await submitRelayed({ gatekeeperUrl: relay?.url ?? "", ...body });
+        const txHash = await submitRelayed({
+          gatekeeperUrl: relay?.url ?? "",
+          ...body,
+          fetch: fetchFrom(HONEST_ADDRESS),
+        });
         acceptedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
         return txHash;
       },
@@ -230,7 +267,7 @@ try {
       blocks: Number(endBlock - attackStartBlock),
     },
     policy:
-      "gatekeeper defaults (adr/0013): open lane RELAY_OPEN_DAILY_REQUESTS 1000 / RELAY_OPEN_DAILY_GAS 300,000,000 per relay per 24 h; RELAY_MAX_IN_FLIGHT 32; RELAY_RATE_LIMIT_PER_MINUTE 300 per client address (protective calls exempt)",
+      "gatekeeper defaults (adr/0013): open lane RELAY_OPEN_DAILY_REQUESTS 1000 / RELAY_OPEN_DAILY_GAS 300,000,000 per relay per 24 h; RELAY_MAX_IN_FLIGHT 32; RELAY_RATE_LIMIT_PER_MINUTE 300 per client address on POST /v1/relay (protective calls exempt) and the app-wide RATE_LIMIT_PER_MINUTE 6000 per client address (everything); the attacker at 127.0.0.1, the honest patient at 127.0.0.2",
     relays: perRelay,
     honest,
     property: {
