@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { parseManifest, providerDetailsSigner } from "@medrec/protocol";
 import {
   discoverAllRelationships,
+  type KnownStrangers,
   openProviderDetails,
   openProviderDetailsAsync,
   patientContextFromMnemonic,
@@ -130,12 +131,17 @@ try {
       });
   }
   const signatureMsEach = (performance.now() - t) / sample.length;
+  // What an unlock on this device reads and checks: first with nothing kept, then with what the
+  // first kept (signature verdicts; strangers' relationships, whose details are not read again).
   const verdicts = new Map();
+  const known: KnownStrangers = { fingerprint: undefined, ids: new Map() };
   t = performance.now();
-  const all = await discoverAllRelationships(ctx, undefined, verdicts);
+  const all = await discoverAllRelationships(ctx, undefined, verdicts, { known });
   const nodeCold = performance.now() - t;
   t = performance.now();
-  await discoverAllRelationships(ctx, undefined, verdicts);
+  await discoverAllRelationships(ctx, readRelationshipsOnChain(ctx, { eventsUpTo: 200 }), verdicts, {
+    known,
+  });
   const nodeWarm = performance.now() - t;
   const registered = all.filter((r) => r.status === "ok").length;
 
@@ -161,7 +167,7 @@ try {
       openBoxesMs: { noble: Math.round(openSyncMs), webCrypto: Math.round(openAsyncMs) },
       signatureCheckMsEach: Math.round(signatureMsEach * 1000) / 1000,
       discoverColdMs: Math.round(nodeCold),
-      discoverWithVerdictsMs: Math.round(nodeWarm),
+      discoverWithWhatWasKeptMs: Math.round(nodeWarm),
     },
   });
   console.log(JSON.stringify(written, null, 2));

@@ -98,6 +98,7 @@ export {
   heldRelationships,
   identifyUnreadable,
   isFromRegisteredProvider,
+  type KnownStrangers,
   type ListedRelationship,
   type OnChainRelationships,
   openProviderDetails,

@@ -79,6 +79,8 @@ export type PatientRelationship = {
   createdAtBlock: bigint | undefined;
   /** Its position in the agent's list (`Agent.relationshipsPage`). */
   position?: number;
+  /** The account its details name (whether or not that provider made it). */
+  claims?: Address | undefined;
 };
 
 /** Whether a registered provider made this relationship: only those are named, read, shared or exported. */
@@ -126,6 +128,8 @@ export type OnChainRelationships = {
   updated: readonly { args: { id: Hex; providerDetails: Hex } }[];
   /** Each listed provider's details-signing key (`AuditAnchor.logOf`), proven; by lower-case account. */
   signers: ReadonlyMap<string, Address>;
+  /** The lower-case ids whose events `created` and `updated` hold (the others are not read yet). */
+  eventsOf: ReadonlySet<string>;
 };
 
 /** Entries per `Agent.relationshipsPage` call (the contract's `MAX_PAGE`). */
@@ -230,9 +234,12 @@ async function readSigners(network: PatientNetwork): Promise<Map<string, Address
 /**
  * The public half of {@link discoverRelationships}: the agent's relationships and their sealed
  * details, read from the chain with no key — so it can run while the wallet is still being opened.
+ * `eventsUpTo`: past this many relationships, the details are left for {@link discoverAllRelationships}
+ * to read (it knows which it has seen before and need not read again). Default: all.
  */
 export async function readRelationshipsOnChain(
   ctx: Pick<PatientContext, "client" | "network" | "agent">,
+  { eventsUpTo = Number.POSITIVE_INFINITY }: { eventsUpTo?: number } = {},
 ): Promise<OnChainRelationships> {
   const { network, agent } = ctx;
   try {
@@ -245,45 +252,59 @@ export async function readRelationshipsOnChain(
     const account = decodeAgentAccount(word.get(accountSlot) ?? 0n);
     const exists = !/^0x0{40}$/i.test(account.owner) && !account.isOwnerRecord;
     const total = exists ? account.relationshipCount : 0;
-    if (total === 0) return { listed: [], created: [], updated: [], signers };
-    const common = {
-      address: network.contracts.Relationship,
-      abi: relationshipAbi,
-      fromBlock: network.fromBlock ?? 0n,
-      strict: true,
-    } as const;
-    // Every node's events, merged: one node cannot hide a relationship's details.
+    if (total === 0) return { listed: [], created: [], updated: [], signers, eventsOf: new Set() };
     const listed = await readListFromEveryNode(ctx, total);
-    // By id, in chunks: a flood's creation events in one answer would pass a client's size limit.
-    const ids = [...new Set(listed.map((r) => r.id.toLowerCase() as Hex))];
-    const read = await Promise.all(
-      chunks(ids, IDS_PER_FILTER).map((some) =>
-        Promise.all([
-          logsFromEveryNode(
-            network,
-            (node) =>
-              getContractEvents(node, {
-                ...common,
-                eventName: "RelationshipCreated",
-                args: { id: some, patient: agent },
-              }),
-            ctx.client,
-          ),
-          logsFromEveryNode(
-            network,
-            (node) =>
-              getContractEvents(node, { ...common, eventName: "ProviderDetailsUpdated", args: { id: some } }),
-            ctx.client,
-          ),
-        ]),
-      ),
-    );
-    const created = read.flatMap(([c]) => c);
-    const updated = read.flatMap(([, u]) => u);
-    return { listed, created, updated, signers };
+    if (listed.length > eventsUpTo) return { listed, created: [], updated: [], signers, eventsOf: new Set() };
+    const ids = new Set(listed.map((r) => r.id.toLowerCase()));
+    return { listed, signers, ...(await readDetailsEvents(ctx, [...ids] as Hex[])), eventsOf: ids };
   } catch (error) {
     throw toProvenError(error);
   }
+}
+
+/**
+ * The `RelationshipCreated` and `ProviderDetailsUpdated` events of `ids`, from every node, merged
+ * (one node cannot hide a relationship's details). By id, in chunks: a flood's creation events in
+ * one answer would pass a client's size limit.
+ */
+async function readDetailsEvents(
+  ctx: Pick<PatientContext, "client" | "network" | "agent">,
+  ids: readonly Hex[],
+): Promise<Pick<OnChainRelationships, "created" | "updated">> {
+  const { network, agent } = ctx;
+  const common = {
+    address: network.contracts.Relationship,
+    abi: relationshipAbi,
+    fromBlock: network.fromBlock ?? 0n,
+    strict: true,
+  } as const;
+  const read = await Promise.all(
+    chunks(ids, IDS_PER_FILTER).map((some) =>
+      Promise.all([
+        logsFromEveryNode(
+          network,
+          (node) =>
+            getContractEvents(node, {
+              ...common,
+              eventName: "RelationshipCreated",
+              args: { id: [...some], patient: agent },
+            }),
+          ctx.client,
+        ),
+        logsFromEveryNode(
+          network,
+          (node) =>
+            getContractEvents(node, {
+              ...common,
+              eventName: "ProviderDetailsUpdated",
+              args: { id: [...some] },
+            }),
+          ctx.client,
+        ),
+      ]),
+    ),
+  );
+  return { created: read.flatMap(([c]) => c), updated: read.flatMap(([, u]) => u) };
 }
 
 /**
@@ -300,6 +321,32 @@ const verdictKey = (id: Hex, delegate: Address, details: ProviderDetails) =>
     ),
   );
 
+/**
+ * Relationships already found not to be from a registered provider, by lower-case id, with why
+ * and which listed account they claimed; valid for one `fingerprint` of the providers and their
+ * keys (a new provider or key voids them). A stranger's relationship cannot become a provider's
+ * (the signature covers its id and delegate), so a later unlock need not read its details again.
+ */
+export type KnownStrangers = {
+  fingerprint: Hex | undefined;
+  ids: Map<string, { status: PatientRelationship["status"]; claims?: Address | undefined }>;
+};
+
+/** The providers, their URLs and keys as one hash: what {@link KnownStrangers} were judged against. */
+function providersFingerprint(network: PatientNetwork, signers: ReadonlyMap<string, Address>): Hex {
+  return keccak256(
+    toHex(
+      JSON.stringify(
+        network.providers.map((p) => [
+          p.account.toLowerCase(),
+          p.gatekeeperUrl,
+          signers.get(p.account.toLowerCase()),
+        ]),
+      ),
+    ),
+  );
+}
+
 /** How many signatures {@link discoverAllRelationships} checks at most before it returns. */
 export type DiscoverOptions = {
   /**
@@ -310,6 +357,8 @@ export type DiscoverOptions = {
   maxChecks?: number;
   /** Lower-case ids to check in any case (e.g. what the providers' gatekeepers say they hold). */
   urgent?: ReadonlySet<string>;
+  /** Strangers' relationships found before (read, and added to): their details are not read again. */
+  known?: KnownStrangers;
 };
 
 /**
@@ -322,10 +371,26 @@ export async function discoverAllRelationships(
   ctx: PatientContext,
   onChain?: OnChainRelationships | Promise<OnChainRelationships>,
   verdicts: SignatureVerdicts = new Map(),
-  { maxChecks = Number.POSITIVE_INFINITY, urgent }: DiscoverOptions = {},
+  { maxChecks = Number.POSITIVE_INFINITY, urgent, known }: DiscoverOptions = {},
 ): Promise<PatientRelationship[]> {
   const { network } = ctx;
-  const { listed, created, updated, signers } = await (onChain ?? readRelationshipsOnChain(ctx));
+  const read = await (onChain ?? readRelationshipsOnChain(ctx));
+  const { listed, signers } = read;
+  const fingerprint = providersFingerprint(network, signers);
+  if (known && known.fingerprint !== fingerprint) {
+    known.fingerprint = fingerprint;
+    known.ids.clear();
+  }
+  const strangers = known?.ids ?? new Map();
+  // Details are read only for what is neither read yet nor known to be a stranger's.
+  const missing = [
+    ...new Set(
+      listed.map((r) => r.id.toLowerCase()).filter((id) => !read.eventsOf.has(id) && !strangers.has(id)),
+    ),
+  ] as Hex[];
+  const more = missing.length > 0 ? await readDetailsEvents(ctx, missing) : { created: [], updated: [] };
+  const created = [...read.created, ...more.created];
+  const updated = [...read.updated, ...more.updated];
   const creationOf = new Map(created.map((e) => [e.args.id.toLowerCase(), e]));
   // The latest details the provider published win (events come oldest first).
   const latestOf = new Map(updated.map((e) => [e.args.id.toLowerCase(), e]));
@@ -336,7 +401,7 @@ export async function discoverAllRelationships(
       const key = entry.id.toLowerCase();
       const creation = creationOf.get(key);
       const sealed = latestOf.get(key)?.args.providerDetails ?? creation?.args.providerDetails;
-      const details = sealed ? await openProviderDetailsAsync(ctx, sealed) : undefined;
+      const details = sealed && !strangers.has(key) ? await openProviderDetailsAsync(ctx, sealed) : undefined;
       const listedProvider = details
         ? network.providers.find((p) => isAddressEqual(p.account, details.account))
         : undefined;
@@ -351,7 +416,10 @@ export async function discoverAllRelationships(
         provider: undefined,
         createdAtBlock: creation?.blockNumber ?? undefined,
         position: entry.index,
+        claims: details?.account,
       };
+      const stranger = strangers.get(key);
+      if (stranger) return { ...base, ...stranger };
       if (!details) return { ...base, status: "unreadable" };
       if (!listedProvider) return { ...base, status: "unknown-provider" };
       if (!sameUrl(listedProvider.gatekeeperUrl, details.gatekeeperUrl))
@@ -371,6 +439,7 @@ export async function discoverAllRelationships(
     ctx,
     checked.filter((r) => r.status === "ok"),
   );
+  rememberStrangers(checked, known);
   // One entry per id: a node's invented position for a real id is dropped by its proof.
   const seen = new Set<string>();
   return checked.flatMap((r) => {
@@ -388,6 +457,16 @@ export async function discoverAllRelationships(
   });
 }
 
+const SETTLED_STRANGER = new Set(["unreadable", "unknown-provider", "mismatch", "unsigned"]);
+
+/** Adds the relationships found not to be a registered provider's to `known`. */
+function rememberStrangers(all: readonly PatientRelationship[], known: KnownStrangers | undefined) {
+  if (!known) return;
+  for (const r of all)
+    if (SETTLED_STRANGER.has(r.status))
+      known.ids.set(r.id.toLowerCase(), { status: r.status, claims: r.claims });
+}
+
 /**
  * Settles the `unchecked` relationships of `all` (those in `only` when given): each signature
  * checked against the provider's proven key, `ok` ones proven. Yields to the event loop every 50
@@ -398,6 +477,7 @@ export async function checkUnchecked(
   all: readonly PatientRelationship[],
   verdicts: SignatureVerdicts,
   only?: ReadonlySet<string>,
+  known?: KnownStrangers,
 ): Promise<PatientRelationship[]> {
   if (!all.some((r) => r.status === "unchecked")) return [...all];
   const signers = await readSigners(ctx.network).catch((error: unknown) => {
@@ -408,11 +488,13 @@ export async function checkUnchecked(
     ctx,
     checked.filter((r, i) => r.status === "ok" && all[i]?.status === "unchecked"),
   );
-  return checked.map((r, i) =>
+  const settled = checked.map((r, i) =>
     r.status === "ok" && all[i]?.status === "unchecked"
-      ? (proven.get(r.id.toLowerCase()) ?? { ...r, provider: undefined, status: "unsigned" })
+      ? (proven.get(r.id.toLowerCase()) ?? { ...r, provider: undefined, status: "unsigned" as const })
       : r,
   );
+  rememberStrangers(settled, known);
+  return settled;
 }
 
 /** `unchecked` → `ok` or `unsigned` (only ids in `only`, when given; the rest stay `unchecked`). */

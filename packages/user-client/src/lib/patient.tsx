@@ -12,6 +12,7 @@ import {
   heldRelationships,
   identifyUnreadable,
   isFromRegisteredProvider,
+  type KnownStrangers,
   type OnChainRelationships,
   type PatientContext,
   type PatientNetwork,
@@ -19,6 +20,7 @@ import {
   type PatientSessions,
   patientContextFromAccount,
   readRelationshipsOnChain,
+  type SignatureVerdicts,
 } from "@medrec/protocol/patient";
 import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect } from "react";
@@ -27,7 +29,7 @@ import type { HDAccount } from "viem/accounts";
 import type { AppConfig } from "../config/env.ts";
 import { useNetwork } from "./network.tsx";
 import { clearRecords } from "./patient-records.ts";
-import { loadVerdicts, saveVerdicts } from "./strangers.ts";
+import { loadKnownStrangers, loadVerdicts, saveChecks } from "./strangers.ts";
 import { getWalletState, useUnlockedWallet } from "./wallet.ts";
 
 const networks = new WeakMap<AppConfig, PatientNetwork>();
@@ -90,7 +92,10 @@ export function usePrefetchPatient(): (address: Address) => void {
     (address: Address) => {
       const network = patientNetworkOf(config);
       const agent = agentOf(client, network, address);
-      const onChain = agent.then((a) => readRelationshipsOnChain({ client, network, agent: a }));
+      // A flooded agent's details are read after unlocking: only those not seen before.
+      const onChain = agent.then((a) =>
+        readRelationshipsOnChain({ client, network, agent: a }, { eventsUpTo: 200 }),
+      );
       // Unused or failed: the screens read for themselves.
       agent.catch(() => undefined);
       onChain.catch(() => undefined);
@@ -163,19 +168,23 @@ function relationshipsQuery(patient: Patient | undefined, queryClient: QueryClie
       const { ctx, sessions } = patient as Patient;
       const onChain = takeEarly(ctx.account.address, "onChain");
       const account = ctx.account as HDAccount;
-      // Signature checks made on this device before are not made again.
-      const verdicts = await loadVerdicts(ctx.account.address, account).catch(() => new Map());
-      const known = verdicts.size;
+      // Signature checks made on this device before are not made again, and strangers'
+      // relationships found before are not read again.
+      const [verdicts, known] = await Promise.all([
+        loadVerdicts(ctx.account.address, account).catch((): SignatureVerdicts => new Map()),
+        loadKnownStrangers(ctx.account.address, account).catch(
+          (): KnownStrangers => ({ fingerprint: undefined, ids: new Map() }),
+        ),
+      ]);
+      const before = `${verdicts.size}/${known.ids.size}/${known.fingerprint}`;
       const save = () =>
-        verdicts.size !== known &&
-        void saveVerdicts(ctx.account.address, account, verdicts).catch(() => undefined);
+        `${verdicts.size}/${known.ids.size}/${known.fingerprint}` !== before &&
+        void saveChecks(ctx.account.address, account, verdicts, known).catch(() => undefined);
       let found = await discoverAllRelationships(
         ctx,
         onChain?.catch(() => readRelationshipsOnChain(ctx)),
         verdicts,
-        {
-          maxChecks: CHECKS_BEFORE_ANSWER,
-        },
+        { maxChecks: CHECKS_BEFORE_ANSWER, known },
       );
       const held = found.some((r) => r.status === "unchecked" || r.status === "unreadable")
         ? heldRelationships(ctx, sessions)
@@ -183,12 +192,13 @@ function relationshipsQuery(patient: Patient | undefined, queryClient: QueryClie
       if (held) {
         // Thousands of strangers' links: what the providers say they hold is checked first, the
         // rest in the background (shown apart as being checked meanwhile).
-        found = await checkUnchecked(ctx, found, verdicts, new Set((await held).keys()));
+        found = await checkUnchecked(ctx, found, verdicts, new Set((await held).keys()), known);
         if (found.some((r) => r.status === "unchecked"))
-          void checkUnchecked(ctx, found, verdicts)
+          void checkUnchecked(ctx, found, verdicts, undefined, known)
             .then((settled) => {
+              const byId = new Map(settled.map((r) => [r.id, r]));
               queryClient.setQueryData<PatientRelationship[]>(queryKey, (current) =>
-                current?.map((r) => settled.find((s) => s.id === r.id && r.status === "unchecked") ?? r),
+                current?.map((r) => (r.status === "unchecked" ? (byId.get(r.id) ?? r) : r)),
               );
               save();
             })

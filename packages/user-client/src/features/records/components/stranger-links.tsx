@@ -7,8 +7,9 @@ import { useUnlockedWallet } from "../../../lib/wallet.ts";
 
 /** Why a link is not from a registered provider, in words a patient reads (never the claimed name of an unknown sender). */
 function reasonOf(r: PatientRelationship, providers: readonly { name: string; account: string }[]): string {
-  const named = r.details
-    ? providers.find((p) => p.account.toLowerCase() === r.details?.account.toLowerCase())?.name
+  const claims = r.claims ?? r.details?.account;
+  const named = claims
+    ? providers.find((p) => p.account.toLowerCase() === claims.toLowerCase())?.name
     : undefined;
   switch (r.status) {
     case "unsigned":
