@@ -4,13 +4,16 @@
  * production defaults), then an attacker with a fresh key per request — MEDREC_ATTACK_KEYS, default
  * 10,000 — signs a relayed `Agent.register` (what any fresh key may call, the cheapest for it) and
  * sends them to every relay at once (MEDREC_ATTACK_CONCURRENCY requests in flight, default 256), from
- * one client address (127.0.0.1), for MEDREC_ATTACK_SECONDS (default 60): a request refused only for now (busy,
- * rate limited) is sent again at once. Meanwhile the demo patient (linked at every provider) revokes the family
- * member's grant and cancels recovery from another address (127.0.0.2), each through a relay chosen in turn (latency: the block it
- * was mined in − the head when the signed request was sent to the relay). Writes
- * reports/attack.json: per relay, requests sent, accepted and refused by reason (`check`, or the
- * per-client rate limit), what its relayer spent on the attack (gasUsed × price from the receipts
- * of the accepted transactions) and in all (its balance before and after); the honest calls'
+ * one client address (127.0.0.1), for MEDREC_ATTACK_SECONDS (default 60): a request refused only
+ * for now (busy, rate limited) is sent again at once. Then the same again with fresh keys from
+ * MEDREC_ATTACK_ADDRESSES client addresses (default 250: 127.0.1.1 …, a botnet that per-address
+ * limits do not stop). During each flood the demo patient (linked at every provider) revokes the
+ * family member's grant (granted again before the second flood) and cancels recovery, from
+ * another address (127.0.0.2), each through the next relay (latency: the block it was mined in −
+ * the head when the signed request was sent to the relay). Writes reports/attack.json: per flood
+ * and relay, requests sent, accepted and refused by reason (`check`, or the per-client rate
+ * limit), what its relayer spent on the attack (gasUsed × price from the receipts of the accepted
+ * transactions); each relayer's spend in all (its balance before and after); the honest calls'
  * latency in blocks (mined block − the head when sent) and in seconds.
  */
 import { request as httpRequest } from "node:http";
@@ -36,6 +39,8 @@ import { startSystem } from "./system.ts";
 const keys = Number(process.env.MEDREC_ATTACK_KEYS ?? 10_000);
 const concurrency = Number(process.env.MEDREC_ATTACK_CONCURRENCY ?? 256);
 const windowSeconds = Number(process.env.MEDREC_ATTACK_SECONDS ?? 60);
+/** The second flood's client addresses (127.0.1.1 …): a botnet, to which per-address limits are no obstacle. */
+const ATTACK_ADDRESSES = Math.min(250, Number(process.env.MEDREC_ATTACK_ADDRESSES ?? 250));
 if (!Number.isInteger(windowSeconds) || windowSeconds < 10)
   throw new Error(`MEDREC_ATTACK_SECONDS must be an integer ≥ 10, got ${windowSeconds}`);
 if (!Number.isInteger(keys) || keys < 100) throw new Error(`MEDREC_ATTACK_KEYS must be ≥ 100, got ${keys}`);
@@ -101,179 +106,231 @@ try {
   const domain = { chainId: manifest.chainId, forwarder: contracts.Forwarder };
   const balancesBefore = await Promise.all(relays.map((r) => client.getBalance({ address: r.relayer })));
 
-  // The attacker's requests, signed up front: one fresh key each, nonce 0, Agent.register.
-  const deadline = Math.floor(Date.now() / 1000) + 600;
-  const bodies = await Promise.all(
-    Array.from({ length: keys }, async () => {
-      const key = privateKeyToAccount(generatePrivateKey());
-      const request: ForwardRequest = {
-        from: key.address,
-        to: contracts.Agent,
-        value: 0n,
-        gas: 200_000n,
-        nonce: 0n,
-        deadline,
-        data: encodeFunctionData({
-          abi: agentAbi,
-          functionName: "register",
-          args: [keccak256(key.address), [], 0],
-        }),
-      };
-      return serializeRelayRequest(request, await signForwardRequest(key, request, domain));
-    }),
-  );
-
-  type Tally = { sent: number; accepted: number; refused: Record<string, number>; txs: Hex[] };
-  const tallies: Tally[] = relays.map(() => ({ sent: 0, accepted: 0, refused: {}, txs: [] }));
-  const attackStartBlock = await client.getBlockNumber({ cacheTime: 0 });
-  const began = Date.now();
-  // Each key goes to one relay (in turn). A request refused only for now (busy, the per-client
-  // rate limit: Retry-After) goes back in the queue at once — the attacker does not wait — until
-  // the window ends; every other answer is final.
-  const queue = bodies.map((body, i) => ({ body, r: i % relays.length }));
-  const retryable = new Set(["relayer-busy", "per-client-rate-limit", "too-many-waiting"]);
-  let attempts = 0;
-  const worker = async () => {
-    for (let item = queue.shift(); item && Date.now() - began < windowSeconds * 1000; item = queue.shift()) {
-      const { body, r } = item;
-      const tally = tallies[r] as Tally;
-      tally.sent++;
-      attempts++;
-      try {
-        const res = await fetch(`${relays[r]?.url}/v1/relay`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(body),
-        });
-        const json = (await res.json().catch(() => ({}))) as { txHash?: Hex; check?: string };
-        if (res.status === 202 && json.txHash) {
-          tally.accepted++;
-          tally.txs.push(json.txHash);
-        } else {
-          const reason = json.check ?? (res.status === 429 ? "per-client-rate-limit" : `http-${res.status}`);
-          tally.refused[reason] = (tally.refused[reason] ?? 0) + 1;
-          if (retryable.has(reason)) queue.push(item);
-        }
-      } catch {
-        tally.refused["no-answer"] = (tally.refused["no-answer"] ?? 0) + 1;
-      }
-    }
-  };
-  const flood = Promise.all(Array.from({ length: concurrency }, worker));
-
-  // The honest patient, once the flood is under way (a fifth of the window): a revoke at each
-  // provider where the family member holds a grant, and a recovery cancel, each through the next relay.
-  while (Date.now() - began < (windowSeconds * 1000) / 5) await new Promise((r) => setTimeout(r, 100));
   const patient = accountFromMnemonic(demo.patientMnemonic, 0);
   const granted = demo.patients.filter((p) => demo.viewerGrant.providers.includes(p.provider));
-  const honest = [];
-  for (const [i, call] of [
-    ...granted.map((p) => ({
-      name: `Relationship.revoke (${p.provider})`,
-      to: contracts.Relationship,
-      data: encodeFunctionData({
+
+  /** One flood from `addresses` client addresses, with the honest calls during it. */
+  async function flood(addresses: number) {
+    // The family member's grants again (the previous flood's revokes took them back).
+    for (const p of granted) {
+      const grant = await client.readContract({
+        address: contracts.Relationship,
         abi: relationshipAbi,
-        functionName: "revoke",
+        functionName: "grantOf",
         args: [p.relationship, demo.viewerAddress],
-      }),
-    })),
-    {
-      name: "Agent.cancelRecovery",
-      to: contracts.Agent,
-      data: encodeFunctionData({ abi: agentAbi, functionName: "cancelRecovery", args: [patient.address] }),
-    },
-  ].entries()) {
-    const relay = relays[i % relays.length];
-    const sentAtBlock = await client.getBlockNumber({ cacheTime: 0 });
-    const sentAt = Date.now();
-    let submittedAtBlock = 0n;
-    let acceptedAtBlock = 0n;
-    const { receipt } = await relayAndWait({
-      client,
-      forwarder: contracts.Forwarder,
-      account: patient,
-      to: call.to,
-      data: call.data,
-      chainId: manifest.chainId,
-      submit: async (body) => {
-        submittedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
-        const txHash = await submitRelayed({
-          gatekeeperUrl: relay?.url ?? "",
-          ...body,
-          fetch: fetchFrom(HONEST_ADDRESS),
-        });
-        acceptedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
-        return txHash;
-      },
-    });
-    honest.push({
-      call: call.name,
-      relay: relay?.name,
-      attackRequestsSentBefore: attempts,
-      secondsIntoFlood: Number(((sentAt - began) / 1000).toFixed(1)),
-      builtAtBlock: Number(sentAtBlock),
-      submittedAtBlock: Number(submittedAtBlock),
-      acceptedAtBlock: Number(acceptedAtBlock),
-      minedInBlock: Number(receipt.blockNumber),
-      /** Mined block − the head when the signed request was sent to the relay. */
-      latencyBlocks: Number(receipt.blockNumber - submittedAtBlock),
-      latencySeconds: Number(((Date.now() - sentAt) / 1000).toFixed(2)),
-      status: receipt.status,
-    });
-  }
-  await flood;
-  const floodSeconds = (Date.now() - began) / 1000;
-  // Every accepted transaction mined (their receipts are what the relayers paid).
-  const perRelay = [];
-  for (const [i, relay] of relays.entries()) {
-    const tally = tallies[i] as Tally;
-    let gas = 0n;
-    let wei = 0n;
-    let reverted = 0;
-    for (const hash of tally.txs) {
-      const receipt = await client.waitForTransactionReceipt({
-        hash,
-        pollingInterval: 250,
-        timeout: 600_000,
       });
-      gas += receipt.gasUsed;
-      wei += receipt.gasUsed * receipt.effectiveGasPrice;
-      if (receipt.status !== "success") reverted++;
+      if (grant.expiresAt > 0n) continue;
+      await relayAndWait({
+        client,
+        forwarder: contracts.Forwarder,
+        account: patient,
+        to: contracts.Relationship,
+        data: encodeFunctionData({
+          abi: relationshipAbi,
+          functionName: "grant",
+          args: [
+            p.relationship,
+            demo.viewerAddress,
+            0b1,
+            BigInt(Math.floor(Date.now() / 1000) + 86_400),
+            "0x",
+          ],
+        }),
+        chainId: manifest.chainId,
+        gatekeeperUrl: relays[0]?.url ?? "",
+        fetch: fetchFrom(HONEST_ADDRESS),
+      });
     }
-    const balanceAfter = await client.getBalance({ address: relay.relayer });
-    perRelay.push({
-      relay: relay.name,
-      relayer: relay.relayer,
-      sent: tally.sent,
-      accepted: tally.accepted,
-      refused: Object.fromEntries(Object.entries(tally.refused).sort(([a], [b]) => a.localeCompare(b))),
-      attackSpend: { gas: Number(gas), wei: wei.toString(), reverted },
-      relayerSpentInAllWei: ((balancesBefore[i] ?? 0n) - balanceAfter).toString(),
-    });
+    // The attacker's requests, signed up front: one fresh key each, nonce 0, Agent.register.
+    const deadline = Math.floor(Date.now() / 1000) + 600;
+    const bodies = await Promise.all(
+      Array.from({ length: keys }, async () => {
+        const key = privateKeyToAccount(generatePrivateKey());
+        const request: ForwardRequest = {
+          from: key.address,
+          to: contracts.Agent,
+          value: 0n,
+          gas: 200_000n,
+          nonce: 0n,
+          deadline,
+          data: encodeFunctionData({
+            abi: agentAbi,
+            functionName: "register",
+            args: [keccak256(key.address), [], 0],
+          }),
+        };
+        return serializeRelayRequest(request, await signForwardRequest(key, request, domain));
+      }),
+    );
+
+    type Tally = { sent: number; accepted: number; refused: Record<string, number>; txs: Hex[] };
+    const tallies: Tally[] = relays.map(() => ({ sent: 0, accepted: 0, refused: {}, txs: [] }));
+    const attackStartBlock = await client.getBlockNumber({ cacheTime: 0 });
+    const began = Date.now();
+    // Each key goes to one relay (in turn). A request refused only for now (busy, the per-client
+    // rate limit: Retry-After) goes back in the queue at once — the attacker does not wait — until
+    // the window ends; every other answer is final.
+    const queue = bodies.map((body, i) => ({ body, r: i % relays.length }));
+    const retryable = new Set(["relayer-busy", "per-client-rate-limit", "too-many-waiting"]);
+    let attempts = 0;
+    const worker = async (w: number) => {
+      const send: typeof globalThis.fetch =
+        addresses === 1 ? globalThis.fetch : fetchFrom(`127.0.1.${(w % addresses) + 1}`);
+      for (
+        let item = queue.shift();
+        item && Date.now() - began < windowSeconds * 1000;
+        item = queue.shift()
+      ) {
+        const { body, r } = item;
+        const tally = tallies[r] as Tally;
+        tally.sent++;
+        attempts++;
+        try {
+          const res = await send(`${relays[r]?.url}/v1/relay`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          const json = (await res.json().catch(() => ({}))) as { txHash?: Hex; check?: string };
+          if (res.status === 202 && json.txHash) {
+            tally.accepted++;
+            tally.txs.push(json.txHash);
+          } else {
+            const reason =
+              json.check ?? (res.status === 429 ? "per-client-rate-limit" : `http-${res.status}`);
+            tally.refused[reason] = (tally.refused[reason] ?? 0) + 1;
+            if (retryable.has(reason)) queue.push(item);
+          }
+        } catch {
+          tally.refused["no-answer"] = (tally.refused["no-answer"] ?? 0) + 1;
+        }
+      }
+    };
+    const flooding = Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+
+    // The honest patient, once the flood is under way (a fifth of the window): a revoke at each
+    // provider where the family member holds a grant, and a recovery cancel, each through the next relay.
+    while (Date.now() - began < (windowSeconds * 1000) / 5) await new Promise((r) => setTimeout(r, 100));
+    const honest = [];
+    for (const [i, call] of [
+      ...granted.map((p) => ({
+        name: `Relationship.revoke (${p.provider})`,
+        to: contracts.Relationship,
+        data: encodeFunctionData({
+          abi: relationshipAbi,
+          functionName: "revoke",
+          args: [p.relationship, demo.viewerAddress],
+        }),
+      })),
+      {
+        name: "Agent.cancelRecovery",
+        to: contracts.Agent,
+        data: encodeFunctionData({ abi: agentAbi, functionName: "cancelRecovery", args: [patient.address] }),
+      },
+    ].entries()) {
+      const relay = relays[i % relays.length];
+      const sentAtBlock = await client.getBlockNumber({ cacheTime: 0 });
+      const sentAt = Date.now();
+      let submittedAtBlock = 0n;
+      let acceptedAtBlock = 0n;
+      const { receipt } = await relayAndWait({
+        client,
+        forwarder: contracts.Forwarder,
+        account: patient,
+        to: call.to,
+        data: call.data,
+        chainId: manifest.chainId,
+        submit: async (body) => {
+          submittedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
+          const txHash = await submitRelayed({
+            gatekeeperUrl: relay?.url ?? "",
+            ...body,
+            fetch: fetchFrom(HONEST_ADDRESS),
+          });
+          acceptedAtBlock = await client.getBlockNumber({ cacheTime: 0 });
+          return txHash;
+        },
+      });
+      honest.push({
+        call: call.name,
+        relay: relay?.name,
+        attackRequestsSentBefore: attempts,
+        secondsIntoFlood: Number(((sentAt - began) / 1000).toFixed(1)),
+        builtAtBlock: Number(sentAtBlock),
+        submittedAtBlock: Number(submittedAtBlock),
+        acceptedAtBlock: Number(acceptedAtBlock),
+        minedInBlock: Number(receipt.blockNumber),
+        /** Mined block − the head when the signed request was sent to the relay. */
+        latencyBlocks: Number(receipt.blockNumber - submittedAtBlock),
+        latencySeconds: Number(((Date.now() - sentAt) / 1000).toFixed(2)),
+        status: receipt.status,
+      });
+    }
+    await flooding;
+    const floodSeconds = (Date.now() - began) / 1000;
+    // Every accepted transaction mined (their receipts are what the relayers paid).
+    const perRelay = [];
+    for (const [i, relay] of relays.entries()) {
+      const tally = tallies[i] as Tally;
+      let gas = 0n;
+      let wei = 0n;
+      let reverted = 0;
+      for (const hash of tally.txs) {
+        const receipt = await client.waitForTransactionReceipt({
+          hash,
+          pollingInterval: 250,
+          timeout: 600_000,
+        });
+        gas += receipt.gasUsed;
+        wei += receipt.gasUsed * receipt.effectiveGasPrice;
+        if (receipt.status !== "success") reverted++;
+      }
+      perRelay.push({
+        relay: relay.name,
+        relayer: relay.relayer,
+        sent: tally.sent,
+        accepted: tally.accepted,
+        refused: Object.fromEntries(Object.entries(tally.refused).sort(([a], [b]) => a.localeCompare(b))),
+        attackSpend: { gas: Number(gas), wei: wei.toString(), reverted },
+      });
+    }
+
+    const endBlock = await client.getBlockNumber({ cacheTime: 0 });
+    return {
+      attacker: {
+        keys,
+        keysAnswered: keys - queue.length,
+        requests: attempts,
+        windowSeconds,
+        concurrency,
+        clientAddresses: addresses,
+        call: "Agent.register (a fresh key per request, nonce 0)",
+        floodSeconds: Number(floodSeconds.toFixed(1)),
+        blocks: Number(endBlock - attackStartBlock),
+      },
+      relays: perRelay,
+      honest,
+      property: {
+        protectiveWithin3Blocks: honest.every((h) => h.latencyBlocks <= 3 && h.status === "success"),
+        openLaneWithinBudget: perRelay.every((r) => r.accepted <= 1000 && r.attackSpend.gas <= 300_000_000),
+      },
+    };
   }
-  const endBlock = await client.getBlockNumber({ cacheTime: 0 });
+
+  const floods = [];
+  for (const addresses of [1, ATTACK_ADDRESSES]) floods.push(await flood(addresses));
   const written = report.write(path.join(root, "reports", "attack.json"), {
-    /** One flood; each honest call once. */
+    /** Two floods (one client address, then many); each honest call once per flood. */
     runs: 1,
-    attacker: {
-      keys,
-      keysAnswered: keys - queue.length,
-      requests: attempts,
-      windowSeconds,
-      concurrency,
-      clientAddresses: 1,
-      call: "Agent.register (a fresh key per request, nonce 0)",
-      floodSeconds: Number(floodSeconds.toFixed(1)),
-      blocks: Number(endBlock - attackStartBlock),
-    },
     policy:
-      "gatekeeper defaults (adr/0013): open lane RELAY_OPEN_DAILY_REQUESTS 1000 / RELAY_OPEN_DAILY_GAS 300,000,000 per relay per 24 h; RELAY_MAX_IN_FLIGHT 32; RELAY_RATE_LIMIT_PER_MINUTE 300 per client address on POST /v1/relay (protective calls exempt) and the app-wide RATE_LIMIT_PER_MINUTE 6000 per client address (everything); the attacker at 127.0.0.1, the honest patient at 127.0.0.2",
-    relays: perRelay,
-    honest,
-    property: {
-      protectiveWithin3Blocks: honest.every((h) => h.latencyBlocks <= 3 && h.status === "success"),
-      openLaneWithinBudget: perRelay.every((r) => r.accepted <= 1000 && r.attackSpend.gas <= 300_000_000),
-    },
+      "gatekeeper defaults (adr/0013): open lane RELAY_OPEN_DAILY_REQUESTS 1000 / RELAY_OPEN_DAILY_GAS 300,000,000 per relay per 24 h; RELAY_MAX_IN_FLIGHT 32; RELAY_RATE_LIMIT_PER_MINUTE 300 per client address on POST /v1/relay (protective calls exempt) and the app-wide RATE_LIMIT_PER_MINUTE 6000 per client address (everything); the attacker at 127.0.0.1 (then 127.0.1.1–250), the honest patient at 127.0.0.2",
+    floods,
+    relayerSpentInAllWei: await Promise.all(
+      relays.map(async (r, i) => ({
+        relay: r.name,
+        wei: ((balancesBefore[i] ?? 0n) - (await client.getBalance({ address: r.relayer }))).toString(),
+      })),
+    ),
   });
   console.log(JSON.stringify(written, null, 2));
 } finally {

@@ -9,6 +9,7 @@ import { looksProtective, PROTECTIVE_FUNCTIONS } from "./admission.ts";
 import { describeAllowlist } from "./allowlist.ts";
 import { DEPENDENCY_MAX_AHEAD_BLOCKS, DEPENDENCY_MAX_WAIT_MS, DEPENDENCY_MAX_WAITING } from "./dependency.ts";
 import {
+  MAX_CONCURRENT_CHECKS,
   MAX_DEADLINE_AHEAD_SECONDS,
   RELAY_CHECKS,
   RelayRefusal,
@@ -110,7 +111,9 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
           "the whole lane is bounded by RELAY_OPEN_DAILY_REQUESTS and RELAY_OPEN_DAILY_GAS (`open-lane-limit`), " +
           "checked before the node is asked anything. Linked and open work together: RELAY_DAILY_REQUESTS " +
           "(`daily-limit`), RELAY_DAILY_GAS (`gas-budget`) and at most RELAY_MAX_IN_FLIGHT unmined transactions " +
-          "(`relayer-busy`, 503 Retry-After 1), so a protective transaction is never more than that many behind. " +
+          "(`relayer-busy`, 503 Retry-After 1), so a protective transaction is never more than that many behind; " +
+          `a call not to a protective function also takes one of ${MAX_CONCURRENT_CHECKS} checking slots before anything ` +
+          "is verified (`relayer-busy` at once when none is free), so a flood costs the relay bounded work. " +
           "Gas is charged from receipts' `gasUsed` (reverted calls too), the gas limit while in flight; every limit " +
           "counts the last 24 h in the database. " +
           "The same request again answers the same transaction. Every refusal is problem+json whose " +

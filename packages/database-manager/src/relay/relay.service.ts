@@ -466,6 +466,23 @@ export function createRelayService({
       );
     }
 
+    // The reads below are independent: asked at once (a protective request is not kept waiting for
+    // round trips), answered in the order of the checks.
+    const data = toForwardRequestData(request, signature);
+    const verifying = node(
+      "Verifying the request failed",
+      pc.readContract({
+        address: settings.forwarder,
+        abi: medRecForwarderAbi,
+        functionName: "verify",
+        args: [data],
+      }),
+    );
+    const classifying = node(
+      "Reading the request's lane failed",
+      classify(client, { contract, fn, signer: request.from, data: request.data }),
+    );
+    for (const pending of [verifying, classifying]) pending.catch(() => undefined);
     const nonce = await node(
       "Reading the forwarder nonce failed",
       pc.readContract({
@@ -488,34 +505,22 @@ export function createRelayService({
           `Another request of \`from\` with nonce ${request.nonce} was relayed in ${other.txHash} and is not mined yet; wait for it (or until its deadline, ${other.deadline}) and sign again with the next nonce.`,
         );
     }
-    const data = toForwardRequestData(request, signature);
-    const verified = await node(
-      "Verifying the request failed",
-      pc.readContract({
-        address: settings.forwarder,
-        abi: medRecForwarderAbi,
-        functionName: "verify",
-        args: [data],
-      }),
-    );
-    if (!verified)
+    if (!(await verifying))
       throw new RelayRefusal(
         "bad-signature",
         "The forwarder does not accept this request (its `verify` is false): sign it again for this network's forwarder.",
       );
-    const admission = await node(
-      "Reading the request's lane failed",
-      classify(client, { contract, fn, signer: request.from, data: request.data }),
-    );
+    const admission = await classifying;
     if (admission.lane !== "protective") held.take();
     await checkLimits(admission, 0n);
     const calldata = encodeFunctionData({ abi: medRecForwarderAbi, functionName: "execute", args: [data] });
-    await simulate(request, calldata);
-
-    const estimate = await node(
+    const estimating = node(
       "Estimating the gas failed",
       pc.estimateGas({ account: relayer.address, to: settings.forwarder, data: calldata, value: 0n }),
     );
+    estimating.catch(() => undefined);
+    await simulate(request, calldata);
+    const estimate = await estimating;
     const gasLimit = estimate + (estimate * GAS_LIMIT_MARGIN_PERCENT) / 100n;
 
     const result = await oneAtATime(admission.lane === "protective", () =>
@@ -523,6 +528,11 @@ export function createRelayService({
         const again = await repo.byDigest(digest, trx);
         if (again) return { txHash: again.txHash, repeated: true };
         await checkLimits(admission, gasLimit, trx);
+        const balancing = node(
+          "Reading the relayer's balance failed",
+          pc.getBalance({ address: relayer.address }),
+        );
+        balancing.catch(() => undefined);
         const prepared = await node(
           "Preparing the transaction failed",
           pc.prepareTransactionRequest({
@@ -538,10 +548,7 @@ export function createRelayService({
           (prepared as { maxFeePerGas?: bigint; gasPrice?: bigint }).maxFeePerGas ??
           (prepared as { gasPrice?: bigint }).gasPrice ??
           0n;
-        const balance = await node(
-          "Reading the relayer's balance failed",
-          pc.getBalance({ address: relayer.address }),
-        );
+        const balance = await balancing;
         if (balance < gasLimit * price) {
           log.error({ balanceEther: formatEther(balance) }, "relayer cannot pay for a transaction");
           throw new RelayRefusal(
