@@ -98,6 +98,10 @@ export function createAuditLog(
 ): GatekeeperAuditLog {
   const repository: AuditRepository = auditRepository(db);
   const tree = createAuditTree(repository);
+  // Built now, not at the first audit read: on a large log that takes seconds (bench:audit-log).
+  tree.sync().catch((error: unknown) => {
+    logger?.warn({ err: { name: (error as Error)?.name } }, "audit tree not built yet; built at first use");
+  });
   const anchorer = createAuditAnchorer({
     db,
     tree,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   auditAnchorAbi,
   auditLeafHash,
@@ -16,7 +17,6 @@ import {
   createPublicClient,
   createWalletClient,
   type Hex,
-  hexToBytes,
   type PublicClient,
   type Transport,
 } from "viem";
@@ -31,6 +31,25 @@ export class AuditAnchorError extends BaseError {
   override name = "AuditAnchorError";
 }
 
+const LEAF_PREFIX = Buffer.from([0]);
+/**
+ * An entry's leaf hash, as the protocol's `auditLeafHash` (SHA-256(0x00 ‖ JCS({hash, relationship})))
+ * with node:crypto: a million of them are hashed when a gatekeeper starts on a large log. The JCS
+ * of two lowercase hex strings is the JSON below (keys in code-unit order).
+ */
+function leafOf(row: { relationship: string; hash: string }): Uint8Array {
+  const json = `{"hash":"${row.hash.toLowerCase()}","relationship":"${row.relationship.toLowerCase()}"}`;
+  return createHash("sha256").update(LEAF_PREFIX).update(json, "utf8").digest();
+}
+/** Whether {@link leafOf} is the protocol's leaf hash (checked once per process, on the first row). */
+let leafChecked = false;
+function checkLeaf(row: { relationship: string; hash: string }): void {
+  if (leafChecked) return;
+  if (bytesToHex(leafOf(row)) !== auditLeafHash(row))
+    throw new BaseError("audit tree: the leaf hash differs from the protocol's auditLeafHash");
+  leafChecked = true;
+}
+
 /**
  * The audit log as an RFC 9162 Merkle tree, in memory (64 bytes per entry), following the table:
  * `sync()` appends the rows added since, and starts over if the table shrank.
@@ -39,6 +58,22 @@ export function createAuditTree(repository: AuditRepository) {
   let tree = new MerkleTree();
   let lastId = 0;
   let syncing: Promise<MerkleTree> | undefined;
+  let next: Promise<MerkleTree> | undefined;
+  const sync = (): Promise<MerkleTree> => {
+    if (!syncing) {
+      syncing = load().finally(() => {
+        syncing = undefined;
+      });
+      return syncing;
+    }
+    next ??= syncing
+      .catch(() => undefined)
+      .then(() => {
+        next = undefined;
+        return sync();
+      });
+    return next;
+  };
   const load = async () => {
     const last = await repository.lastId();
     if (last < lastId) {
@@ -48,19 +83,19 @@ export function createAuditTree(repository: AuditRepository) {
     while (lastId < last) {
       const rows = await repository.leaves(lastId, LEAF_PAGE);
       if (rows.length === 0) break;
-      for (const row of rows) tree.append(hexToBytes(auditLeafHash(row)));
+      checkLeaf(rows[0] as { relationship: string; hash: string });
+      for (const row of rows) tree.append(leafOf(row));
       lastId = Number((rows.at(-1) as { id: string }).id);
     }
     return tree;
   };
   return {
-    /** The tree over every row committed so far. */
-    sync(): Promise<MerkleTree> {
-      syncing ??= load().finally(() => {
-        syncing = undefined;
-      });
-      return syncing;
-    },
+    /**
+     * The tree over every row committed so far. A load already in flight may have read the table
+     * before the caller's rows were committed: the caller then gets the next load, which starts
+     * once that one is done (callers meanwhile share it).
+     */
+    sync,
   };
 }
 export type AuditTree = ReturnType<typeof createAuditTree>;
@@ -109,7 +144,7 @@ export function createAuditAnchorer({
   let lastError: string | undefined;
   let reconciled = false;
   let running: Promise<TreeHead | undefined> | undefined;
-  let again = false;
+  let rerun: Promise<TreeHead | undefined> | undefined;
   let stopped = false;
 
   const latest = async (): Promise<TreeHead & { blockNumber: bigint }> => {
@@ -180,11 +215,19 @@ export function createAuditAnchorer({
     return { size, root };
   };
 
+  /**
+   * Anchors the entries committed so far. An attempt already in flight may have read the tree
+   * before the caller's entries: the caller then gets the next attempt, made once that one is done
+   * (callers meanwhile share it), or — when that finds nothing new — the head the first anchored.
+   */
   const anchorNow = (): Promise<TreeHead | undefined> => {
     if (stopped) return Promise.resolve(undefined);
     if (running) {
-      again = true;
-      return running;
+      rerun ??= running.then((prior) => {
+        rerun = undefined;
+        return anchorNow().then((head) => head ?? prior);
+      });
+      return rerun;
     }
     running = anchorOnce()
       .then(
@@ -200,10 +243,6 @@ export function createAuditAnchorer({
       )
       .finally(() => {
         running = undefined;
-        if (again) {
-          again = false;
-          void anchorNow();
-        }
       });
     return running;
   };
