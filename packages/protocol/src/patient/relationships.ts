@@ -20,7 +20,7 @@ import {
   keccak256,
   toHex,
 } from "viem";
-import { getContractEvents, readContract } from "viem/actions";
+import { getBlockNumber, getContractEvents, readContract } from "viem/actions";
 import { apiPaths, relationshipsResponseSchema } from "../api.ts";
 import { gatekeeperJson } from "../client.ts";
 import { agentAbi, relationshipAbi } from "../generated/abis.ts";
@@ -134,8 +134,8 @@ export type OnChainRelationships = {
 
 /** Entries per `Agent.relationshipsPage` call (the contract's `MAX_PAGE`). */
 export const RELATIONSHIPS_PAGE = 500;
-/** Relationship ids per event log filter (a thousand creation events are about 1 MB). */
-const IDS_PER_FILTER = 1000;
+/** At most this many relationship ids are asked for by id in one log filter (more: by patient). */
+const IDS_PER_FILTER = 200;
 /**
  * `AuditAnchor._logs`: slot 3 — EIP712's `_nameFallback` and `_versionFallback` come first (0, 1),
  * then `_heads` (2); `registry` is immutable. The browser test junk-relationships checks it on chain.
@@ -263,48 +263,80 @@ export async function readRelationshipsOnChain(
 }
 
 /**
+ * `read(from, to)` over a block range, halved again and again while a node refuses it (an answer
+ * past a client's size limit, a timeout): a flood's events come in pieces a node can serve.
+ */
+async function inPieces<T>(
+  read: (from: bigint, to: bigint) => Promise<T[]>,
+  from: bigint,
+  to: bigint,
+): Promise<T[]> {
+  try {
+    return await read(from, to);
+  } catch (error) {
+    if (to <= from) throw error;
+    const middle = (from + to) / 2n;
+    return [...(await inPieces(read, from, middle)), ...(await inPieces(read, middle + 1n, to))];
+  }
+}
+
+/**
  * The `RelationshipCreated` and `ProviderDetailsUpdated` events of `ids`, from every node, merged
- * (one node cannot hide a relationship's details). By id, in chunks: a flood's creation events in
- * one answer would pass a client's size limit.
+ * (one node cannot hide a relationship's details). A few ids are asked for by id; many (a flood)
+ * by patient — and all updates — over block ranges halved while a node cannot serve them, then
+ * kept for `ids` only.
  */
 async function readDetailsEvents(
   ctx: Pick<PatientContext, "client" | "network" | "agent">,
   ids: readonly Hex[],
 ): Promise<Pick<OnChainRelationships, "created" | "updated">> {
   const { network, agent } = ctx;
-  const common = {
-    address: network.contracts.Relationship,
-    abi: relationshipAbi,
-    fromBlock: network.fromBlock ?? 0n,
-    strict: true,
-  } as const;
-  const read = await Promise.all(
-    chunks(ids, IDS_PER_FILTER).map((some) =>
-      Promise.all([
-        logsFromEveryNode(
-          network,
-          (node) =>
+  const fromBlock = network.fromBlock ?? 0n;
+  const common = { address: network.contracts.Relationship, abi: relationshipAbi, strict: true } as const;
+  const byId = ids.length <= IDS_PER_FILTER;
+  const wanted = new Set(ids.map((id) => id.toLowerCase()));
+  const [created, updated] = await Promise.all([
+    logsFromEveryNode(
+      network,
+      async (node) => {
+        const to = await getBlockNumber(node);
+        return inPieces(
+          (from, upTo) =>
             getContractEvents(node, {
               ...common,
               eventName: "RelationshipCreated",
-              args: { id: [...some], patient: agent },
+              args: byId ? { id: [...ids], patient: agent } : { patient: agent },
+              fromBlock: from,
+              toBlock: upTo,
             }),
-          ctx.client,
-        ),
-        logsFromEveryNode(
-          network,
-          (node) =>
+          fromBlock,
+          to,
+        );
+      },
+      ctx.client,
+    ),
+    logsFromEveryNode(
+      network,
+      async (node) => {
+        const to = await getBlockNumber(node);
+        return inPieces(
+          (from, upTo) =>
             getContractEvents(node, {
               ...common,
               eventName: "ProviderDetailsUpdated",
-              args: { id: [...some] },
+              ...(byId ? { args: { id: [...ids] } } : {}),
+              fromBlock: from,
+              toBlock: upTo,
             }),
-          ctx.client,
-        ),
-      ]),
+          fromBlock,
+          to,
+        );
+      },
+      ctx.client,
     ),
-  );
-  return { created: read.flatMap(([c]) => c), updated: read.flatMap(([, u]) => u) };
+  ]);
+  const asked = (e: { args: { id: Hex } }) => wanted.has(e.args.id.toLowerCase());
+  return { created: created.filter(asked), updated: updated.filter(asked) };
 }
 
 /**
