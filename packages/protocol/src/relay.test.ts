@@ -23,6 +23,7 @@ import {
   forwardRequestTypes,
   hashForwardRequest,
   isRelayBehind,
+  isRelayBusy,
   medRecForwarderAbi,
   recoverForwardRequestSigner,
   signForwardRequest,
@@ -250,18 +251,29 @@ describe("relay: submit", () => {
     assert.deepEqual(seen?.body, JSON.parse(JSON.stringify(serializeRelayRequest(request, signature))));
   });
 
+  /** A relay's refusal naming `check`. */
+  const refusal = (status: number, check: string) =>
+    new GatekeeperRequestError(
+      status,
+      { type: `https://medrec.dev/problems/relay/${check}`, title: "", status, detail: "", check } as never,
+      "POST /v1/relay",
+    );
+
   test("behavior: a relay whose node is behind the dependency is told apart (isRelayBehind)", () => {
-    const refusal = (status: number, check: string) =>
-      new GatekeeperRequestError(
-        status,
-        { type: `https://medrec.dev/problems/relay/${check}`, title: "", status, detail: "", check } as never,
-        "POST /v1/relay",
-      );
     assert.equal(isRelayBehind(refusal(503, "dependency-timeout")), true);
     assert.equal(isRelayBehind(refusal(503, "too-many-waiting")), true);
     assert.equal(isRelayBehind(refusal(422, "dependency-too-far")), true);
     assert.equal(isRelayBehind(refusal(422, "simulation-reverted")), false);
     assert.equal(isRelayBehind(new Error("x")), false);
+  });
+
+  test("behavior: a relay full right now (adr/0013) is told apart (isRelayBusy): another relay may take it", () => {
+    assert.equal(isRelayBusy(refusal(429, "open-lane-limit")), true);
+    assert.equal(isRelayBusy(refusal(503, "relayer-busy")), true);
+    assert.equal(isRelayBusy(refusal(429, "protective-in-flight")), true);
+    assert.equal(isRelayBusy(refusal(429, "signer-limit")), false);
+    assert.equal(isRelayBusy(refusal(503, "dependency-timeout")), false);
+    assert.equal(isRelayBusy(new Error("x")), false);
   });
 
   test("error: a refusal is a GatekeeperRequestError with the problem", async () => {
