@@ -19,7 +19,7 @@ export async function up(db: Knex): Promise<void> {
     t.bigInteger("mined_block");
     t.boolean("succeeded");
   });
-  await db.raw("update relay_requests set budget_key = signer");
+  await db.raw("update relay_requests set budget_key = 'signer:' || signer");
   await db.raw("alter table relay_requests alter column budget_key set not null");
   await db.raw(
     "alter table relay_requests add constraint relay_requests_lane check (lane in ('protective', 'linked', 'open'))",
