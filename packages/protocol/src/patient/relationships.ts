@@ -510,12 +510,14 @@ export async function checkUnchecked(
   verdicts: SignatureVerdicts,
   only?: ReadonlySet<string>,
   known?: KnownStrangers,
+  /** Called every 500 checks (e.g. to keep `verdicts`, so a closed page does not lose them). */
+  onProgress?: () => void,
 ): Promise<PatientRelationship[]> {
   if (!all.some((r) => r.status === "unchecked")) return [...all];
   const signers = await readSigners(ctx.network).catch((error: unknown) => {
     throw toProvenError(error);
   });
-  const checked = await checkSignatures(ctx, all, signers, verdicts, only);
+  const checked = await checkSignatures(ctx, all, signers, verdicts, only, onProgress);
   const proven = await proveRegistered(
     ctx,
     checked.filter((r, i) => r.status === "ok" && all[i]?.status === "unchecked"),
@@ -536,6 +538,7 @@ async function checkSignatures(
   signers: ReadonlyMap<string, Address>,
   verdicts: SignatureVerdicts,
   only?: ReadonlySet<string>,
+  onProgress?: () => void,
 ): Promise<PatientRelationship[]> {
   const claim = {
     chainId: ctx.network.chainId,
@@ -558,6 +561,7 @@ async function checkSignatures(
         continue;
       }
       if (++checks % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      if (checks % 500 === 0) onProgress?.();
       signer =
         (await providerDetailsSigner(details, { ...claim, relationship: r.id, delegate: r.delegate })) ??
         null;

@@ -194,7 +194,9 @@ function relationshipsQuery(patient: Patient | undefined, queryClient: QueryClie
         // rest in the background (shown apart as being checked meanwhile).
         found = await checkUnchecked(ctx, found, verdicts, new Set((await held).keys()), known);
         if (found.some((r) => r.status === "unchecked"))
-          void checkUnchecked(ctx, found, verdicts, undefined, known)
+          void checkUnchecked(ctx, found, verdicts, undefined, known, () =>
+            saveChecks(ctx.account.address, account, verdicts, known).catch(() => undefined),
+          )
             .then((settled) => {
               const byId = new Map(settled.map((r) => [r.id, r]));
               queryClient.setQueryData<PatientRelationship[]>(queryKey, (current) =>
