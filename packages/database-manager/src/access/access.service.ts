@@ -284,7 +284,8 @@ export function createAccessService({
     },
 
     /**
-     * `GET /v1/relationships/{id}/audit`: patient only; the read itself is recorded first.
+     * `GET /v1/relationships/{id}/audit`: patient only; the refusals answered so far, then the read
+     * itself, are recorded first.
      *
      * @throws {ProblemError} 503 when the chain view is stale; 403 otherwise.
      */
@@ -300,6 +301,8 @@ export function createAccessService({
         await refuse(relationship, caller, "audit.read", [], "not-patient");
         throw new ProblemError("forbidden", FORBIDDEN_AUDIT);
       }
+      // The refusals answered before this read are in the log it reads (their own entries).
+      while (due || recording) await drainRefusals();
       await allow(relationship, caller, "audit.read", []);
       const page = await audit.page(relationship, options);
       if (!page)
