@@ -4,7 +4,8 @@
  * a transaction; every refusal of POST /v1/relay names its check; identical requests are one
  * transaction; the daily limits hold across a restart; /v1/sponsor is gone; the relayer's balance
  * is a gauge and /healthz degrades (200) below the floor; a provider's own transactions go through
- * other providers' relays, and wait (or, opted in, fall back) when none answers.
+ * other providers' relays, and wait (or, opted in, fall back) when none answers; with the open lane
+ * used up by strangers, a gatekeeper's own creation, vouched by the member key, is still served.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -16,8 +17,10 @@ import {
   type RelayRequestJson,
   relationshipAbi,
   relayAndWait,
+  relayRequestSchema,
   serializeRelayRequest,
   signForwardRequest,
+  signVoucher,
 } from "@medrec/protocol";
 import { eventually, fetchReply } from "@medrec/testkit";
 import type { Knex } from "knex";
@@ -42,6 +45,10 @@ import { type RelayNetwork, startBareRelay, startRelayNetwork } from "./relay.su
 import { createTestDatabase } from "./support/postgres.ts";
 
 let net: RelayNetwork;
+/** The consortium's member voucher key (RELAY_MEMBER_KEY), configured on every gatekeeper. */
+const memberKey = generatePrivateKey();
+const member = privateKeyToAccount(memberKey);
+const members = { memberKey, members: [member.address] };
 const relayers = () => net.env.relayerKeys.map((k) => privateKeyToAccount(k).address);
 const domain = () => ({ chainId: net.env.chain.id, forwarder: net.env.contracts.Forwarder });
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -174,8 +181,10 @@ const bundleOf = (patientRef: string, n: number) => ({
 
 before(async () => {
   net = await startRelayNetwork("relay_int", {
-    // Hilltop's relayer floor is above what it holds: its /healthz is degraded.
-    settings: (i) => (i === 2 ? { relay: defaultRelaySettings({ minBalance: parseEther("5000") }) } : {}),
+    // Every gatekeeper has the member key; Hilltop's relayer floor is above what it holds: its /healthz is degraded.
+    settings: (i) => ({
+      relay: defaultRelaySettings({ ...members, ...(i === 2 ? { minBalance: parseEther("5000") } : {}) }),
+    }),
   });
 });
 
@@ -493,6 +502,7 @@ describe("admission under attack (adr/0013)", () => {
           openDailyRequests: OPEN_REQUESTS,
           openDailyGas: OPEN_GAS,
           maxInFlight: 16,
+          members: members.members,
         }),
       }),
       dbUrl,
@@ -617,6 +627,61 @@ describe("admission under attack (adr/0013)", () => {
       rows.filter((r) => r.lane !== "open").map((r) => [r.tx_hash, r.lane]),
       [[sent.json.txHash, "protective"]],
     );
+  });
+
+  test("behavior: with the open lane used up by strangers, a gatekeeper's creation through a peer relay, vouched by the member key, lands in the member lane; a forged voucher and a non-member's voucher are refused (bad-voucher, 401)", async () => {
+    const { env } = net;
+    const patient = await net.patient(net.urls[0] as string);
+    const create = encodeFunctionData({
+      abi: relationshipAbi,
+      functionName: "create",
+      args: [patient.address, "0x5ea1ed"],
+    });
+    // The flood above used up the open lane: a creation from a fresh delegate key without a voucher is refused.
+    const delegate = privateKeyToAccount(generatePrivateKey());
+    const unvouched = await signed(delegate, env.contracts.Relationship, create);
+    await expectRefusal(attack.url, unvouched, 429, "open-lane-limit");
+    // Vouchers that are not the member key's for this very request: refused before anything else.
+    const parsed = relayRequestSchema.parse(unvouched).request;
+    const other = { ...parsed, deadline: parsed.deadline + 1 };
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    for (const voucher of [
+      await signVoucher(member, other, domain()),
+      await signVoucher(stranger, parsed, domain()),
+      await signForwardRequest(member, parsed, domain()),
+    ])
+      await expectRefusal(attack.url, { ...unvouched, voucher }, 401, "bad-voucher", /member key/);
+
+    // Lakeside's submitter (peers.ts, with the member key) sends its delegate's creation to the
+    // flooded relay — every peer URL routed there — with a voucher: served in the member lane.
+    const submitter = createRelaySubmitter({
+      client: { publicClient: env.publicClient },
+      settings: { ...env.settings({}, 1), relay: defaultRelaySettings(members) },
+      own: net.gk(1).chain?.relay as RelayService,
+      logger: silent,
+      fetch: (_url, init) => fetch(`${attack.url}/v1/relay`, init),
+    });
+    const { receipt } = await relayAndWait({
+      client: env.publicClient,
+      forwarder: env.contracts.Forwarder,
+      account: delegate,
+      to: env.contracts.Relationship,
+      data: create,
+      submit: (relay) => submitter.submit(relay),
+    });
+    const [created] = parseEventLogs({
+      abi: relationshipAbi,
+      logs: receipt.logs,
+      eventName: "RelationshipCreated",
+    });
+    assert.equal(created?.args.patient, patient.address);
+    assert.equal(created?.args.provider, delegate.address);
+    assert.equal(
+      getAddress((await env.publicClient.getTransaction({ hash: receipt.transactionHash })).from),
+      attack.relay.relayer,
+    );
+    const row = await attackDb("relay_requests").where({ tx_hash: receipt.transactionHash }).first();
+    assert.deepEqual([row?.lane, row?.budget_key], ["member", `member:${member.address}`]);
   });
 });
 

@@ -294,13 +294,21 @@ export type ForwardRequestJson = z.input<typeof forwardRequestSchema>;
  * transaction it follows. A relay whose node has not seen them yet waits (bounded) before it checks
  * the nonce and simulates (docs/protocol.md "Relayed transactions").
  */
+const signature65Schema = signatureSchema.refine((value) => value.length === 132, {
+  message: "Invalid signature: expected 65 bytes (r, s, v)",
+});
+
+/**
+ * `voucher` (optional): a consortium member key's 65-byte signature of the request's voucher digest
+ * (relay.ts `signVoucher`), which a gatekeeper attaches to its own requests; a relay that knows the
+ * member key serves a vouched open-lane request in its member lane (docs/relay.md, adr/0013).
+ */
 export const relayRequestSchema = z.object({
   request: forwardRequestSchema,
-  signature: signatureSchema.refine((value) => value.length === 132, {
-    message: "Invalid signature: expected 65 bytes (r, s, v)",
-  }),
+  signature: signature65Schema,
   notBeforeBlock: uint256Schema.optional(),
   after: bytes32Schema.optional(),
+  voucher: signature65Schema.optional(),
 });
 export type RelayRequest = z.output<typeof relayRequestSchema>;
 export type RelayRequestJson = z.input<typeof relayRequestSchema>;
@@ -315,7 +323,7 @@ export type RelayResponse = z.output<typeof relayResponseSchema>;
 export function serializeRelayRequest(
   request: ForwardRequest,
   signature: `0x${string}`,
-  { notBeforeBlock, after }: RelayDependency = {},
+  { notBeforeBlock, after, voucher }: RelayDependency & Pick<RelayRequest, "voucher"> = {},
 ): RelayRequestJson {
   return {
     request: {
@@ -330,6 +338,7 @@ export function serializeRelayRequest(
     signature,
     ...(notBeforeBlock === undefined ? {} : { notBeforeBlock: notBeforeBlock.toString() }),
     ...(after === undefined ? {} : { after }),
+    ...(voucher === undefined ? {} : { voucher }),
   };
 }
 

@@ -223,11 +223,15 @@ export {
   type RelayAndWaitParameters,
   RelayedCallRevertedError,
   recoverForwardRequestSigner,
+  recoverVoucherSigner,
   relayAndWait,
   signForwardRequest,
+  signVoucher,
   submitRelayed,
   type TypedDataSigner,
   toForwardRequestData,
+  VOUCHER_DOMAIN_NAME,
+  voucherTypedData,
 } from "./relay.ts";
 export {
   CONFIDENTIALITY_SYSTEM,

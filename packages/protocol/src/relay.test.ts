@@ -26,7 +26,9 @@ import {
   isRelayBusy,
   medRecForwarderAbi,
   recoverForwardRequestSigner,
+  recoverVoucherSigner,
   signForwardRequest,
+  signVoucher,
   submitRelayed,
   toForwardRequestData,
 } from "./relay.ts";
@@ -127,6 +129,29 @@ describe("relay: typed data", () => {
     assert.equal("nonce" in data, false);
     assert.equal(data.signature, "0x01");
     assert.equal(forwardedCalldata(request), `0xdeadbeef${signer.address.slice(2)}`);
+  });
+});
+
+describe("relay: member vouchers (adr/0013)", () => {
+  const member = privateKeyToAccount(`0x${"22".repeat(32)}`);
+  test("behavior: a voucher recovers to the member key for its request only, in its own domain", async () => {
+    const voucher = await signVoucher(member, request, domain);
+    assert.equal(await recoverVoucherSigner(request, voucher, domain), member.address);
+    assert.notEqual(await recoverVoucherSigner({ ...request, nonce: 8n }, voucher, domain), member.address);
+    assert.notEqual(await recoverVoucherSigner(request, voucher, { ...domain, chainId: 1 }), member.address);
+    // Not a forward-request signature of the member (nor the other way round).
+    assert.notEqual(await recoverForwardRequestSigner(request, voucher, domain), member.address);
+    const signature = await signForwardRequest(member, request, domain);
+    assert.notEqual(await recoverVoucherSigner(request, signature, domain), member.address);
+  });
+
+  test("default: the voucher travels in the body and parses back; a short one is refused", async () => {
+    const signature = await signForwardRequest(signer, request, domain);
+    const voucher = await signVoucher(member, request, domain);
+    const json = serializeRelayRequest(request, signature, { voucher });
+    assert.equal(json.voucher, voucher);
+    assert.deepEqual(relayRequestSchema.parse(json), { request, signature, voucher });
+    assert.equal(relayRequestSchema.safeParse({ ...json, voucher: "0x1234" }).success, false);
   });
 });
 

@@ -123,6 +123,46 @@ export function signForwardRequest(
   return account.signTypedData(forwardRequestTypedData(request, domain));
 }
 
+/**
+ * Member vouchers (adr/0013 "Member vouchers"): the consortium's gatekeepers share one member key
+ * and sign, with it, each of their own forward requests they send through a peer's relay. The
+ * voucher says only "a member sent this", never which one. Its own EIP-712 domain (name
+ * {@link VOUCHER_DOMAIN_NAME}, the chain, the forwarder) keeps it from ever being a valid forward
+ * request or sign-in signature; the message is the request's EIP-712 digest.
+ */
+export const VOUCHER_DOMAIN_NAME = "medrec relay voucher";
+export const voucherTypes = { RelayVoucher: [{ name: "request", type: "bytes32" }] } as const;
+
+/** The EIP-712 typed data a member key signs to vouch for `request`. */
+export function voucherTypedData(request: ForwardRequest, domain: ForwarderDomainParameters) {
+  return {
+    domain: { ...forwarderDomain(domain), name: VOUCHER_DOMAIN_NAME },
+    types: voucherTypes,
+    primaryType: "RelayVoucher",
+    message: { request: hashForwardRequest(request, domain) },
+  } as const;
+}
+
+/** The member key's voucher for `request` (the `voucher` of a relay body). */
+export function signVoucher(
+  member: { signTypedData(parameters: ReturnType<typeof voucherTypedData>): Promise<Hex> },
+  request: ForwardRequest,
+  domain: ForwarderDomainParameters,
+): Promise<Hex> {
+  return member.signTypedData(voucherTypedData(request, domain));
+}
+
+/** The address whose key signed `voucher` for `request` (a relay compares it with its member addresses). */
+export async function recoverVoucherSigner(
+  request: ForwardRequest,
+  voucher: Hex,
+  domain: ForwarderDomainParameters,
+): Promise<Address> {
+  return getAddress(
+    await recoverTypedDataAddress({ ...voucherTypedData(request, domain), signature: voucher }),
+  );
+}
+
 /** The `ForwardRequestData` struct that `execute` / `executeBatch` / `verify` take (no nonce: the forwarder's). */
 export function toForwardRequestData(request: ForwardRequest, signature: Hex) {
   return {
@@ -229,16 +269,18 @@ export async function submitRelayed({
   request,
   signature,
   fetch = globalThis.fetch,
-  ...dependency
+  ...rest
 }: {
   gatekeeperUrl: string;
   request: ForwardRequest;
   signature: Hex;
   fetch?: typeof globalThis.fetch;
+  /** A member key's voucher (signVoucher): a gatekeeper's own request. */
+  voucher?: Hex | undefined;
 } & RelayDependency): Promise<Hex> {
   const body = await gatekeeperJson(gatekeeperUrl, apiPaths.relay, {
     method: "POST",
-    body: serializeRelayRequest(request, signature, dependency),
+    body: serializeRelayRequest(request, signature, rest),
     fetch,
   });
   return relayResponseSchema.parse(body).txHash;

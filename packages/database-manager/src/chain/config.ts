@@ -1,13 +1,14 @@
 /**
  * The chain part's configuration: a zod fragment the integrator merges into `configSchema`
  * (config.ts), and {@link resolveChainSettings}, which fills what is unset from the network manifest.
- * Two values are secrets (DELEGATE_MNEMONIC, RELAYER_PRIVATE_KEY): validation messages never echo
+ * Three values are secrets (DELEGATE_MNEMONIC, RELAYER_PRIVATE_KEY, RELAY_MEMBER_KEY): validation messages never echo
  * values, and nothing here logs them.
  */
 
 import { BaseError, isValidMnemonic, rpcUrlSchema } from "@medrec/protocol";
 import { readManifest } from "@medrec/protocol/node";
 import { type Address, getAddress, type Hex, parseEther, zeroAddress } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 
 const address = z
@@ -74,6 +75,28 @@ export const chainConfigSchema = z.object({
   RELAY_PROTECTIVE_DAILY_REQUESTS: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Linked and open-lane transactions this relayer may have unmined at once (protective ones never wait behind more). */
   RELAY_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(32),
+  /**
+   * Secret: the consortium's shared member voucher key (adr/0013 "Member vouchers"), the same on
+   * every gatekeeper. This gatekeeper signs a voucher with it for each of its own requests it sends
+   * through a peer's relay; its relay serves requests vouched by it in the member lane. Unset: no
+   * vouchers are sent, and a relay with no RELAY_MEMBER_ADDRESSES ignores the ones it gets.
+   */
+  RELAY_MEMBER_KEY: privateKey.optional(),
+  /** Further member addresses whose vouchers this relay accepts, comma-separated (a key rotation: the old and the new). */
+  RELAY_MEMBER_ADDRESSES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? "")
+        .split(",")
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(address)),
+  /** Vouched requests (the member lane) relayed in any 24 h: apart from the open lane and the daily totals. */
+  RELAY_MEMBER_DAILY_REQUESTS: z.coerce.number().int().min(0).max(10_000_000).default(20_000),
+  /** Gas (as RELAY_DAILY_GAS) of member-lane requests in any 24 h. */
+  RELAY_MEMBER_DAILY_GAS: z.coerce.bigint().min(0n).default(4_000_000_000n),
   /** POST /v1/relay calls per client address per minute (no session: the signature is the authentication). */
   RELAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(300),
   /** Timeout of one submission to another provider's relay. */
@@ -120,6 +143,13 @@ export type RelaySettings = {
   /** The open lane's daily requests and gas (adr/0013). */
   openDailyRequests: number;
   openDailyGas: bigint;
+  /** The member voucher key this gatekeeper signs its own requests' vouchers with (undefined: none). */
+  memberKey: Hex | undefined;
+  /** The member addresses whose vouchers this relay accepts (the key's, and RELAY_MEMBER_ADDRESSES). */
+  members: Address[];
+  /** The member lane's daily requests and gas (adr/0013 "Member vouchers"). */
+  memberDailyRequests: number;
+  memberDailyGas: bigint;
   /** Protective requests per budget key per day. */
   protectiveDailyRequests: number;
   /** Unmined linked and open-lane transactions at once. */
@@ -145,6 +175,11 @@ export function viewSettingsOf(config: ChainConfig): Pick<ChainSettings, "view" 
   };
 }
 
+/** The member addresses a relay accepts vouchers from: `key`'s and `others`, each once. */
+export function membersOf(key: Hex | undefined, others: readonly Address[] = []): Address[] {
+  return [...new Set([...(key ? [privateKeyToAccount(key).address] : []), ...others])];
+}
+
 /** The relay settings of a configuration. */
 export function relaySettingsOf(config: ChainConfig): RelaySettings {
   return {
@@ -154,6 +189,10 @@ export function relaySettingsOf(config: ChainConfig): RelaySettings {
     dailyGas: config.RELAY_DAILY_GAS,
     openDailyRequests: config.RELAY_OPEN_DAILY_REQUESTS,
     openDailyGas: config.RELAY_OPEN_DAILY_GAS,
+    memberKey: config.RELAY_MEMBER_KEY,
+    members: membersOf(config.RELAY_MEMBER_KEY, config.RELAY_MEMBER_ADDRESSES),
+    memberDailyRequests: config.RELAY_MEMBER_DAILY_REQUESTS,
+    memberDailyGas: config.RELAY_MEMBER_DAILY_GAS,
     protectiveDailyRequests: config.RELAY_PROTECTIVE_DAILY_REQUESTS,
     maxInFlight: config.RELAY_MAX_IN_FLIGHT,
     minBalance: config.RELAYER_MIN_BALANCE_ETH,

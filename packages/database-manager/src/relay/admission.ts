@@ -12,6 +12,9 @@
  * - `open`: everything else — Agent.register, Relationship.create, calls on an agent without a
  *   relationship — keyed by the signer (worthless: a fresh key is free), so bounded as a whole by
  *   RELAY_OPEN_DAILY_REQUESTS and RELAY_OPEN_DAILY_GAS.
+ * - `member`: open-lane work that carries a valid member voucher (a consortium gatekeeper's own
+ *   request, adr/0013 "Member vouchers") — bounded as a whole by RELAY_MEMBER_DAILY_REQUESTS and
+ *   RELAY_MEMBER_DAILY_GAS, apart from the open lane, so strangers' floods cannot use up its room.
  *
  * Linked and open work together is bounded by RELAY_DAILY_REQUESTS / RELAY_DAILY_GAS and by
  * RELAY_MAX_IN_FLIGHT unmined transactions of the relayer, so a protective transaction is at most
@@ -31,8 +34,8 @@ import {
 import type { ChainClient } from "../chain/client.ts";
 import type { RelayedContract } from "./allowlist.ts";
 
-export type Lane = "protective" | "linked" | "open";
-export const LANES: readonly Lane[] = ["protective", "linked", "open"];
+export type Lane = "protective" | "linked" | "open" | "member";
+export const LANES: readonly Lane[] = ["protective", "linked", "open", "member"];
 
 /** The calls that take a patient's protection back: never queued behind other work. */
 export const PROTECTIVE_FUNCTIONS = {
@@ -66,6 +69,11 @@ export type Admission = { lane: Lane; key: string };
 
 const isProtective = (contract: RelayedContract, fn: string) =>
   (PROTECTIVE_FUNCTIONS[contract] as readonly string[]).includes(fn);
+
+/** `admission` as a valid voucher of `member` makes it: open-lane work moves to the member lane, other lanes stay. */
+export function vouched(admission: Admission, member: Address | undefined): Admission {
+  return member && admission.lane === "open" ? { lane: "member", key: `member:${member}` } : admission;
+}
 
 /** The lane of a call known without reading the chain (register, create), if any. */
 export function staticLane(contract: RelayedContract, fn: string, signer: Address): Admission | undefined {

@@ -16,6 +16,9 @@
  *   far behind (`dependency-too-far`) is skipped for a growing while (1 s, 2 s, … 15 s) and the
  *   next one in turn is tried. A refusal of the request itself (bad nonce, the call reverts, …) is
  *   the answer: another relay would refuse it too.
+ * - With RELAY_MEMBER_KEY set, every request carries a member voucher (adr/0013 "Member
+ *   vouchers"): the shared member key's signature of its digest. The peer serves it in its member
+ *   lane, apart from the open lane that strangers can fill, and learns only "a member sent this".
  * - When no other provider is registered, the request goes to this gatekeeper's own relay (nothing
  *   to hide among). When others are registered but none answers, the request fails (503) and is
  *   retried by its caller; only after RELAY_OWN_FALLBACK_AFTER_MS of this (unset: never) does it
@@ -27,10 +30,12 @@ import {
   GatekeeperRequestError,
   type RelayRequest,
   serializeRelayRequest,
+  signVoucher,
   submitRelayed,
 } from "@medrec/protocol";
 import type { Logger } from "pino";
 import { type Address, type Hex, isAddressEqual } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import type { ChainClient } from "../chain/client.ts";
 import type { ChainSettings } from "../chain/config.ts";
 import { ProblemError } from "../errors.ts";
@@ -44,7 +49,7 @@ const BACKOFF_MAX_MS = 15_000;
 
 export type RelaySubmitterParameters = {
   client: Pick<ChainClient, "publicClient">;
-  settings: Pick<ChainSettings, "registry" | "provider" | "relay">;
+  settings: Pick<ChainSettings, "registry" | "provider" | "relay" | "chainId" | "forwarder">;
   /** This gatekeeper's own relay (in process). */
   own: Pick<RelayService, "relay">;
   logger: Logger;
@@ -141,6 +146,19 @@ export function createRelaySubmitter({
         signal: AbortSignal.timeout(settings.relay.peerTimeoutMs + (waits ? DEPENDENCY_MAX_WAIT_MS : 0)),
       });
 
+  const member = settings.relay.memberKey ? privateKeyToAccount(settings.relay.memberKey) : undefined;
+  /** `relay` with the member key's voucher, when this gatekeeper has the key. */
+  const withVoucher = async (relay: RelayRequest): Promise<RelayRequest> =>
+    member
+      ? {
+          ...relay,
+          voucher: await signVoucher(member, relay.request, {
+            chainId: settings.chainId,
+            forwarder: settings.forwarder,
+          }),
+        }
+      : relay;
+
   async function viaOwn(relay: RelayRequest, why: string): Promise<Hex> {
     const { txHash } = await own.relay(serializeRelayRequest(relay.request, relay.signature, relay));
     metrics?.relaySubmissions.inc({ via: "own" });
@@ -148,7 +166,8 @@ export function createRelaySubmitter({
     return txHash;
   }
 
-  async function submit(relay: RelayRequest): Promise<Hex> {
+  async function submit(unvouched: RelayRequest): Promise<Hex> {
+    const relay = await withVoucher(unvouched);
     const urls = await peers().catch((cause: unknown) => {
       throw new ProblemError(
         "unavailable",
@@ -182,6 +201,7 @@ export function createRelaySubmitter({
           gatekeeperUrl: url,
           request: relay.request,
           signature: relay.signature,
+          voucher: relay.voucher,
           ...dependency,
           fetch: fetchPeer,
         });

@@ -17,7 +17,7 @@ export type RelayUsage = {
   /** Requests of this budget key in its lane (protective ones apart). */
   keyRequests: number;
   keyOldest: Date | undefined;
-  /** Linked and open-lane requests and gas, all keys together. */
+  /** Linked and open-lane requests and gas, all keys together (not the protective or the member lane). */
   requests: number;
   gas: bigint;
   oldest: Date | undefined;
@@ -25,7 +25,11 @@ export type RelayUsage = {
   openRequests: number;
   openGas: bigint;
   openOldest: Date | undefined;
-  /** Unmined linked and open-lane transactions of this relayer. */
+  /** Member-lane (vouched) requests and gas. */
+  memberRequests: number;
+  memberGas: bigint;
+  memberOldest: Date | undefined;
+  /** Unmined linked, open- and member-lane transactions of this relayer. */
   inFlight: number;
   /** Unmined protective transactions of this budget key. */
   keyProtectiveInFlight: number;
@@ -81,12 +85,15 @@ export function relayRepository(db: Knex) {
       const flight = `mined_block is null and created_at > now() - interval '${IN_FLIGHT_WINDOW}'`;
       const { rows } = await trx.raw(
         `select
-           count(*) filter (where lane <> 'protective') as n,
-           sum(${charged}) filter (where lane <> 'protective') as gas,
-           min(created_at) filter (where lane <> 'protective') as oldest,
+           count(*) filter (where lane in ('linked', 'open')) as n,
+           sum(${charged}) filter (where lane in ('linked', 'open')) as gas,
+           min(created_at) filter (where lane in ('linked', 'open')) as oldest,
            count(*) filter (where lane = 'open') as open_n,
            sum(${charged}) filter (where lane = 'open') as open_gas,
            min(created_at) filter (where lane = 'open') as open_oldest,
+           count(*) filter (where lane = 'member') as member_n,
+           sum(${charged}) filter (where lane = 'member') as member_gas,
+           min(created_at) filter (where lane = 'member') as member_oldest,
            count(*) filter (where budget_key = :key and (lane = 'protective') = :protective) as key_n,
            min(created_at) filter (where budget_key = :key and (lane = 'protective') = :protective) as key_oldest,
            count(*) filter (where ${flight} and lane <> 'protective') as in_flight,
@@ -106,6 +113,9 @@ export function relayRepository(db: Knex) {
         openRequests: Number(r.open_n ?? 0),
         openGas: big(r.open_gas),
         openOldest: date(r.open_oldest),
+        memberRequests: Number(r.member_n ?? 0),
+        memberGas: big(r.member_gas),
+        memberOldest: date(r.member_oldest),
         inFlight: Number(r.in_flight ?? 0),
         keyProtectiveInFlight: Number(r.key_in_flight ?? 0),
       };

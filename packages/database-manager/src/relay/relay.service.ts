@@ -5,6 +5,8 @@
  *
  *  1. `malformed`             the body is not a relay request (PROTOCOL relayRequestSchema)      400
  *  2. `bad-signature`         the EIP-712 signature does not recover `from` (this chain, this forwarder) 401
+ *     `bad-voucher`           a `voucher` is given, this relay knows member addresses, and the
+ *                             voucher does not recover one of them (adr/0013 "Member vouchers") 401
  *     (a request already relayed answers its transaction here: idempotent by EIP-712 digest)
  *  3. `value-not-zero`        MedRec's contracts take no ether                                    422
  *  4. `foreign-target`        `to` is not this network's Agent or Relationship                    403
@@ -27,6 +29,7 @@
  *                             RELAY_PROTECTIVE_DAILY_REQUESTS) in 24 h                             429
  *     `protective-in-flight`  a protective request of this key is not mined yet (Retry-After 1)    429
  *     `open-lane-limit`       the open lane's RELAY_OPEN_DAILY_REQUESTS / RELAY_OPEN_DAILY_GAS     429
+ *     `member-lane-limit`     the member lane's (vouched open-lane work) RELAY_MEMBER_DAILY_*      429
  *     `daily-limit` / `gas-budget`  linked and open work together, in 24 h (gas: receipts'
  *                             gasUsed, the gas limit while in flight)                              429
  *     `relayer-busy`          RELAY_MAX_IN_FLIGHT linked/open transactions unmined, or (before 1,
@@ -49,6 +52,7 @@ import {
   medRecForwarderAbi,
   type RelayRequest,
   recoverForwardRequestSigner,
+  recoverVoucherSigner,
   relayRequestSchema,
   toForwardRequestData,
 } from "@medrec/protocol";
@@ -70,7 +74,14 @@ import { type ChainClient, unavailable } from "../chain/client.ts";
 import type { ChainSettings } from "../chain/config.ts";
 import { describeZodError, ProblemError, type ProblemKind } from "../errors.ts";
 import { type HealthCheck, HealthCheckError } from "../ops/health.ts";
-import { type Admission, classify, looksProtective, prioritySerial, staticLane } from "./admission.ts";
+import {
+  type Admission,
+  classify,
+  looksProtective,
+  prioritySerial,
+  staticLane,
+  vouched,
+} from "./admission.ts";
 import { type Allowlist, createAllowlist, describeAllowlist } from "./allowlist.ts";
 import { createDependencyGate, DEFAULT_DEPENDENCY_BOUNDS, type DependencyBounds } from "./dependency.ts";
 import { relayRepository } from "./relay.repository.knex.ts";
@@ -86,6 +97,7 @@ const GAS_LIMIT_MARGIN_PERCENT = 20n;
 export const RELAY_CHECKS = {
   malformed: "bad-request",
   "bad-signature": "unauthorized",
+  "bad-voucher": "unauthorized",
   "value-not-zero": "unprocessable",
   "foreign-target": "forbidden",
   "function-not-allowed": "forbidden",
@@ -102,6 +114,7 @@ export const RELAY_CHECKS = {
   "gas-budget": "too-many-requests",
   "protective-in-flight": "too-many-requests",
   "open-lane-limit": "too-many-requests",
+  "member-lane-limit": "too-many-requests",
   "relayer-busy": "unavailable",
   "simulation-reverted": "unprocessable",
   "relayer-unfunded": "unavailable",
@@ -217,7 +230,20 @@ export function createRelayService({
         );
       return;
     }
-    if (usage.keyRequests + 1 > limits.signerDailyRequests)
+    if (lane === "member") {
+      const used =
+        usage.memberRequests + 1 > limits.memberDailyRequests
+          ? `its ${limits.memberDailyRequests} requests (RELAY_MEMBER_DAILY_REQUESTS)`
+          : usage.memberGas + extraGas > limits.memberDailyGas
+            ? `${usage.memberGas} gas of its ${limits.memberDailyGas} (RELAY_MEMBER_DAILY_GAS), this request needs up to ${extraGas}`
+            : undefined;
+      if (used)
+        throw new RelayRefusal(
+          "member-lane-limit",
+          `This relay's member lane (vouched requests of the consortium's gatekeepers) has relayed ${used} in the last 24 hours; ${elsewhere}`,
+          { retryAfterSeconds: retryAfter(usage.memberOldest) },
+        );
+    } else if (usage.keyRequests + 1 > limits.signerDailyRequests)
       throw new RelayRefusal(
         "signer-limit",
         `This ${lane === "open" ? "signer" : "agent or relationship"} has had ${usage.keyRequests} requests relayed here in the last 24 hours (RELAY_SIGNER_DAILY_REQUESTS = ${limits.signerDailyRequests}); ${elsewhere}`,
@@ -235,13 +261,13 @@ export function createRelayService({
         `This relay's open lane daily gas (RELAY_OPEN_DAILY_GAS = ${limits.openDailyGas}) would be exceeded: ${usage.openGas} used in the last 24 hours, this request needs up to ${extraGas}; ${elsewhere}`,
         { retryAfterSeconds: retryAfter(usage.openOldest) },
       );
-    if (usage.requests + 1 > limits.dailyRequests)
+    if (lane !== "member" && usage.requests + 1 > limits.dailyRequests)
       throw new RelayRefusal(
         "daily-limit",
         `This relay has relayed its ${limits.dailyRequests} requests of the last 24 hours (RELAY_DAILY_REQUESTS); ${elsewhere}`,
         { retryAfterSeconds: retryAfter(usage.oldest) },
       );
-    if (usage.gas + extraGas > limits.dailyGas)
+    if (lane !== "member" && usage.gas + extraGas > limits.dailyGas)
       throw new RelayRefusal(
         "gas-budget",
         `This relay's daily gas budget (RELAY_DAILY_GAS = ${limits.dailyGas}) would be exceeded: ${usage.gas} used in the last 24 hours, this request needs up to ${extraGas}; ${elsewhere}`,
@@ -367,6 +393,22 @@ export function createRelayService({
     }
   }
 
+  /**
+   * The member address that signed `voucher` for `request`; undefined when this relay knows no
+   * member (the voucher is ignored, as before vouchers). @throws {RelayRefusal} `bad-voucher`
+   */
+  async function memberOf(request: RelayRequest["request"], voucher: Hex): Promise<Address | undefined> {
+    if (limits.members.length === 0) return undefined;
+    const by = await recoverVoucherSigner(request, voucher, domain).catch(() => undefined);
+    const member = limits.members.find((m) => m === by);
+    if (!member)
+      throw new RelayRefusal(
+        "bad-voucher",
+        `\`voucher\` is not a member key's voucher for this request on this relay: sign the request's EIP-712 digest with the consortium's member key (RELAY_MEMBER_KEY) in the domain "medrec relay voucher", chain id ${settings.chainId}, verifying contract ${settings.forwarder}; or send the request without a voucher.`,
+      );
+    return member;
+  }
+
   /** Non-protective requests being checked now (each holds a slot until it is sent or refused). */
   let beingChecked = 0;
   type Slot = { held: boolean; take(): void; release(): void };
@@ -410,7 +452,7 @@ export function createRelayService({
   async function check(body: unknown, held: Slot): Promise<RelayResult> {
     const parsed = relayRequestSchema.safeParse(body);
     if (!parsed.success) throw new RelayRefusal("malformed", describeZodError(parsed.error));
-    const { request, signature, notBeforeBlock, after } = parsed.data;
+    const { request, signature, notBeforeBlock, after, voucher } = parsed.data;
     const digest = hashForwardRequest(request, domain);
     const signer = await recoverForwardRequestSigner(request, signature, domain).catch(() => undefined);
     if (signer !== request.from)
@@ -418,6 +460,7 @@ export function createRelayService({
         "bad-signature",
         `The signature does not recover \`from\` for this request: sign the EIP-712 ForwardRequest with from's key, in the domain MedRecForwarder version 1, chain id ${settings.chainId}, verifying contract ${settings.forwarder}.`,
       );
+    const member = voucher === undefined ? undefined : await memberOf(request, voucher);
     const known = await repo.byDigest(digest);
     if (known) return { txHash: known.txHash, repeated: true };
 
@@ -452,7 +495,8 @@ export function createRelayService({
         `\`gas\` (${request.gas}) is above this relay's cap of ${limits.gasCap} (RELAY_GAS_CAP).`,
       );
     // A fresh key's registration or creation: refused while its lane is full before the node is asked anything.
-    const early = staticLane(contract, fn, request.from);
+    const fixed = staticLane(contract, fn, request.from);
+    const early = fixed && vouched(fixed, member);
     if (early) await checkLimits(early, 0n);
 
     // Causality: the nonce and the simulation are read at a head that has the request's prerequisite.
@@ -510,7 +554,7 @@ export function createRelayService({
         "bad-signature",
         "The forwarder does not accept this request (its `verify` is false): sign it again for this network's forwarder.",
       );
-    const admission = await classifying;
+    const admission = vouched(await classifying, member);
     if (admission.lane !== "protective") held.take();
     await checkLimits(admission, 0n);
     const calldata = encodeFunctionData({ abi: medRecForwarderAbi, functionName: "execute", args: [data] });

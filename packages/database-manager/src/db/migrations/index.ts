@@ -10,6 +10,7 @@ import * as m0008 from "./0008_chain_view.ts";
 import * as m0009 from "./0009_chain_view_journal.ts";
 import * as m0010 from "./0010_relay_admission.ts";
 import * as m0011 from "./0011_audit_aggregate.ts";
+import * as m0012 from "./0012_relay_member_lane.ts";
 
 /** Every migration, in order. Forward-only: never edit one that has shipped; add the next. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Knex.Migration> = {
   "0009_chain_view_journal": m0009,
   "0010_relay_admission": m0010,
   "0011_audit_aggregate": m0011,
+  "0012_relay_member_lane": m0012,
 };
