@@ -269,6 +269,8 @@ export async function startSystem(p: SystemParameters): Promise<System> {
       // The audit log account: used for nothing else, funded in the genesis too.
       anchorKey: generatePrivateKey(),
     }));
+    // The consortium's member voucher key, shared by every gatekeeper (adr/0013 "Member vouchers").
+    const memberKey = generatePrivateKey();
     network = await step("chain network (sealers and RPC nodes)", () =>
       startNetwork({
         sealers: PROVIDERS.length,
@@ -438,6 +440,7 @@ export async function startSystem(p: SystemParameters): Promise<System> {
             PROVIDER_ACCOUNT: node.address,
             DELEGATE_MNEMONIC: keys.delegateMnemonic,
             RELAYER_PRIVATE_KEY: keys.relayerKey,
+            RELAY_MEMBER_KEY: memberKey,
             FORWARDER_ADDRESS: contracts.Forwarder,
             AUDIT_ANCHOR_ADDRESS: auditAnchor.address,
             AUDIT_ANCHOR_PRIVATE_KEY: keys.anchorKey,
