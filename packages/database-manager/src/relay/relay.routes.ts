@@ -109,7 +109,12 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
           "RELAY_SIGNER_DAILY_REQUESTS per key (`signer-limit`). **open** — everything else: Agent.register, " +
           "Relationship.create, calls on an agent without a relationship (key: the signer, which is free to mint): " +
           "the whole lane is bounded by RELAY_OPEN_DAILY_REQUESTS and RELAY_OPEN_DAILY_GAS (`open-lane-limit`), " +
-          "checked before the node is asked anything. Linked and open work together: RELAY_DAILY_REQUESTS " +
+          "checked before the node is asked anything. **member** — open-lane work whose body carries a `voucher` " +
+          "that recovers to one of this relay's member addresses (the consortium's shared RELAY_MEMBER_KEY, " +
+          "RELAY_MEMBER_ADDRESSES; a gatekeeper's own requests, e.g. its delegates' creations): its own budget, " +
+          "RELAY_MEMBER_DAILY_REQUESTS and RELAY_MEMBER_DAILY_GAS (`member-lane-limit`), apart from the open lane " +
+          "and the daily totals; any other voucher is refused (`bad-voucher`, 401); a relay with no member " +
+          "address ignores vouchers. Linked and open work together: RELAY_DAILY_REQUESTS " +
           "(`daily-limit`), RELAY_DAILY_GAS (`gas-budget`) and at most RELAY_MAX_IN_FLIGHT unmined transactions " +
           "(`relayer-busy`, 503 Retry-After 1), so a protective transaction is never more than that many behind; " +
           `a call not to a protective function also takes one of ${MAX_CONCURRENT_CHECKS} checking slots before anything ` +
@@ -153,6 +158,12 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
                     description:
                       "Optional, not signed: the hash of the transaction the request follows; the relay waits until its node has mined it",
                   },
+                  voucher: {
+                    type: "string",
+                    pattern: "^0x[0-9a-fA-F]{130}$",
+                    description:
+                      "Optional, not signed by `from`: the consortium member key's EIP-712 signature of `RelayVoucher(bytes32 request)` (the request's EIP-712 digest) in the domain \"medrec relay voucher\", version 1, this chain, the forwarder (`@medrec/protocol` `signVoucher`)",
+                  },
                 },
               },
             },
@@ -165,7 +176,7 @@ export function relayModule({ relay, ratePerMinute, metrics }: RelayModuleParame
             content: { "application/json": { schema: jsonSchema(relayResponseSchema) } },
           },
           "400": refused("400", "Not a relay request"),
-          "401": refused("401", "The signature does not hold"),
+          "401": refused("401", "The signature, or the member voucher, does not hold"),
           "403": refused("403", "Not a MedRec contract, or a function this relay does not pay for"),
           "409": refused("409", "Not the signer's next nonce"),
           "422": refused(
