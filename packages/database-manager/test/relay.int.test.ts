@@ -629,7 +629,7 @@ describe("admission under attack (adr/0013)", () => {
     );
   });
 
-  test("behavior: with the open lane used up by strangers, a gatekeeper's creation through a peer relay, vouched by the member key, lands in the member lane; a forged voucher and a non-member's voucher are refused (bad-voucher, 401)", async () => {
+  test("behavior: with the open lane used up by strangers, a gatekeeper's creation through a peer relay, vouched by the member key, lands in the member lane; a forged voucher and a non-member's voucher are refused (bad-voucher, 401), and a submitter whose key peers do not know sends again without one", async () => {
     const { env } = net;
     const patient = await net.patient(net.urls[0] as string);
     const create = encodeFunctionData({
@@ -682,6 +682,25 @@ describe("admission under attack (adr/0013)", () => {
     );
     const row = await attackDb("relay_requests").where({ tx_hash: receipt.transactionHash }).first();
     assert.deepEqual([row?.lane, row?.budget_key], ["member", `member:${member.address}`]);
+
+    // A gatekeeper whose member key the peers do not know (a rotation not finished there): each
+    // peer refuses its voucher, and the submitter sends the request again without one (open lane).
+    const stale = createRelaySubmitter({
+      client: { publicClient: env.publicClient },
+      settings: { ...env.settings({}, 1), relay: defaultRelaySettings({ memberKey: generatePrivateKey() }) },
+      own: net.gk(1).chain?.relay as RelayService,
+      logger: silent,
+    });
+    const { receipt: again } = await relayAndWait({
+      client: env.publicClient,
+      forwarder: env.contracts.Forwarder,
+      account: privateKeyToAccount(generatePrivateKey()),
+      to: env.contracts.Relationship,
+      data: create,
+      submit: (relay) => stale.submit(relay),
+    });
+    const peer = getAddress((await env.publicClient.getTransaction({ hash: again.transactionHash })).from);
+    assert.ok([relayers()[0], relayers()[2]].includes(peer), `${peer} is another provider's relayer`);
   });
 });
 

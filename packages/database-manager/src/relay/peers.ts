@@ -19,6 +19,8 @@
  * - With RELAY_MEMBER_KEY set, every request carries a member voucher (adr/0013 "Member
  *   vouchers"): the shared member key's signature of its digest. The peer serves it in its member
  *   lane, apart from the open lane that strangers can fill, and learns only "a member sent this".
+ *   A peer that refuses the voucher (`bad-voucher`: it does not know this key, as during an
+ *   unfinished rotation) gets the request again without it, in its open lane as before.
  * - When no other provider is registered, the request goes to this gatekeeper's own relay (nothing
  *   to hide among). When others are registered but none answers, the request fails (503) and is
  *   retried by its caller; only after RELAY_OWN_FALLBACK_AFTER_MS of this (unset: never) does it
@@ -80,10 +82,16 @@ function refusalOf(error: GatekeeperRequestError): RelayRefusal | ProblemError {
   return new ProblemError("unprocessable", `Another provider's relay refused the request: ${detail}`);
 }
 
+/** The `check` of a peer's refusal, if it names one. */
+const checkOf = (error: unknown): unknown =>
+  error instanceof GatekeeperRequestError
+    ? (error.problem as { check?: unknown } | undefined)?.check
+    : undefined;
+
 /** Whether a peer's answer says nothing about the request (try another relay): also a node too far behind. */
 function peerUnavailable(error: unknown): boolean {
   if (!(error instanceof GatekeeperRequestError)) return true;
-  if ((error.problem as { check?: unknown } | undefined)?.check === "dependency-too-far") return true;
+  if (checkOf(error) === "dependency-too-far") return true;
   return error.status === 404 || error.status === 405 || error.status === 429 || error.status >= 500;
 }
 
@@ -197,13 +205,20 @@ export function createRelaySubmitter({
       if (b && b.until > now()) continue;
       tried++;
       try {
-        const txHash = await submitRelayed({
-          gatekeeperUrl: url,
-          request: relay.request,
-          signature: relay.signature,
-          voucher: relay.voucher,
-          ...dependency,
-          fetch: fetchPeer,
+        const send = (voucher: Hex | undefined) =>
+          submitRelayed({
+            gatekeeperUrl: url,
+            request: relay.request,
+            signature: relay.signature,
+            voucher,
+            ...dependency,
+            fetch: fetchPeer,
+          });
+        const txHash = await send(relay.voucher).catch((error: unknown) => {
+          // A peer that does not know this member key (a rotation not finished there): as before vouchers.
+          if (relay.voucher === undefined || checkOf(error) !== "bad-voucher") throw error;
+          log.warn("another provider's relay refused this gatekeeper's member voucher; sent without it");
+          return send(undefined);
         });
         backoff.delete(url);
         failingSince = undefined;
