@@ -288,5 +288,10 @@ export async function resolveChainSettings(
     throw new ChainConfigError("The chain settings are incomplete.", {
       metaMessages: missing.map((m) => `${m}: required (no network manifest provides it)`),
     });
+  // Every member holds the member key: as a relayer's key it would let any member spend that relayer's ether.
+  if (settings.relay.memberKey?.toLowerCase() === settings.relayerPrivateKey.toLowerCase())
+    throw new ChainConfigError(
+      "RELAY_MEMBER_KEY is the relayer's key (RELAYER_PRIVATE_KEY): the member key is shared by every gatekeeper of the consortium; use a key that holds nothing.",
+    );
   return settings;
 }
