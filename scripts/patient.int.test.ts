@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { createDb } from "@medrec/database-manager";
 import {
   accountFromMnemonic,
+  agentAbi,
   apiPaths,
   encryptionKeyPairFromMnemonic,
   type FhirBundle,
@@ -41,9 +42,11 @@ import {
   cancelRecovery,
   chainNow,
   createPatientClient,
+  discoverAllRelationships,
   discoverRelationships,
   filterTimeline,
   hasNewRecords,
+  type KnownStrangers,
   lightClientOf,
   listActiveGrants,
   loadAccessLog,
@@ -68,7 +71,8 @@ import {
 } from "@medrec/protocol/patient";
 import { eventually } from "@medrec/testkit";
 import { pino } from "pino";
-import { createPublicClient, type Hex, http } from "viem";
+import { createPublicClient, decodeFunctionData, type Hex, http, keccak256, toHex } from "viem";
+import { createJunkRelationships } from "./junk.ts";
 import { type ProviderHandle, type System, startSystem, uploadAsStaff } from "./system.ts";
 
 let system: System;
@@ -576,5 +580,105 @@ describe("the patient's data layer against a running system", () => {
     const seen = (await discoverRelationships(ctx)).find((r) => r.id === lakeside.id);
     assert.equal(seen?.seenSequence, lakeside.sequence);
     assert.equal(seen && hasNewRecords(seen), false);
+  });
+  it("behavior: with the list this device kept, a read asks every node only for the pages from the kept length on; a kept boundary that is not the chain's, or a kept list longer than the chain's, is read again from the start", async () => {
+    const junk = (count: number) =>
+      createJunkRelationships({
+        system,
+        patient: ctx.agent,
+        patientEncryptionKey: ctx.encryptionKey.publicKey,
+        junk: Array.from({ length: count }, () => ({ kind: "garbage" as const })),
+      });
+    await junk(3);
+    // Every provider's node behind a proxy that notes the offset of each `relationshipsPage` call.
+    const offsets: number[] = [];
+    const proxies = await Promise.all(
+      ctx.network.providers.map(async (p) => {
+        const proxy = createServer(async (request, response) => {
+          const chunks: Buffer[] = [];
+          for await (const chunk of request) chunks.push(chunk as Buffer);
+          const body = Buffer.concat(chunks).toString("utf8");
+          for (const call of [JSON.parse(body)].flat() as { method: string; params: unknown[] }[]) {
+            const data = (call.params?.[0] as { data?: Hex; input?: Hex } | undefined) ?? {};
+            const input = data.data ?? data.input;
+            if (call.method !== "eth_call" || !input) continue;
+            try {
+              const decoded = decodeFunctionData({ abi: agentAbi, data: input });
+              if (decoded.functionName === "relationshipsPage") offsets.push(Number(decoded.args[1]));
+            } catch {
+              // another contract's call
+            }
+          }
+          const real = await fetch(p.rpcUrl ?? "", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body,
+          });
+          response.setHeader("content-type", "application/json");
+          response.end(await real.text());
+        });
+        await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+        return { proxy, url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+      }),
+    );
+    try {
+      const network: PatientNetwork = {
+        ...ctx.network,
+        providers: ctx.network.providers.map((p, i) => ({ ...p, rpcUrl: proxies[i]?.url ?? "" })),
+      };
+      const counted = {
+        ...ctx,
+        network,
+        client: createPatientClient({ ...network, rpcUrl: proxies[0]?.url ?? "" }),
+      };
+      const known: KnownStrangers = { fingerprint: undefined, ids: new Map() };
+      const summary = (all: readonly PatientRelationship[]) =>
+        all.map((r) =>
+          r.status === "ok"
+            ? [r.id, r.status, r.delegate, r.recordRoot, r.sequence, r.seenSequence, r.ended]
+            : [r.id, r.status],
+        );
+      await discoverAllRelationships(counted, undefined, new Map(), { known });
+      assert.ok(offsets.includes(0), "with nothing kept, the list is read from the start");
+      const kept = known.list?.length ?? 0;
+      assert.ok(kept >= 6, `the list is kept (${kept})`);
+
+      await junk(2);
+      const expected = summary(await discoverAllRelationships(ctx));
+      offsets.length = 0;
+      const warm = await discoverAllRelationships(counted, undefined, new Map(), { known });
+      assert.ok(offsets.length >= network.providers.length, "every node is asked for the new page");
+      assert.deepEqual(
+        offsets.filter((o) => o < kept - 1),
+        [],
+        `no page below the kept boundary (${kept - 1}) is asked for: ${offsets}`,
+      );
+      assert.deepEqual(summary(warm), expected);
+      assert.ok(warm.filter((r) => r.status === "ok").length >= 3);
+      assert.equal(known.list?.length, kept + 2);
+
+      // The id kept at the boundary is not the chain's: the whole list again, and the right one kept.
+      const right = [...(known.list ?? [])];
+      known.list = [...right.slice(0, -1), keccak256(toHex("not this relationship"))];
+      offsets.length = 0;
+      assert.deepEqual(
+        summary(await discoverAllRelationships(counted, undefined, new Map(), { known })),
+        expected,
+      );
+      assert.ok(offsets.includes(0), `a tampered boundary is read again from the start: ${offsets}`);
+      assert.deepEqual(known.list, right);
+
+      // More kept than the chain holds (a node's invented tail, another chain's list): read again.
+      known.list = [...right, keccak256(toHex("invented"))];
+      offsets.length = 0;
+      assert.deepEqual(
+        summary(await discoverAllRelationships(counted, undefined, new Map(), { known })),
+        expected,
+      );
+      assert.ok(offsets.includes(0), `a longer kept list is read again from the start: ${offsets}`);
+      assert.deepEqual(known.list, right);
+    } finally {
+      for (const { proxy } of proxies) proxy.close();
+    }
   });
 });

@@ -153,6 +153,7 @@ describe("discoverAllRelationships: what is not from a registered provider", () 
       updated: [],
       signers: new Map([[riverside.account.toLowerCase(), riversideLog.address]]),
       eventsOf: new Set(ids.map((id) => id.toLowerCase())),
+      total: ids.length,
     };
     const all = await discoverAllRelationships(ctx, onChain);
     assert.deepEqual(

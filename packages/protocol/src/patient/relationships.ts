@@ -19,6 +19,8 @@ import {
   isAddressEqual,
   keccak256,
   toHex,
+  zeroAddress,
+  zeroHash,
 } from "viem";
 import { getBlockNumber, getContractEvents, readContract } from "viem/actions";
 import { apiPaths, relationshipsResponseSchema } from "../api.ts";
@@ -122,8 +124,13 @@ export type ListedRelationship = Pick<
 
 /** What the chain says of an agent's relationships, before the sealed details are opened. */
 export type OnChainRelationships = {
-  /** The agent's list as the nodes page it, merged (one node cannot hide an entry); unproven. */
+  /**
+   * The agent's list as the nodes page it, merged (one node cannot hide an entry); unproven. Empty
+   * while `total` is not: left for {@link discoverAllRelationships} to read (`listUpTo`).
+   */
   listed: readonly ListedRelationship[];
+  /** The length of the agent's list (`relationshipCount`), proven. */
+  total: number;
   created: readonly { args: { id: Hex; providerDetails: Hex }; blockNumber: bigint | null }[];
   updated: readonly { args: { id: Hex; providerDetails: Hex } }[];
   /** Each listed provider's details-signing key (`AuditAnchor.logOf`), proven; by lower-case account. */
@@ -142,9 +149,6 @@ const IDS_PER_FILTER = 200;
  */
 const AUDIT_ANCHOR_LOGS_SLOT = 3n;
 
-const chunks = <T>(list: readonly T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
-
 const pageClients = new WeakMap<PatientNetwork, Client[]>();
 function pageClientsOf(network: PatientNetwork, primary: Client): Client[] {
   let clients = pageClients.get(network);
@@ -159,30 +163,33 @@ function pageClientsOf(network: PatientNetwork, primary: Client): Client[] {
 }
 
 /**
- * The agent's list from every provider's node, one call per page of {@link RELATIONSHIPS_PAGE},
- * merged by position. `total` is proven; a node whose pages are short is ignored when another
- * answered in full (an id a node invented is refuted later by the proof of its position).
+ * The agent's list from every provider's node, from position `from` on, one call per page of
+ * {@link RELATIONSHIPS_PAGE}, merged by position. `total` is proven; a node whose pages are short is
+ * ignored when another answered in full (an id a node invented is refuted later by the proof of its
+ * position). `lowestTotal`: the smallest length of the list a node that answered reported.
  */
 async function readListFromEveryNode(
   ctx: Pick<PatientContext, "client" | "network" | "agent">,
   total: number,
-): Promise<ListedRelationship[]> {
-  const pages = chunks(
-    Array.from({ length: total }, (_, i) => i),
-    RELATIONSHIPS_PAGE,
-  ).map((p) => p[0] as number);
+  from = 0,
+): Promise<{ listed: ListedRelationship[]; lowestTotal: number }> {
+  const offsets = Array.from(
+    { length: Math.ceil((total - from) / RELATIONSHIPS_PAGE) },
+    (_, i) => from + i * RELATIONSHIPS_PAGE,
+  );
   const settled = await Promise.allSettled(
-    pageClientsOf(ctx.network, ctx.client).map(async (node) =>
-      (
-        await Promise.all(
-          pages.map(async (offset) => {
-            const [page] = await readContract(node, {
-              address: ctx.network.contracts.Agent,
-              abi: agentAbi,
-              functionName: "relationshipsPage",
-              args: [ctx.agent, BigInt(offset), BigInt(RELATIONSHIPS_PAGE)],
-            });
-            return page.map(
+    pageClientsOf(ctx.network, ctx.client).map(async (node) => {
+      const pages = await Promise.all(
+        offsets.map(async (offset) => {
+          const [page, reported] = await readContract(node, {
+            address: ctx.network.contracts.Agent,
+            abi: agentAbi,
+            functionName: "relationshipsPage",
+            args: [ctx.agent, BigInt(offset), BigInt(RELATIONSHIPS_PAGE)],
+          });
+          return {
+            reported: Number(reported),
+            entries: page.map(
               (r, i): ListedRelationship => ({
                 index: offset + i,
                 id: r.id,
@@ -192,23 +199,129 @@ async function readListFromEveryNode(
                 seenSequence: r.seenSequence,
                 ended: r.ended,
               }),
-            );
-          }),
-        )
-      ).flat(),
-    ),
+            ),
+          };
+        }),
+      );
+      return {
+        entries: pages.flatMap((p) => p.entries),
+        reported: Math.min(...pages.map((p) => p.reported)),
+      };
+    }),
   );
-  const answered = settled.flatMap((s) =>
-    s.status === "fulfilled" && s.value.length >= total ? [s.value] : [],
-  );
+  const fulfilled = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const answered = fulfilled.filter((s) => s.entries.length >= total - from);
   if (answered.length === 0)
     throw new PatientDataError("unreachable", "No network node listed this wallet's relationships in full.", {
       cause: settled.find((s) => s.status === "rejected")?.reason,
     });
   const merged = new Map<string, ListedRelationship>();
-  for (const list of answered)
-    for (const r of list.slice(0, total)) merged.set(`${r.index}:${r.id.toLowerCase()}:${r.delegate}`, r);
-  return [...merged.values()].sort((a, b) => a.index - b.index);
+  for (const { entries } of answered)
+    for (const r of entries.slice(0, total - from))
+      merged.set(`${r.index}:${r.id.toLowerCase()}:${r.delegate}`, r);
+  return {
+    listed: [...merged.values()].sort((a, b) => a.index - b.index),
+    lowestTotal: Math.min(...fulfilled.map((s) => s.reported)),
+  };
+}
+
+/** Past this many relationships kept as not a stranger's, a warm read reads the whole list instead. */
+const PROVEN_FROM_CACHE = 200;
+
+/**
+ * The agent's list, reading only what changed since `known.list` (adr/0015, "Reading only what
+ * changed"): the list is append-only, so the pages from the kept length's last position on, from
+ * every node; below it, strangers' ids as kept (their state is never shown) and the state of the
+ * others proven (adr/0012), with the kept boundary's id. A node reporting a shorter list than kept,
+ * an id at the kept boundary other than the one kept, or a kept position its proof refutes: the
+ * whole list is read.
+ */
+async function readList(
+  ctx: Pick<PatientContext, "client" | "network" | "agent">,
+  total: number,
+  known: KnownStrangers | undefined,
+): Promise<ListedRelationship[]> {
+  const cached = known?.list;
+  if (known && cached && cached.length > 0 && cached.length <= total) {
+    const boundary = cached.length - 1;
+    const tail = await readListFromEveryNode(ctx, total, boundary);
+    const atBoundary = tail.listed.filter((r) => r.index === boundary);
+    const others = cached.flatMap((id, index) =>
+      index < boundary && !known.ids.has(id) ? [{ id: id as Hex, position: index }] : [],
+    );
+    if (
+      tail.lowestTotal >= cached.length &&
+      atBoundary.length > 0 &&
+      atBoundary.every((r) => r.id.toLowerCase() === cached[boundary]) &&
+      others.length <= PROVEN_FROM_CACHE
+    ) {
+      // The boundary's id is proven too: the kept list agrees with the chain, not only with a node.
+      const states = await readProvenStates(ctx, [
+        ...others,
+        { id: cached[boundary] as Hex, position: boundary },
+      ]);
+      if (states.every((s) => s && isAddressEqual(s.patient, ctx.agent))) {
+        const proven = new Map(others.map((o, i) => [o.position, states[i] as ProvenState]));
+        const kept = cached.slice(0, boundary).map((id, index): ListedRelationship => {
+          const state = proven.get(index);
+          return state
+            ? { index, id: id as Hex, ...state }
+            : {
+                index,
+                id: id as Hex,
+                delegate: zeroAddress,
+                recordRoot: zeroHash,
+                sequence: 0n,
+                seenSequence: 0n,
+                ended: false,
+              };
+        });
+        return [...kept, ...tail.listed];
+      }
+    }
+  }
+  return (await readListFromEveryNode(ctx, total)).listed;
+}
+
+type ProvenState = Pick<
+  ListedRelationship,
+  "delegate" | "recordRoot" | "sequence" | "seenSequence" | "ended"
+> & {
+  patient: Address;
+};
+
+/**
+ * Proves, in one read, the state of each relationship at its position in the agent's list (entry
+ * and `seenSequence`); undefined for one whose position holds another id.
+ */
+async function readProvenStates(
+  ctx: Pick<PatientContext, "network" | "agent">,
+  items: readonly { id: Hex; position: number }[],
+): Promise<(ProvenState | undefined)[]> {
+  if (items.length === 0) return [];
+  const { network, agent } = ctx;
+  const agentSlots = items.flatMap((r) => [relationshipAtSlot(agent, r.position), seenSlot(agent, r.id)]);
+  const entrySlots = items.flatMap((r) => relationshipEntrySlots(r.id));
+  const light = lightClientOf(network);
+  const [atAgent, entries] = await Promise.all([
+    light.readSlots({ address: network.contracts.Agent, slots: agentSlots }),
+    light.readSlots({ address: network.contracts.Relationship, slots: entrySlots }),
+  ]).catch((error: unknown) => {
+    throw toProvenError(error);
+  });
+  return items.map((r, i) => {
+    const at = atAgent.get(agentSlots[2 * i] as bigint) ?? 0n;
+    if (at !== BigInt(r.id)) return undefined;
+    const entry = decodeRelationshipEntry(relationshipEntrySlots(r.id).map((s) => entries.get(s) ?? 0n));
+    return {
+      patient: entry.patient,
+      delegate: entry.provider,
+      recordRoot: entry.recordRoot,
+      sequence: entry.sequence,
+      seenSequence: atAgent.get(agentSlots[2 * i + 1] as bigint) ?? 0n,
+      ended: entry.ended,
+    };
+  });
 }
 
 /** Each listed provider's details-signing key (`AuditAnchor.logOf(account)`), proven. */
@@ -239,7 +352,17 @@ async function readSigners(network: PatientNetwork): Promise<Map<string, Address
  */
 export async function readRelationshipsOnChain(
   ctx: Pick<PatientContext, "client" | "network" | "agent">,
-  { eventsUpTo = Number.POSITIVE_INFINITY }: { eventsUpTo?: number } = {},
+  {
+    eventsUpTo = Number.POSITIVE_INFINITY,
+    listUpTo = Number.POSITIVE_INFINITY,
+    known,
+  }: {
+    eventsUpTo?: number;
+    /** Past this many relationships, the list too is left for {@link discoverAllRelationships}. */
+    listUpTo?: number;
+    /** What this device kept of the list: only what changed since is read (see `readList`). */
+    known?: KnownStrangers | undefined;
+  } = {},
 ): Promise<OnChainRelationships> {
   const { network, agent } = ctx;
   try {
@@ -252,11 +375,13 @@ export async function readRelationshipsOnChain(
     const account = decodeAgentAccount(word.get(accountSlot) ?? 0n);
     const exists = !/^0x0{40}$/i.test(account.owner) && !account.isOwnerRecord;
     const total = exists ? account.relationshipCount : 0;
-    if (total === 0) return { listed: [], created: [], updated: [], signers, eventsOf: new Set() };
-    const listed = await readListFromEveryNode(ctx, total);
-    if (listed.length > eventsUpTo) return { listed, created: [], updated: [], signers, eventsOf: new Set() };
+    const none = { created: [], updated: [], signers, eventsOf: new Set<string>(), total };
+    if (total === 0 || total > listUpTo) return { listed: [], ...none };
+    const fresh = known?.fingerprint === providersFingerprint(network, signers);
+    const listed = await readList(ctx, total, fresh ? known : undefined);
+    if (listed.length > eventsUpTo) return { listed, ...none };
     const ids = new Set(listed.map((r) => r.id.toLowerCase()));
-    return { listed, signers, ...(await readDetailsEvents(ctx, [...ids] as Hex[])), eventsOf: ids };
+    return { listed, ...none, ...(await readDetailsEvents(ctx, [...ids] as Hex[])), eventsOf: ids };
   } catch (error) {
     throw toProvenError(error);
   }
@@ -362,6 +487,12 @@ const verdictKey = (id: Hex, delegate: Address, details: ProviderDetails) =>
 export type KnownStrangers = {
   fingerprint: Hex | undefined;
   ids: Map<string, { status: PatientRelationship["status"]; claims?: Address | undefined }>;
+  /**
+   * The agent's list as this device last read it in full, in order (lower-case ids): the list is
+   * append-only, so the next read asks only for what comes after (adr/0015). Set by
+   * {@link discoverAllRelationships}; voided with the rest by a new `fingerprint`.
+   */
+  list?: string[] | undefined;
 };
 
 /** The providers, their URLs and keys as one hash: what {@link KnownStrangers} were judged against. */
@@ -406,13 +537,26 @@ export async function discoverAllRelationships(
   { maxChecks = Number.POSITIVE_INFINITY, urgent, known }: DiscoverOptions = {},
 ): Promise<PatientRelationship[]> {
   const { network } = ctx;
-  const read = await (onChain ?? readRelationshipsOnChain(ctx));
-  const { listed, signers } = read;
+  const read = await (onChain ?? readRelationshipsOnChain(ctx, { known }));
+  const { signers } = read;
   const fingerprint = providersFingerprint(network, signers);
   if (known && known.fingerprint !== fingerprint) {
     known.fingerprint = fingerprint;
     known.ids.clear();
+    known.list = undefined;
   }
+  const listed =
+    read.listed.length === 0 && read.total > 0
+      ? await readList(ctx, read.total, known).catch((error: unknown) => {
+          throw toProvenError(error);
+        })
+      : read.listed;
+  // Kept only when the nodes agreed on one id per position.
+  if (known)
+    known.list =
+      listed.length === read.total && listed.every((r, i) => r.index === i)
+        ? listed.map((r) => r.id.toLowerCase())
+        : undefined;
   const strangers = known?.ids ?? new Map();
   // Details are read only for what is neither read yet nor known to be a stranger's.
   const missing = [
@@ -474,11 +618,12 @@ export async function discoverAllRelationships(
   rememberStrangers(checked, known);
   // One entry per id: a node's invented position for a real id is dropped by its proof.
   const seen = new Set<string>();
+  const okIds = new Set(checked.flatMap((o) => (o.status === "ok" ? [o.id.toLowerCase()] : [])));
   return checked.flatMap((r) => {
     const key = r.id.toLowerCase();
     if (seen.has(key)) return [];
     if (r.status !== "ok") {
-      if (checked.some((o) => o.status === "ok" && o.id.toLowerCase() === key)) return [];
+      if (okIds.has(key)) return [];
       seen.add(key);
       return [r];
     }
@@ -588,38 +733,19 @@ async function proveRegistered(
   relationships: readonly PatientRelationship[],
 ): Promise<Map<string, PatientRelationship>> {
   const out = new Map<string, PatientRelationship>();
-  if (relationships.length === 0) return out;
-  const { network, agent } = ctx;
-  const agentSlots = relationships.flatMap((r) => [
-    relationshipAtSlot(agent, r.position ?? 0),
-    seenSlot(agent, r.id),
-  ]);
-  const entrySlots = relationships.flatMap((r) => relationshipEntrySlots(r.id));
-  const light = lightClientOf(network);
-  const [atAgent, entries] = await Promise.all([
-    light.readSlots({ address: network.contracts.Agent, slots: agentSlots }),
-    light.readSlots({ address: network.contracts.Relationship, slots: entrySlots }),
-  ]).catch((error: unknown) => {
-    throw toProvenError(error);
-  });
+  const states = await readProvenStates(
+    ctx,
+    relationships.map((r) => ({ id: r.id, position: r.position ?? 0 })),
+  );
   relationships.forEach((r, i) => {
-    const at = atAgent.get(agentSlots[2 * i] as bigint) ?? 0n;
-    if (at !== BigInt(r.id)) return;
-    const entry = decodeRelationshipEntry(relationshipEntrySlots(r.id).map((s) => entries.get(s) ?? 0n));
-    if (!isAddressEqual(entry.patient, agent)) return;
-    const proven = {
-      ...r,
-      delegate: entry.provider,
-      recordRoot: entry.recordRoot,
-      sequence: entry.sequence,
-      seenSequence: atAgent.get(agentSlots[2 * i + 1] as bigint) ?? 0n,
-      ended: entry.ended,
-    };
+    const state = states[i];
+    if (!state || !isAddressEqual(state.patient, ctx.agent)) return;
+    const { patient: _, ...proven } = state;
     out.set(
       r.id.toLowerCase(),
-      isAddressEqual(entry.provider, r.delegate)
-        ? proven
-        : { ...proven, provider: undefined, status: "unsigned" },
+      isAddressEqual(state.delegate, r.delegate)
+        ? { ...r, ...proven }
+        : { ...r, ...proven, provider: undefined, status: "unsigned" },
     );
   });
   return out;

@@ -19,6 +19,7 @@ import {
   type PatientRelationship,
   type PatientSessions,
   patientContextFromAccount,
+  RELATIONSHIPS_PAGE,
   readRelationshipsOnChain,
   type SignatureVerdicts,
 } from "@medrec/protocol/patient";
@@ -92,9 +93,13 @@ export function usePrefetchPatient(): (address: Address) => void {
     (address: Address) => {
       const network = patientNetworkOf(config);
       const agent = agentOf(client, network, address);
-      // A flooded agent's details are read after unlocking: only those not seen before.
+      // A flooded agent's list and details are read after unlocking: only what this device has not
+      // read before (kept encrypted: see strangers.ts).
       const onChain = agent.then((a) =>
-        readRelationshipsOnChain({ client, network, agent: a }, { eventsUpTo: 200 }),
+        readRelationshipsOnChain(
+          { client, network, agent: a },
+          { eventsUpTo: 200, listUpTo: RELATIONSHIPS_PAGE },
+        ),
       );
       // Unused or failed: the screens read for themselves.
       agent.catch(() => undefined);
@@ -176,13 +181,21 @@ function relationshipsQuery(patient: Patient | undefined, queryClient: QueryClie
           (): KnownStrangers => ({ fingerprint: undefined, ids: new Map() }),
         ),
       ]);
-      const before = `${verdicts.size}/${known.ids.size}/${known.fingerprint}`;
-      const save = () =>
-        `${verdicts.size}/${known.ids.size}/${known.fingerprint}` !== before &&
-        void saveChecks(ctx.account.address, account, verdicts, known).catch(() => undefined);
+      const state = () =>
+        `${verdicts.size}/${known.ids.size}/${known.fingerprint}/${known.list?.length}/${known.list?.at(-1)}`;
+      const before = state();
+      // One save at a time, in order: a slower earlier one never overwrites a later one.
+      let saving = Promise.resolve();
+      const persist = () => {
+        saving = saving.then(() =>
+          saveChecks(ctx.account.address, account, verdicts, known).catch(() => undefined),
+        );
+        return saving;
+      };
+      const save = () => (state() !== before ? persist() : saving);
       let found = await discoverAllRelationships(
         ctx,
-        onChain?.catch(() => readRelationshipsOnChain(ctx)),
+        onChain?.catch(() => readRelationshipsOnChain(ctx, { known })),
         verdicts,
         { maxChecks: CHECKS_BEFORE_ANSWER, known },
       );
@@ -194,19 +207,18 @@ function relationshipsQuery(patient: Patient | undefined, queryClient: QueryClie
         // rest in the background (shown apart as being checked meanwhile).
         found = await checkUnchecked(ctx, found, verdicts, new Set((await held).keys()), known);
         if (found.some((r) => r.status === "unchecked"))
-          void checkUnchecked(ctx, found, verdicts, undefined, known, () =>
-            saveChecks(ctx.account.address, account, verdicts, known).catch(() => undefined),
-          )
-            .then((settled) => {
+          void checkUnchecked(ctx, found, verdicts, undefined, known, () => void persist())
+            .then(async (settled) => {
+              // Kept before shown as checked: what the page shows is what a reload finds.
+              await save();
               const byId = new Map(settled.map((r) => [r.id, r]));
               queryClient.setQueryData<PatientRelationship[]>(queryKey, (current) =>
                 current?.map((r) => (r.status === "unchecked" ? (byId.get(r.id) ?? r) : r)),
               );
-              save();
             })
             .catch(() => undefined);
       }
-      save();
+      void save();
       // Details sealed to a previous owner's key (after a recovery): named by the providers.
       return identifyUnreadable(ctx, sessions, found, held);
     },

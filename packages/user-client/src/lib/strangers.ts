@@ -1,7 +1,8 @@
 /**
  * What the dapp remembers of relationships not from a registered provider (adr/0015), sealed like
  * the contacts (sealed-store.ts, one record per wallet): whether the patient chose to hide them,
- * and the signature checks already made, so that the next unlock does not check them again.
+ * the signature checks already made, so that the next unlock does not check them again, and the
+ * agent's list as last read (append-only), so that it reads only what came after.
  */
 import type { KnownStrangers, SignatureVerdicts } from "@medrec/protocol/patient";
 import { type Address, getAddress, type Hex } from "viem";
@@ -21,6 +22,8 @@ const schema = z.object({
     .object({
       fingerprint: hex(64),
       ids: z.array(z.tuple([hex(64), z.enum(STATUSES), hex(40).nullable()])).max(MAX_VERDICTS),
+      /** The agent's list as last read, in order: the next unlock reads only what came after. */
+      list: z.array(hex(64)).max(MAX_VERDICTS).optional(),
     })
     .optional(),
   verdicts: z
@@ -78,6 +81,7 @@ export async function loadKnownStrangers(address: Address, account: HDAccount): 
         { status, claims: claims ? getAddress(claims) : undefined },
       ]),
     ),
+    list: known?.list?.map((id) => id.toLowerCase()),
   };
 }
 
@@ -103,6 +107,7 @@ export async function saveChecks(
                   ? [[id, status as (typeof STATUSES)[number], claims ?? null] as const]
                   : [],
               ),
+            ...(known.list && known.list.length <= MAX_VERDICTS ? { list: known.list } : {}),
           },
         }
       : {}),
