@@ -122,7 +122,7 @@ before(async () => {
   ]);
   const bundleB = {
     ...B.bundle,
-    entry: [...B.bundle.entry, ...Object.values(CARRIERS).map((resource) => ({ resource }))],
+    entry: [...(B.bundle.entry ?? []), ...Object.values(CARRIERS).map((resource) => ({ resource }))],
   };
   const [rootA, rootB] = await Promise.all([sys.ingest(MRN_A, A.bundle), sys.ingest(MRN_B, bundleB)]);
   // A grant that expires in a few seconds, first, so it has lapsed when the tests run.
