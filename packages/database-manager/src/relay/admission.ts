@@ -23,7 +23,6 @@
  */
 import { agentAbi, relationshipAbi } from "@medrec/protocol";
 import {
-  type Abi,
   type Address,
   decodeFunctionData,
   getAddress,
@@ -32,7 +31,7 @@ import {
   zeroAddress,
 } from "viem";
 import type { ChainClient } from "../chain/client.ts";
-import type { RelayedContract } from "./allowlist.ts";
+import { ABIS, RelayAllowlistError, type RelayedContract } from "./allowlist.ts";
 
 export type Lane = "protective" | "linked" | "open" | "member";
 export const LANES: readonly Lane[] = ["protective", "linked", "open", "member"];
@@ -46,14 +45,12 @@ export const PROTECTIVE_FUNCTIONS = {
 /** Calls always in the open lane: they are what a fresh key can do. */
 const ALWAYS_OPEN = new Set(["Agent.register", "Relationship.create"]);
 
-const ABIS: Record<RelayedContract, Abi> = { Agent: agentAbi as Abi, Relationship: relationshipAbi as Abi };
-
 /** The 4-byte selectors of the protective functions (for the per-client rate limit, before any check). */
 export const PROTECTIVE_SELECTORS: ReadonlySet<string> = new Set(
   Object.entries(PROTECTIVE_FUNCTIONS).flatMap(([contract, names]) =>
     names.map((name) => {
       const item = ABIS[contract as RelayedContract].find((x) => x.type === "function" && x.name === name);
-      if (item?.type !== "function") throw new Error(`${contract}.${name} is not in the ABI`);
+      if (item?.type !== "function") throw new RelayAllowlistError(`${contract}.${name} is not in the ABI`);
       return toFunctionSelector(item);
     }),
   ),

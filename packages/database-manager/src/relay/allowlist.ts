@@ -32,7 +32,10 @@ export class RelayAllowlistError extends BaseError {
   override name = "RelayAllowlistError";
 }
 
-const ABIS: Record<RelayedContract, Abi> = { Agent: agentAbi as Abi, Relationship: relationshipAbi as Abi };
+export const ABIS: Record<RelayedContract, Abi> = {
+  Agent: agentAbi as Abi,
+  Relationship: relationshipAbi as Abi,
+};
 
 /** selector → function name, per contract (from the ABIs: a renamed function fails here, at load). */
 function selectorsOf(contract: RelayedContract): Map<Hex, string> {
