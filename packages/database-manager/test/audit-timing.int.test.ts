@@ -109,25 +109,37 @@ async function timedRefusal(relationship: Hex): Promise<number> {
 }
 
 test("behavior: a refusal takes the same time whether or not this provider holds the relationship (KS, p = 0.01, 1,000 each)", async (t) => {
-  const held: number[] = [];
-  const unheld: number[] = [];
-  for (let i = 0; i < WARM_UP + SAMPLES; i++) {
-    // Each pair in a random order: neither kind always goes first.
-    const heldFirst = randomInt(2) === 0;
-    const first = await timedRefusal(heldFirst ? HELD : UNHELD);
-    const second = await timedRefusal(heldFirst ? UNHELD : HELD);
-    if (i < WARM_UP) continue;
-    held.push(heldFirst ? first : second);
-    unheld.push(heldFirst ? second : first);
+  /** WARM_UP + SAMPLES pairs, each in a random order: neither kind always goes first. */
+  const sample = async () => {
+    const held: number[] = [];
+    const unheld: number[] = [];
+    for (let i = 0; i < WARM_UP + SAMPLES; i++) {
+      const heldFirst = randomInt(2) === 0;
+      const first = await timedRefusal(heldFirst ? HELD : UNHELD);
+      const second = await timedRefusal(heldFirst ? UNHELD : HELD);
+      if (i < WARM_UP) continue;
+      held.push(heldFirst ? first : second);
+      unheld.push(heldFirst ? second : first);
+    }
+    const ks = kolmogorovSmirnov(held, unheld, 0.01);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+    t.diagnostic(
+      `KS D = ${ks.d.toFixed(3)} (critical ${ks.critical.toFixed(3)} at p = 0.01); medians held ${median(held).toFixed(3)} ms, unheld ${median(unheld).toFixed(3)} ms`,
+    );
+    return ks;
+  };
+  // At p = 0.01 a sample of identical distributions is told apart once in 100 runs: only when a
+  // second, independent sample is told apart too is the timing a channel (once in 10,000 by chance;
+  // the leak this replaced, D = 0.70, fails both).
+  let samples = 1;
+  let ks = await sample();
+  if (ks.differ) {
+    samples = 2;
+    ks = await sample();
   }
-  const ks = kolmogorovSmirnov(held, unheld, 0.01);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
-  t.diagnostic(
-    `KS D = ${ks.d.toFixed(3)} (critical ${ks.critical.toFixed(3)} at p = 0.01); medians held ${median(held).toFixed(3)} ms, unheld ${median(unheld).toFixed(3)} ms`,
-  );
   assert.ok(
     !ks.differ,
-    `KS D = ${ks.d.toFixed(3)} > ${ks.critical.toFixed(3)}: refusal timing names the relationship`,
+    `KS D = ${ks.d.toFixed(3)} > ${ks.critical.toFixed(3)} in two samples: refusal timing names the relationship`,
   );
   // The refusals on the held relationship were recorded (counted towards the hour's aggregate:
   // the stranger never held a grant), off the response path; those on the other, not at all.
@@ -135,9 +147,9 @@ test("behavior: a refusal takes the same time whether or not this provider holds
     const row = (await gk.db("audit_refusals_open").where({ relationship: HELD }).first()) as
       | { refusals: number }
       | undefined;
-    return row && row.refusals >= WARM_UP + SAMPLES ? row : undefined;
+    return row && row.refusals >= samples * (WARM_UP + SAMPLES) ? row : undefined;
   });
-  assert.equal(open.refusals, WARM_UP + SAMPLES);
+  assert.equal(open.refusals, samples * (WARM_UP + SAMPLES));
   assert.equal((await gk.db("audit_refusals_open").where({ relationship: UNHELD })).length, 0);
   assert.equal((await gk.db("audit_log").count({ n: "*" }))[0]?.n, "0");
 });
