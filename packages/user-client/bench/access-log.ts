@@ -60,7 +60,7 @@ type Timing = {
   listShown?: number;
   verified?: number;
   entries?: number;
-  requests?: { url: string; start: number; wait: number; end: number }[];
+  requests?: { url: string; start: number; end: number }[];
 };
 
 /**
@@ -95,12 +95,15 @@ async function arm(page: Page, condition: "first" | "older") {
           m.entries = list.length;
           m.requests = (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
             .filter((r) => r.startTime >= m.t0 - 1)
-            .map((r) => ({
-              url: r.name.replace(/^https?:\/\/[^/]+/, "").replace(/0x[0-9a-f]{64}/gi, "{id}"),
-              start: Math.round(r.startTime - m.t0),
-              wait: Math.round(r.responseStart - r.requestStart),
-              end: Math.round(r.responseEnd - m.t0),
-            }));
+            .map((r) => {
+              const url = r.name.replace(/^https?:\/\/[^/]+/, "").replace(/0x[0-9a-f]{64}/gi, "{id}");
+              return {
+                // The chain's JSON-RPC is POSTed to a node's root.
+                url: url === "/" ? "chain JSON-RPC" : url,
+                start: Math.round(r.startTime - m.t0),
+                end: Math.round(r.responseEnd - m.t0),
+              };
+            });
           return;
         }
       }
@@ -255,7 +258,7 @@ try {
     requests: { newestPage: runs.at(-1)?.requests, olderPage: older.requests },
     notes: [
       "Timed in the page's clock: the Access log link's click event time → the first animation frame where every provider's line reads 'every entry checked against the network' and Riverside General's newest entries show '✓ Verified' (older page: the Show older entries click → more verified entries). Each run: reload, unlock, records timeline complete, then the click.",
-      "requests: what the page fetched meanwhile (resource timing; ms from the click; wait = request sent → first byte).",
+      "requests: what the page fetched meanwhile (resource timing; ms from the click to its start and its end; cross-origin, so no finer phases); the last run's and the older page's.",
     ],
   });
   console.log(JSON.stringify({ ...written, requests: undefined }, null, 2));
