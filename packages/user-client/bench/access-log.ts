@@ -9,8 +9,9 @@
  * the dapp reads them). Then the demo patient's wallet is restored in the dapp and, `--runs` times
  * (reload, unlock, the records timeline complete), the "Access log" link is clicked: timed in the
  * page's own clock from the click's event time to the first frame where every provider's log reads
- * "every entry checked against the network" and the list shows Riverside's newest entries
- * "✓ Verified". Then "Show older entries" once (click → the next page verified), a screenshot, and
+ * "every entry checked against the network" (the dapp's verdict once the page's proofs verified)
+ * and the list shows Riverside's newest entries; how many show "✓ Verified" and how many "Check
+ * pending" (newer than the last anchored head: the bench's own reads) is recorded per run. Then "Show older entries" once (click → the next page verified), a screenshot, and
  * the audit requests' timings from the page's resource timing (where the time goes). Written to
  * reports/dapp-audit-log.json with commit and machine. Nothing here asserts a time.
  *
@@ -59,7 +60,10 @@ type Timing = {
   done?: number;
   listShown?: number;
   verified?: number;
+  pending?: number;
   entries?: number;
+  /** A provider's line that is not "every entry checked against the network" (the run stops there). */
+  failed?: string;
   requests?: { url: string; start: number; end: number }[];
 };
 
@@ -86,12 +90,18 @@ async function arm(page: Page, condition: "first" | "older") {
         const verified = document.querySelectorAll(".log-list .badge-proof-verified").length;
         const ok =
           statuses.length > 0 && statuses.every((s) => s.includes("every entry checked against the network"));
-        const atShown = Array.from(list).some(
-          (li) => li.querySelector(".badge-proof-verified") && li.textContent?.includes("Riverside General"),
-        );
+        if (statuses.length > 0 && !ok) {
+          m.failed = statuses
+            .filter((x) => !x.includes("every entry checked against the network"))
+            .join("; ");
+          m.done = now;
+          return;
+        }
+        const atShown = Array.from(list).some((li) => li.textContent?.includes("Riverside General"));
         if (ok && atShown && (kind === "first" || verified > before)) {
           m.done = now;
           m.verified = verified;
+          m.pending = document.querySelectorAll(".log-list .badge-proof-pending").length;
           m.entries = list.length;
           m.requests = (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
             .filter((r) => r.startTime >= m.t0 - 1)
@@ -224,7 +234,7 @@ try {
     const m = await finished(page);
     runs.push(m);
     say(
-      `run ${i + 1}: newest page verified ${Math.round(m.done)} ms (list shown ${Math.round(m.listShown)} ms)`,
+      `run ${i + 1}: newest page verified ${Math.round(m.done)} ms (list shown ${Math.round(m.listShown)} ms; ${m.verified} verified, ${m.pending} pending shown)${m.failed ? ` FAILED: ${m.failed}` : ""}`,
     );
   }
   await page.screenshot({ path: path.join(SCREENS, "access-log-1m-1280.png"), fullPage: true });
@@ -235,8 +245,9 @@ try {
   const older = await finished(page);
   say(`older page verified ${Math.round(older.done)} ms`);
 
+  const good = runs.filter((r) => !r.failed);
   const first = summarize(
-    runs.map((r) => r.done),
+    good.map((r) => r.done),
     0,
   );
   const written = report.write(path.join(root, "reports", "dapp-audit-log.json"), {
@@ -247,21 +258,29 @@ try {
     gatekeeperRestartToReadyMs: Math.round(readyMs),
     restartToAnchoredOnChainSeconds: Math.round(anchoredMs / 100) / 10,
     anchors,
-    newestPageVerifiedMs: { ...first, runs: runs.map((r) => Math.round(r.done)) },
+    newestPageVerifiedMs: { ...first, runs: good.map((r) => Math.round(r.done)) },
     listShownMs: summarize(
-      runs.map((r) => r.listShown),
+      good.map((r) => r.listShown),
       0,
     ),
+    failedRuns: runs.filter((r) => r.failed).map((r) => r.failed),
+    perRun: runs.map((r) => ({
+      ms: Math.round(r.done),
+      shown: r.entries,
+      verified: r.verified,
+      pending: r.pending,
+      requests: r.requests,
+    })),
     olderPageVerifiedMs: Math.round(older.done),
-    meetsGoal: first.max <= GOAL_MS,
+    meetsGoal: good.length === runs.length && first.max <= GOAL_MS,
     shownOnScreen: { entries: runs.at(-1)?.entries, verifiedBadges: runs.at(-1)?.verified, status: shown },
-    requests: { newestPage: runs.at(-1)?.requests, olderPage: older.requests },
+    olderPageRequests: older.requests,
     notes: [
       "Timed in the page's clock: the Access log link's click event time → the first animation frame where every provider's line reads 'every entry checked against the network' and Riverside General's newest entries show '✓ Verified' (older page: the Show older entries click → more verified entries). Each run: reload, unlock, records timeline complete, then the click.",
-      "requests: what the page fetched meanwhile (resource timing; ms from the click to its start and its end; cross-origin, so no finer phases); the last run's and the older page's.",
+      "perRun.requests: what the page fetched meanwhile (resource timing; ms from the click to its start and its end; cross-origin, so no finer phases). pending: entries newer than the last anchored head (anchored once a minute), chiefly the bench's own reads of the previous runs.",
     ],
   });
-  console.log(JSON.stringify({ ...written, requests: undefined }, null, 2));
+  console.log(JSON.stringify({ ...written, perRun: undefined, olderPageRequests: undefined }, null, 2));
 } finally {
   await stop();
 }
