@@ -458,12 +458,13 @@ describe("the patient's data layer against a running system", () => {
         .where({ id: row.id })
         .update({ content: { ...row.content, valueQuantity: { ...row.content.valueQuantity, value: 5.2 } } });
       await db("record_sets").where({ patient_id: row.patient_id }).increment("version", 1);
-      // An audit entry's count changed by a superuser (its triggers off, as an attacker would).
+      // An audit entry's count changed by a superuser (its triggers off, as an attacker would): the
+      // newest staff upload, on the log's newest page, the one the access log opens on (adr/0014).
       await db.transaction(async (trx) => {
         await trx.raw("alter table audit_log disable trigger user");
         await trx.raw(
           `update audit_log set count = count + 1
-            where id = (select id from audit_log where relationship = ? and action = 'staff.records.upload' order by id limit 1)`,
+            where id = (select id from audit_log where relationship = ? and action = 'staff.records.upload' order by id desc limit 1)`,
           [rel.id.toLowerCase()],
         );
         await trx.raw("alter table audit_log enable trigger user");
